@@ -1,0 +1,284 @@
+//! Hashing many files on all cores.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::thread;
+
+use crate::{Algorithms, DEFAULT_BUFFER_SIZE, Digests, FileHasher, Result};
+
+/// How [`hash_files`] runs.
+///
+/// ```
+/// use cairn_hash::{Algorithms, ParallelOptions};
+///
+/// let options = ParallelOptions::new(Algorithms::MD5).with_threads(4);
+/// assert_eq!(options.threads(), 4);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParallelOptions {
+    algorithms: Algorithms,
+    threads: Option<NonZeroUsize>,
+    buffer_size: usize,
+}
+
+impl ParallelOptions {
+    /// Computes MD5 plus `algorithms`, on as many threads as the machine has cores.
+    pub fn new(algorithms: Algorithms) -> Self {
+        Self {
+            algorithms,
+            threads: None,
+            buffer_size: DEFAULT_BUFFER_SIZE,
+        }
+    }
+
+    /// Uses exactly `threads` worker threads (at least one).
+    #[must_use]
+    pub fn with_threads(self, threads: usize) -> Self {
+        Self {
+            threads: NonZeroUsize::new(threads.max(1)),
+            ..self
+        }
+    }
+
+    /// Gives each worker a read buffer of `buffer_size` bytes.
+    #[must_use]
+    pub fn with_buffer_size(self, buffer_size: usize) -> Self {
+        Self {
+            buffer_size,
+            ..self
+        }
+    }
+
+    /// The digests computed besides MD5.
+    pub fn algorithms(&self) -> Algorithms {
+        self.algorithms
+    }
+
+    /// The number of worker threads that will run.
+    pub fn threads(&self) -> usize {
+        self.threads
+            .or_else(|| thread::available_parallelism().ok())
+            .map_or(1, NonZeroUsize::get)
+    }
+}
+
+impl Default for ParallelOptions {
+    fn default() -> Self {
+        Self::new(Algorithms::MD5)
+    }
+}
+
+/// Hashes every file in `paths` on up to [`ParallelOptions::threads`] threads.
+///
+/// The result has one element per input path, **in input order**, whatever order the threads
+/// finished in; a file that fails does not stop the others, and its error names its path. Each
+/// worker owns one read buffer, so memory stays bounded by `threads × buffer size` however large
+/// the files are.
+///
+/// ```
+/// use cairn_hash::{ParallelOptions, hash_files};
+///
+/// let dir = tempfile::tempdir()?;
+/// let paths: Vec<_> = ["a.txt", "b.txt"].iter().map(|name| dir.path().join(name)).collect();
+/// std::fs::write(&paths[0], "hello")?;
+/// std::fs::write(&paths[1], "")?;
+/// let results = hash_files(&paths, ParallelOptions::default());
+/// assert_eq!(results[0].as_ref().unwrap().md5.to_base64(), "XUFAKrxLKna5cZ2REBfFkg==");
+/// assert_eq!(results[1].as_ref().unwrap().size, 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn hash_files<P: AsRef<Path> + Sync>(
+    paths: &[P],
+    options: ParallelOptions,
+) -> Vec<Result<Digests>> {
+    let threads = options.threads().min(paths.len());
+    if threads <= 1 {
+        let mut hasher = FileHasher::with_buffer_size(options.algorithms, options.buffer_size);
+        return paths
+            .iter()
+            .map(|path| hasher.hash_file(path.as_ref()))
+            .collect();
+    }
+
+    // Workers claim the next unhashed index from a shared counter, so a thread stuck on a large
+    // file never holds up small ones queued behind it.
+    let next = AtomicUsize::new(0);
+    let mut finished: Vec<(usize, Result<Digests>)> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut hasher =
+                        FileHasher::with_buffer_size(options.algorithms, options.buffer_size);
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = paths.get(index) else {
+                            break done;
+                        };
+                        done.push((index, hasher.hash_file(path.as_ref())));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| match worker.join() {
+                Ok(done) => done,
+                // Hashing code does not panic; if it ever did, re-raise it on the caller's thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    finished.sort_unstable_by_key(|(index, _)| *index);
+    finished.into_iter().map(|(_, result)| result).collect()
+}
+
+/// Hashes files while `list` is still finding them, on up to [`ParallelOptions::threads`] threads.
+///
+/// `list` runs on the calling thread and calls `emit` once per file; each file starts hashing as
+/// soon as it is emitted, so listing a large tree overlaps with hashing it. The result has one
+/// element per emitted path, in emission order. If `list` fails, hashing stops early and its
+/// error is returned.
+///
+/// ```
+/// use std::path::Path;
+///
+/// use cairn_hash::{ParallelOptions, hash_files_streaming};
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a.txt"), "hello")?;
+/// let results = hash_files_streaming(ParallelOptions::default(), |emit| {
+///     for item in std::fs::read_dir(dir.path())? {
+///         emit(&item?.path());
+///     }
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// assert_eq!(results[0].as_ref().unwrap().md5.to_base64(), "XUFAKrxLKna5cZ2REBfFkg==");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn hash_files_streaming<E>(
+    options: ParallelOptions,
+    list: impl FnOnce(&mut dyn FnMut(&Path)) -> Result<(), E>,
+) -> Result<Vec<Result<Digests>>, E> {
+    let (sender, receiver) = mpsc::channel::<(usize, PathBuf)>();
+    let receiver = Mutex::new(receiver);
+    let stop = AtomicBool::new(false);
+    let (listed, mut finished) = thread::scope(|scope| {
+        let workers: Vec<_> = (0..options.threads())
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut hasher =
+                        FileHasher::with_buffer_size(options.algorithms, options.buffer_size);
+                    let mut done = Vec::new();
+                    loop {
+                        // A poisoned lock means another worker panicked; that panic is re-raised
+                        // below, so this one just stops.
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => break done,
+                        };
+                        let Ok((index, path)) = job else { break done };
+                        if !stop.load(Ordering::Relaxed) {
+                            done.push((index, hasher.hash_file(&path)));
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut count = 0;
+        let listed = list(&mut |path: &Path| {
+            // The workers outlive the sender, so sending cannot fail while they run.
+            let _ = sender.send((count, path.to_owned()));
+            count += 1;
+        });
+        if listed.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        drop(sender);
+        let finished: Vec<(usize, Result<Digests>)> = workers
+            .into_iter()
+            .flat_map(|worker| match worker.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect();
+        (listed, finished)
+    });
+    listed?;
+    finished.sort_unstable_by_key(|(index, _)| *index);
+    Ok(finished.into_iter().map(|(_, result)| result).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_follow_input_order_and_errors_stay_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for index in 0..200 {
+            let path = dir.path().join(format!("f{index}"));
+            fs_err::write(&path, index.to_string().repeat(index)).unwrap();
+            paths.push(path);
+        }
+        paths.insert(17, dir.path().join("missing"));
+        for threads in [1, 2, 7] {
+            let results = hash_files(
+                &paths,
+                ParallelOptions::default()
+                    .with_threads(threads)
+                    .with_buffer_size(64),
+            );
+            assert_eq!(results.len(), paths.len());
+            for (path, result) in paths.iter().zip(&results) {
+                match result {
+                    Ok(digests) => {
+                        let bytes = fs_err::read(path).unwrap();
+                        assert_eq!(digests.md5, crate::md5(&bytes));
+                        assert_eq!(digests.size, bytes.len() as u64);
+                    }
+                    Err(error) => assert_eq!(error.path(), dir.path().join("missing")),
+                }
+            }
+            assert!(results[17].is_err());
+        }
+    }
+
+    #[test]
+    fn streaming_matches_the_list_version_and_stops_on_listing_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<_> = (0..300)
+            .map(|index| dir.path().join(format!("f{index}")))
+            .collect();
+        for (index, path) in paths.iter().enumerate() {
+            fs_err::write(path, "x".repeat(index)).unwrap();
+        }
+        let expected: Vec<_> = hash_files(&paths, ParallelOptions::default())
+            .into_iter()
+            .map(|result| result.unwrap())
+            .collect();
+        for threads in [1, 3] {
+            let options = ParallelOptions::default().with_threads(threads);
+            let streamed = hash_files_streaming(options, |emit| {
+                paths.iter().for_each(|path| emit(path));
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+            let streamed: Vec<_> = streamed.into_iter().map(|result| result.unwrap()).collect();
+            assert_eq!(streamed, expected);
+        }
+        let failed = hash_files_streaming(ParallelOptions::default(), |emit| {
+            emit(&paths[0]);
+            Err("listing failed")
+        });
+        assert_eq!(failed.unwrap_err(), "listing failed");
+    }
+
+    #[test]
+    fn empty_input() {
+        assert!(hash_files::<&Path>(&[], ParallelOptions::default()).is_empty());
+    }
+}

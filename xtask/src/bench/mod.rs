@@ -1,0 +1,36 @@
+//! `cargo xtask bench`: benchmarks. They measure and report; they never fail on a slow result,
+//! because shared machines are noisy. Only a broken setup (a command that cannot run) is an error.
+//!
+//! Each benchmark is a sibling module with its own arguments (`hash` today; `cache` and
+//! `transfer` later). The pieces they share live beside them: [`data`] generates deterministic
+//! datasets under the target dir, [`measure`] times commands.
+
+mod data;
+mod hash;
+mod measure;
+mod wandb;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use crate::workspace::Workspace;
+
+/// Arguments of `cargo xtask bench`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    benchmark: Benchmark,
+}
+
+#[derive(Debug, Subcommand)]
+enum Benchmark {
+    /// Hashing throughput: `cairn manifest` against md5sum (and the W&B SDK with --vs-wandb).
+    Hash(hash::HashArgs),
+}
+
+/// Runs the chosen benchmark.
+pub(crate) fn run(workspace: &Workspace, args: BenchArgs) -> Result<()> {
+    match args.benchmark {
+        Benchmark::Hash(args) => hash::run(workspace, &args),
+    }
+}

@@ -1,0 +1,92 @@
+//! Cairn's automation, run as `cargo xtask <command>`: the single entry point for the test suite,
+//! the CI gate, the tidy checks and the benchmarks. There are no shell scripts.
+//!
+//! * `cargo xtask test`: the full test suite (tidy, nextest or `cargo test`, doc tests). The
+//!   README and `.ci/run` call this.
+//! * `cargo xtask ci`: exactly what CI gates: fmt, clippy, rustdoc, then everything `test` does.
+//! * `cargo xtask tidy`: in-process checks of the tree (dependency edges, `//!` headers, lints,
+//!   file sizes, machine paths).
+//! * `cargo xtask bench hash`: hashing throughput of `cairn manifest` against `md5sum` and,
+//!   with `--vs-wandb`, against the official W&B SDK.
+//!
+//! xtask depends on no product crate and on as few external crates as possible (`anyhow`, `clap`,
+//! `fs-err`, `serde_json`), because all of them compile before any command can run.
+
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "xtask is a developer tool whose whole job is to report to the terminal"
+)]
+
+mod bench;
+mod cmd;
+mod test;
+mod tidy;
+mod workspace;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::cmd::CommandFailed;
+use crate::workspace::Workspace;
+
+/// Cairn's automation: tests, the CI gate, tidy checks and benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the full test suite: tidy, `cargo nextest run` (or `cargo test`), doc tests.
+    Test,
+    /// Run exactly what CI gates: fmt, clippy, rustdoc, then everything `test` runs.
+    Ci,
+    /// Check the tree: dependency edges, `//!` headers, lints settings, file sizes, machine paths.
+    Tidy,
+    /// Run a benchmark (not a test: it never fails on a slow result).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            let code = error
+                .downcast_ref::<CommandFailed>()
+                .and_then(|failed| failed.code)
+                .and_then(|code| u8::try_from(code).ok())
+                .filter(|&code| code != 0)
+                .unwrap_or(1);
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    let workspace = Workspace::locate()?;
+    match command {
+        Command::Test => test::run_steps(&workspace, &test::test_steps(&workspace)),
+        Command::Ci => test::run_steps(&workspace, &test::ci_steps(&workspace)),
+        Command::Tidy => tidy::run(&workspace),
+        Command::Bench(args) => bench::run(&workspace, args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

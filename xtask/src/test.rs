@@ -1,0 +1,153 @@
+//! `cargo xtask test` and `cargo xtask ci`: ordered lists of steps, run until the first failure.
+//!
+//! Each step is either an in-process check (tidy) or a command line. Adding a step, such as the
+//! end-to-end suite against the storage emulators, is one line in [`test_steps`] or
+//! [`ci_steps`]. Steps stop at the first failure, because later steps (tests) are rarely
+//! meaningful once an earlier one (formatting, clippy, a broken dependency edge) has failed.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::cmd::Cmd;
+use crate::tidy;
+use crate::workspace::Workspace;
+
+/// One step of a suite.
+#[derive(Debug)]
+pub(crate) struct Step {
+    name: &'static str,
+    action: Action,
+}
+
+#[derive(Debug)]
+enum Action {
+    /// A check that runs inside xtask.
+    InProcess(fn(&Workspace) -> Result<()>),
+    /// A command line, printed before it runs.
+    Command(Cmd),
+}
+
+impl Step {
+    fn in_process(name: &'static str, check: fn(&Workspace) -> Result<()>) -> Self {
+        Self {
+            name,
+            action: Action::InProcess(check),
+        }
+    }
+
+    fn command(name: &'static str, cmd: Cmd) -> Self {
+        Self {
+            name,
+            action: Action::Command(cmd),
+        }
+    }
+}
+
+/// The full test suite, as the README and CI run it.
+pub(crate) fn test_steps(workspace: &Workspace) -> Vec<Step> {
+    vec![
+        Step::in_process("tidy", tidy::run),
+        tests_step(workspace),
+        Step::command(
+            "doc tests",
+            workspace.cargo_locked(["test", "--workspace", "--doc"]),
+        ),
+        // Further suites (the e2e tests against the emulators and `cairn server`) go here.
+    ]
+}
+
+/// Exactly what CI gates: static checks first, then the whole test suite.
+pub(crate) fn ci_steps(workspace: &Workspace) -> Vec<Step> {
+    let mut steps = vec![
+        Step::command("format", workspace.cargo(["fmt", "--all", "--check"])),
+        Step::command(
+            "clippy",
+            workspace
+                .cargo_locked(["clippy", "--workspace", "--all-targets"])
+                .args(["--", "-D", "warnings"]),
+        ),
+        Step::command(
+            "rustdoc",
+            workspace
+                .cargo_locked(["doc", "--no-deps", "--workspace"])
+                .env("RUSTDOCFLAGS", "-D warnings"),
+        ),
+    ];
+    steps.extend(test_steps(workspace));
+    steps
+}
+
+/// Runs `steps` in order and stops at the first failure, naming the step that failed.
+pub(crate) fn run_steps(workspace: &Workspace, steps: &[Step]) -> Result<()> {
+    let total = steps.len();
+    let suite_start = Instant::now();
+    for (index, step) in steps.iter().enumerate() {
+        println!("==> [{}/{total}] {}", index + 1, step.name);
+        let start = Instant::now();
+        let result = match &step.action {
+            Action::InProcess(check) => check(workspace),
+            Action::Command(cmd) => cmd.run(),
+        };
+        if let Err(error) = result {
+            eprintln!("==> step `{}` failed ({}/{total})", step.name, index + 1);
+            return Err(error).with_context(|| format!("step `{}` failed", step.name));
+        }
+        println!(
+            "==> {} passed in {:.1}s",
+            step.name,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    println!(
+        "==> all {total} steps passed in {:.1}s",
+        suite_start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `cargo nextest run` when cargo-nextest is installed, `cargo test` otherwise.
+fn tests_step(workspace: &Workspace) -> Step {
+    let nextest_available = workspace.cargo(["nextest", "--version"]).probe();
+    if nextest_available {
+        return Step::command(
+            "tests (nextest)",
+            workspace.cargo_locked([
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-targets",
+                "--no-fail-fast",
+            ]),
+        );
+    }
+    println!(
+        "note: cargo-nextest is not installed, so the tests run under `cargo test` instead \
+         (install it with `cargo install cargo-nextest --locked`)"
+    );
+    Step::command(
+        "tests (cargo test)",
+        workspace.cargo_locked(["test", "--workspace", "--all-targets", "--no-fail-fast"]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(steps: &[Step]) -> Vec<&'static str> {
+        steps.iter().map(|step| step.name).collect()
+    }
+
+    #[test]
+    fn ci_runs_the_static_checks_then_the_whole_test_suite() {
+        let Ok(workspace) = Workspace::locate() else {
+            return;
+        };
+        let test = names(&test_steps(&workspace));
+        let ci = names(&ci_steps(&workspace));
+        assert_eq!(&ci[..3], ["format", "clippy", "rustdoc"]);
+        assert_eq!(&ci[3..], &test[..]);
+        assert_eq!(test[0], "tidy");
+    }
+}
