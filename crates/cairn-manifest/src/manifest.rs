@@ -1,0 +1,374 @@
+//! The manifest: a storage-policy configuration and a sorted map from logical path to entry.
+//!
+//! Entries live in a `BTreeMap`, so iteration, serialisation and the digest preimage all see
+//! them in the byte order of their paths, which equals Python's code-point order. The SDK keeps
+//! insertion order instead, but that order is not meaningful (`add_dir` fills it from a thread
+//! pool) and the digest sorts anyway.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+
+use crate::digest::{DigestAlgorithm, write_preimage};
+use crate::entry::Entry;
+use crate::error::{Error, Result};
+use crate::path::{LogicalPath, normalize_posix};
+
+/// The only manifest schema version there is.
+pub const MANIFEST_VERSION: u64 = 1;
+
+/// The only storage policy the SDK registers.
+pub const STORAGE_POLICY: &str = "wandb-storage-policy-v1";
+
+/// Where the W&B server stores uploaded files (`storagePolicyConfig.storageLayout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StorageLayout {
+    /// The legacy layout, used when `_WANDB_USE_V1_ARTIFACTS` is set.
+    V1,
+    /// The current layout, the default for new artifacts.
+    V2,
+}
+
+impl StorageLayout {
+    /// The JSON spelling, `V1` or `V2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V1 => "V1",
+            Self::V2 => "V2",
+        }
+    }
+}
+
+impl fmt::Display for StorageLayout {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StorageLayout {
+    type Err = Error;
+
+    fn from_str(input: &str) -> Result<Self> {
+        match input {
+            "V1" => Ok(Self::V1),
+            "V2" => Ok(Self::V2),
+            _ => Err(Error::UnknownStorageLayout {
+                input: input.to_owned(),
+            }),
+        }
+    }
+}
+
+/// The manifest's `storagePolicyConfig` object.
+///
+/// Both keys are optional because the SDK round-trips `{}` as `{}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoragePolicyConfig {
+    /// `storageLayout`, `V2` for new artifacts.
+    pub storage_layout: Option<StorageLayout>,
+    /// `storageRegion`, for example `coreweave-us`.
+    pub storage_region: Option<String>,
+}
+
+/// A version 1 artifact manifest.
+///
+/// ```
+/// use cairn_manifest::{Entry, LogicalPath, Manifest};
+///
+/// let mut manifest = Manifest::new();
+/// manifest.add(LogicalPath::new("hello.txt")?, Entry::file("b1kCrCNwJL3QwXbLkwY9xA==", 12), false)?;
+/// assert_eq!(manifest.size(), 12);
+/// assert!(manifest.add(LogicalPath::new("hello.txt")?, Entry::file("other", 1), false).is_err());
+/// # Ok::<(), cairn_manifest::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    storage_policy_config: StoragePolicyConfig,
+    entries: BTreeMap<LogicalPath, Entry>,
+}
+
+impl Manifest {
+    /// An empty manifest with `storageLayout: V2`, as the SDK creates for a new artifact.
+    pub fn new() -> Self {
+        Self::with_storage_policy_config(StoragePolicyConfig {
+            storage_layout: Some(StorageLayout::V2),
+            storage_region: None,
+        })
+    }
+
+    /// An empty manifest with the given storage-policy configuration.
+    pub fn with_storage_policy_config(storage_policy_config: StoragePolicyConfig) -> Self {
+        Self {
+            storage_policy_config,
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// Adds `entry` at `path` following the SDK's same-path rule (FORMAT.md §9.1).
+    ///
+    /// If an entry already exists at `path` with a *different* digest and `overwrite` is false,
+    /// this fails with `Cannot add the same path twice: '<path>'` and changes nothing.
+    /// Otherwise the new entry replaces the old one, whatever its kind: a reference with the
+    /// same digest silently replaces a file entry and vice versa.
+    pub fn add(&mut self, path: LogicalPath, entry: Entry, overwrite: bool) -> Result<()> {
+        let conflicts = self
+            .entries
+            .get(&path)
+            .is_some_and(|existing| existing.digest != entry.digest);
+        if conflicts && !overwrite {
+            return Err(Error::DuplicatePath {
+                path: path.into_string(),
+            });
+        }
+        self.entries.insert(path, entry);
+        Ok(())
+    }
+
+    /// Removes an entry or a directory of entries, as the SDK's `Artifact.remove` does.
+    ///
+    /// `item` is normalised like a logical path (so a trailing `/` is ignored). If an entry has
+    /// exactly that path it alone is removed; otherwise every entry under `<item>/` is. The
+    /// removed paths are returned in order; if nothing matched, the error is
+    /// `No such file or directory: <item>`.
+    pub fn remove(&mut self, item: &str) -> Result<Vec<LogicalPath>> {
+        let path = normalize_posix(item);
+        if let Some((removed, _)) = self.entries.remove_entry(path.as_str()) {
+            return Ok(vec![removed]);
+        }
+        let prefix = format!("{path}/");
+        let matched: Vec<LogicalPath> = self
+            .entries
+            .keys()
+            .filter(|key| key.as_str().starts_with(&prefix))
+            .cloned()
+            .collect();
+        if matched.is_empty() {
+            return Err(Error::NotFound { item: path });
+        }
+        for key in &matched {
+            self.entries.remove(key);
+        }
+        Ok(matched)
+    }
+
+    /// The entry at exactly `path` (no normalisation is applied).
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        self.entries.get(path)
+    }
+
+    /// Every entry, sorted by path.
+    pub fn entries(&self) -> impl Iterator<Item = (&LogicalPath, &Entry)> {
+        self.entries.iter()
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the manifest has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The sum of all entry sizes, references included; a missing size counts as 0.
+    pub fn size(&self) -> u64 {
+        self.entries
+            .values()
+            .filter_map(|entry| entry.size)
+            .fold(0, u64::saturating_add)
+    }
+
+    /// The exact text the artifact digest hashes (FORMAT.md §3.3).
+    pub fn digest_preimage(&self) -> String {
+        write_preimage(
+            self.entries
+                .iter()
+                .map(|(path, entry)| (path.as_str(), entry.digest.as_str())),
+        )
+    }
+
+    /// The artifact digest under `algorithm`, lowercase hex.
+    pub fn digest(&self, algorithm: DigestAlgorithm) -> String {
+        algorithm.hex_digest(self.digest_preimage().as_bytes())
+    }
+
+    /// The `storagePolicyConfig` object.
+    pub fn storage_policy_config(&self) -> &StoragePolicyConfig {
+        &self.storage_policy_config
+    }
+
+    /// Replaces the `storagePolicyConfig` object.
+    pub fn set_storage_policy_config(&mut self, config: StoragePolicyConfig) {
+        self.storage_policy_config = config;
+    }
+
+    /// The manifest as the SDK's `to_manifest_json()` returns it (FORMAT.md §2.2).
+    ///
+    /// Keys come in the SDK's order (`version`, `storagePolicy`, `storagePolicyConfig`,
+    /// `contents`); entries are sorted by path; `local_path` and `skip_cache` are left out.
+    pub fn to_python_value(&self) -> Value {
+        let mut config = Map::new();
+        if let Some(layout) = self.storage_policy_config.storage_layout {
+            config.insert(
+                "storageLayout".to_owned(),
+                Value::String(layout.as_str().to_owned()),
+            );
+        }
+        if let Some(region) = &self.storage_policy_config.storage_region {
+            config.insert("storageRegion".to_owned(), Value::String(region.clone()));
+        }
+        let contents: Map<String, Value> = self
+            .entries
+            .iter()
+            .map(|(path, entry)| (path.as_str().to_owned(), entry.to_python_value()))
+            .collect();
+        let mut object = Map::new();
+        object.insert("version".to_owned(), Value::from(MANIFEST_VERSION));
+        object.insert(
+            "storagePolicy".to_owned(),
+            Value::String(STORAGE_POLICY.to_owned()),
+        );
+        object.insert("storagePolicyConfig".to_owned(), Value::Object(config));
+        object.insert("contents".to_owned(), Value::Object(contents));
+        Value::Object(object)
+    }
+
+    /// What Python's `json.dumps(artifact.manifest.to_manifest_json())` prints.
+    pub fn to_python_json(&self) -> String {
+        crate::python_json::python_json_dumps(&self.to_python_value())
+    }
+
+    /// The exact `wandb_manifest.json` bytes `wandb-core` uploads for this manifest (§2.3).
+    pub fn to_core_json(&self) -> String {
+        crate::core_json::write_core_manifest(self)
+    }
+
+    /// Parses either serialisation; see [`crate`] for the rules.
+    pub fn from_json(text: &str) -> Result<Self> {
+        crate::parse::parse_manifest(text)
+    }
+
+    /// Inserts a parsed entry; keys of a JSON object are unique, so no same-path rule applies.
+    pub(crate) fn insert_parsed(&mut self, path: LogicalPath, entry: Entry) {
+        self.entries.insert(path, entry);
+    }
+}
+
+impl Default for Manifest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Manifest;
+    use crate::{Entry, LogicalPath};
+
+    fn manifest(paths: &[&str]) -> Manifest {
+        let mut manifest = Manifest::new();
+        for path in paths {
+            manifest
+                .add(
+                    LogicalPath::new(path).unwrap(),
+                    Entry::file(format!("d-{path}"), 1),
+                    false,
+                )
+                .unwrap();
+        }
+        manifest
+    }
+
+    fn check_remove(paths: &[&str], item: &str, expect: Result<&[&str], &str>) {
+        let mut manifest = manifest(paths);
+        let actual = manifest.remove(item).map_err(|error| error.to_string());
+        let actual: Result<Vec<&str>, String> = actual
+            .as_ref()
+            .map(|removed| removed.iter().map(LogicalPath::as_str).collect())
+            .map_err(Clone::clone);
+        assert_eq!(
+            actual,
+            expect.map(<[&str]>::to_vec).map_err(str::to_owned),
+            "remove {item:?}"
+        );
+    }
+
+    #[test]
+    fn remove() {
+        let paths = ["a.txt", "dir/x", "dir/sub/y", "dirt/z", "dir with space/w"];
+        check_remove(&paths, "a.txt", Ok(&["a.txt"]));
+        check_remove(&paths, "dir", Ok(&["dir/sub/y", "dir/x"]));
+        check_remove(&paths, "dir/", Ok(&["dir/sub/y", "dir/x"]));
+        check_remove(&paths, "./dir/sub", Ok(&["dir/sub/y"]));
+        check_remove(&paths, "dir with space/", Ok(&["dir with space/w"]));
+        check_remove(&paths, "di", Err("No such file or directory: di"));
+        check_remove(
+            &paths,
+            "missing/",
+            Err("No such file or directory: missing"),
+        );
+    }
+
+    #[test]
+    fn same_path_rule() {
+        let path = LogicalPath::new("same.txt").unwrap();
+        let mut manifest = Manifest::new();
+        manifest
+            .add(path.clone(), Entry::file("one", 1), false)
+            .unwrap();
+        // Same digest: replaced silently, even by a reference.
+        manifest
+            .add(
+                path.clone(),
+                Entry::reference("file:///x", "one", Some(9)),
+                false,
+            )
+            .unwrap();
+        assert_eq!(
+            manifest.get("same.txt").and_then(|entry| entry.size),
+            Some(9)
+        );
+        // Different digest: refused without overwrite, nothing changes.
+        let error = manifest
+            .add(path.clone(), Entry::file("two", 2), false)
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Cannot add the same path twice: 'same.txt'"
+        );
+        assert_eq!(
+            manifest.get("same.txt").map(|entry| entry.digest.as_str()),
+            Some("one")
+        );
+        manifest.add(path, Entry::file("two", 2), true).unwrap();
+        assert_eq!(
+            manifest.get("same.txt").map(|entry| entry.digest.as_str()),
+            Some("two")
+        );
+        assert_eq!(manifest.len(), 1);
+    }
+
+    #[test]
+    fn size_saturates_and_skips_missing() {
+        let mut manifest = manifest(&["a"]);
+        manifest
+            .add(
+                LogicalPath::new("b").unwrap(),
+                Entry::file("x", u64::MAX),
+                false,
+            )
+            .unwrap();
+        manifest
+            .add(
+                LogicalPath::new("c").unwrap(),
+                Entry::reference("u", "u", None),
+                false,
+            )
+            .unwrap();
+        assert_eq!(manifest.size(), u64::MAX);
+        assert!(!manifest.is_empty());
+    }
+}

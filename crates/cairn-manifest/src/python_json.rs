@@ -1,0 +1,185 @@
+//! JSON text exactly as Python's `json.dumps(value)` prints it with default arguments.
+//!
+//! That is: `", "` between items and `": "` after keys, keys in insertion order,
+//! `ensure_ascii=True` (every non-ASCII character and DEL become `\uXXXX`, astral characters a
+//! surrogate pair, all in lowercase hex), and floats in Python's `repr()` form (`1.0`, `1e+16`,
+//! `1.5e-05`). The SDK never writes this text to disk, but tools that hash or diff the SDK's
+//! view of a manifest see exactly these bytes.
+
+use serde_json::{Number, Value};
+
+/// Serialises `value` as Python's `json.dumps(value)` would.
+///
+/// Integers beyond the range of `u64`/`i64` cannot occur: `serde_json` parses them as floats,
+/// whereas Python would keep them exact.
+///
+/// ```
+/// let value = serde_json::json!({"name": "éa", "n": [1, 2.0, 1e16]});
+/// assert_eq!(
+///     cairn_manifest::python_json_dumps(&value),
+///     r#"{"name": "\u00e9a", "n": [1, 2.0, 1e+16]}"#
+/// );
+/// ```
+pub fn python_json_dumps(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, value);
+    out
+}
+
+fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(number) => write_number(out, number),
+        Value::String(text) => write_string(out, text),
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(object) => {
+            out.push('{');
+            for (index, (key, item)) in object.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                write_string(out, key);
+                out.push_str(": ");
+                write_value(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_number(out: &mut String, number: &Number) {
+    if let Some(unsigned) = number.as_u64() {
+        out.push_str(&unsigned.to_string());
+    } else if let Some(signed) = number.as_i64() {
+        out.push_str(&signed.to_string());
+    } else if let Some(float) = number.as_f64() {
+        out.push_str(&python_float_repr(float));
+    }
+}
+
+/// Python's `repr(float)` for a finite float: the shortest digits that round-trip, in fixed
+/// notation when the decimal exponent is in `-4..16` (with `.0` added to whole numbers), in
+/// scientific notation with a signed, at least two-digit exponent otherwise.
+pub(crate) fn python_float_repr(value: f64) -> String {
+    // Rust's `{:e}` gives the same shortest round-trip digits as Python, as `d.ddde<exp>`.
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .unwrap_or((scientific.as_str(), "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if (-4..16).contains(&exponent) {
+        return format!("{sign}{}", fixed_notation(&digits, exponent));
+    }
+    let exponent_sign = if exponent < 0 { '-' } else { '+' };
+    format!(
+        "{sign}{mantissa}e{exponent_sign}{:02}",
+        exponent.unsigned_abs()
+    )
+}
+
+/// Writes `0.d1d2... * 10^(exponent + 1)` in fixed notation, always with a fractional part.
+fn fixed_notation(digits: &str, exponent: i32) -> String {
+    if exponent < 0 {
+        let zeros = "0".repeat(exponent.unsigned_abs() as usize - 1);
+        return format!("0.{zeros}{digits}");
+    }
+    let integer_length = exponent.unsigned_abs() as usize + 1;
+    if digits.len() <= integer_length {
+        let zeros = "0".repeat(integer_length - digits.len());
+        format!("{digits}{zeros}.0")
+    } else {
+        let (integer, fraction) = digits.split_at(integer_length);
+        format!("{integer}.{fraction}")
+    }
+}
+
+/// Writes a JSON string literal with `ensure_ascii=True` escaping.
+fn write_string(out: &mut String, text: &str) {
+    out.push('"');
+    for character in text.chars() {
+        match character {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(character),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in character.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{python_float_repr, python_json_dumps};
+
+    fn check(value: &serde_json::Value, expect: &str) {
+        assert_eq!(python_json_dumps(value), expect);
+    }
+
+    #[test]
+    fn matches_python_json_dumps() {
+        // Expected values were printed by CPython 3.11's `json.dumps`.
+        check(&json!({}), "{}");
+        check(&json!([]), "[]");
+        check(
+            &json!({"a": [1, -2, true, false, null], "b": {"c": "d"}}),
+            r#"{"a": [1, -2, true, false, null], "b": {"c": "d"}}"#,
+        );
+        check(
+            &json!("ctl\u{1}\u{8}\u{c}\u{1f}\u{7f}\u{a0}\t\n\r\"\\/<&>é中🙂\u{2028}"),
+            r#""ctl\u0001\b\f\u001f\u007f\u00a0\t\n\r\"\\/<&>\u00e9\u4e2d\ud83d\ude42\u2028""#,
+        );
+        check(&json!({"z": 1, "a": 2}), r#"{"z": 1, "a": 2}"#);
+    }
+
+    #[test]
+    fn float_repr() {
+        for (value, expect) in [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (2.5, "2.5"),
+            (-123.456, "-123.456"),
+            (0.1, "0.1"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (0.000015, "1.5e-05"),
+            (1e15, "1000000000000000.0"),
+            (1234567890123456.0, "1234567890123456.0"),
+            (1e16, "1e+16"),
+            (1.5e300, "1.5e+300"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (123456789.123, "123456789.123"),
+        ] {
+            assert_eq!(python_float_repr(value), expect, "repr of {value:e}");
+        }
+    }
+}
