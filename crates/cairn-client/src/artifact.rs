@@ -1,0 +1,276 @@
+//! The draft [`Artifact`]: a named, typed set of entries being put together before it is logged.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use cairn_hash::{Algorithms, Digests, ParallelOptions};
+use cairn_manifest::{DigestAlgorithm, Entry, LogicalPath, Manifest};
+use serde_json::{Map, Value};
+
+use crate::{AddFileOptions, Error, Result};
+
+/// One entry of an artifact with its logical path, as the `add_*` methods return them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactEntry {
+    /// Where the entry lives inside the artifact.
+    pub path: LogicalPath,
+    /// Its digest, size, reference and extras.
+    pub entry: Entry,
+}
+
+/// A draft artifact: the SDK's `wandb.Artifact` before it is logged.
+///
+/// Entries are added with [`add_file`](Self::add_file), [`add_dir`](Self::add_dir),
+/// [`add_reference`](Self::add_reference) and [`new_file`](Self::new_file), and removed with
+/// [`remove`](Self::remove). Every method that fails leaves the artifact exactly as it was.
+#[derive(Debug)]
+pub struct Artifact {
+    name: String,
+    artifact_type: String,
+    description: Option<String>,
+    metadata: Map<String, Value>,
+    digest_algorithm: DigestAlgorithm,
+    manifest: Manifest,
+    finalized: bool,
+    threads: Option<usize>,
+    new_files: Option<tempfile::TempDir>,
+}
+
+impl Artifact {
+    /// A new empty draft. The name and type are checked with the SDK's rules.
+    pub fn new(name: &str, artifact_type: &str) -> Result<Self> {
+        cairn_manifest::validate_artifact_name(name)?;
+        cairn_manifest::validate_artifact_type(artifact_type, name)?;
+        Ok(Self {
+            name: name.to_owned(),
+            artifact_type: artifact_type.to_owned(),
+            description: None,
+            metadata: Map::new(),
+            digest_algorithm: DigestAlgorithm::default(),
+            manifest: Manifest::new(),
+            finalized: false,
+            threads: None,
+            new_files: None,
+        })
+    }
+
+    /// Sets the free-text description (it does not affect the digest).
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the metadata: a JSON object of at most 100 top-level keys.
+    pub fn with_metadata(mut self, metadata: Value) -> Result<Self> {
+        self.metadata = cairn_manifest::validate_metadata(metadata)?;
+        Ok(self)
+    }
+
+    /// Chooses the digest of file entries: MD5 (default) or XXH128. `file://` references always
+    /// use MD5, as in the SDK.
+    #[must_use]
+    pub fn with_digest_algorithm(mut self, digest_algorithm: DigestAlgorithm) -> Self {
+        self.digest_algorithm = digest_algorithm;
+        self
+    }
+
+    /// Hashes on `threads` threads instead of one per core.
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// The artifact's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The artifact's type.
+    pub fn artifact_type(&self) -> &str {
+        &self.artifact_type
+    }
+
+    /// The description, if one was set.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The metadata object.
+    pub fn metadata(&self) -> &Map<String, Value> {
+        &self.metadata
+    }
+
+    /// The algorithm of file digests and of the artifact digest.
+    pub fn digest_algorithm(&self) -> DigestAlgorithm {
+        self.digest_algorithm
+    }
+
+    /// The manifest built so far.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The artifact digest (lowercase hex): equal content gives an equal digest.
+    pub fn digest(&self) -> String {
+        self.manifest.digest(self.digest_algorithm)
+    }
+
+    /// Total size of the entries in bytes (references count with their recorded size).
+    pub fn size(&self) -> u64 {
+        self.manifest.size()
+    }
+
+    /// Whether the artifact was finalized and can no longer change.
+    pub fn is_finalized(&self) -> bool {
+        self.finalized
+    }
+
+    /// Freezes the artifact: every later change is refused.
+    pub fn finalize(&mut self) {
+        self.finalized = true;
+    }
+
+    /// Writes `contents` as a new file named `name` and adds it (the SDK's `new_file`). With
+    /// `exclusive`, a name already written by `new_file` is refused; without it the file is
+    /// replaced.
+    pub fn new_file(
+        &mut self,
+        name: &str,
+        contents: &[u8],
+        exclusive: bool,
+    ) -> Result<ArtifactEntry> {
+        self.ensure_draft("new_file")?;
+        let path = LogicalPath::new(name)?;
+        let staging = match &self.new_files {
+            Some(staging) => staging.path().to_owned(),
+            None => {
+                let staging = tempfile::Builder::new()
+                    .prefix("cairn-new-file-")
+                    .tempdir()
+                    .map_err(Error::io(
+                        "create a staging directory in",
+                        std::env::temp_dir(),
+                    ))?;
+                let path = staging.path().to_owned();
+                self.new_files = Some(staging);
+                path
+            }
+        };
+        let file = staging.join(path.as_str());
+        if exclusive && file.exists() {
+            return Err(Error::NewFileExists {
+                name: name.to_owned(),
+                path: file,
+            });
+        }
+        if let Some(parent) = file.parent() {
+            fs_err::create_dir_all(parent).map_err(Error::io("create", parent))?;
+        }
+        fs_err::write(&file, contents).map_err(Error::io("write", &file))?;
+        let options = AddFileOptions {
+            name: Some(name.to_owned()),
+            overwrite: true,
+            skip_cache: true,
+            ..AddFileOptions::default()
+        };
+        self.add_file(&file, &options)
+    }
+
+    /// Removes an entry by its path, or every entry under a directory prefix.
+    pub fn remove(&mut self, item: &str) -> Result<Vec<LogicalPath>> {
+        self.ensure_draft("remove")?;
+        Ok(self.manifest.remove(item)?)
+    }
+
+    pub(crate) fn ensure_draft(&self, method: &'static str) -> Result<()> {
+        if self.finalized {
+            Err(Error::Finalized { method })
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn hash_options(&self) -> ParallelOptions {
+        let algorithms = match self.digest_algorithm {
+            DigestAlgorithm::Md5 => Algorithms::MD5,
+            DigestAlgorithm::Xxh128 => Algorithms::MD5.with_xxh128(),
+        };
+        let options = ParallelOptions::new(algorithms);
+        match self.threads {
+            Some(threads) => options.with_threads(threads),
+            None => options,
+        }
+    }
+
+    /// The manifest entry for a local file with these digests.
+    pub(crate) fn file_entry(
+        &self,
+        digests: &Digests,
+        local_path: &Path,
+        skip_cache: bool,
+    ) -> Entry {
+        let mut entry = match (self.digest_algorithm, digests.xxh128) {
+            (DigestAlgorithm::Xxh128, Some(xxh128)) => {
+                let mut entry = Entry::file(xxh128.to_base64(), digests.size);
+                entry.extra.insert("alg".to_owned(), Value::from("XXH128"));
+                entry
+            }
+            // `hash_options` always asks for XXH128 in XXH128 artifacts, so this is the MD5 case.
+            _ => Entry::file(digests.md5.to_base64(), digests.size),
+        };
+        entry.local_path = Some(local_path.to_string_lossy().into_owned());
+        entry.skip_cache = skip_cache;
+        entry
+    }
+
+    /// Adds entries all-or-nothing: if any breaks the same-path rule, none is added.
+    pub(crate) fn add_all(&mut self, entries: Vec<ArtifactEntry>, overwrite: bool) -> Result<()> {
+        if !overwrite {
+            // Check every entry against the manifest and against the batch itself first, so a
+            // conflict found late does not leave the early entries added.
+            let mut batch: HashMap<&str, &str> = HashMap::with_capacity(entries.len());
+            for ArtifactEntry { path, entry } in &entries {
+                let existing = batch.get(path.as_str()).copied().or_else(|| {
+                    self.manifest
+                        .get(path.as_str())
+                        .map(|existing| existing.digest.as_str())
+                });
+                if existing.is_some_and(|digest| digest != entry.digest) {
+                    return Err(cairn_manifest::Error::DuplicatePath {
+                        path: path.as_str().to_owned(),
+                    }
+                    .into());
+                }
+                batch.insert(path.as_str(), &entry.digest);
+            }
+        }
+        for ArtifactEntry { path, entry } in entries {
+            self.manifest.add(path, entry, true)?;
+        }
+        Ok(())
+    }
+}
+
+/// `path` made absolute against the current directory, without resolving symlinks (for messages
+/// and for the `local_path` of entries).
+pub(crate) fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// The UTF-8 text of a path, or the error that says why it cannot be an artifact path.
+pub(crate) fn utf8(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| Error::NonUtf8Path {
+        path: path.to_owned(),
+    })
+}
+
+/// Python's `os.path.join(prefix, relative)` for a relative second part.
+pub(crate) fn join_prefix(prefix: Option<&str>, relative: &str) -> String {
+    match prefix {
+        None | Some("") => relative.to_owned(),
+        Some(prefix) if prefix.ends_with('/') => format!("{prefix}{relative}"),
+        Some(prefix) => format!("{prefix}/{relative}"),
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of `cairn-client`'s public API: the W&B compatibility vectors replayed
+//! through [`cairn_client::Artifact`], and the error cases a user can hit.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test that cannot set up its fixture should panic right there"
+)]
+
+mod errors;
+mod vectors;
