@@ -1,6 +1,5 @@
 //! The draft [`Artifact`]: a named, typed set of entries being put together before it is logged.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use cairn_hash::{Algorithms, Digests, ParallelOptions};
@@ -227,29 +226,10 @@ impl Artifact {
 
     /// Adds entries all-or-nothing: if any breaks the same-path rule, none is added.
     pub(crate) fn add_all(&mut self, entries: Vec<ArtifactEntry>, overwrite: bool) -> Result<()> {
-        if !overwrite {
-            // Check every entry against the manifest and against the batch itself first, so a
-            // conflict found late does not leave the early entries added.
-            let mut batch: HashMap<&str, &str> = HashMap::with_capacity(entries.len());
-            for ArtifactEntry { path, entry } in &entries {
-                let existing = batch.get(path.as_str()).copied().or_else(|| {
-                    self.manifest
-                        .get(path.as_str())
-                        .map(|existing| existing.digest.as_str())
-                });
-                if existing.is_some_and(|digest| digest != entry.digest) {
-                    return Err(cairn_manifest::Error::DuplicatePath {
-                        path: path.as_str().to_owned(),
-                    }
-                    .into());
-                }
-                batch.insert(path.as_str(), &entry.digest);
-            }
-        }
-        for ArtifactEntry { path, entry } in entries {
-            self.manifest.add(path, entry, true)?;
-        }
-        Ok(())
+        let entries = entries
+            .into_iter()
+            .map(|ArtifactEntry { path, entry }| (path, entry));
+        Ok(self.manifest.add_all(entries, overwrite)?)
     }
 }
 

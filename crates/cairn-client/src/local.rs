@@ -58,22 +58,28 @@ impl Artifact {
             return Err(Error::NotADirectory { path: root });
         }
         // Files start hashing while the walk is still listing the rest of the tree.
-        let (mut files, mut paths) = (Vec::new(), Vec::new());
-        let digests = hash_files_streaming(self.hash_options(), |emit| {
-            files = walk_files(&root, true, u64::MAX, &mut |file| {
-                paths.push(LogicalPath::new(&join_prefix(
-                    options.name.as_deref(),
-                    &file.relative,
-                ))?);
+        let mut paths = Vec::new();
+        let list = |emit: &mut dyn FnMut(&Path)| {
+            walk_files(&root, true, u64::MAX, &mut |file| {
+                let name = join_prefix(options.name.as_deref(), &file.relative);
+                paths.push(LogicalPath::new(&name)?);
                 emit(&file.path);
                 Ok(())
-            })?;
-            Ok::<(), Error>(())
-        })?;
-        let mut entries = Vec::with_capacity(files.len());
-        for ((file, path), digests) in files.iter().zip(paths).zip(digests) {
-            let entry = self.file_entry(&digests?, &file.path, options.skip_cache);
-            entries.push(ArtifactEntry { path, entry });
+            })
+            .map(drop)
+        };
+        // Entries are built on the hashing threads too; only the final insert is sequential.
+        let skip_cache = options.skip_cache;
+        let finish = |path: &Path, digests: cairn_hash::Result<_>| {
+            digests.map(|digests| self.file_entry(&digests, path, skip_cache))
+        };
+        let built = hash_files_streaming(self.hash_options(), list, finish)?;
+        let mut entries = Vec::with_capacity(built.len());
+        for (path, entry) in paths.into_iter().zip(built) {
+            entries.push(ArtifactEntry {
+                path,
+                entry: entry?,
+            });
         }
         let added = entries.len();
         self.add_all(entries, options.merge)?;

@@ -97,13 +97,14 @@ impl Artifact {
         let mut files = Vec::new();
         let digests = if options.checksum {
             // Files start hashing while the walk is still listing the rest of the tree.
-            Some(hash_files_streaming(md5_options, |emit| {
+            let list = |emit: &mut dyn FnMut(&Path)| {
                 files = walk_files(&local, false, max_objects, &mut |file| {
                     emit(&file.path);
                     Ok(())
                 })?;
                 Ok::<(), Error>(())
-            })?)
+            };
+            Some(hash_files_streaming(md5_options, list, |_, result| result)?)
         } else {
             files = walk_files(&local, false, max_objects, &mut |_| Ok(()))?;
             None

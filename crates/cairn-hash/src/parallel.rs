@@ -8,6 +8,9 @@ use std::thread;
 
 use crate::{Algorithms, DEFAULT_BUFFER_SIZE, Digests, FileHasher, Result};
 
+/// Paths per hand-off in [`hash_files_streaming`].
+const STREAM_BATCH: usize = 16;
+
 /// How [`hash_files`] runs.
 ///
 /// ```
@@ -138,9 +141,10 @@ pub fn hash_files<P: AsRef<Path> + Sync>(
 /// Hashes files while `list` is still finding them, on up to [`ParallelOptions::threads`] threads.
 ///
 /// `list` runs on the calling thread and calls `emit` once per file; each file starts hashing as
-/// soon as it is emitted, so listing a large tree overlaps with hashing it. The result has one
-/// element per emitted path, in emission order. If `list` fails, hashing stops early and its
-/// error is returned.
+/// soon as it is emitted, so listing a large tree overlaps with hashing it. `finish` turns each
+/// file's path and hashing result into the value the caller wants, on the worker thread that
+/// hashed it, so that work is parallel too. The result has one element per emitted path, in
+/// emission order. If `list` fails, hashing stops early and its error is returned.
 ///
 /// ```
 /// use std::path::Path;
@@ -149,20 +153,26 @@ pub fn hash_files<P: AsRef<Path> + Sync>(
 ///
 /// let dir = tempfile::tempdir()?;
 /// std::fs::write(dir.path().join("a.txt"), "hello")?;
-/// let results = hash_files_streaming(ParallelOptions::default(), |emit| {
+/// let list = |emit: &mut dyn FnMut(&Path)| {
 ///     for item in std::fs::read_dir(dir.path())? {
 ///         emit(&item?.path());
 ///     }
 ///     Ok::<(), std::io::Error>(())
-/// })?;
-/// assert_eq!(results[0].as_ref().unwrap().md5.to_base64(), "XUFAKrxLKna5cZ2REBfFkg==");
+/// };
+/// let finish = |_: &Path, result: cairn_hash::Result<_>| result.map(|digests| digests.md5.to_base64());
+/// let results = hash_files_streaming(ParallelOptions::default(), list, finish)?;
+/// assert_eq!(results[0].as_deref().ok(), Some("XUFAKrxLKna5cZ2REBfFkg=="));
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn hash_files_streaming<E>(
+pub fn hash_files_streaming<T: Send, E>(
     options: ParallelOptions,
     list: impl FnOnce(&mut dyn FnMut(&Path)) -> Result<(), E>,
-) -> Result<Vec<Result<Digests>>, E> {
-    let (sender, receiver) = mpsc::channel::<(usize, PathBuf)>();
+    finish: impl Fn(&Path, Result<Digests>) -> T + Sync,
+) -> Result<Vec<T>, E> {
+    // Paths travel in small batches: one channel operation per batch instead of per file keeps
+    // the hand-off cheap next to hashing a 1 KiB file, and a batch is small enough that no
+    // worker sits idle at the end while another finishes a long one.
+    let (sender, receiver) = mpsc::channel::<Vec<(usize, PathBuf)>>();
     let receiver = Mutex::new(receiver);
     let stop = AtomicBool::new(false);
     let (listed, mut finished) = thread::scope(|scope| {
@@ -175,29 +185,42 @@ pub fn hash_files_streaming<E>(
                     loop {
                         // A poisoned lock means another worker panicked; that panic is re-raised
                         // below, so this one just stops.
-                        let job = match receiver.lock() {
+                        let batch = match receiver.lock() {
                             Ok(receiver) => receiver.recv(),
                             Err(_) => break done,
                         };
-                        let Ok((index, path)) = job else { break done };
-                        if !stop.load(Ordering::Relaxed) {
-                            done.push((index, hasher.hash_file(&path)));
+                        let Ok(batch) = batch else { break done };
+                        for (index, path) in batch {
+                            if stop.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            let result = hasher.hash_file(&path);
+                            done.push((index, finish(&path, result)));
                         }
                     }
                 })
             })
             .collect();
         let mut count = 0;
+        let mut batch = Vec::with_capacity(STREAM_BATCH);
         let listed = list(&mut |path: &Path| {
-            // The workers outlive the sender, so sending cannot fail while they run.
-            let _ = sender.send((count, path.to_owned()));
+            batch.push((count, path.to_owned()));
             count += 1;
+            if batch.len() == STREAM_BATCH {
+                // The workers outlive the sender, so sending cannot fail while they run.
+                let _ = sender.send(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(STREAM_BATCH),
+                ));
+            }
         });
         if listed.is_err() {
             stop.store(true, Ordering::Relaxed);
+        } else if !batch.is_empty() {
+            let _ = sender.send(batch);
         }
         drop(sender);
-        let finished: Vec<(usize, Result<Digests>)> = workers
+        let finished: Vec<(usize, T)> = workers
             .into_iter()
             .flat_map(|worker| match worker.join() {
                 Ok(done) => done,
@@ -262,18 +285,20 @@ mod tests {
             .collect();
         for threads in [1, 3] {
             let options = ParallelOptions::default().with_threads(threads);
-            let streamed = hash_files_streaming(options, |emit| {
+            let list = |emit: &mut dyn FnMut(&Path)| {
                 paths.iter().for_each(|path| emit(path));
                 Ok::<(), ()>(())
-            })
-            .unwrap();
+            };
+            let streamed = hash_files_streaming(options, list, |_, result| result).unwrap();
             let streamed: Vec<_> = streamed.into_iter().map(|result| result.unwrap()).collect();
             assert_eq!(streamed, expected);
         }
-        let failed = hash_files_streaming(ParallelOptions::default(), |emit| {
+        let list = |emit: &mut dyn FnMut(&Path)| {
             emit(&paths[0]);
             Err("listing failed")
-        });
+        };
+        let failed =
+            hash_files_streaming(ParallelOptions::default(), list, |path, _| path.to_owned());
         assert_eq!(failed.unwrap_err(), "listing failed");
     }
 

@@ -126,6 +126,58 @@ impl Manifest {
         Ok(())
     }
 
+    /// Adds many entries under the same rule as [`add`](Self::add), all or nothing: if any of
+    /// them conflicts, none is added and the error names the first conflict.
+    ///
+    /// When two entries of the batch share a path, the later one wins unless their digests
+    /// differ and `overwrite` is false. Adding to an empty manifest builds it in one pass, which
+    /// matters for a directory of 50,000 files.
+    ///
+    /// ```
+    /// use cairn_manifest::{Entry, LogicalPath, Manifest};
+    ///
+    /// let mut manifest = Manifest::new();
+    /// let path = |text: &str| LogicalPath::new(text).unwrap();
+    /// manifest.add_all([(path("a"), Entry::file("d1", 1)), (path("b"), Entry::file("d2", 2))], false)?;
+    /// let clash = manifest.add_all([(path("c"), Entry::file("d3", 3)), (path("a"), Entry::file("dX", 1))], false);
+    /// assert_eq!(clash.unwrap_err().to_string(), "Cannot add the same path twice: 'a'");
+    /// assert_eq!(manifest.len(), 2, "`c` was not added either");
+    /// # Ok::<(), cairn_manifest::Error>(())
+    /// ```
+    pub fn add_all(
+        &mut self,
+        entries: impl IntoIterator<Item = (LogicalPath, Entry)>,
+        overwrite: bool,
+    ) -> Result<()> {
+        let mut entries: Vec<(LogicalPath, Entry)> = entries.into_iter().collect();
+        // A stable sort keeps the batch order among equal paths, so "the later one wins" holds.
+        entries.sort_by(|(a, _), (b, _)| a.cmp(b));
+        if !overwrite {
+            let within_batch = entries
+                .windows(2)
+                .find(|pair| pair[0].0 == pair[1].0 && pair[0].1.digest != pair[1].1.digest)
+                .map(|pair| &pair[1].0);
+            let with_existing = || {
+                entries.iter().find_map(|(path, entry)| {
+                    let existing = self.entries.get(path)?;
+                    (existing.digest != entry.digest).then_some(path)
+                })
+            };
+            if let Some(path) = within_batch.or_else(with_existing) {
+                return Err(Error::DuplicatePath {
+                    path: path.as_str().to_owned(),
+                });
+            }
+        }
+        if self.entries.is_empty() {
+            // `collect` sorts and bulk-loads the tree instead of inserting one key at a time.
+            self.entries = entries.into_iter().collect();
+        } else {
+            self.entries.extend(entries);
+        }
+        Ok(())
+    }
+
     /// Removes an entry or a directory of entries, as the SDK's `Artifact.remove` does.
     ///
     /// `item` is normalised like a logical path (so a trailing `/` is ignored). If an entry has
@@ -238,7 +290,7 @@ impl Manifest {
 
     /// What Python's `json.dumps(artifact.manifest.to_manifest_json())` prints.
     pub fn to_python_json(&self) -> String {
-        crate::python_json::python_json_dumps(&self.to_python_value())
+        crate::python_json::write_python_manifest(self)
     }
 
     /// The exact `wandb_manifest.json` bytes `wandb-core` uploads for this manifest (§2.3).
@@ -370,5 +422,43 @@ mod tests {
             .unwrap();
         assert_eq!(manifest.size(), u64::MAX);
         assert!(!manifest.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod add_all_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn entries() -> impl Strategy<Value = Vec<(String, String)>> {
+        proptest::collection::vec(("[abc]{1,2}", "[xy]"), 0..8)
+    }
+
+    proptest! {
+        /// `add_all` behaves like adding one entry at a time, except that a conflict anywhere
+        /// leaves the manifest exactly as it was.
+        #[test]
+        fn add_all_is_sequential_add_or_nothing(existing in entries(), batch in entries(), overwrite: bool) {
+            let entry = |(path, digest): &(String, String)| (LogicalPath::new(path).unwrap(), Entry::file(digest.clone(), 1));
+            let mut start = Manifest::new();
+            for item in &existing {
+                let (path, entry) = entry(item);
+                start.add(path, entry, true).unwrap();
+            }
+            let mut sequential = start.clone();
+            let sequential_result = batch.iter().try_for_each(|item| {
+                let (path, entry) = entry(item);
+                sequential.add(path, entry, overwrite)
+            });
+            let mut bulk = start.clone();
+            let bulk_result = bulk.add_all(batch.iter().map(entry), overwrite);
+            prop_assert_eq!(sequential_result.is_ok(), bulk_result.is_ok());
+            if bulk_result.is_ok() {
+                prop_assert_eq!(bulk, sequential);
+            } else {
+                prop_assert_eq!(bulk, start);
+            }
+        }
     }
 }

@@ -6,7 +6,10 @@
 //! `1.5e-05`). The SDK never writes this text to disk, but tools that hash or diff the SDK's
 //! view of a manifest see exactly these bytes.
 
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
+
+use crate::entry::Entry;
+use crate::manifest::{MANIFEST_VERSION, Manifest, STORAGE_POLICY};
 
 /// Serialises `value` as Python's `json.dumps(value)` would.
 ///
@@ -26,6 +29,64 @@ pub fn python_json_dumps(value: &Value) -> String {
     out
 }
 
+/// Writes the manifest as `json.dumps(to_manifest_json())` prints it, straight from the model:
+/// no intermediate `Value`, so printing a 50,000-entry manifest costs one pass and one buffer.
+pub(crate) fn write_python_manifest(manifest: &Manifest) -> String {
+    let mut out = String::with_capacity(160 + manifest.len() * 96);
+    out.push_str("{\"version\": ");
+    out.push_str(&MANIFEST_VERSION.to_string());
+    out.push_str(", \"storagePolicy\": ");
+    write_string(&mut out, STORAGE_POLICY);
+    out.push_str(", \"storagePolicyConfig\": {");
+    let config = manifest.storage_policy_config();
+    let mut separator = "";
+    if let Some(layout) = config.storage_layout {
+        out.push_str("\"storageLayout\": ");
+        write_string(&mut out, layout.as_str());
+        separator = ", ";
+    }
+    if let Some(region) = &config.storage_region {
+        out.push_str(separator);
+        out.push_str("\"storageRegion\": ");
+        write_string(&mut out, region);
+    }
+    out.push_str("}, \"contents\": {");
+    for (index, (path, entry)) in manifest.entries().enumerate() {
+        if index > 0 {
+            out.push_str(", ");
+        }
+        write_string(&mut out, path.as_str());
+        out.push_str(": ");
+        write_entry(&mut out, entry);
+    }
+    out.push_str("}}");
+    out
+}
+
+/// An entry as `to_manifest_json()` shapes it: `digest`, `ref`, `birthArtifactID`, `size`,
+/// `extra`, in that order, each only when set.
+fn write_entry(out: &mut String, entry: &Entry) {
+    out.push_str("{\"digest\": ");
+    write_string(out, &entry.digest);
+    if let Some(reference) = &entry.reference {
+        out.push_str(", \"ref\": ");
+        write_string(out, reference);
+    }
+    if let Some(birth) = &entry.birth_artifact_id {
+        out.push_str(", \"birthArtifactID\": ");
+        write_string(out, birth);
+    }
+    if let Some(size) = entry.size {
+        out.push_str(", \"size\": ");
+        out.push_str(&size.to_string());
+    }
+    if !entry.extra.is_empty() {
+        out.push_str(", \"extra\": ");
+        write_object(out, &entry.extra);
+    }
+    out.push('}');
+}
+
 fn write_value(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
@@ -43,19 +104,21 @@ fn write_value(out: &mut String, value: &Value) {
             }
             out.push(']');
         }
-        Value::Object(object) => {
-            out.push('{');
-            for (index, (key, item)) in object.iter().enumerate() {
-                if index > 0 {
-                    out.push_str(", ");
-                }
-                write_string(out, key);
-                out.push_str(": ");
-                write_value(out, item);
-            }
-            out.push('}');
-        }
+        Value::Object(object) => write_object(out, object),
     }
+}
+
+fn write_object(out: &mut String, object: &Map<String, Value>) {
+    out.push('{');
+    for (index, (key, item)) in object.iter().enumerate() {
+        if index > 0 {
+            out.push_str(", ");
+        }
+        write_string(out, key);
+        out.push_str(": ");
+        write_value(out, item);
+    }
+    out.push('}');
 }
 
 fn write_number(out: &mut String, number: &Number) {
@@ -112,25 +175,43 @@ fn fixed_notation(digits: &str, exponent: i32) -> String {
 /// Writes a JSON string literal with `ensure_ascii=True` escaping.
 fn write_string(out: &mut String, text: &str) {
     out.push('"');
-    for character in text.chars() {
-        match character {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(character),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in character.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
+    // Copy runs of printable ASCII in one go; only the rest is looked at character by character.
+    let mut rest = text;
+    while let Some(special) = rest.find(|character: char| {
+        !matches!(character, ' '..='~') || character == '"' || character == '\\'
+    }) {
+        out.push_str(&rest[..special]);
+        let mut characters = rest[special..].chars();
+        if let Some(character) = characters.next() {
+            write_escaped(out, character);
+        }
+        rest = characters.as_str();
+    }
+    out.push_str(rest);
+    out.push('"');
+}
+
+/// The escape sequence `json.dumps` writes for a character outside printable ASCII (or `"`, `\`).
+fn write_escaped(out: &mut String, character: char) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match character {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        _ => {
+            let mut units = [0u16; 2];
+            for unit in character.encode_utf16(&mut units) {
+                out.push_str("\\u");
+                for shift in [12, 8, 4, 0] {
+                    out.push(char::from(HEX[usize::from((*unit >> shift) & 0xf)]));
                 }
             }
         }
     }
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -100,5 +100,8 @@ pub(super) fn run(args: &ManifestArgs) -> anyhow::Result<()> {
         }
     }
     stdout.flush()?;
+    // The process ends right after this: let the OS reclaim a manifest of possibly millions of
+    // entries at once instead of freeing each allocation (tens of milliseconds at 50,000 files).
+    std::mem::forget(artifact);
     Ok(())
 }

@@ -51,6 +51,13 @@ fn final_manifests() {
             "{}",
             id(case)
         );
+        // The direct writer prints exactly what `json.dumps` of the SDK's dict prints.
+        assert_eq!(
+            manifest.to_python_json(),
+            cairn_manifest::python_json_dumps(manifest_json),
+            "{}",
+            id(case)
+        );
         // The Python-format text must parse back to the same manifest.
         assert_eq!(
             Manifest::from_json(&manifest.to_python_json())
