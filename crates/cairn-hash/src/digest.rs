@@ -286,6 +286,20 @@ mod tests {
         assert_eq!(blake.to_string().parse::<Blake3Digest>().unwrap(), blake);
     }
 
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_uses_the_text_forms() {
+        let digest = Md5Digest::from_base64("XUFAKrxLKna5cZ2REBfFkg==").unwrap();
+        let json = serde_json::to_string(&digest).unwrap();
+        assert_eq!(json, r#""XUFAKrxLKna5cZ2REBfFkg==""#);
+        assert_eq!(serde_json::from_str::<Md5Digest>(&json).unwrap(), digest);
+        assert!(serde_json::from_str::<Md5Digest>(r#""XUFAKrxLKna5cZ2REBfFkg""#).is_err());
+        let blake = Blake3Digest::from_bytes([7; 32]);
+        let json = serde_json::to_string(&blake).unwrap();
+        assert_eq!(json, format!("\"{}\"", "07".repeat(32)));
+        assert_eq!(serde_json::from_str::<Blake3Digest>(&json).unwrap(), blake);
+    }
+
     proptest! {
         #[test]
         fn md5_text_forms_round_trip(bytes in any::<[u8; 16]>()) {

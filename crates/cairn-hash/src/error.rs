@@ -16,6 +16,14 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The path is a named pipe, socket or device, whose bytes are not a file's content.
+    #[error(
+        "`{path}` is not a regular file (a named pipe, socket or device); only regular files can be hashed"
+    )]
+    NotAFile {
+        /// The path that was asked for.
+        path: PathBuf,
+    },
     /// Reading the file failed part-way.
     #[error("cannot read `{path}` while hashing it")]
     Read {
@@ -31,14 +39,15 @@ impl Error {
     /// The file this error is about.
     pub fn path(&self) -> &std::path::Path {
         match self {
-            Self::Open { path, .. } | Self::Read { path, .. } => path,
+            Self::Open { path, .. } | Self::Read { path, .. } | Self::NotAFile { path } => path,
         }
     }
 
-    /// The underlying IO error.
-    pub fn io_error(&self) -> &io::Error {
+    /// The underlying IO error, when the operating system reported one.
+    pub fn io_error(&self) -> Option<&io::Error> {
         match self {
-            Self::Open { source, .. } | Self::Read { source, .. } => source,
+            Self::Open { source, .. } | Self::Read { source, .. } => Some(source),
+            Self::NotAFile { .. } => None,
         }
     }
 }

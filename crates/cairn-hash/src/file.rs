@@ -72,14 +72,14 @@ impl FileHasher {
     /// Hashes the file at `path` (symlinks are followed). The size in the result is the number of
     /// bytes read, so it always matches the digests.
     ///
-    /// Large files are read ahead on a second thread into a few fixed buffers, so the kernel copy
-    /// overlaps with hashing; memory stays bounded at `3 × 1 MiB` whatever the file size.
+    /// Files of 16 MiB and more are read ahead on a second thread (allocating three 1 MiB
+    /// buffers for that file), so the kernel copy overlaps with hashing; memory stays bounded
+    /// whatever the file size.
+    ///
+    /// A named pipe, socket or device is refused with [`Error::NotAFile`] rather than waited on:
+    /// the file is opened without blocking and checked when it yields no data.
     pub fn hash_file(&mut self, path: &Path) -> Result<Digests> {
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "the error is wrapped with the path right here"
-        )]
-        let mut file = File::open(path).map_err(|source| Error::Open {
+        let mut file = open_without_blocking(path).map_err(|source| Error::Open {
             path: path.to_owned(),
             source,
         })?;
@@ -87,9 +87,15 @@ impl FileHasher {
             path: path.to_owned(),
             source,
         };
-        // Most files fit in the first read, so the size is only asked for (one more system call)
-        // when the buffer fills up and the file may be large enough to read ahead.
+        // Most files fit in the first read, so the file's type and size are only asked for (one
+        // more system call) when the first read returns nothing, which is how a pipe without a
+        // writer looks, or fills the buffer, when the file may be large enough to read ahead.
         let first = read_retrying(&mut file, &mut self.buffer).map_err(read_error)?;
+        if first == 0 && !file.metadata().map_err(read_error)?.is_file() {
+            return Err(Error::NotAFile {
+                path: path.to_owned(),
+            });
+        }
         let mut hasher = Hasher::new(self.algorithms);
         hasher.update(&self.buffer[..first]);
         if first == self.buffer.len()
@@ -104,6 +110,19 @@ impl FileHasher {
             }
         }
     }
+}
+
+/// Opens `path` for reading without blocking on a FIFO that has no writer (a plain `open` would
+/// wait forever). On regular files the flag changes nothing.
+fn open_without_blocking(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 /// One `read`, retried when a signal interrupts it.
@@ -126,7 +145,9 @@ fn hash_with_read_ahead<R: Read + Send>(mut hasher: Hasher, mut reader: R) -> io
         // The channel has room for every buffer and its receiver is alive, so this cannot fail.
         let _ = empty_sender.send(vec![0; READ_AHEAD_CHUNK]);
     }
-    thread::scope(|scope| {
+    // `move`: if hashing panicked, unwinding drops our channel ends before the scope waits for
+    // the reader, so the reader sees the hang-up and stops instead of waiting forever.
+    thread::scope(move |scope| {
         scope.spawn(move || {
             // Ends when the file ends, on an error, or when the hashing side hangs up.
             while let Ok(mut buffer) = empty.recv() {
@@ -223,6 +244,23 @@ mod tests {
         assert_eq!(error.to_string(), "disk on fire");
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn named_pipes_are_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let error = FileHasher::new(Algorithms::MD5)
+            .hash_file(&fifo)
+            .unwrap_err();
+        assert!(matches!(error, Error::NotAFile { .. }), "{error}");
+        assert!(error.to_string().contains("fifo"), "{error}");
+    }
+
     #[test]
     fn errors_name_the_path() {
         let dir = tempfile::tempdir().unwrap();
@@ -232,7 +270,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.path(), missing);
         assert!(error.to_string().contains("missing.bin"), "{error}");
-        assert_eq!(error.io_error().kind(), io::ErrorKind::NotFound);
+        assert_eq!(
+            error.io_error().map(io::Error::kind),
+            Some(io::ErrorKind::NotFound)
+        );
 
         // A directory opens on Linux but fails to read: that is a `Read` error naming the path.
         let error = FileHasher::new(Algorithms::MD5)

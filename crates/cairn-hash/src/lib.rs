@@ -44,6 +44,8 @@
 //! * The MD5 implementation is the RustCrypto `md-5` crate; `cargo xtask bench hash` compares it
 //!   with `md5sum` on the same data in the same run.
 
+#![warn(missing_docs)]
+
 mod digest;
 mod error;
 mod file;

@@ -159,7 +159,9 @@ pub fn hash_files<P: AsRef<Path> + Sync>(
 ///     }
 ///     Ok::<(), std::io::Error>(())
 /// };
-/// let finish = |_: &Path, result: cairn_hash::Result<_>| result.map(|digests| digests.md5.to_base64());
+/// let finish = |_: &Path, result: cairn_hash::Result<cairn_hash::Digests>| {
+///     result.map(|digests| digests.md5.to_base64())
+/// };
 /// let results = hash_files_streaming(ParallelOptions::default(), list, finish)?;
 /// assert_eq!(results[0].as_deref().ok(), Some("XUFAKrxLKna5cZ2REBfFkg=="));
 /// # Ok::<(), std::io::Error>(())
@@ -271,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn streaming_matches_the_list_version_and_stops_on_listing_errors() {
+    fn streaming_matches_the_list_version_and_returns_listing_errors() {
         let dir = tempfile::tempdir().unwrap();
         let paths: Vec<_> = (0..300)
             .map(|index| dir.path().join(format!("f{index}")))
