@@ -1,12 +1,13 @@
 //! The draft [`Artifact`]: a named, typed set of entries being put together before it is logged.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use cairn_hash::{Algorithms, Digests, ParallelOptions};
+use cairn_hash::{Algorithms, Digests, Hasher, ParallelOptions};
 use cairn_manifest::{DigestAlgorithm, Entry, LogicalPath, Manifest};
 use serde_json::{Map, Value};
 
-use crate::{AddFileOptions, Error, Result};
+use crate::{Error, Result};
 
 /// One entry of an artifact with its logical path, as the `add_*` methods return them.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,39 +143,57 @@ impl Artifact {
     ) -> Result<ArtifactEntry> {
         self.ensure_draft("new_file")?;
         let path = LogicalPath::new(name)?;
-        let staging = match &self.new_files {
-            Some(staging) => staging.path().to_owned(),
-            None => {
-                let staging = tempfile::Builder::new()
-                    .prefix("cairn-new-file-")
-                    .tempdir()
-                    .map_err(Error::io(
-                        "create a staging directory in",
-                        std::env::temp_dir(),
-                    ))?;
-                let path = staging.path().to_owned();
-                self.new_files = Some(staging);
-                path
-            }
-        };
-        let file = staging.join(path.as_str());
+        let file = self.staging_dir()?.join(path.as_str());
         if exclusive && file.exists() {
             return Err(Error::NewFileExists {
                 name: name.to_owned(),
                 path: file,
             });
         }
-        if let Some(parent) = file.parent() {
-            fs_err::create_dir_all(parent).map_err(Error::io("create", parent))?;
+        // Hash the bytes in hand rather than reading them back from disk.
+        let mut hasher = Hasher::new(self.hash_options().algorithms());
+        hasher.update(contents);
+        let entry = self.file_entry(&hasher.finalize(), &file, true)?;
+        // Write through a temporary file and rename, so a failure leaves neither a partial file
+        // nor an entry, and an earlier file of the same name stays intact until the new one is
+        // complete.
+        let parent = file.parent().unwrap_or(&file);
+        fs_err::create_dir_all(parent).map_err(Error::io("create", parent))?;
+        let mut temporary = tempfile::NamedTempFile::new_in(parent)
+            .map_err(Error::io("create a file in", parent))?;
+        temporary
+            .write_all(contents)
+            .map_err(Error::io("write", temporary.path().to_owned()))?;
+        temporary
+            .persist(&file)
+            .map_err(|error| Error::io("write", &file)(error.error))?;
+        let added = ArtifactEntry { path, entry };
+        // `new_file` replaces an entry of the same name, as in the SDK, so this cannot conflict.
+        self.add_all(vec![added.clone()], true)?;
+        Ok(added)
+    }
+
+    /// The private directory that holds the files written by [`new_file`](Self::new_file); it
+    /// is removed when the artifact is dropped.
+    fn staging_dir(&mut self) -> Result<PathBuf> {
+        if let Some(staging) = &self.new_files {
+            return Ok(staging.path().to_owned());
         }
-        fs_err::write(&file, contents).map_err(Error::io("write", &file))?;
-        let options = AddFileOptions {
-            name: Some(name.to_owned()),
-            overwrite: true,
-            skip_cache: true,
-            ..AddFileOptions::default()
-        };
-        self.add_file(&file, &options)
+        let staging = tempfile::Builder::new()
+            .prefix("cairn-new-file-")
+            .tempdir()
+            .map_err(Error::io(
+                "create a staging directory in",
+                std::env::temp_dir(),
+            ))?;
+        let path = staging.path().to_owned();
+        self.new_files = Some(staging);
+        Ok(path)
+    }
+
+    /// Consumes the draft and returns its manifest; files written by `new_file` are deleted.
+    pub fn into_manifest(self) -> Manifest {
+        self.manifest
     }
 
     /// Removes an entry by its path, or every entry under a directory prefix.
@@ -209,19 +228,17 @@ impl Artifact {
         digests: &Digests,
         local_path: &Path,
         skip_cache: bool,
-    ) -> Entry {
-        let mut entry = match (self.digest_algorithm, digests.xxh128) {
-            (DigestAlgorithm::Xxh128, Some(xxh128)) => {
-                let mut entry = Entry::file(xxh128.to_base64(), digests.size);
-                entry.extra.insert("alg".to_owned(), Value::from("XXH128"));
-                entry
-            }
+    ) -> Result<Entry> {
+        let digest = match (self.digest_algorithm, digests.xxh128) {
+            (DigestAlgorithm::Xxh128, Some(xxh128)) => xxh128.to_base64(),
             // `hash_options` always asks for XXH128 in XXH128 artifacts, so this is the MD5 case.
-            _ => Entry::file(digests.md5.to_base64(), digests.size),
+            _ => digests.md5.to_base64(),
         };
-        entry.local_path = Some(local_path.to_string_lossy().into_owned());
+        let mut entry = Entry::file_with_algorithm(self.digest_algorithm, digest, digests.size);
+        // The manifest is UTF-8 JSON; a path it cannot hold exactly could not be read back.
+        entry.local_path = Some(utf8(local_path)?.to_owned());
         entry.skip_cache = skip_cache;
-        entry
+        Ok(entry)
     }
 
     /// Adds entries all-or-nothing: if any breaks the same-path rule, none is added.

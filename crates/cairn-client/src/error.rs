@@ -18,12 +18,18 @@ pub enum Error {
     NotAFile {
         /// The path as given, made absolute.
         path: PathBuf,
+        /// Why it could not be looked at, when the operating system said (missing, no permission).
+        #[source]
+        source: Option<std::io::Error>,
     },
     /// `add_dir` was given something that is not a directory.
     #[error("Path is not a directory: '{}'", path.display())]
     NotADirectory {
         /// The path as given, made absolute.
         path: PathBuf,
+        /// Why it could not be looked at, when the operating system said (missing, no permission).
+        #[source]
+        source: Option<std::io::Error>,
     },
     /// A directory holds something that is neither a file nor a directory (a socket, a FIFO, a
     /// device, a dangling symlink): Cairn cannot version it.
@@ -52,7 +58,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A local path is not valid UTF-8, so it cannot become a logical path in a manifest.
-    #[error("`{}` is not valid UTF-8; artifact paths must be UTF-8, so rename it or pass an explicit name", path.display())]
+    #[error("`{}` is not valid UTF-8; artifact manifests hold UTF-8 paths only, so rename the file or its directory", path.display())]
     NonUtf8Path {
         /// The offending path.
         path: PathBuf,
@@ -71,6 +77,9 @@ pub enum Error {
     ReferenceNotFound {
         /// The URI as given.
         uri: String,
+        /// Why the path could not be looked at, when the operating system said.
+        #[source]
+        source: Option<std::io::Error>,
     },
     /// A reference expanded to more objects than allowed.
     #[error("Exceeded {max_objects} objects tracked, pass max_objects to add_reference")]

@@ -33,6 +33,8 @@
 //! * Nothing is staged: the SDK copies every `mutable` file before upload; Cairn records the
 //!   original path and re-checks digests when it uploads.
 
+#![warn(missing_docs)]
+
 mod artifact;
 mod error;
 mod local;

@@ -19,10 +19,14 @@ impl Artifact {
     ) -> Result<ArtifactEntry> {
         self.ensure_draft("add_file")?;
         let absolute_path = absolute(local_path);
-        if !fs_err::metadata(&absolute_path).is_ok_and(|metadata| metadata.is_file()) {
-            return Err(Error::NotAFile {
-                path: absolute_path,
-            });
+        match fs_err::metadata(&absolute_path) {
+            Ok(metadata) if metadata.is_file() => {}
+            result => {
+                return Err(Error::NotAFile {
+                    path: absolute_path,
+                    source: result.err(),
+                });
+            }
         }
         let name = match &options.name {
             Some(name) => name.clone(),
@@ -35,7 +39,7 @@ impl Artifact {
         let mut path = LogicalPath::new(&name)?;
         let digests =
             FileHasher::new(self.hash_options().algorithms()).hash_file(&absolute_path)?;
-        let entry = self.file_entry(&digests, &absolute_path, options.skip_cache);
+        let entry = self.file_entry(&digests, &absolute_path, options.skip_cache)?;
         if options.is_tmp {
             path = LogicalPath::new(&tmp_name(path.as_str(), &entry.digest))?;
         }
@@ -54,8 +58,14 @@ impl Artifact {
     pub fn add_dir(&mut self, local_path: &Path, options: &AddDirOptions) -> Result<usize> {
         self.ensure_draft("add_dir")?;
         let root = absolute(local_path);
-        if !fs_err::metadata(&root).is_ok_and(|metadata| metadata.is_dir()) {
-            return Err(Error::NotADirectory { path: root });
+        match fs_err::metadata(&root) {
+            Ok(metadata) if metadata.is_dir() => {}
+            result => {
+                return Err(Error::NotADirectory {
+                    path: root,
+                    source: result.err(),
+                });
+            }
         }
         // Files start hashing while the walk is still listing the rest of the tree.
         let mut paths = Vec::new();
@@ -71,7 +81,7 @@ impl Artifact {
         // Entries are built on the hashing threads too; only the final insert is sequential.
         let skip_cache = options.skip_cache;
         let finish = |path: &Path, digests: cairn_hash::Result<_>| {
-            digests.map(|digests| self.file_entry(&digests, path, skip_cache))
+            self.file_entry(&digests?, path, skip_cache)
         };
         let built = hash_files_streaming(self.hash_options(), list, finish)?;
         let mut entries = Vec::with_capacity(built.len());
@@ -90,10 +100,9 @@ impl Artifact {
 /// The SDK's `is_tmp` rename: the part of the file name before its first `.` becomes the first 20
 /// hex digits of the digest.
 fn tmp_name(path: &str, digest: &str) -> String {
+    // File digests (MD5 or XXH128) are both 16 bytes of base64; decoding as MD5 covers either.
     let hex = cairn_hash::Md5Digest::from_base64(digest)
-        .map(|digest| digest.to_hex())
-        .or_else(|_| cairn_hash::Xxh128Digest::from_base64(digest).map(|digest| digest.to_hex()))
-        .unwrap_or_else(|_| digest.to_owned());
+        .map_or_else(|_| digest.to_owned(), |digest| digest.to_hex());
     let prefix: String = hex.chars().take(20).collect();
     let (directory, file_name) = match path.rsplit_once('/') {
         Some((directory, file_name)) => (Some(directory), file_name),
@@ -151,13 +160,13 @@ struct Walk<'a> {
     on_file: &'a mut dyn FnMut(&WalkedFile) -> Result<()>,
     files: Vec<WalkedFile>,
     /// Identity (device, inode) of every directory between the root and the current one.
-    ancestors: Vec<(u64, u64)>,
+    ancestors: Vec<Option<(u64, u64)>>,
 }
 
 impl Walk<'_> {
     fn directory(&mut self, directory: &Path, relative: &str, metadata: &Metadata) -> Result<()> {
         let identity = identity(metadata);
-        if self.ancestors.contains(&identity) {
+        if identity.is_some() && self.ancestors.contains(&identity) {
             return Err(Error::SymlinkLoop {
                 path: directory.to_owned(),
             });
@@ -174,7 +183,9 @@ impl Walk<'_> {
         children.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
         for (name, child) in children {
             let path = child.path();
-            let name = utf8(Path::new(&name))?;
+            let Some(name) = name.to_str() else {
+                return Err(Error::NonUtf8Path { path });
+            };
             let child_relative = if relative.is_empty() {
                 name.to_owned()
             } else {
@@ -203,12 +214,7 @@ impl Walk<'_> {
                             kind: special_kind(target.file_type()),
                         });
                     }
-                    Err(_) => {
-                        return Err(Error::SpecialFile {
-                            path,
-                            kind: "dangling symlink",
-                        });
-                    }
+                    Err(error) => return Err(broken_symlink(path, error)),
                 }
             } else {
                 return Err(Error::SpecialFile {
@@ -234,16 +240,35 @@ impl Walk<'_> {
     }
 }
 
+/// What tells two directories apart: device and inode number.
 #[cfg(unix)]
-fn identity(metadata: &Metadata) -> (u64, u64) {
+fn identity(metadata: &Metadata) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt as _;
-    (metadata.dev(), metadata.ino())
+    Some((metadata.dev(), metadata.ino()))
 }
 
+/// Without inode numbers loops are not detected here; the operating system's own limit on
+/// path length ends a runaway walk with an error.
 #[cfg(not(unix))]
-fn identity(_: &Metadata) -> (u64, u64) {
-    // Without inode numbers loops cannot be told apart; the depth of real trees is bounded.
-    (0, 0)
+fn identity(_: &Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+/// The error for a symlink whose target cannot be read: missing (dangling), or anything else the
+/// operating system says (a loop of links, no permission).
+fn broken_symlink(path: PathBuf, error: std::io::Error) -> Error {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        Error::SpecialFile {
+            path,
+            kind: "dangling symlink",
+        }
+    } else {
+        Error::Io {
+            action: "follow the symlink",
+            path,
+            source: error,
+        }
+    }
 }
 
 #[cfg(unix)]

@@ -7,9 +7,10 @@ use crate::Error;
 /// What happens to a local file between adding it and uploading it (the SDK's `policy`).
 ///
 /// The W&B SDK copies every `mutable` file into a staging directory so later edits cannot change
-/// what gets uploaded. Cairn never makes that copy: both policies record the original path, and
-/// the upload re-checks each file's digest, so an edited file is reported instead of silently
-/// uploaded. The value is kept so that manifests and protocol messages say what the user asked.
+/// what gets uploaded. Cairn never makes that copy, so both policies behave the same: the
+/// original path is recorded, and the upload re-checks each file's digest, so an edited file is
+/// reported instead of silently uploaded. The option is accepted (and an invalid value refused
+/// with the SDK's message) so that code written for the SDK carries over unchanged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Policy {
     /// The file may change after it is added (the SDK default).

@@ -67,10 +67,11 @@ impl Artifact {
     fn file_reference(&self, uri: &str, options: &ReferenceOptions) -> Result<Vec<ArtifactEntry>> {
         let local = file_uri_path(uri);
         let max_objects = options.max_objects.unwrap_or(DEFAULT_MAX_OBJECTS);
-        let not_found = || Error::ReferenceNotFound {
+        let not_found = |source: Option<std::io::Error>| Error::ReferenceNotFound {
             uri: uri.to_owned(),
+            source,
         };
-        let metadata = fs_err::metadata(&local).map_err(|_| not_found())?;
+        let metadata = fs_err::metadata(&local).map_err(|error| not_found(Some(error)))?;
         // `file://` references always use MD5, even in XXH128 artifacts (as in the SDK).
         let md5_options =
             ParallelOptions::new(Algorithms::MD5).with_threads(self.hash_options().threads());
@@ -92,7 +93,7 @@ impl Artifact {
             }]);
         }
         if !metadata.is_dir() {
-            return Err(not_found());
+            return Err(not_found(None));
         }
         let mut files = Vec::new();
         let digests = if options.checksum {

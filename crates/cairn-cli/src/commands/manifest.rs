@@ -45,7 +45,8 @@ pub(super) struct ManifestArgs {
 enum Format {
     /// `to_manifest_json()` as Python's `json.dumps` prints it, entries sorted by path.
     Python,
-    /// The exact `wandb_manifest.json` bytes wandb-core uploads (compact, sorted keys).
+    /// wandb-core's upload format (`wandb_manifest.json`: compact, sorted keys, Go escaping);
+    /// `local_path` is the file Cairn read, and `birthArtifactID` appears once a server assigns it.
     WandbCore,
 }
 
@@ -83,10 +84,12 @@ pub(super) fn run(args: &ManifestArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("give a directory or `--ops FILE`"),
     }
 
-    let manifest = artifact.manifest();
+    let digest = artifact.digest();
+    // Dropping the draft here removes any files `new_file` wrote; the manifest lives on.
+    let manifest = artifact.into_manifest();
     let mut stdout = io::stdout().lock();
     if args.digest {
-        writeln!(stdout, "{}", artifact.digest())?;
+        writeln!(stdout, "{digest}")?;
     } else {
         match args.format {
             Format::Python => writeln!(stdout, "{}", manifest.to_python_json())?,
@@ -102,6 +105,6 @@ pub(super) fn run(args: &ManifestArgs) -> anyhow::Result<()> {
     stdout.flush()?;
     // The process ends right after this: let the OS reclaim a manifest of possibly millions of
     // entries at once instead of freeing each allocation (tens of milliseconds at 50,000 files).
-    std::mem::forget(artifact);
+    std::mem::forget(manifest);
     Ok(())
 }

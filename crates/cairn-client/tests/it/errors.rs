@@ -154,18 +154,129 @@ fn non_utf8_file_names_are_explained() {
     let error = artifact
         .add_dir(dir.path(), &AddDirOptions::default())
         .unwrap_err();
-    assert!(matches!(error, Error::NonUtf8Path { .. }), "{error}");
+    assert!(
+        matches!(&error, Error::NonUtf8Path { path } if path == &dir.path().join(name)),
+        "{error}"
+    );
+    // Even under a valid name the file cannot be recorded: its local path would be corrupted.
     let error = artifact
-        .add_file(&dir.path().join(name), &AddFileOptions::default())
-        .unwrap_err();
-    assert!(error.to_string().contains("not valid UTF-8"), "{error}");
-    // With an explicit name the file is fine.
-    artifact
         .add_file(
             &dir.path().join(name),
             &AddFileOptions::default().with_name("renamed.txt"),
         )
+        .unwrap_err();
+    assert!(error.to_string().contains("not valid UTF-8"), "{error}");
+    assert!(artifact.manifest().is_empty());
+}
+
+#[test]
+fn symlinks_are_followed_once_and_self_links_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("shared/labels.csv"), "l");
+    write(&dir.path().join("data/a.txt"), "a");
+    std::os::unix::fs::symlink(dir.path().join("shared"), dir.path().join("data/linked")).unwrap();
+    std::os::unix::fs::symlink(
+        dir.path().join("shared/labels.csv"),
+        dir.path().join("data/l.csv"),
+    )
+    .unwrap();
+    let mut artifact = artifact();
+    // add_dir follows symlinked directories and files.
+    assert_eq!(
+        artifact
+            .add_dir(&dir.path().join("data"), &AddDirOptions::default())
+            .unwrap(),
+        3
+    );
+    assert!(artifact.manifest().get("linked/labels.csv").is_some());
+    assert!(artifact.manifest().get("l.csv").is_some());
+    // A file:// reference follows symlinked files but does not descend symlinked directories.
+    let uri = format!("file://{}", dir.path().join("data").display());
+    let entries = artifact
+        .add_reference(&uri, &ReferenceOptions::default().with_name("ref"))
         .unwrap();
+    let mut paths: Vec<_> = entries.iter().map(|entry| entry.path.as_str()).collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["ref/a.txt", "ref/l.csv"]);
+
+    std::os::unix::fs::symlink(dir.path().join("data/self"), dir.path().join("data/self")).unwrap();
+    let error = artifact
+        .add_dir(
+            &dir.path().join("data"),
+            &AddDirOptions::default().with_merge(true),
+        )
+        .unwrap_err();
+    let message = format!(
+        "{error}: {}",
+        std::error::Error::source(&error)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    );
+    assert!(message.contains("data/self"), "{message}");
+    assert!(message.contains("symbolic links"), "{message}");
+}
+
+#[test]
+fn named_pipes_in_a_directory_are_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("data/a.txt"), "a");
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("data/pipe"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut artifact = artifact();
+    let error = artifact
+        .add_dir(&dir.path().join("data"), &AddDirOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::SpecialFile {
+                kind: "named pipe",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let error = artifact
+        .add_file(&dir.path().join("data/pipe"), &AddFileOptions::default())
+        .unwrap_err();
+    assert!(matches!(error, Error::NotAFile { .. }), "{error}");
+    assert!(artifact.manifest().is_empty());
+}
+
+#[test]
+fn new_file_is_atomic_and_exclusive() {
+    let mut artifact = artifact();
+    let first = artifact.new_file("notes/readme.md", b"one", true).unwrap();
+    let error = artifact
+        .new_file("notes/readme.md", b"two", true)
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("File with name 'notes/readme.md' already exists at '"),
+        "{error}"
+    );
+    assert_eq!(
+        artifact.manifest().get("notes/readme.md"),
+        Some(&first.entry)
+    );
+    let staged = std::path::PathBuf::from(first.entry.local_path.clone().unwrap());
+    assert_eq!(
+        fs_err::read(&staged).unwrap(),
+        b"one",
+        "the refused write changed nothing"
+    );
+    let second = artifact.new_file("notes/readme.md", b"two", false).unwrap();
+    assert_ne!(first.entry.digest, second.entry.digest);
+    assert_eq!(fs_err::read(&staged).unwrap(), b"two");
+    let error = artifact.new_file("../escape.md", b"x", true).unwrap_err();
+    assert_eq!(error.to_string(), "Invalid artifact path: '../escape.md'");
+    // Dropping the draft removes its staged files.
+    drop(artifact.into_manifest());
+    assert!(!staged.exists());
 }
 
 #[test]
@@ -246,17 +357,27 @@ fn finalized_artifacts_refuse_changes() {
 
 #[test]
 fn unreadable_files_name_the_path() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("secret.txt");
-    write(&path, "s");
-    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
-    if fs_err::read(&path).is_ok() {
-        // Running as root: permissions do not stop reads, so there is nothing to test.
+    // `/proc/self/mem` is a regular file that fails to read at offset 0 even for root, so this
+    // exercises the read error on any Linux machine, whoever runs the tests.
+    let mem = Path::new("/proc/self/mem");
+    if !mem.exists() {
+        println!("skipped: no /proc/self/mem on this system");
         return;
     }
     let error = artifact()
-        .add_file(&path, &AddFileOptions::default())
+        .add_file(mem, &AddFileOptions::default())
         .unwrap_err();
-    assert!(error.to_string().contains("secret.txt"), "{error}");
+    assert!(matches!(error, Error::Hash(_)), "{error}");
+    assert!(error.to_string().contains("/proc/self/mem"), "{error}");
+
+    // The same failure inside a directory, on the parallel path, names the file too.
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("data/a.txt"), "a");
+    std::os::unix::fs::symlink(mem, dir.path().join("data/unreadable")).unwrap();
+    let mut artifact = artifact();
+    let error = artifact
+        .add_dir(&dir.path().join("data"), &AddDirOptions::default())
+        .unwrap_err();
+    assert!(error.to_string().contains("data/unreadable"), "{error}");
+    assert!(artifact.manifest().is_empty());
 }

@@ -6,5 +6,6 @@
     reason = "a test that cannot set up its fixture should panic right there"
 )]
 
+#[cfg(unix)]
 mod errors;
 mod vectors;
