@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 /// Cairn: version datasets and models, compatible with W&B Artifacts.
 #[derive(Debug, Parser)]
-#[command(name = "cairn", version, about, propagate_version = true)]
+#[command(name = "cairn", version, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
