@@ -1,8 +1,9 @@
 //! Hashing many files on all cores.
 
+use std::convert::Infallible;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::thread;
 
@@ -105,37 +106,14 @@ pub fn hash_files<P: AsRef<Path> + Sync>(
             .collect();
     }
 
-    // Workers claim the next unhashed index from a shared counter, so a thread stuck on a large
-    // file never holds up small ones queued behind it.
-    let next = AtomicUsize::new(0);
-    let mut finished: Vec<(usize, Result<Digests>)> = thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut hasher =
-                        FileHasher::with_buffer_size(options.algorithms, options.buffer_size);
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = paths.get(index) else {
-                            break done;
-                        };
-                        done.push((index, hasher.hash_file(path.as_ref())));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| match worker.join() {
-                Ok(done) => done,
-                // Hashing code does not panic; if it ever did, re-raise it on the caller's thread.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    finished.sort_unstable_by_key(|(index, _)| *index);
-    finished.into_iter().map(|(_, result)| result).collect()
+    let list = |emit: &mut dyn FnMut(&Path)| {
+        paths.iter().for_each(|path| emit(path.as_ref()));
+        Ok::<(), Infallible>(())
+    };
+    match hash_files_streaming(options.with_threads(threads), list, |_, result| result) {
+        Ok(results) => results,
+        Err(never) => match never {},
+    }
 }
 
 /// Hashes files while `list` is still finding them, on up to [`ParallelOptions::threads`] threads.
