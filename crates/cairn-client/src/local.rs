@@ -58,19 +58,19 @@ impl Artifact {
     pub fn add_dir(&mut self, local_path: &Path, options: &AddDirOptions) -> Result<usize> {
         self.ensure_draft("add_dir")?;
         let root = absolute(local_path);
-        match fs_err::metadata(&root) {
-            Ok(metadata) if metadata.is_dir() => {}
+        let root_metadata = match fs_err::metadata(&root) {
+            Ok(metadata) if metadata.is_dir() => metadata,
             result => {
                 return Err(Error::NotADirectory {
                     path: root,
                     source: result.err(),
                 });
             }
-        }
+        };
         // Files start hashing while the walk is still listing the rest of the tree.
         let mut paths = Vec::new();
         let list = |emit: &mut dyn FnMut(&Path)| {
-            walk_files(&root, true, u64::MAX, &mut |file| {
+            walk_files(&root, &root_metadata, true, u64::MAX, &mut |file| {
                 let name = join_prefix(options.name.as_deref(), &file.relative);
                 paths.push(LogicalPath::new(&name)?);
                 emit(&file.path);
@@ -127,7 +127,8 @@ pub(crate) struct WalkedFile {
     pub(crate) relative: String,
 }
 
-/// Lists the regular files under `root`, in sorted order.
+/// Lists the regular files under `root` (whose metadata, symlinks followed, the caller already
+/// looked up to check it is a directory), in sorted order.
 ///
 /// `follow_dir_links` says whether symlinked directories are descended (the SDK's `add_dir` does,
 /// its `file://` references do not); symlinked files are always followed. A symlink that leads
@@ -138,6 +139,7 @@ pub(crate) struct WalkedFile {
 /// files costs no per-file `stat`.
 pub(crate) fn walk_files(
     root: &Path,
+    root_metadata: &Metadata,
     follow_dir_links: bool,
     max_objects: u64,
     on_file: &mut dyn FnMut(&WalkedFile) -> Result<()>,
@@ -149,8 +151,7 @@ pub(crate) fn walk_files(
         files: Vec::new(),
         ancestors: Vec::new(),
     };
-    let metadata = fs_err::metadata(root).map_err(Error::io("read the metadata of", root))?;
-    walk.directory(root, "", &metadata)?;
+    walk.directory(root, "", root_metadata)?;
     Ok(walk.files)
 }
 

@@ -99,7 +99,7 @@ impl Artifact {
         let digests = if options.checksum {
             // Files start hashing while the walk is still listing the rest of the tree.
             let list = |emit: &mut dyn FnMut(&Path)| {
-                files = walk_files(&local, false, max_objects, &mut |file| {
+                files = walk_files(&local, &metadata, false, max_objects, &mut |file| {
                     emit(&file.path);
                     Ok(())
                 })?;
@@ -107,7 +107,7 @@ impl Artifact {
             };
             Some(hash_files_streaming(md5_options, list, |_, result| result)?)
         } else {
-            files = walk_files(&local, false, max_objects, &mut |_| Ok(()))?;
+            files = walk_files(&local, &metadata, false, max_objects, &mut |_| Ok(()))?;
             None
         };
         let mut entries = Vec::with_capacity(files.len());
