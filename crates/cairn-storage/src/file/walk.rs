@@ -1,0 +1,188 @@
+//! Listing the regular files under a local directory, the way the SDK's `add_dir` and `file://`
+//! references see them.
+//!
+//! The walk asks the kernel for nothing but directory listings, plus one `stat` per directory and
+//! per symlink: the listing already says which entries are plain files, so walking 50,000 files
+//! costs no per-file `stat`. That, and the SDK-exact handling of symlinks, is why it is not
+//! `walkdir` (whose `follow_links` stats every entry).
+
+use std::fs::{FileType, Metadata};
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// A regular file found under a walked directory.
+#[derive(Debug)]
+pub struct WalkedFile {
+    /// Absolute path, through the walked root.
+    pub path: PathBuf,
+    /// Path relative to the root, `/`-separated.
+    pub relative: String,
+}
+
+/// Lists the regular files under `root` (whose metadata, symlinks followed, the caller already
+/// looked up to check it is a directory), in sorted order.
+///
+/// `follow_dir_links` says whether symlinked directories are descended (the SDK's `add_dir` does,
+/// its `file://` references do not); symlinked files are always followed. A symlink that leads
+/// back to a directory being walked is an error, as is more than `max_objects` files.
+///
+/// The walk asks the kernel for nothing but directory listings, plus one `stat` per directory
+/// and per symlink: the listing already says which entries are plain files, so walking 50,000
+/// files costs no per-file `stat`.
+pub fn walk_files(
+    root: &Path,
+    root_metadata: &Metadata,
+    follow_dir_links: bool,
+    max_objects: u64,
+    on_file: &mut dyn FnMut(&WalkedFile) -> Result<()>,
+) -> Result<Vec<WalkedFile>> {
+    let mut walk = Walk {
+        root,
+        follow_dir_links,
+        max_objects,
+        on_file,
+        files: Vec::new(),
+        ancestors: Vec::new(),
+    };
+    walk.directory(root, "", root_metadata)?;
+    Ok(walk.files)
+}
+
+struct Walk<'a> {
+    root: &'a Path,
+    follow_dir_links: bool,
+    max_objects: u64,
+    on_file: &'a mut dyn FnMut(&WalkedFile) -> Result<()>,
+    files: Vec<WalkedFile>,
+    /// Identity (device, inode) of every directory between the root and the current one.
+    ancestors: Vec<Option<(u64, u64)>>,
+}
+
+impl Walk<'_> {
+    fn directory(&mut self, directory: &Path, relative: &str, metadata: &Metadata) -> Result<()> {
+        let identity = identity(metadata);
+        if identity.is_some() && self.ancestors.contains(&identity) {
+            return Err(Error::SymlinkLoop {
+                path: directory.to_owned(),
+            });
+        }
+        self.ancestors.push(identity);
+        let mut children: Vec<_> = fs_err::read_dir(directory)
+            .map_err(Error::io("list", directory))?
+            .map(|child| {
+                child
+                    .map(|child| (child.file_name(), child))
+                    .map_err(Error::io("list", directory))
+            })
+            .collect::<Result<_>>()?;
+        children.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        for (name, child) in children {
+            let path = child.path();
+            let Some(name) = name.to_str() else {
+                return Err(Error::NonUtf8Path { path });
+            };
+            let child_relative = if relative.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{relative}/{name}")
+            };
+            let file_type = child
+                .file_type()
+                .map_err(Error::io("read the type of", &path))?;
+            if file_type.is_file() {
+                self.push(path, child_relative)?;
+            } else if file_type.is_dir() {
+                let metadata = fs_err::symlink_metadata(&path)
+                    .map_err(Error::io("read the metadata of", &path))?;
+                self.directory(&path, &child_relative, &metadata)?;
+            } else if file_type.is_symlink() {
+                match fs_err::metadata(&path) {
+                    Ok(target) if target.is_file() => self.push(path, child_relative)?,
+                    Ok(target) if target.is_dir() => {
+                        if self.follow_dir_links {
+                            self.directory(&path, &child_relative, &target)?;
+                        }
+                    }
+                    Ok(target) => {
+                        return Err(Error::SpecialFile {
+                            path,
+                            kind: special_kind(target.file_type()),
+                        });
+                    }
+                    Err(error) => return Err(broken_symlink(path, error)),
+                }
+            } else {
+                return Err(Error::SpecialFile {
+                    path,
+                    kind: special_kind(file_type),
+                });
+            }
+        }
+        self.ancestors.pop();
+        Ok(())
+    }
+
+    fn push(&mut self, path: PathBuf, relative: String) -> Result<()> {
+        if self.files.len() as u64 >= self.max_objects {
+            return Err(Error::TooManyObjects {
+                uri: self.root.display().to_string(),
+                max_objects: self.max_objects,
+            });
+        }
+        let file = WalkedFile { path, relative };
+        (self.on_file)(&file)?;
+        self.files.push(file);
+        Ok(())
+    }
+}
+
+/// What tells two directories apart: device and inode number.
+#[cfg(unix)]
+fn identity(metadata: &Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    Some((metadata.dev(), metadata.ino()))
+}
+
+/// Without inode numbers loops are not detected here; the operating system's own limit on
+/// path length ends a runaway walk with an error.
+#[cfg(not(unix))]
+fn identity(_: &Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+/// The error for a symlink whose target cannot be read: missing (dangling), or anything else the
+/// operating system says (a loop of links, no permission).
+fn broken_symlink(path: PathBuf, error: std::io::Error) -> Error {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        Error::SpecialFile {
+            path,
+            kind: "dangling symlink",
+        }
+    } else {
+        Error::Io {
+            action: "follow the symlink",
+            path,
+            source: error,
+        }
+    }
+}
+
+#[cfg(unix)]
+fn special_kind(file_type: FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if file_type.is_fifo() {
+        "named pipe"
+    } else if file_type.is_socket() {
+        "socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "device"
+    } else {
+        "special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: FileType) -> &'static str {
+    "special file"
+}
