@@ -128,6 +128,8 @@ pub(crate) fn run_steps(workspace: &Workspace, steps: &[Step]) -> Result<()> {
             start.elapsed().as_secs_f64()
         );
     }
+    // Stop the emulators before the last line, so the suite's summary still closes the output.
+    drop(emulators);
     println!(
         "==> all {total} steps passed in {:.1}s",
         suite_start.elapsed().as_secs_f64()
