@@ -167,14 +167,16 @@ fn remove_env_file(run_dir: &Path) -> Result<()> {
     }
 }
 
-/// Stops emulators running in `run_dir` that no pid file accounts for, other than `keep`.
-fn stop_orphans(run_dir: &Path, keep: &BTreeSet<u32>) -> Result<()> {
+/// Stops emulators running in `run_dir` that no pid file accounts for, other than `keep`, and
+/// says how many there were.
+fn stop_orphans(run_dir: &Path, keep: &BTreeSet<u32>) -> Result<usize> {
     let markers: Vec<&str> = SPECS.iter().map(|spec| spec.marker).collect();
-    for pid in process::orphans(run_dir, &markers, keep) {
+    let orphans = process::orphans(run_dir, &markers, keep);
+    for &pid in &orphans {
         eprintln!("emulators: stopping pid {pid}, an emulator whose pid file was lost");
         process::stop_group(pid)?;
     }
-    Ok(())
+    Ok(orphans.len())
 }
 
 /// `cargo xtask emulators stop`.
@@ -189,7 +191,7 @@ fn stop(workspace: &Workspace) -> Result<()> {
             stopped += 1;
         }
     }
-    stop_orphans(&run_dir, &BTreeSet::new())?;
+    stopped += stop_orphans(&run_dir, &BTreeSet::new())?;
     remove_env_file(&run_dir)?;
     if stopped == 0 {
         println!("no emulators were running");
