@@ -6,6 +6,8 @@
 //! * `cargo xtask ci`: exactly what CI gates: fmt, clippy, rustdoc, then everything `test` does.
 //! * `cargo xtask tidy`: in-process checks of the tree (dependency edges, `//!` headers, lints,
 //!   file sizes, machine paths).
+//! * `cargo xtask emulators start|stop|status|env`: the object-store emulators the storage tests
+//!   run against (`test` starts and stops them by itself).
 //! * `cargo xtask bench hash`: hashing throughput of `cairn manifest` against `md5sum` and,
 //!   with `--vs-wandb`, against the official W&B SDK.
 //!
@@ -20,6 +22,7 @@
 
 mod bench;
 mod cmd;
+mod emulators;
 mod test;
 mod tidy;
 mod workspace;
@@ -48,6 +51,8 @@ enum Command {
     Ci,
     /// Check the tree: dependency edges, `//!` headers, lints settings, file sizes, machine paths.
     Tidy,
+    /// Install, start, stop or show the object-store emulators (moto, fake-gcs-server, Azurite).
+    Emulators(emulators::EmulatorsArgs),
     /// Run a benchmark (not a test: it never fails on a slow result).
     Bench(bench::BenchArgs),
 }
@@ -75,6 +80,7 @@ fn run(command: Command) -> Result<()> {
         Command::Test => test::run_steps(&workspace, &test::test_steps(&workspace)),
         Command::Ci => test::run_steps(&workspace, &test::ci_steps(&workspace)),
         Command::Tidy => tidy::run(&workspace),
+        Command::Emulators(args) => emulators::run(&workspace, &args),
         Command::Bench(args) => bench::run(&workspace, args),
     }
 }

@@ -4,12 +4,17 @@
 //! end-to-end suite against the storage emulators, is one line in [`test_steps`] or
 //! [`ci_steps`]. Steps stop at the first failure, because later steps (tests) are rarely
 //! meaningful once an earlier one (formatting, clippy, a broken dependency edge) has failed.
+//!
+//! The `emulators` step starts the object-store emulators (see [`crate::emulators`]); every
+//! command step after it gets their endpoints in its environment, and they are stopped when the
+//! suite ends, whether it passed or failed.
 
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 
 use crate::cmd::Cmd;
+use crate::emulators::Emulators;
 use crate::tidy;
 use crate::workspace::Workspace;
 
@@ -26,6 +31,8 @@ enum Action {
     InProcess(fn(&Workspace) -> Result<()>),
     /// A command line, printed before it runs.
     Command(Cmd),
+    /// Install and start the emulators; later commands get their endpoints.
+    StartEmulators,
 }
 
 impl Step {
@@ -42,6 +49,13 @@ impl Step {
             action: Action::Command(cmd),
         }
     }
+
+    fn start_emulators() -> Self {
+        Self {
+            name: "emulators",
+            action: Action::StartEmulators,
+        }
+    }
 }
 
 /// The full test suite, as the README and CI run it.
@@ -49,6 +63,8 @@ pub(crate) fn test_steps(workspace: &Workspace) -> Vec<Step> {
     // The main test run goes last, so its summary ("N tests run: N passed") closes the output.
     vec![
         Step::in_process("tidy", tidy::run),
+        // Before every step that runs tests: the storage tests need the emulators.
+        Step::start_emulators(),
         Step::command(
             "doc tests",
             workspace.cargo_locked(["test", "--workspace", "--doc", "--all-features"]),
@@ -79,8 +95,10 @@ pub(crate) fn ci_steps(workspace: &Workspace) -> Vec<Step> {
     steps
 }
 
-/// Runs `steps` in order and stops at the first failure, naming the step that failed.
+/// Runs `steps` in order and stops at the first failure, naming the step that failed. Emulators
+/// started by a step are stopped on return, also when a step failed.
 pub(crate) fn run_steps(workspace: &Workspace, steps: &[Step]) -> Result<()> {
+    let mut emulators: Option<Emulators> = None;
     let total = steps.len();
     let suite_start = Instant::now();
     for (index, step) in steps.iter().enumerate() {
@@ -88,7 +106,17 @@ pub(crate) fn run_steps(workspace: &Workspace, steps: &[Step]) -> Result<()> {
         let start = Instant::now();
         let result = match &step.action {
             Action::InProcess(check) => check(workspace),
-            Action::Command(cmd) => cmd.run(),
+            Action::Command(cmd) => match &emulators {
+                Some(emulators) => emulators
+                    .env()
+                    .iter()
+                    .fold(cmd.clone(), |cmd, (key, value)| cmd.env(key, value))
+                    .run(),
+                None => cmd.run(),
+            },
+            Action::StartEmulators => {
+                Emulators::start_for_tests(workspace).map(|started| emulators = Some(started))
+            }
         };
         if let Err(error) = result {
             eprintln!("==> step `{}` failed ({}/{total})", step.name, index + 1);
@@ -100,6 +128,8 @@ pub(crate) fn run_steps(workspace: &Workspace, steps: &[Step]) -> Result<()> {
             start.elapsed().as_secs_f64()
         );
     }
+    // Stop the emulators before the last line, so the suite's summary still closes the output.
+    drop(emulators);
     println!(
         "==> all {total} steps passed in {:.1}s",
         suite_start.elapsed().as_secs_f64()
