@@ -66,12 +66,16 @@
 mod blob;
 #[cfg(any(feature = "s3", feature = "gs", feature = "azure"))]
 mod cloud;
+#[cfg(feature = "testing")]
+pub mod conformance;
 mod error;
 pub mod file;
 #[cfg(feature = "http")]
 mod http;
 mod registry;
 mod store_error;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tracking;
 mod uri;
 
