@@ -116,7 +116,8 @@ pub fn default_root() -> Result<PathBuf> {
 }
 
 fn platform_cache_dir() -> Option<PathBuf> {
-    let absolute = |dir: std::ffi::OsString| Some(PathBuf::from(dir)).filter(|dir| dir.is_absolute());
+    let absolute =
+        |dir: std::ffi::OsString| Some(PathBuf::from(dir)).filter(|dir| dir.is_absolute());
     if cfg!(windows) {
         return std::env::var_os("LOCALAPPDATA").and_then(absolute);
     }
@@ -195,7 +196,8 @@ impl Cache {
     /// Opens a cached object for reading and records the use for LRU eviction.
     pub fn open_object(&self, key: &ObjectKey) -> Result<fs_err::File> {
         let path = self.object_path(key);
-        let file = fs_err::File::open(&path).map_err(|source| self.not_found_or(key, &path, source))?;
+        let file =
+            fs_err::File::open(&path).map_err(|source| self.not_found_or(key, &path, source))?;
         let size = file
             .metadata()
             .map_err(Error::io("read the metadata of", &path))?
@@ -209,7 +211,8 @@ impl Cache {
     /// [`Error::Corrupt`]; etag objects have no digest to check and only their presence is.
     pub fn verify(&self, key: &ObjectKey) -> Result<u64> {
         let path = self.object_path(key);
-        let file = fs_err::File::open(&path).map_err(|source| self.not_found_or(key, &path, source))?;
+        let file =
+            fs_err::File::open(&path).map_err(|source| self.not_found_or(key, &path, source))?;
         let Some(expected) = key.as_md5() else {
             return file
                 .metadata()
@@ -262,7 +265,12 @@ impl Cache {
         if full { self.flush() } else { Ok(()) }
     }
 
-    pub(crate) fn not_found_or(&self, key: &ObjectKey, path: &Path, source: std::io::Error) -> Error {
+    pub(crate) fn not_found_or(
+        &self,
+        key: &ObjectKey,
+        path: &Path,
+        source: std::io::Error,
+    ) -> Error {
         if source.kind() == std::io::ErrorKind::NotFound {
             Error::NotFound {
                 key: key.to_string(),
@@ -346,8 +354,8 @@ fn write_if_missing(path: &Path, contents: &[u8]) -> Result<()> {
         return Ok(());
     }
     let parent = path.parent().unwrap_or(path);
-    let mut temporary = tempfile::NamedTempFile::new_in(parent)
-        .map_err(Error::io("create a file in", parent))?;
+    let mut temporary =
+        tempfile::NamedTempFile::new_in(parent).map_err(Error::io("create a file in", parent))?;
     std::io::Write::write_all(&mut temporary, contents)
         .map_err(Error::io("write", temporary.path().to_owned()))?;
     match temporary.persist_noclobber(path) {
@@ -363,6 +371,7 @@ pub(crate) fn now_ns() -> i64 {
 }
 
 pub(crate) fn system_time_ns(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_nanos()).unwrap_or(i64::MAX))
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
+    })
 }

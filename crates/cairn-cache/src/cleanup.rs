@@ -123,7 +123,13 @@ impl Cache {
         // The walk is the truth for this cleanup; the index only supplies last-use times.
         let on_disk: HashSet<&ObjectKey> = found.iter().map(|object| &object.key).collect();
         objects.retain(|object| on_disk.contains(&object.key));
-        self.evict(objects, options.target.bytes(), kept_temp_bytes, None, &mut report)?;
+        self.evict(
+            objects,
+            options.target.bytes(),
+            kept_temp_bytes,
+            None,
+            &mut report,
+        )?;
         Ok(report)
     }
 
@@ -295,7 +301,9 @@ impl Cache {
                 if !fan_out_dir.is_dir() {
                     continue;
                 }
-                for entry in fs_err::read_dir(&fan_out_dir).map_err(Error::io("list", &fan_out_dir))? {
+                for entry in
+                    fs_err::read_dir(&fan_out_dir).map_err(Error::io("list", &fan_out_dir))?
+                {
                     let entry = entry.map_err(Error::io("list", &fan_out_dir))?;
                     let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
                         continue;
@@ -359,7 +367,10 @@ fn remove_read_only(path: &Path) -> std::io::Result<()> {
     match fs_err::remove_file(path) {
         Err(error) if cfg!(windows) && error.kind() == std::io::ErrorKind::PermissionDenied => {
             let mut permissions = fs_err::metadata(path)?.permissions();
-            #[expect(clippy::permissions_set_readonly_false, reason = "only on Windows, to delete")]
+            #[expect(
+                clippy::permissions_set_readonly_false,
+                reason = "only on Windows, to delete"
+            )]
             permissions.set_readonly(false);
             fs_err::set_permissions(path, permissions)?;
             fs_err::remove_file(path)

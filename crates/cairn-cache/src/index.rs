@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::{Connection, params};
 
 use crate::{Error, ObjectKey, Result};
 
@@ -65,17 +65,47 @@ pub(crate) struct Index {
 /// Opens an SQLite database for sharing between processes: WAL journal (readers never block the
 /// writer), `synchronous=NORMAL` (a commit is atomic; after a power loss the last commits may be
 /// lost, which for a cache summary only means a reconcile), and a generous busy timeout.
-pub(crate) fn open_database(path: &Path) -> Result<Connection> {
-    let error = Error::index(path);
-    let connection = Connection::open(path).map_err(Error::index(path))?;
-    connection
-        .busy_timeout(Duration::from_secs(60))
-        .map_err(Error::index(path))?;
-    connection
-        .pragma_update(None, "journal_mode", "WAL")
-        .and_then(|()| connection.pragma_update(None, "synchronous", "NORMAL"))
-        .map_err(error)?;
-    Ok(connection)
+///
+/// `setup` runs once the database is open (creating tables). Opening is retried while another
+/// process holds the database busy in ways SQLite's busy handler does not wait for (switching
+/// the journal mode, recovering a WAL), for at most the busy timeout.
+pub(crate) fn open_database(
+    path: &Path,
+    setup: impl Fn(&mut Connection) -> rusqlite::Result<()>,
+) -> Result<Connection> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let attempt = Connection::open(path).and_then(|mut connection| {
+            connection.busy_timeout(BUSY_TIMEOUT)?;
+            let mode: String =
+                connection.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                connection.pragma_update(None, "journal_mode", "WAL")?;
+            }
+            connection.pragma_update(None, "synchronous", "NORMAL")?;
+            setup(&mut connection)?;
+            Ok(connection)
+        });
+        match attempt {
+            Ok(connection) => return Ok(connection),
+            Err(error) if is_busy(&error) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(error) => return Err(Error::index(path)(error)),
+        }
+    }
+}
+
+/// How long SQLite waits for another process's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn to_i64(value: u64) -> i64 {
@@ -100,29 +130,19 @@ fn key_from_path(path: &str) -> Option<ObjectKey> {
 
 impl Index {
     pub(crate) fn open(path: &Path, objects_dir: &Path) -> Result<Self> {
-        let mut connection = open_database(path)?;
-        let transaction = connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(Error::index(path))?;
-        transaction
-            .execute_batch(SCHEMA)
-            .map_err(Error::index(path))?;
-        let has_totals: Option<i64> = transaction
-            .query_row("SELECT objects FROM totals WHERE id = 0", [], |row| row.get(0))
-            .optional()
-            .map_err(Error::index(path))?;
-        if has_totals.is_none() {
-            // A new index over an empty tree is complete; over existing objects it is not until
-            // the first reconcile.
-            let empty = tree_is_empty(objects_dir)?;
-            transaction
-                .execute(
-                    "INSERT INTO totals (id, objects, bytes, complete) VALUES (0, 0, 0, ?1)",
-                    [empty],
-                )
-                .map_err(Error::index(path))?;
-        }
-        transaction.commit().map_err(Error::index(path))?;
+        // A new index over an empty tree is complete; over existing objects it is not until the
+        // first reconcile.
+        let empty = tree_is_empty(objects_dir)?;
+        let connection = open_database(path, |connection| {
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            transaction.execute_batch(SCHEMA)?;
+            transaction.execute(
+                "INSERT OR IGNORE INTO totals (id, objects, bytes, complete) VALUES (0, 0, 0, ?1)",
+                [empty],
+            )?;
+            transaction.commit()
+        })?;
         Ok(Self {
             path: path.to_owned(),
             connection: Mutex::new(connection),
@@ -140,7 +160,8 @@ impl Index {
     /// Records objects as present with their size, used at the given time (one transaction).
     pub(crate) fn record(&self, objects: &[(ObjectKey, u64, i64)]) -> Result<()> {
         self.with(|connection| {
-            let transaction = connection.transaction()?;
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
                 let mut statement = transaction.prepare_cached(
                     "INSERT INTO objects (path, size, last_used) VALUES (?1, ?2, ?3)
@@ -158,7 +179,8 @@ impl Index {
     /// Forgets objects that were removed.
     pub(crate) fn forget(&self, keys: &[ObjectKey]) -> Result<()> {
         self.with(|connection| {
-            let transaction = connection.transaction()?;
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
                 let mut statement =
                     transaction.prepare_cached("DELETE FROM objects WHERE path = ?1")?;
@@ -304,7 +326,10 @@ mod tests {
         let etag = ObjectKey::etag("s3://bucket/a", "etag");
         assert_eq!(key_from_path(&key_path(&etag)), Some(etag));
         assert_eq!(key_from_path("md5/5d"), None);
-        assert_eq!(key_from_path("md5/5d/41402abc4b2a76b9719d911017c592/x"), None);
+        assert_eq!(
+            key_from_path("md5/5d/41402abc4b2a76b9719d911017c592/x"),
+            None
+        );
     }
 
     #[test]
@@ -315,11 +340,21 @@ mod tests {
         let index = Index::open(&dir.path().join("index.sqlite"), &objects).unwrap();
         let a = ObjectKey::md5(cairn_hash::md5(b"a"));
         let b = ObjectKey::md5(cairn_hash::md5(b"b"));
-        index.record(&[(a.clone(), 10, 1), (b.clone(), 5, 2)]).unwrap();
+        index
+            .record(&[(a.clone(), 10, 1), (b.clone(), 5, 2)])
+            .unwrap();
         index.record(&[(a.clone(), 10, 3)]).unwrap();
         let totals = index.totals().unwrap();
-        assert_eq!((totals.objects, totals.bytes, totals.complete), (2, 15, true));
-        let order: Vec<_> = index.by_last_use().unwrap().into_iter().map(|o| o.key).collect();
+        assert_eq!(
+            (totals.objects, totals.bytes, totals.complete),
+            (2, 15, true)
+        );
+        let order: Vec<_> = index
+            .by_last_use()
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
         assert_eq!(order, [b.clone(), a.clone()]);
         index.forget(&[a]).unwrap();
         assert_eq!(index.totals().unwrap().bytes, 5);

@@ -175,7 +175,8 @@ impl Cache {
             Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => true,
             Err(error) => return Err(Error::io("move into the cache", &path)(error.error)),
         };
-        self.index.record(&[(key.clone(), digests.size, now_ns())])?;
+        self.index
+            .record(&[(key.clone(), digests.size, now_ns())])?;
         if !already_present {
             self.enforce_budget(&key)?;
         }

@@ -60,10 +60,12 @@ impl ObjectKey {
             Kind::Md5(digest) => digest.to_hex(),
             Kind::Etag(bytes) => {
                 use fmt::Write as _;
-                bytes.iter().fold(String::with_capacity(64), |mut hex, byte| {
-                    let _ = write!(hex, "{byte:02x}");
-                    hex
-                })
+                bytes
+                    .iter()
+                    .fold(String::with_capacity(64), |mut hex, byte| {
+                        let _ = write!(hex, "{byte:02x}");
+                        hex
+                    })
             }
         }
     }
@@ -147,7 +149,12 @@ mod tests {
             "add8c0c793b9740696933004aacb8677ab1613bfd3e375bba99ec0a999b68847"
         );
         let path = key.relative_path();
-        assert_eq!(path, Path::new("objects-v1/etag/ad/d8c0c793b9740696933004aacb8677ab1613bfd3e375bba99ec0a999b68847"));
+        assert_eq!(
+            path,
+            Path::new(
+                "objects-v1/etag/ad/d8c0c793b9740696933004aacb8677ab1613bfd3e375bba99ec0a999b68847"
+            )
+        );
         assert_eq!(key.as_md5(), None);
         assert_ne!(key, ObjectKey::etag("https://example.com/a", "\"abd\""));
     }

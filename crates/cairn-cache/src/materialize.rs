@@ -106,7 +106,9 @@ impl Cache {
                     path: destination.to_owned(),
                 });
             }
-            Ok(existing) if mode == LinkMode::Hardlink && same_file(&existing, &source_metadata) => {
+            Ok(existing)
+                if mode == LinkMode::Hardlink && same_file(&existing, &source_metadata) =>
+            {
                 return Ok(Materialized {
                     path: destination.to_owned(),
                     mode: LinkMode::Hardlink,
@@ -175,8 +177,7 @@ fn clone_or_copy(
     if used == LinkMode::Copy {
         let mut reader = source;
         // `io::copy` between two files uses `copy_file_range` on Linux.
-        io::copy(&mut reader, temporary.as_file_mut())
-            .map_err(Error::io("copy", object))?;
+        io::copy(&mut reader, temporary.as_file_mut()).map_err(Error::io("copy", object))?;
     }
     temporary
         .persist(destination)
@@ -234,9 +235,19 @@ mod tests {
 
     #[test]
     fn link_modes_parse_and_print() {
-        for mode in [LinkMode::Auto, LinkMode::Reflink, LinkMode::Hardlink, LinkMode::Copy] {
+        for mode in [
+            LinkMode::Auto,
+            LinkMode::Reflink,
+            LinkMode::Hardlink,
+            LinkMode::Copy,
+        ] {
             assert_eq!(mode.to_string().parse::<LinkMode>(), Ok(mode));
         }
-        assert!("symlink".parse::<LinkMode>().unwrap_err().contains("auto, reflink"));
+        assert!(
+            "symlink"
+                .parse::<LinkMode>()
+                .unwrap_err()
+                .contains("auto, reflink")
+        );
     }
 }

@@ -77,8 +77,19 @@ impl FileStat {
 
     /// Whether two stats describe the same unchanged file.
     pub fn same_file_state(&self, other: &Self) -> bool {
-        (self.device, self.inode, self.size, self.mtime_ns, self.ctime_ns)
-            == (other.device, other.inode, other.size, other.mtime_ns, other.ctime_ns)
+        (
+            self.device,
+            self.inode,
+            self.size,
+            self.mtime_ns,
+            self.ctime_ns,
+        ) == (
+            other.device,
+            other.inode,
+            other.size,
+            other.mtime_ns,
+            other.ctime_ns,
+        )
     }
 
     /// Whether the file was modified too close to the moment of this stat (or in the future) for
@@ -93,7 +104,9 @@ impl FileStat {
 fn identity(metadata: &Metadata) -> (u64, u64, i64, i64) {
     use std::os::unix::fs::MetadataExt as _;
     let ns = |seconds: i64, nanoseconds: i64| {
-        seconds.saturating_mul(1_000_000_000).saturating_add(nanoseconds)
+        seconds
+            .saturating_mul(1_000_000_000)
+            .saturating_add(nanoseconds)
     };
     (
         metadata.dev(),
@@ -105,9 +118,7 @@ fn identity(metadata: &Metadata) -> (u64, u64, i64, i64) {
 
 #[cfg(not(unix))]
 fn identity(metadata: &Metadata) -> (u64, u64, i64, i64) {
-    let mtime = metadata
-        .modified()
-        .map_or(0, crate::cache::system_time_ns);
+    let mtime = metadata.modified().map_or(0, crate::cache::system_time_ns);
     // No inode or ctime through std here: the creation time stands in for ctime.
     let created = metadata.created().map_or(0, crate::cache::system_time_ns);
     (0, 0, mtime, created)
@@ -219,10 +230,7 @@ impl StatCache {
 
     /// Opens (creating) a stat cache database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let connection = open_database(path)?;
-        connection
-            .execute_batch(SCHEMA)
-            .map_err(Error::index(path))?;
+        let connection = open_database(path, |connection| connection.execute_batch(SCHEMA))?;
         Ok(Self {
             path: path.to_owned(),
             connection: Mutex::new(connection),
@@ -286,7 +294,8 @@ impl StatCache {
         entries: impl IntoIterator<Item = (&'a Path, &'a FileStat, &'a Digests)>,
     ) -> Result<usize> {
         self.with(|connection| {
-            let transaction = connection.transaction()?;
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut written = 0;
             {
                 let mut statement = transaction.prepare_cached(&format!(
@@ -337,7 +346,10 @@ mod tests {
         assert!(stat(10 * second, 11 * second).is_racy());
         assert!(!stat(10 * second, 12 * second).is_racy());
         assert!(!stat(10 * second, 13 * second).is_racy());
-        assert!(stat(20 * second, 13 * second).is_racy(), "future mtimes are racy");
+        assert!(
+            stat(20 * second, 13 * second).is_racy(),
+            "future mtimes are racy"
+        );
     }
 
     #[test]
