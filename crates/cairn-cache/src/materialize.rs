@@ -20,7 +20,7 @@ use std::str::FromStr;
 use crate::{Cache, Error, ObjectKey, Result};
 
 /// How to put a cached object at its destination.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LinkMode {
     /// Reflink when the filesystem can, else copy. Never hardlinks.
     #[default]

@@ -3,7 +3,7 @@
 use std::fs::{FileType, Metadata};
 use std::path::{Path, PathBuf};
 
-use cairn_hash::{FileHasher, hash_files_streaming};
+use cairn_hash::hash_files_streaming;
 use cairn_manifest::LogicalPath;
 
 use crate::artifact::{absolute, join_prefix, utf8};
@@ -37,8 +37,7 @@ impl Artifact {
         };
         // Check the name before reading a possibly huge file (is_tmp renames after hashing).
         let mut path = LogicalPath::new(&name)?;
-        let digests =
-            FileHasher::new(self.hash_options().algorithms()).hash_file(&absolute_path)?;
+        let digests = self.hash_one(&absolute_path)?;
         let entry = self.file_entry(&digests, &absolute_path, options.skip_cache)?;
         if options.is_tmp {
             path = LogicalPath::new(&tmp_name(path.as_str(), &entry.digest))?;
@@ -67,6 +66,9 @@ impl Artifact {
                 });
             }
         };
+        if let Some(stat_cache) = self.stat_cache.clone() {
+            return self.add_dir_cached(&root, &root_metadata, options, &stat_cache);
+        }
         // Files start hashing while the walk is still listing the rest of the tree.
         let mut paths = Vec::new();
         let list = |emit: &mut dyn FnMut(&Path)| {
