@@ -29,8 +29,8 @@ const BIN_ENV: &str = "CAIRN_BENCH_BIN";
 #[derive(Debug, Args)]
 #[command(
     after_help = "Set CAIRN_BENCH_BIN=PATH to benchmark another binary instead of building \
-                        target/release/cairn; it is called as `PATH manifest DIR` and \
-                        `PATH manifest --ops FILE`."
+                        target/release/cairn; it is called as `PATH manifest --no-stat-cache DIR` \
+                        and `PATH manifest --no-stat-cache --ops FILE`."
 )]
 pub(crate) struct HashArgs {
     /// Also time the official W&B SDK (installs wandb==0.31.0 into `target/wandb-venv`).
@@ -105,7 +105,7 @@ pub(crate) fn run(workspace: &Workspace, args: &HashArgs) -> Result<()> {
 }
 
 /// The binary to benchmark: `$CAIRN_BENCH_BIN`, or a fresh release build of `cairn`.
-fn cairn_binary(workspace: &Workspace, target_dir: &Path) -> Result<PathBuf> {
+pub(crate) fn cairn_binary(workspace: &Workspace, target_dir: &Path) -> Result<PathBuf> {
     if let Some(program) = std::env::var_os(BIN_ENV) {
         let program = PathBuf::from(program);
         println!(
