@@ -114,8 +114,7 @@ impl Cache {
             self.options.temp_grace
         };
         let mut report = CleanupReport::default();
-        let (kept_temp_files, kept_temp_bytes) = self.reap_temp(grace, &mut report)?;
-        let _ = kept_temp_files;
+        let kept_temp_bytes = self.reap_temp(grace, &mut report)?;
         report.kept_temp_bytes = kept_temp_bytes;
         let found = self.walk_objects()?;
         self.index.reconcile(&found, |key| self.contains(key))?;
@@ -246,10 +245,10 @@ impl Cache {
     }
 
     /// Removes temp files that no writer holds and that are older than `grace`; returns the
-    /// count and bytes of those kept.
-    fn reap_temp(&self, grace: Duration, report: &mut CleanupReport) -> Result<(u64, u64)> {
+    /// bytes of those kept.
+    fn reap_temp(&self, grace: Duration, report: &mut CleanupReport) -> Result<u64> {
         let now = SystemTime::now();
-        let (mut kept, mut kept_bytes) = (0, 0);
+        let mut kept_bytes = 0;
         for (path, size, modified) in self.list_temp()? {
             let old = now.duration_since(modified).is_ok_and(|age| age >= grace);
             if old && !is_locked(&path)? {
@@ -263,10 +262,9 @@ impl Cache {
                     Err(error) => return Err(Error::io("remove", &path)(error)),
                 }
             }
-            kept += 1;
             kept_bytes += size;
         }
-        Ok((kept, kept_bytes))
+        Ok(kept_bytes)
     }
 
     /// Every file in `tmp/` with its size and modification time.

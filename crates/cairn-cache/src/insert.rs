@@ -39,7 +39,8 @@ impl Cache {
     /// For a content key the bytes must hash to the key's MD5 and, when `expected_size` is
     /// given, have that length; for an etag key only the size can be checked. On a mismatch, a
     /// truncated stream or a read error nothing is stored and the error names the key. An object
-    /// that is already cached counts as success without reading `reader`.
+    /// that is already cached counts as success without reading `reader` (unless its size
+    /// differs from `expected_size`, which is a [`Error::SizeMismatch`]).
     pub fn insert(
         &self,
         key: &ObjectKey,
@@ -48,6 +49,17 @@ impl Cache {
     ) -> Result<Inserted> {
         let path = self.object_path(key);
         if let Some(size) = self.size_of(key) {
+            // Same key, other size: not this object (an etag reused for other content). Refuse
+            // rather than hand out the wrong bytes.
+            if let Some(expected) = expected_size
+                && expected != size
+            {
+                return Err(Error::SizeMismatch {
+                    key: key.to_string(),
+                    expected,
+                    actual: size,
+                });
+            }
             self.touch(key, size)?;
             return Ok(Inserted {
                 key: key.clone(),

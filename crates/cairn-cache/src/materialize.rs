@@ -100,31 +100,23 @@ impl Cache {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
-        match fs_err::symlink_metadata(destination) {
-            Ok(existing) if existing.is_dir() => {
-                return Err(Error::DestinationIsDirectory {
-                    path: destination.to_owned(),
-                });
-            }
-            Ok(existing)
-                if mode == LinkMode::Hardlink && same_file(&existing, &source_metadata) =>
-            {
-                return Ok(Materialized {
-                    path: destination.to_owned(),
-                    mode: LinkMode::Hardlink,
-                    size,
-                });
-            }
-            _ => fs_err::create_dir_all(parent).map_err(Error::io("create", parent))?,
-        }
-        let used = match mode {
+        // Parent directories are created only when the first attempt says they are missing, and
+        // a directory in the way is detected by the rename failing: no extra system calls for
+        // the common case of many files into existing directories.
+        let attempt = || match mode {
             LinkMode::Hardlink => {
-                hardlink(&object, parent, destination)?;
-                LinkMode::Hardlink
+                hardlink(&object, parent, destination).map(|()| LinkMode::Hardlink)
             }
             LinkMode::Reflink | LinkMode::Copy | LinkMode::Auto => {
-                clone_or_copy(source.file(), &object, parent, destination, mode)?
+                clone_or_copy(source.file(), &object, parent, destination, mode)
             }
+        };
+        let used = match attempt() {
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                fs_err::create_dir_all(parent).map_err(Error::io("create", parent))?;
+                attempt()?
+            }
+            other => other?,
         };
         Ok(Materialized {
             path: destination.to_owned(),
@@ -181,7 +173,7 @@ fn clone_or_copy(
     }
     temporary
         .persist(destination)
-        .map_err(|error| Error::io("write", destination)(error.error))?;
+        .map_err(|error| persist_error(destination, error.error))?;
     Ok(used)
 }
 
@@ -205,7 +197,7 @@ fn hardlink(object: &Path, parent: &Path, destination: &Path) -> Result<()> {
     let temporary_path = linked.path().to_owned();
     linked
         .persist(destination)
-        .map_err(|error| Error::io("write", destination)(error.error))?;
+        .map_err(|error| persist_error(destination, error.error))?;
     // Renaming a name onto another name of the same file (a concurrent checkout got there
     // first) succeeds without removing the source name; remove it then.
     if fs_err::symlink_metadata(&temporary_path).is_ok() {
@@ -214,19 +206,27 @@ fn hardlink(object: &Path, parent: &Path, destination: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A rename onto a directory fails (`EISDIR`, or on some systems `EEXIST`/`ENOTEMPTY`): say so
+/// plainly; anything else is an IO error naming the destination.
+fn persist_error(destination: &Path, error: io::Error) -> Error {
+    let into_directory = matches!(
+        error.kind(),
+        io::ErrorKind::IsADirectory
+            | io::ErrorKind::DirectoryNotEmpty
+            | io::ErrorKind::AlreadyExists
+    ) || fs_err::symlink_metadata(destination)
+        .is_ok_and(|metadata| metadata.is_dir());
+    if into_directory {
+        Error::DestinationIsDirectory {
+            path: destination.to_owned(),
+        }
+    } else {
+        Error::io("write", destination)(error)
+    }
+}
+
 fn is_cross_device(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::CrossesDevices
-}
-
-#[cfg(unix)]
-fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-#[cfg(not(unix))]
-fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
-    false
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use cairn_hash::{Digests, FileHasher, hash_files};
 use cairn_manifest::LogicalPath;
 
 use crate::artifact::join_prefix;
-use crate::local::walk_files;
+use crate::local::walk_files_with_metadata;
 use crate::{AddDirOptions, Artifact, ArtifactEntry, Error, Result};
 
 impl Artifact {
@@ -66,7 +66,7 @@ impl Artifact {
         options: &AddDirOptions,
         stat_cache: &StatCache,
     ) -> Result<usize> {
-        let files = walk_files(root, root_metadata, true, u64::MAX, &mut |_| Ok(()))?;
+        let files = walk_files_with_metadata(root, root_metadata)?;
         let canonical_root = fs_err::canonicalize(root).map_err(Error::io("resolve", root))?;
         let snapshot = stat_cache
             .snapshot_under(&canonical_root)
@@ -75,13 +75,15 @@ impl Artifact {
             .iter()
             .map(|file| canonical_root.join(&file.relative))
             .collect();
-        let stats = stat_all(
-            &files
-                .iter()
-                .map(|file| file.path.as_path())
-                .collect::<Vec<_>>(),
-            self.hash_options().threads(),
-        )?;
+        let stats = files
+            .iter()
+            .map(|file| match &file.metadata {
+                Some(metadata) => Ok(FileStat::from_metadata(metadata)),
+                None => fs_err::metadata(&file.path)
+                    .map(|metadata| FileStat::from_metadata(&metadata))
+                    .map_err(Error::io("read the metadata of", &file.path)),
+            })
+            .collect::<Result<Vec<_>>>()?;
 
         let mut digests: Vec<Option<Digests>> = Vec::with_capacity(files.len());
         let mut misses = Vec::new();
@@ -129,39 +131,6 @@ impl Artifact {
 
 fn lookup(snapshot: &StatSnapshot, key: &Path, stat: &FileStat) -> Option<Digests> {
     snapshot.lookup(key, stat).map(|cached| cached.to_digests())
-}
-
-/// Stats every path (symlinks followed) on up to `threads` threads, in input order.
-fn stat_all(paths: &[&Path], threads: usize) -> Result<Vec<FileStat>> {
-    let chunk = paths.len().div_ceil(threads.max(1)).max(1);
-    let parts: Vec<Result<Vec<FileStat>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = paths
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|path| {
-                            fs_err::metadata(path)
-                                .map(|metadata| FileStat::from_metadata(&metadata))
-                                .map_err(Error::io("read the metadata of", *path))
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| match worker.join() {
-                Ok(part) => part,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    let mut stats = Vec::with_capacity(paths.len());
-    for part in parts {
-        stats.extend(part?);
-    }
-    Ok(stats)
 }
 
 fn cache_error(error: cairn_cache::Error) -> Error {

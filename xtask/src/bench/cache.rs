@@ -43,8 +43,9 @@ pub(crate) struct CacheArgs {
 #[derive(Debug)]
 struct CheckoutRow {
     mode: &'static str,
-    /// Median seconds and the modes `cairn` reported, or why the mode is unavailable.
-    outcome: Result<(f64, String), String>,
+    /// Median seconds, the median of the `cp -r` runs alternated with it, and the modes `cairn`
+    /// reported; or why the mode is unavailable.
+    outcome: Result<(f64, f64, String), String>,
 }
 
 /// Runs the benchmark and prints its tables.
@@ -84,7 +85,6 @@ pub(crate) fn run(workspace: &Workspace, args: &CacheArgs) -> Result<()> {
     let copy_destination = work.join("cp-r");
     let cp = Cmd::new("cp").arg("-r").arg(&b.dir).arg(&copy_destination);
     let mut rows = Vec::new();
-    let mut cp_times = Vec::new();
     for mode in ["hardlink", "reflink", "auto", "copy"] {
         let checkout = cairn_cmd()
             .args(["cache", "checkout"])
@@ -110,11 +110,15 @@ pub(crate) fn run(workspace: &Workspace, args: &CacheArgs) -> Result<()> {
         let reported = String::from_utf8_lossy(&probe.stdout)
             .trim()
             .replace('\n', ", ");
-        let mut times = Vec::new();
+        let (mut times, mut cp_times) = (Vec::new(), Vec::new());
         for run in 1..=args.runs {
+            // Dirty pages of the previous run are written back untimed, so neither side pays
+            // for the other's writes.
             remove(&destination)?;
+            sync()?;
             let elapsed = measure::run_once(&checkout)?;
             remove(&copy_destination)?;
+            sync()?;
             let cp_elapsed = measure::run_once(&cp)?;
             println!(
                 "run {run}/{}: checkout --link {mode} {:.3}s, cp -r {:.3}s",
@@ -127,12 +131,15 @@ pub(crate) fn run(workspace: &Workspace, args: &CacheArgs) -> Result<()> {
         }
         rows.push(CheckoutRow {
             mode,
-            outcome: Ok((measure::median(&mut times).as_secs_f64(), reported)),
+            outcome: Ok((
+                measure::median(&mut times).as_secs_f64(),
+                measure::median(&mut cp_times).as_secs_f64(),
+                reported,
+            )),
         });
     }
     remove(&destination)?;
     remove(&copy_destination)?;
-    let cp_median = measure::median(&mut cp_times).as_secs_f64();
 
     // Re-hash: the first hash (no stat cache) against an unchanged re-hash with a warm one.
     wait_out_racy_window(&c.dir)?;
@@ -154,7 +161,7 @@ pub(crate) fn run(workspace: &Workspace, args: &CacheArgs) -> Result<()> {
 
     print_report(
         args,
-        (&b, cp_median, &rows),
+        (&b, &rows),
         (
             &c,
             first.median.as_secs_f64(),
@@ -168,6 +175,11 @@ pub(crate) fn run(workspace: &Workspace, args: &CacheArgs) -> Result<()> {
 fn utf8(path: &Path) -> Result<&str> {
     path.to_str()
         .with_context(|| format!("`{}` is not valid UTF-8", path.display()))
+}
+
+/// Flushes dirty pages to disk (`sync`), untimed.
+fn sync() -> Result<()> {
+    measure::run_once(&Cmd::new("sync")).map(drop)
 }
 
 fn remove(path: &PathBuf) -> Result<()> {
@@ -193,34 +205,35 @@ fn wait_out_racy_window(dir: &Path) -> Result<()> {
 
 fn print_report(
     args: &CacheArgs,
-    (b, cp_median, rows): (&data::Dataset, f64, &[CheckoutRow]),
+    (b, rows): (&data::Dataset, &[CheckoutRow]),
     (c, first, warm, cold): (&data::Dataset, f64, f64, f64),
 ) {
     let verdict = |pass: bool| if pass { "PASS" } else { "MISS" };
+    let percent = |part: f64, whole: f64| part / whole.max(f64::MIN_POSITIVE) * 100.0;
     println!();
     println!(
-        "bench cache: median of {} run(s) after one warm-up run (page cache warm)",
+        "bench cache: median of {} run(s) after one warm-up run (page cache warm, `sync` before each run)",
         args.runs
     );
     println!(
-        "checkout of B ({} files, {}) from the cache vs `cp -r` (median {cp_median:.3}s):",
+        "checkout of B ({} files, {}) from the cache vs `cp -r` of the same files, runs alternated:",
         b.spec.file_count,
         mebibytes(b.bytes)
     );
     println!(
-        "  {:<9} {:>9} {:>10}  cairn reported",
-        "mode", "seconds", "vs cp -r"
+        "  {:<9} {:>9} {:>9} {:>9}  cairn reported",
+        "mode", "seconds", "cp -r s", "vs cp -r"
     );
     for row in rows {
         match &row.outcome {
-            Ok((seconds, reported)) => println!(
-                "  {:<9} {seconds:>9.3} {:>9.1}%  {reported}",
+            Ok((seconds, cp_seconds, reported)) => println!(
+                "  {:<9} {seconds:>9.3} {cp_seconds:>9.3} {:>8.1}%  {reported}",
                 row.mode,
-                seconds / cp_median.max(f64::MIN_POSITIVE) * 100.0
+                percent(*seconds, *cp_seconds)
             ),
-            Err(reason) => println!(
-                "  {:<9} {:>9} {:>10}  not available: {reason}",
-                row.mode, "-", "-"
+            Err(_) => println!(
+                "  {:<9} {:>9} {:>9} {:>9}  not available on this filesystem (see above)",
+                row.mode, "-", "-", "-"
             ),
         }
     }
@@ -234,7 +247,7 @@ fn print_report(
     println!("  first hash filling the stat cache   {cold:>8.3}s (once)");
     println!(
         "  re-hash with the stat cache         {warm:>8.3}s  ({:.1}% of the first hash)",
-        warm / first.max(f64::MIN_POSITIVE) * 100.0
+        percent(warm, first)
     );
     println!();
     if args.quick {
@@ -242,29 +255,24 @@ fn print_report(
     } else {
         println!("targets (informational; a MISS does not fail the benchmark):");
     }
-    let linked: Vec<(&str, f64)> = rows
-        .iter()
-        .filter(|row| matches!(row.mode, "hardlink" | "reflink"))
-        .filter_map(|row| {
-            row.outcome
-                .as_ref()
-                .ok()
-                .map(|(seconds, _)| (row.mode, *seconds))
-        })
-        .collect();
-    if linked.is_empty() {
+    let mut linked = 0;
+    for row in rows {
+        if let ("hardlink" | "reflink", Ok((seconds, cp_seconds, _))) = (row.mode, &row.outcome) {
+            linked += 1;
+            let share = percent(*seconds, *cp_seconds);
+            println!(
+                "  checkout --link {} <= 5% of cp -r: {share:.1}% {}",
+                row.mode,
+                verdict(share <= 5.0)
+            );
+        }
+    }
+    if linked == 0 {
         println!("  checkout: neither hardlink nor reflink is possible here: n/a");
     }
-    for (mode, seconds) in linked {
-        let percent = seconds / cp_median.max(f64::MIN_POSITIVE) * 100.0;
-        println!(
-            "  checkout --link {mode} <= 5% of cp -r: {percent:.1}% {}",
-            verdict(percent <= 5.0)
-        );
-    }
-    let percent = warm / first.max(f64::MIN_POSITIVE) * 100.0;
+    let share = percent(warm, first);
     println!(
-        "  re-hash of unchanged C <= 10% of first hash: {percent:.1}% {}",
-        verdict(percent <= 10.0)
+        "  re-hash of unchanged C <= 10% of first hash: {share:.1}% {}",
+        verdict(share <= 10.0)
     );
 }

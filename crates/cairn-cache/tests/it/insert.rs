@@ -136,6 +136,18 @@ fn an_existing_object_is_success_without_reading() {
     let again = cache.insert(&key, Unreadable, Some(5)).unwrap();
     assert!(again.already_present);
     assert_eq!(again.size, 5);
+    let error = cache.insert(&key, Unreadable, Some(6)).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::SizeMismatch {
+                expected: 6,
+                actual: 5,
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 #[test]
