@@ -10,6 +10,8 @@
 //!   run against (`test` starts and stops them by itself).
 //! * `cargo xtask bench hash`: hashing throughput of `cairn manifest` against `md5sum` and,
 //!   with `--vs-wandb`, against the official W&B SDK.
+//! * `cargo xtask bench cache`: cache checkouts by link mode against `cp -r`, and re-hashing an
+//!   unchanged tree with the stat cache against the first hash.
 //!
 //! xtask depends on no product crate and on as few external crates as possible (`anyhow`, `clap`,
 //! `fs-err`, `serde_json`), because all of them compile before any command can run.

@@ -34,6 +34,8 @@ pub struct Artifact {
     finalized: bool,
     threads: Option<usize>,
     new_files: Option<tempfile::TempDir>,
+    /// Remembered digests of unchanged files (see `stat.rs`).
+    pub(crate) stat_cache: Option<std::sync::Arc<cairn_cache::StatCache>>,
 }
 
 impl Artifact {
@@ -51,6 +53,7 @@ impl Artifact {
             finalized: false,
             threads: None,
             new_files: None,
+            stat_cache: None,
         })
     }
 

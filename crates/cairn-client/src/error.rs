@@ -13,6 +13,9 @@ pub enum Error {
     /// A file could not be hashed.
     #[error(transparent)]
     Hash(#[from] cairn_hash::Error),
+    /// The stat cache could not be read or written.
+    #[error(transparent)]
+    StatCache(Box<cairn_cache::Error>),
     /// `add_file` was given something that is not a regular file.
     #[error("Path is not a file: '{}'", path.display())]
     NotAFile {

@@ -40,6 +40,7 @@ mod error;
 mod local;
 mod options;
 mod reference;
+mod stat;
 
 pub use artifact::{Artifact, ArtifactEntry};
 pub use error::{Error, Result};

@@ -3,7 +3,7 @@
 use std::fs::{FileType, Metadata};
 use std::path::{Path, PathBuf};
 
-use cairn_hash::{FileHasher, hash_files_streaming};
+use cairn_hash::hash_files_streaming;
 use cairn_manifest::LogicalPath;
 
 use crate::artifact::{absolute, join_prefix, utf8};
@@ -37,8 +37,7 @@ impl Artifact {
         };
         // Check the name before reading a possibly huge file (is_tmp renames after hashing).
         let mut path = LogicalPath::new(&name)?;
-        let digests =
-            FileHasher::new(self.hash_options().algorithms()).hash_file(&absolute_path)?;
+        let digests = self.hash_one(&absolute_path)?;
         let entry = self.file_entry(&digests, &absolute_path, options.skip_cache)?;
         if options.is_tmp {
             path = LogicalPath::new(&tmp_name(path.as_str(), &entry.digest))?;
@@ -67,6 +66,9 @@ impl Artifact {
                 });
             }
         };
+        if let Some(stat_cache) = self.stat_cache.clone() {
+            return self.add_dir_cached(&root, &root_metadata, options, &stat_cache);
+        }
         // Files start hashing while the walk is still listing the rest of the tree.
         let mut paths = Vec::new();
         let list = |emit: &mut dyn FnMut(&Path)| {
@@ -125,6 +127,8 @@ pub(crate) struct WalkedFile {
     pub(crate) path: PathBuf,
     /// Path relative to the root, `/`-separated.
     pub(crate) relative: String,
+    /// The file's metadata (symlinks followed), when the walk was asked for it.
+    pub(crate) metadata: Option<Metadata>,
 }
 
 /// Lists the regular files under `root` (whose metadata, symlinks followed, the caller already
@@ -147,7 +151,27 @@ pub(crate) fn walk_files(
     let mut walk = Walk {
         follow_dir_links,
         max_objects,
+        with_metadata: false,
         on_file,
+        files: Vec::new(),
+        ancestors: Vec::new(),
+    };
+    walk.directory(root, "", root_metadata)?;
+    Ok(walk.files)
+}
+
+/// [`walk_files`] for `add_dir` (directory links followed, no limit) that also returns each
+/// file's metadata, read relative to its open directory (`fstatat`), which is far cheaper than a
+/// `stat` of the full path afterwards.
+pub(crate) fn walk_files_with_metadata(
+    root: &Path,
+    root_metadata: &Metadata,
+) -> Result<Vec<WalkedFile>> {
+    let mut walk = Walk {
+        follow_dir_links: true,
+        max_objects: u64::MAX,
+        with_metadata: true,
+        on_file: &mut |_| Ok(()),
         files: Vec::new(),
         ancestors: Vec::new(),
     };
@@ -158,6 +182,7 @@ pub(crate) fn walk_files(
 struct Walk<'a> {
     follow_dir_links: bool,
     max_objects: u64,
+    with_metadata: bool,
     on_file: &'a mut dyn FnMut(&WalkedFile) -> Result<()>,
     files: Vec<WalkedFile>,
     /// Identity (device, inode) of every directory between the root and the current one.
@@ -196,14 +221,26 @@ impl Walk<'_> {
                 .file_type()
                 .map_err(Error::io("read the type of", &path))?;
             if file_type.is_file() {
-                self.push(path, child_relative)?;
+                let metadata = if self.with_metadata {
+                    Some(
+                        child
+                            .metadata()
+                            .map_err(Error::io("read the metadata of", &path))?,
+                    )
+                } else {
+                    None
+                };
+                self.push(path, child_relative, metadata)?;
             } else if file_type.is_dir() {
                 let metadata = fs_err::symlink_metadata(&path)
                     .map_err(Error::io("read the metadata of", &path))?;
                 self.directory(&path, &child_relative, &metadata)?;
             } else if file_type.is_symlink() {
                 match fs_err::metadata(&path) {
-                    Ok(target) if target.is_file() => self.push(path, child_relative)?,
+                    Ok(target) if target.is_file() => {
+                        let metadata = self.with_metadata.then_some(target);
+                        self.push(path, child_relative, metadata)?;
+                    }
                     Ok(target) if target.is_dir() => {
                         if self.follow_dir_links {
                             self.directory(&path, &child_relative, &target)?;
@@ -228,13 +265,17 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn push(&mut self, path: PathBuf, relative: String) -> Result<()> {
+    fn push(&mut self, path: PathBuf, relative: String, metadata: Option<Metadata>) -> Result<()> {
         if self.files.len() as u64 >= self.max_objects {
             return Err(Error::TooManyObjects {
                 max_objects: self.max_objects,
             });
         }
-        let file = WalkedFile { path, relative };
+        let file = WalkedFile {
+            path,
+            relative,
+            metadata,
+        };
         (self.on_file)(&file)?;
         self.files.push(file);
         Ok(())

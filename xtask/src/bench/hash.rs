@@ -29,8 +29,8 @@ const BIN_ENV: &str = "CAIRN_BENCH_BIN";
 #[derive(Debug, Args)]
 #[command(
     after_help = "Set CAIRN_BENCH_BIN=PATH to benchmark another binary instead of building \
-                        target/release/cairn; it is called as `PATH manifest DIR` and \
-                        `PATH manifest --ops FILE`."
+                        target/release/cairn; it is called as `PATH manifest --no-stat-cache DIR` \
+                        and `PATH manifest --no-stat-cache --ops FILE`."
 )]
 pub(crate) struct HashArgs {
     /// Also time the official W&B SDK (installs wandb==0.31.0 into `target/wandb-venv`).
@@ -105,7 +105,7 @@ pub(crate) fn run(workspace: &Workspace, args: &HashArgs) -> Result<()> {
 }
 
 /// The binary to benchmark: `$CAIRN_BENCH_BIN`, or a fresh release build of `cairn`.
-fn cairn_binary(workspace: &Workspace, target_dir: &Path) -> Result<PathBuf> {
+pub(crate) fn cairn_binary(workspace: &Workspace, target_dir: &Path) -> Result<PathBuf> {
     if let Some(program) = std::env::var_os(BIN_ENV) {
         let program = PathBuf::from(program);
         println!(
@@ -129,11 +129,14 @@ fn cairn_binary(workspace: &Workspace, target_dir: &Path) -> Result<PathBuf> {
     Ok(binary)
 }
 
-/// `cairn manifest --ops OPS` for a single file (the ops file is written here), `cairn manifest DIR`
-/// for a directory.
+/// `cairn manifest --no-stat-cache --ops OPS` for a single file (the ops file is written here),
+/// `cairn manifest --no-stat-cache DIR` for a directory.
 fn cairn_command(cairn: &Path, dataset: &Dataset, base: &Path) -> Result<Cmd> {
     let Some(file) = dataset.single_file() else {
-        return Ok(Cmd::new(cairn).arg("manifest").arg(&dataset.dir));
+        // Without the stat cache: this benchmark measures hashing, not skipping it.
+        return Ok(Cmd::new(cairn)
+            .args(["manifest", "--no-stat-cache"])
+            .arg(&dataset.dir));
     };
     let local_path = file
         .to_str()
@@ -141,7 +144,9 @@ fn cairn_command(cairn: &Path, dataset: &Dataset, base: &Path) -> Result<Cmd> {
     let ops = serde_json::json!([{ "op": "add_file", "local_path": local_path }]);
     let ops_file = base.join(format!("{}.ops.json", dataset.spec.id.name()));
     fs_err::write(&ops_file, ops.to_string())?;
-    Ok(Cmd::new(cairn).args(["manifest", "--ops"]).arg(ops_file))
+    Ok(Cmd::new(cairn)
+        .args(["manifest", "--no-stat-cache", "--ops"])
+        .arg(ops_file))
 }
 
 /// `md5sum FILE` for one file; for a directory, md5sum on every core through xargs, in batches

@@ -1,10 +1,11 @@
 //! `cargo xtask bench`: benchmarks. They measure and report; they never fail on a slow result,
 //! because shared machines are noisy. Only a broken setup (a command that cannot run) is an error.
 //!
-//! Each benchmark is a sibling module with its own arguments (`hash` today; `cache` and
-//! `transfer` later). The pieces they share live beside them: [`data`] generates deterministic
+//! Each benchmark is a sibling module with its own arguments (`hash`, `cache`; `transfer`
+//! later). The pieces they share live beside them: [`data`] generates deterministic
 //! datasets under the target dir, [`measure`] times commands.
 
+mod cache;
 mod data;
 mod hash;
 mod measure;
@@ -26,11 +27,14 @@ pub(crate) struct BenchArgs {
 enum Benchmark {
     /// Hashing throughput: `cairn manifest` against md5sum (and the W&B SDK with --vs-wandb).
     Hash(hash::HashArgs),
+    /// The local cache: checkout by link mode vs `cp -r`, re-hash with the stat cache vs without.
+    Cache(cache::CacheArgs),
 }
 
 /// Runs the chosen benchmark.
 pub(crate) fn run(workspace: &Workspace, args: BenchArgs) -> Result<()> {
     match args.benchmark {
         Benchmark::Hash(args) => hash::run(workspace, &args),
+        Benchmark::Cache(args) => cache::run(workspace, &args),
     }
 }

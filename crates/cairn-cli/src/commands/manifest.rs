@@ -2,6 +2,7 @@
 
 use std::io::{self, IsTerminal as _, Write as _};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use cairn_client::{AddDirOptions, Artifact};
@@ -39,6 +40,12 @@ pub(super) struct ManifestArgs {
     /// Hash on this many threads (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+
+    /// Hash every file, ignoring the stat cache (by default a file whose path, inode, size,
+    /// mtime and ctime are unchanged since Cairn last hashed it is not read again; the stat
+    /// cache lives in the cache directory, `CAIRN_CACHE_DIR`).
+    #[arg(long)]
+    no_stat_cache: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -68,6 +75,9 @@ pub(super) fn run(args: &ManifestArgs) -> anyhow::Result<()> {
         Artifact::new("manifest", "dataset")?.with_digest_algorithm(digest_algorithm);
     if let Some(threads) = args.threads {
         artifact = artifact.with_threads(threads);
+    }
+    if !args.no_stat_cache {
+        artifact = artifact.with_stat_cache(Arc::new(super::cache::open_stat_cache()?));
     }
     match (&args.dir, &args.ops) {
         (_, Some(ops_path)) => {

@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch.
 
+mod cache;
 mod manifest;
 mod ops;
 
@@ -17,11 +18,15 @@ pub struct Cli {
 enum Command {
     /// Build an artifact manifest offline, exactly as the W&B SDK would, and print it.
     Manifest(manifest::ManifestArgs),
+    /// Manage the local cache: statistics, cleanup, import and checkout.
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Manifest(args) => manifest::run(&args),
+        Command::Cache(command) => cache::run(command),
     }
 }

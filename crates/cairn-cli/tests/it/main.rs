@@ -5,4 +5,5 @@
     reason = "a test that cannot set up its fixture should panic right there"
 )]
 
+mod cache;
 mod manifest;

@@ -8,6 +8,8 @@ fn cairn(args: &[&str], cwd: &Path, stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(args)
         .current_dir(cwd)
+        // The stat cache goes into the test's directory, never the user's cache.
+        .env("CAIRN_CACHE_DIR", cwd.join(".cairn-cache"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

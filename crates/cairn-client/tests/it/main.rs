@@ -8,4 +8,5 @@
 
 #[cfg(unix)]
 mod errors;
+mod stat_cache;
 mod vectors;
