@@ -36,6 +36,7 @@ pub struct Artifact {
     new_files: Option<tempfile::TempDir>,
     /// Remembered digests of unchanged files (see `stat.rs`).
     pub(crate) stat_cache: Option<std::sync::Arc<cairn_cache::StatCache>>,
+    handlers: Option<std::sync::Arc<cairn_storage::Handlers>>,
 }
 
 impl Artifact {
@@ -54,6 +55,7 @@ impl Artifact {
             threads: None,
             new_files: None,
             stat_cache: None,
+            handlers: None,
         })
     }
 
@@ -76,6 +78,28 @@ impl Artifact {
     pub fn with_digest_algorithm(mut self, digest_algorithm: DigestAlgorithm) -> Self {
         self.digest_algorithm = digest_algorithm;
         self
+    }
+
+    /// Resolves references with `handlers` instead of the default set (every backend this build
+    /// has, configured from the environment).
+    #[must_use]
+    pub fn with_handlers(mut self, handlers: cairn_storage::Handlers) -> Self {
+        self.handlers = Some(std::sync::Arc::new(handlers));
+        self
+    }
+
+    /// The reference handlers in use.
+    pub(crate) fn handlers(&self) -> &std::sync::Arc<cairn_storage::Handlers> {
+        static DEFAULT: std::sync::OnceLock<std::sync::Arc<cairn_storage::Handlers>> =
+            std::sync::OnceLock::new();
+        self.handlers.as_ref().unwrap_or_else(|| {
+            DEFAULT.get_or_init(|| std::sync::Arc::new(cairn_storage::Handlers::from_env()))
+        })
+    }
+
+    /// The hashing threads asked for, if any.
+    pub(crate) fn threads(&self) -> Option<usize> {
+        self.threads
     }
 
     /// Hashes on `threads` threads instead of one per core.

@@ -98,14 +98,17 @@ pub enum Error {
         /// The URI as given.
         uri: String,
     },
-    /// The scheme is known but its storage handler is not part of this build.
+    /// A reference to a logged artifact's entry, which needs a server (not supported yet).
     #[error(
-        "references to `{scheme}://` URIs are not supported by this version of Cairn yet; supported now: `file://` and unknown schemes tracked by name"
+        "references to `{scheme}://` URIs point into logged artifacts, which this version of Cairn cannot resolve yet"
     )]
     UnsupportedScheme {
         /// The scheme.
         scheme: String,
     },
+    /// The storage layer could not resolve a reference (missing object, no credentials, network).
+    #[error(transparent)]
+    Storage(cairn_storage::Error),
     /// `new_file` in exclusive mode found the name already written.
     #[error("File with name '{name}' already exists at '{}'", path.display())]
     NewFileExists {
@@ -120,6 +123,33 @@ pub enum Error {
         /// The method that was called.
         method: &'static str,
     },
+}
+
+impl From<cairn_storage::Error> for Error {
+    /// Storage errors that have an SDK-worded twin here become that twin, so callers match one
+    /// set of variants whichever layer noticed the problem.
+    fn from(error: cairn_storage::Error) -> Self {
+        use cairn_storage::Error as Storage;
+        match error {
+            Storage::SpecialFile { path, kind } => Self::SpecialFile { path, kind },
+            Storage::SymlinkLoop { path } => Self::SymlinkLoop { path },
+            Storage::NonUtf8Path { path } => Self::NonUtf8Path { path },
+            Storage::Io {
+                action,
+                path,
+                source,
+            } => Self::Io {
+                action,
+                path,
+                source,
+            },
+            Storage::Hash(error) => Self::Hash(error),
+            Storage::Manifest(error) => Self::Manifest(error),
+            Storage::TooManyObjects { max_objects, .. } => Self::TooManyObjects { max_objects },
+            Storage::NameRequired { uri } => Self::NameRequired { uri },
+            other => Self::Storage(other),
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

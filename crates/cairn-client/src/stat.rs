@@ -15,8 +15,8 @@ use cairn_hash::{Digests, FileHasher, hash_files};
 use cairn_manifest::LogicalPath;
 
 use crate::artifact::join_prefix;
-use crate::local::walk_files_with_metadata;
 use crate::{AddDirOptions, Artifact, ArtifactEntry, Error, Result};
+use cairn_storage::file::walk_files_with_metadata;
 
 impl Artifact {
     /// Remembers file digests in `stat_cache` and trusts them while a file's stat is unchanged,

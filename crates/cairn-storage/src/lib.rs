@@ -108,15 +108,23 @@ pub(crate) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::fro
 
 /// Longest silence tolerated while reading a response body.
 #[cfg_attr(
-    not(feature = "http"),
-    expect(dead_code, reason = "used by the http backend")
+    not(any(feature = "http", feature = "s3", feature = "gs", feature = "azure")),
+    expect(dead_code, reason = "used by the network backends")
 )]
 pub(crate) const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Time limit for establishing a connection.
+#[cfg_attr(
+    not(any(feature = "http", feature = "s3", feature = "gs", feature = "azure")),
+    expect(dead_code, reason = "used by the network backends")
+)]
 pub(crate) const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Retries of a failed idempotent request (so at most four attempts).
+#[cfg_attr(
+    not(any(feature = "http", feature = "s3", feature = "gs", feature = "azure")),
+    expect(dead_code, reason = "used by the network backends")
+)]
 pub(crate) const MAX_RETRIES: usize = 3;
 
 /// A stream of bytes read from storage. An error item ends it; bytes already yielded must then

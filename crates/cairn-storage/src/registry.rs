@@ -53,24 +53,24 @@ impl Handlers {
     /// variables and config files; see `docs/storage.md`). Configuration is read now, but no
     /// credentials are fetched until a handler is used.
     pub fn from_env() -> Self {
-        let mut handlers = Self::new();
-        // Registered in reverse priority: later ones are asked first. The SDK asks s3, gs,
-        // Azure, http(s) and file in that order; their URIs do not overlap except Azure blob
-        // URLs, which are `https` and must reach the Azure handler.
+        // Each `with` puts a handler in front of the earlier ones, so the last is asked first.
+        // The SDK asks s3, gs, Azure, http(s) and file in that order; their URIs do not overlap
+        // except Azure blob URLs, which are `https` and must reach the Azure handler.
+        let handlers = Self::new();
         #[cfg(feature = "http")]
-        handlers.register(Arc::new(crate::HttpHandler::new(
+        let handlers = handlers.with(Arc::new(crate::HttpHandler::new(
             crate::HttpConfig::from_env(),
         )));
         #[cfg(feature = "azure")]
-        handlers.register(Arc::new(crate::CloudHandler::azure(
+        let handlers = handlers.with(Arc::new(crate::CloudHandler::azure(
             crate::AzureConfig::from_env(),
         )));
         #[cfg(feature = "gs")]
-        handlers.register(Arc::new(crate::CloudHandler::gcs(
+        let handlers = handlers.with(Arc::new(crate::CloudHandler::gcs(
             crate::GcsConfig::from_env(),
         )));
         #[cfg(feature = "s3")]
-        handlers.register(Arc::new(crate::CloudHandler::s3(
+        let handlers = handlers.with(Arc::new(crate::CloudHandler::s3(
             crate::S3Config::from_env(),
         )));
         handlers
