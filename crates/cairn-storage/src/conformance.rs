@@ -6,6 +6,11 @@
 //! Behaviours an emulator cannot show are switched off in its fixture, with the reason written
 //! where the fixture is built.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a conformance case exists to panic, with its message, when a backend misbehaves"
+)]
+
 use std::io;
 
 use bytes::Bytes;
