@@ -163,7 +163,8 @@ mod s3 {
         /// else the EC2 instance role. The region comes from `AWS_REGION`, `AWS_DEFAULT_REGION`
         /// or the profile in `~/.aws/config` (`AWS_CONFIG_FILE`); the endpoint from
         /// `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`). `AWS_EC2_METADATA_DISABLED=true`
-        /// turns the instance-role fallback off, so a missing credential fails at once.
+        /// turns the instance-role fallback off, so a missing credential fails at once;
+        /// `AWS_SKIP_SIGNATURE=true` sends unsigned requests (public buckets).
         pub fn from_env() -> Self {
             let mut builder = AmazonS3Builder::from_env();
             let profile = env("AWS_PROFILE").unwrap_or_else(|| "default".to_owned());
@@ -204,6 +205,11 @@ mod s3 {
                 || env("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some()
             {
                 ("the container credentials endpoint".to_owned(), false)
+            } else if is_true("AWS_SKIP_SIGNATURE") {
+                (
+                    "anonymous requests (AWS_SKIP_SIGNATURE is set)".to_owned(),
+                    false,
+                )
             } else if let Some((path, settings)) = credentials_file(&profile) {
                 match (
                     setting(&settings, "aws_access_key_id"),
