@@ -106,7 +106,10 @@ impl Handlers {
     /// Parses `uri` and resolves it with its handler.
     pub async fn resolve(&self, uri: &str, options: &ResolveOptions) -> Result<ResolveStream> {
         let uri = ReferenceUri::parse(uri)?;
-        self.handler_for(&uri)?.resolve(&uri, options).await
+        let handler = self.handler_for(&uri)?;
+        // `ReferenceUri`'s Display is redacted, so logs never carry signatures or passwords.
+        tracing::debug!(%uri, %handler, checksum = options.checksum(), "resolving reference");
+        handler.resolve(&uri, options).await
     }
 
     /// [`resolve`](Self::resolve), collected; the first error wins.
@@ -121,7 +124,9 @@ impl Handlers {
     /// Streams a recorded reference entry's bytes with the handler of its `ref`.
     pub async fn fetch(&self, entry: &Entry) -> Result<ByteStream> {
         let uri = entry_uri(entry)?;
-        self.handler_for(&uri)?.fetch(entry).await
+        let handler = self.handler_for(&uri)?;
+        tracing::debug!(%uri, %handler, "fetching reference");
+        handler.fetch(entry).await
     }
 
     /// [`fetch`](Self::fetch), collected into memory (small objects and tests only).
