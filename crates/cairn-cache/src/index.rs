@@ -58,8 +58,40 @@ pub(crate) struct Totals {
 
 #[derive(Debug)]
 pub(crate) struct Index {
+    database: Database,
+}
+
+/// One SQLite database file shared between threads (behind a mutex) and processes (through
+/// SQLite's own locking); the index and the stat cache each keep one.
+#[derive(Debug)]
+pub(crate) struct Database {
     path: PathBuf,
     connection: Mutex<Connection>,
+}
+
+impl Database {
+    /// Opens (creating) the database at `path`; see [`open_database`].
+    pub(crate) fn open(
+        path: &Path,
+        setup: impl Fn(&mut Connection) -> rusqlite::Result<()>,
+    ) -> Result<Self> {
+        Ok(Self {
+            path: path.to_owned(),
+            connection: Mutex::new(open_database(path, setup)?),
+        })
+    }
+
+    /// Runs `run` on the connection; a failure names the database file.
+    pub(crate) fn with<T>(
+        &self,
+        run: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let mut connection = match self.connection.lock() {
+            Ok(connection) => connection,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        run(&mut connection).map_err(Error::index(&self.path))
+    }
 }
 
 /// Opens an SQLite database for sharing between processes: WAL journal (readers never block the
@@ -69,7 +101,7 @@ pub(crate) struct Index {
 /// `setup` runs once the database is open (creating tables). Opening is retried while another
 /// process holds the database busy in ways SQLite's busy handler does not wait for (switching
 /// the journal mode, recovering a WAL), for at most the busy timeout.
-pub(crate) fn open_database(
+fn open_database(
     path: &Path,
     setup: impl Fn(&mut Connection) -> rusqlite::Result<()>,
 ) -> Result<Connection> {
@@ -133,7 +165,7 @@ impl Index {
         // A new index over an empty tree is complete; over existing objects it is not until the
         // first reconcile.
         let empty = tree_is_empty(objects_dir)?;
-        let connection = open_database(path, |connection| {
+        let database = Database::open(path, |connection| {
             let transaction =
                 connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             transaction.execute_batch(SCHEMA)?;
@@ -143,23 +175,12 @@ impl Index {
             )?;
             transaction.commit()
         })?;
-        Ok(Self {
-            path: path.to_owned(),
-            connection: Mutex::new(connection),
-        })
-    }
-
-    fn with<T>(&self, run: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let mut connection = match self.connection.lock() {
-            Ok(connection) => connection,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        run(&mut connection).map_err(Error::index(&self.path))
+        Ok(Self { database })
     }
 
     /// Records objects as present with their size, used at the given time (one transaction).
     pub(crate) fn record(&self, objects: &[(ObjectKey, u64, i64)]) -> Result<()> {
-        self.with(|connection| {
+        self.database.with(|connection| {
             let transaction =
                 connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
@@ -178,7 +199,7 @@ impl Index {
 
     /// Forgets objects that were removed.
     pub(crate) fn forget(&self, keys: &[ObjectKey]) -> Result<()> {
-        self.with(|connection| {
+        self.database.with(|connection| {
             let transaction =
                 connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
@@ -193,7 +214,7 @@ impl Index {
     }
 
     pub(crate) fn totals(&self) -> Result<Totals> {
-        self.with(|connection| {
+        self.database.with(|connection| {
             connection.query_row(
                 "SELECT objects, bytes, complete FROM totals WHERE id = 0",
                 [],
@@ -210,7 +231,7 @@ impl Index {
 
     /// Every indexed object, least recently used first.
     pub(crate) fn by_last_use(&self) -> Result<Vec<IndexedObject>> {
-        self.with(|connection| {
+        self.database.with(|connection| {
             let mut statement = connection
                 .prepare("SELECT path, size, last_used FROM objects ORDER BY last_used, path")?;
             let rows = statement.query_map([], |row| {
@@ -249,7 +270,7 @@ impl Index {
             .iter()
             .map(|object| (key_path(&object.key), object))
             .collect();
-        self.with(|connection| {
+        self.database.with(|connection| {
             let transaction =
                 connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let indexed: Vec<(String, u64)> = {

@@ -14,15 +14,14 @@
 
 use std::collections::HashMap;
 use std::fs::Metadata;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 use std::time::Duration;
 
 use cairn_hash::{Digests, Md5Digest, Xxh128Digest};
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::{OptionalExtension as _, params};
 
 use crate::cache::{STAT_CACHE_FILE, now_ns};
-use crate::index::open_database;
+use crate::index::Database;
 use crate::{Error, Result};
 
 /// Entries whose mtime is this close to the moment of their stat are not recorded (2 s covers
@@ -150,8 +149,7 @@ impl CachedDigests {
 /// The persistent map from file stat to digests. Safe to share between threads and processes.
 #[derive(Debug)]
 pub struct StatCache {
-    path: PathBuf,
-    connection: Mutex<Connection>,
+    database: Database,
 }
 
 /// Entries of the stat cache under one directory, loaded at once for a fast walk.
@@ -230,25 +228,14 @@ impl StatCache {
 
     /// Opens (creating) a stat cache database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let connection = open_database(path, |connection| connection.execute_batch(SCHEMA))?;
-        Ok(Self {
-            path: path.to_owned(),
-            connection: Mutex::new(connection),
-        })
-    }
-
-    fn with<T>(&self, run: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let mut connection = match self.connection.lock() {
-            Ok(connection) => connection,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        run(&mut connection).map_err(Error::index(&self.path))
+        let database = Database::open(path, |connection| connection.execute_batch(SCHEMA))?;
+        Ok(Self { database })
     }
 
     /// The digests of the file at `path` (absolute, canonical) if its stat still matches.
     pub fn lookup(&self, path: &Path, stat: &FileStat) -> Result<Option<CachedDigests>> {
         let key = path.as_os_str().as_encoded_bytes();
-        let row = self.with(|connection| {
+        let row = self.database.with(|connection| {
             connection
                 .prepare_cached(&format!("SELECT {COLUMNS} FROM stat_cache WHERE path = ?1"))?
                 .query_row([key], read_row)
@@ -270,7 +257,7 @@ impl StatCache {
         if let Some(last) = high.last_mut() {
             *last += 1;
         }
-        let rows = self.with(|connection| {
+        let rows = self.database.with(|connection| {
             let mut statement = connection.prepare(&format!(
                 "SELECT {COLUMNS} FROM stat_cache WHERE path >= ?1 AND path < ?2"
             ))?;
@@ -293,7 +280,7 @@ impl StatCache {
         &self,
         entries: impl IntoIterator<Item = (&'a Path, &'a FileStat, &'a Digests)>,
     ) -> Result<usize> {
-        self.with(|connection| {
+        self.database.with(|connection| {
             let transaction =
                 connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut written = 0;
