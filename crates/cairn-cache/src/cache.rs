@@ -289,18 +289,25 @@ impl Cache {
         self.root.join(PINS_DIR)
     }
 
-    /// Takes the cache lock, shared or exclusive, waiting at most the lock timeout. The lock is
-    /// held by a fresh open file description, so two holders in one process exclude each other
-    /// as two processes do.
-    pub(crate) fn lock(&self, exclusive: bool) -> Result<fs_err::File> {
+    /// Opens (creating) the cache's lock file, unlocked; each call is a fresh open file
+    /// description.
+    pub(crate) fn open_lock_file(&self) -> Result<fs_err::File> {
         let path = self.root.join(LOCK_FILE);
-        let file = fs_err::OpenOptions::new()
+        fs_err::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(Error::io("open the lock file", &path))?;
+            .map_err(Error::io("open the lock file", &path))
+    }
+
+    /// Takes the cache lock, shared or exclusive, waiting at most the lock timeout. The lock is
+    /// held by a fresh open file description, so two holders in one process exclude each other
+    /// as two processes do.
+    pub(crate) fn lock(&self, exclusive: bool) -> Result<fs_err::File> {
+        let path = self.root.join(LOCK_FILE);
+        let file = self.open_lock_file()?;
         let deadline = Instant::now() + self.options.lock_timeout;
         let mut pause = Duration::from_millis(1);
         loop {

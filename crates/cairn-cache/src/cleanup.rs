@@ -180,20 +180,15 @@ impl Cache {
         if self.index.totals()?.bytes <= max_size.bytes() {
             return Ok(());
         }
-        let path = self.root.join(crate::cache::LOCK_FILE);
-        let file = fs_err::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(Error::io("open the lock file", &path))?;
+        let file = self.open_lock_file()?;
         match file.file().try_lock() {
             Ok(()) => {}
             // Someone else is cleaning (or pinning); the next insert will check again.
             Err(std::fs::TryLockError::WouldBlock) => return Ok(()),
             Err(std::fs::TryLockError::Error(error)) => {
-                return Err(Error::io("lock", &path)(error));
+                return Err(Error::io("lock", self.root.join(crate::cache::LOCK_FILE))(
+                    error,
+                ));
             }
         }
         let target = max_size.bytes() / 100 * BUDGET_LOW_WATER_PERCENT;
