@@ -34,9 +34,11 @@ impl Artifact {
         options: &ReferenceOptions,
     ) -> Result<Vec<ArtifactEntry>> {
         self.ensure_draft("add_reference")?;
-        let scheme = uri_scheme(uri).ok_or_else(|| Error::NotAUri {
-            uri: uri.to_owned(),
-        })?;
+        let scheme = cairn_storage::uri_scheme(uri)
+            .map(str::to_ascii_lowercase)
+            .ok_or_else(|| Error::NotAUri {
+                uri: uri.to_owned(),
+            })?;
         if ARTIFACT_SCHEMES.contains(&scheme.as_str()) {
             return Err(Error::UnsupportedScheme { scheme });
         }
@@ -94,36 +96,5 @@ fn resolve_blocking(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     } else {
         run()
-    }
-}
-
-/// The scheme of `uri` as Python's `urlsplit` finds it (lowercased), if it has one.
-pub(crate) fn uri_scheme(uri: &str) -> Option<String> {
-    let (scheme, _) = uri.split_once(':')?;
-    let mut chars = scheme.chars();
-    let starts_with_letter = chars
-        .next()
-        .is_some_and(|first| first.is_ascii_alphabetic());
-    let valid = starts_with_letter
-        && chars.all(|char| char.is_ascii_alphanumeric() || "+-.".contains(char));
-    valid.then(|| scheme.to_ascii_lowercase())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schemes() {
-        let check = |uri: &str, expect: Option<&str>| {
-            assert_eq!(uri_scheme(uri).as_deref(), expect, "{uri:?}")
-        };
-        check("file:///x", Some("file"));
-        check("S3://bucket/key", Some("s3"));
-        check("custom-scheme://host/path", Some("custom-scheme"));
-        check("/abs/path/without/scheme", None);
-        check("relative/path", None);
-        check("1abc://x", None);
-        check(":x", None);
     }
 }

@@ -95,7 +95,7 @@ pub use crate::file::FileHandler;
 pub use crate::http::{HttpConfig, HttpHandler};
 pub use crate::registry::Handlers;
 pub use crate::tracking::TrackingHandler;
-pub use crate::uri::{Redacted, ReferenceUri};
+pub use crate::uri::{Redacted, ReferenceUri, uri_scheme};
 
 /// How many objects a directory or prefix reference may expand to unless told otherwise; the
 /// SDK's default for `file`, `s3`, `gs` and Azure references.

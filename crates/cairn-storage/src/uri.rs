@@ -47,7 +47,7 @@ impl ReferenceUri {
             uri: Redacted::new(uri).to_string(),
             reason,
         };
-        let scheme = scheme_of(uri).ok_or_else(|| {
+        let scheme = uri_scheme(uri).ok_or_else(|| {
             malformed("a reference must be a URI with a scheme, such as `s3://bucket/key`; to reference a local file, use `file://`")
         })?;
         if uri.chars().any(|char| char == '\0') {
@@ -173,8 +173,14 @@ impl fmt::Debug for ReferenceUri {
     }
 }
 
-/// The scheme of `uri` if it has one, as `urlsplit` finds it (not lower-cased).
-pub(crate) fn scheme_of(uri: &str) -> Option<&str> {
+/// The scheme of `uri` if it has one, as Python's `urlsplit` finds it (not lower-cased):
+/// a letter, then letters, digits, `+`, `-` or `.`, then `:`.
+///
+/// ```
+/// assert_eq!(cairn_storage::uri_scheme("S3://bucket/key"), Some("S3"));
+/// assert_eq!(cairn_storage::uri_scheme("relative/path"), None);
+/// ```
+pub fn uri_scheme(uri: &str) -> Option<&str> {
     let (scheme, _) = uri.split_once(':')?;
     let mut chars = scheme.chars();
     let starts_with_letter = chars
@@ -335,6 +341,24 @@ mod tests {
                 "{bad}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn schemes() {
+        let check = |uri: &str, expect: Option<&str>| {
+            assert_eq!(
+                uri_scheme(uri).map(str::to_ascii_lowercase).as_deref(),
+                expect,
+                "{uri:?}"
+            )
+        };
+        check("file:///x", Some("file"));
+        check("S3://bucket/key", Some("s3"));
+        check("custom-scheme://host/path", Some("custom-scheme"));
+        check("/abs/path/without/scheme", None);
+        check("relative/path", None);
+        check("1abc://x", None);
+        check(":x", None);
     }
 
     #[test]
