@@ -110,7 +110,11 @@ pub(crate) fn live_pins(dir: &Path) -> Result<HashSet<ObjectKey>> {
                 return Err(Error::io("lock", &path)(error));
             }
         }
-        let text = fs_err::read_to_string(&path).map_err(Error::io("read", &path))?;
+        // Read through the descriptor already open: the owner may drop its pin (removing the
+        // file) at any moment now, and reopening by path would then fail.
+        let mut text = String::new();
+        let mut file = file;
+        std::io::Read::read_to_string(&mut file, &mut text).map_err(Error::io("read", &path))?;
         for line in text.lines() {
             let Some((hex, algorithm)) = line.split_once(' ') else {
                 continue;
