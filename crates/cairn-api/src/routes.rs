@@ -1,0 +1,240 @@
+//! Every route of the native API: axum route patterns (`PATTERN_*`, `{name}` captures) and the
+//! functions that build concrete paths. Path segments are percent-encoded, so a name can never
+//! add or remove a `/`.
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+/// Characters escaped in a path segment: everything but RFC 3986 unreserved characters and `:`.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'@')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}')
+    .add(b'&')
+    .add(b'+')
+    .add(b'=')
+    .add(b';')
+    .add(b',')
+    .add(b'$')
+    .add(b'!')
+    .add(b'\'')
+    .add(b'(')
+    .add(b')')
+    .add(b'*');
+
+fn segment(value: &str) -> String {
+    utf8_percent_encode(value, SEGMENT).to_string()
+}
+
+/// Liveness and readiness: `200` with [`crate::ServerInfo`] once the server accepts requests.
+pub const HEALTHZ: &str = "/healthz";
+/// The OpenAPI 3.1 document of the native API.
+pub const OPENAPI: &str = "/api/v1/openapi.json";
+/// [`crate::ServerInfo`].
+pub const SERVER: &str = "/api/v1/server";
+/// [`crate::ServerStats`] (server admins).
+pub const SERVER_STATS: &str = "/api/v1/server/stats";
+/// [`crate::Viewer`] of the caller's key.
+pub const VIEWER: &str = "/api/v1/viewer";
+/// `POST` [`crate::CreateUser`] (server admins).
+pub const USERS: &str = "/api/v1/users";
+/// `POST`: a new API key for the user (the user or a server admin).
+pub const PATTERN_API_KEYS: &str = "/api/v1/users/{username}/api-keys";
+/// `POST` [`crate::CreateTeam`].
+pub const TEAMS: &str = "/api/v1/teams";
+/// `GET` a [`crate::Team`].
+pub const PATTERN_TEAM: &str = "/api/v1/teams/{team}";
+/// `PUT` [`crate::SetTeamMember`] / `DELETE` a member (team admins).
+pub const PATTERN_TEAM_MEMBER: &str = "/api/v1/teams/{team}/members/{username}";
+/// `GET` [`crate::ProjectList`].
+pub const PATTERN_ENTITY_PROJECTS: &str = "/api/v1/entities/{entity}/projects";
+/// `GET` / `PUT` a [`crate::Project`].
+pub const PATTERN_PROJECT: &str = "/api/v1/projects/{entity}/{project}";
+/// `GET` [`crate::CollectionList`].
+pub const PATTERN_COLLECTIONS: &str = "/api/v1/projects/{entity}/{project}/collections";
+/// `GET` a [`crate::Collection`].
+pub const PATTERN_COLLECTION: &str = "/api/v1/projects/{entity}/{project}/collections/{collection}";
+/// `GET` [`crate::VersionList`].
+pub const PATTERN_COLLECTION_VERSIONS: &str =
+    "/api/v1/projects/{entity}/{project}/collections/{collection}/versions";
+/// `POST` [`crate::CreateVersion`].
+pub const PATTERN_VERSIONS: &str = "/api/v1/projects/{entity}/{project}/artifacts";
+/// `GET` a [`crate::Version`] by `name:alias`, `name:vN` or `name:<digest>`.
+pub const PATTERN_VERSION_BY_NAME: &str = "/api/v1/projects/{entity}/{project}/artifacts/{name}";
+/// `POST` [`crate::CreateRun`].
+pub const PATTERN_RUNS: &str = "/api/v1/projects/{entity}/{project}/runs";
+/// `GET` a [`crate::Run`].
+pub const PATTERN_RUN: &str = "/api/v1/projects/{entity}/{project}/runs/{run}";
+/// `POST` [`crate::FinishRun`].
+pub const PATTERN_RUN_FINISH: &str = "/api/v1/projects/{entity}/{project}/runs/{run}/finish";
+/// `POST` [`crate::UseArtifact`].
+pub const PATTERN_RUN_INPUTS: &str = "/api/v1/projects/{entity}/{project}/runs/{run}/inputs";
+/// `GET` [`crate::RunArtifacts`].
+pub const PATTERN_RUN_ARTIFACTS: &str = "/api/v1/projects/{entity}/{project}/runs/{run}/artifacts";
+/// `GET` / `PATCH` ([`crate::UpdateVersion`]) a version by id.
+pub const PATTERN_VERSION: &str = "/api/v1/artifacts/{id}";
+/// `PUT` (raw manifest JSON, answers [`crate::ManifestReceipt`]) / `GET` (verbatim bytes).
+pub const PATTERN_MANIFEST: &str = "/api/v1/artifacts/{id}/manifest";
+/// `GET` [`crate::ManifestReceipt`].
+pub const PATTERN_MISSING_BLOBS: &str = "/api/v1/artifacts/{id}/missing-blobs";
+/// `POST` a [`crate::batch`] body of small blobs.
+pub const PATTERN_BLOB_BATCH: &str = "/api/v1/artifacts/{id}/blobs";
+/// `PUT` (raw bytes) / `GET` (with `Range`, `ETag`) one blob by its hex MD5.
+pub const PATTERN_BLOB: &str = "/api/v1/artifacts/{id}/blobs/{md5}";
+/// `POST` [`crate::CommitVersion`].
+pub const PATTERN_COMMIT: &str = "/api/v1/artifacts/{id}/commit";
+/// `GET` [`crate::Lineage`].
+pub const PATTERN_LINEAGE: &str = "/api/v1/artifacts/{id}/lineage";
+
+/// `/api/v1/users/{username}/api-keys`.
+pub fn api_keys(username: &str) -> String {
+    format!("/api/v1/users/{}/api-keys", segment(username))
+}
+
+/// `/api/v1/teams/{team}`.
+pub fn team(team: &str) -> String {
+    format!("/api/v1/teams/{}", segment(team))
+}
+
+/// `/api/v1/teams/{team}/members/{username}`.
+pub fn team_member(team: &str, username: &str) -> String {
+    format!(
+        "/api/v1/teams/{}/members/{}",
+        segment(team),
+        segment(username)
+    )
+}
+
+/// `/api/v1/entities/{entity}/projects`.
+pub fn entity_projects(entity: &str) -> String {
+    format!("/api/v1/entities/{}/projects", segment(entity))
+}
+
+/// `/api/v1/projects/{entity}/{project}`.
+pub fn project(entity: &str, project: &str) -> String {
+    format!("/api/v1/projects/{}/{}", segment(entity), segment(project))
+}
+
+/// `/api/v1/projects/{entity}/{project}/collections`.
+pub fn collections(entity: &str, project_name: &str) -> String {
+    format!("{}/collections", project(entity, project_name))
+}
+
+/// `/api/v1/projects/{entity}/{project}/collections/{collection}`.
+pub fn collection(entity: &str, project_name: &str, collection: &str) -> String {
+    format!(
+        "{}/collections/{}",
+        project(entity, project_name),
+        segment(collection)
+    )
+}
+
+/// `/api/v1/projects/{entity}/{project}/collections/{collection}/versions`.
+pub fn collection_versions(entity: &str, project_name: &str, collection_name: &str) -> String {
+    format!(
+        "{}/versions",
+        collection(entity, project_name, collection_name)
+    )
+}
+
+/// `/api/v1/projects/{entity}/{project}/artifacts`.
+pub fn versions(entity: &str, project_name: &str) -> String {
+    format!("{}/artifacts", project(entity, project_name))
+}
+
+/// `/api/v1/projects/{entity}/{project}/artifacts/{name}:{selector}`.
+pub fn version_by_name(entity: &str, project_name: &str, name: &str, selector: &str) -> String {
+    format!(
+        "{}/artifacts/{}:{}",
+        project(entity, project_name),
+        segment(name),
+        segment(selector)
+    )
+}
+
+/// `/api/v1/projects/{entity}/{project}/runs`.
+pub fn runs(entity: &str, project_name: &str) -> String {
+    format!("{}/runs", project(entity, project_name))
+}
+
+/// `/api/v1/projects/{entity}/{project}/runs/{run}`.
+pub fn run(entity: &str, project_name: &str, run: &str) -> String {
+    format!("{}/runs/{}", project(entity, project_name), segment(run))
+}
+
+/// `/api/v1/projects/{entity}/{project}/runs/{run}/finish`.
+pub fn run_finish(entity: &str, project_name: &str, run_id: &str) -> String {
+    format!("{}/finish", run(entity, project_name, run_id))
+}
+
+/// `/api/v1/projects/{entity}/{project}/runs/{run}/inputs`.
+pub fn run_inputs(entity: &str, project_name: &str, run_id: &str) -> String {
+    format!("{}/inputs", run(entity, project_name, run_id))
+}
+
+/// `/api/v1/projects/{entity}/{project}/runs/{run}/artifacts`.
+pub fn run_artifacts(entity: &str, project_name: &str, run_id: &str) -> String {
+    format!("{}/artifacts", run(entity, project_name, run_id))
+}
+
+/// `/api/v1/artifacts/{id}`.
+pub fn version(id: &str) -> String {
+    format!("/api/v1/artifacts/{}", segment(id))
+}
+
+/// `/api/v1/artifacts/{id}/manifest`.
+pub fn manifest(id: &str) -> String {
+    format!("{}/manifest", version(id))
+}
+
+/// `/api/v1/artifacts/{id}/missing-blobs`.
+pub fn missing_blobs(id: &str) -> String {
+    format!("{}/missing-blobs", version(id))
+}
+
+/// `/api/v1/artifacts/{id}/blobs`.
+pub fn blob_batch(id: &str) -> String {
+    format!("{}/blobs", version(id))
+}
+
+/// `/api/v1/artifacts/{id}/blobs/{md5}`.
+pub fn blob(id: &str, md5_hex: &str) -> String {
+    format!("{}/blobs/{}", version(id), segment(md5_hex))
+}
+
+/// `/api/v1/artifacts/{id}/commit`.
+pub fn commit(id: &str) -> String {
+    format!("{}/commit", version(id))
+}
+
+/// `/api/v1/artifacts/{id}/lineage`.
+pub fn lineage(id: &str) -> String {
+    format!("{}/lineage", version(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_cannot_add_slashes() {
+        assert_eq!(
+            version_by_name("e", "p", "a/b", "x y?#"),
+            "/api/v1/projects/e/p/artifacts/a%2Fb:x%20y%3F%23"
+        );
+        assert_eq!(blob("id", "00ff"), "/api/v1/artifacts/id/blobs/00ff");
+    }
+}

@@ -1,0 +1,489 @@
+//! Request and response bodies of the native API. Field names are `snake_case` on the wire;
+//! timestamps are RFC 3339 strings in UTC; ids are opaque strings that clients must not parse.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `GET /healthz` and `GET /api/v1/server`: what the server is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The native API version ([`crate::API_VERSION`]).
+    pub api_version: u32,
+    /// The server's package version.
+    pub server_version: String,
+    /// Where blobs are kept: `local`, `s3`, `gs` or `azure`.
+    pub blob_store: String,
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The user name, which is also the name of the user's own entity.
+    pub username: String,
+    /// Whether the user administers the whole server.
+    pub admin: bool,
+    /// When the user was created.
+    pub created_at: String,
+}
+
+/// `GET /api/v1/viewer`: who the API key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    /// The user.
+    pub user: User,
+    /// The teams the user belongs to, with the user's role in each.
+    pub teams: Vec<TeamMembership>,
+}
+
+/// One team a user belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamMembership {
+    /// The team's name (an entity name).
+    pub team: String,
+    /// The user's role in it.
+    pub role: Role,
+}
+
+/// `POST /api/v1/users` (server admins only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateUser {
+    /// The new user's name ([`crate::validate_entity_name`]).
+    pub username: String,
+    /// Whether the user administers the whole server.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// The answer to [`CreateUser`] and to `POST /api/v1/users/{username}/api-keys`: the key is shown
+/// this once and only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    /// The user the key belongs to.
+    pub user: User,
+    /// The API key.
+    pub api_key: String,
+}
+
+/// A team member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Manages members and project settings, and reads and writes every project.
+    Admin,
+    /// Reads and writes the team's projects.
+    Member,
+}
+
+/// `POST /api/v1/teams`: the caller becomes the team's first admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTeam {
+    /// The team's name ([`crate::validate_entity_name`]); it must not clash with a user name.
+    pub name: String,
+}
+
+/// A team and its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    /// The team's name.
+    pub name: String,
+    /// Its members, sorted by user name.
+    pub members: Vec<TeamMember>,
+}
+
+/// One member of a [`Team`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamMember {
+    /// The user.
+    pub username: String,
+    /// The role.
+    pub role: Role,
+}
+
+/// `PUT /api/v1/teams/{team}/members/{username}`: add a member or change a role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetTeamMember {
+    /// The role to give.
+    pub role: Role,
+}
+
+/// Who may read and write a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Only the owning user or the team's members read and write.
+    #[default]
+    Private,
+    /// Everyone reads, even without an API key; members write.
+    Public,
+    /// Everyone reads; every signed-in user writes.
+    Open,
+}
+
+/// A project: the place collections and runs live in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    /// The owning entity (user or team).
+    pub entity: String,
+    /// The project's name.
+    pub name: String,
+    /// Who may read and write it.
+    pub visibility: Visibility,
+    /// When it was created.
+    pub created_at: String,
+}
+
+/// `PUT /api/v1/projects/{entity}/{project}`: create a project or change its settings (team
+/// admins and the owning user only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpsertProject {
+    /// The new visibility; unchanged (or `private` on creation) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+}
+
+/// `GET /api/v1/entities/{entity}/projects`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectList {
+    /// The projects the caller may read, sorted by name.
+    pub projects: Vec<Project>,
+}
+
+/// An artifact collection (sequence): `entity/project/name` with a type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collection {
+    /// The owning entity.
+    pub entity: String,
+    /// The project.
+    pub project: String,
+    /// The collection's name.
+    pub name: String,
+    /// Its artifact type (`dataset`, `model`, ...).
+    pub artifact_type: String,
+    /// How many committed versions it holds.
+    pub version_count: u64,
+    /// The version `latest` points at (`v3`), if any.
+    pub latest: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When a version was last committed or changed.
+    pub updated_at: String,
+}
+
+/// `GET /api/v1/projects/{entity}/{project}/collections`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionList {
+    /// The collections, sorted by name.
+    pub collections: Vec<Collection>,
+}
+
+/// The state of an artifact version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VersionState {
+    /// Created, still receiving its manifest and blobs; invisible to readers by alias.
+    Pending,
+    /// Committed: has a `vN`, its manifest never changes.
+    Committed,
+    /// Soft-deleted.
+    Deleted,
+}
+
+/// An artifact version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    /// Opaque, globally unique id; this is what a manifest's `birthArtifactID` holds.
+    pub id: String,
+    /// The owning entity.
+    pub entity: String,
+    /// The project.
+    pub project: String,
+    /// The collection's name.
+    pub collection: String,
+    /// The artifact type.
+    pub artifact_type: String,
+    /// `N` of `vN`; `None` while PENDING.
+    pub version_index: Option<u64>,
+    /// The state.
+    pub state: VersionState,
+    /// The artifact digest (32 hex digits), as declared at creation.
+    pub digest: String,
+    /// Total size of the file entries, in bytes (known once the manifest is uploaded).
+    pub size: u64,
+    /// Number of manifest entries (known once the manifest is uploaded).
+    pub file_count: u64,
+    /// Free-text description.
+    pub description: Option<String>,
+    /// User metadata, at most [`crate::MAX_METADATA_KEYS`] keys.
+    pub metadata: Map<String, Value>,
+    /// The aliases pointing here, sorted (`latest` included when it does).
+    pub aliases: Vec<String>,
+    /// Tags, sorted.
+    pub tags: Vec<String>,
+    /// The id of the run that logged it, if one did.
+    pub logged_by: Option<String>,
+    /// When it was created (the start of logging).
+    pub created_at: String,
+    /// When anything about it last changed.
+    pub updated_at: String,
+    /// When it was committed.
+    pub committed_at: Option<String>,
+}
+
+impl Version {
+    /// `vN`, once committed.
+    pub fn version_name(&self) -> Option<String> {
+        self.version_index.map(|index| format!("v{index}"))
+    }
+
+    /// `entity/project/collection:vN` (or `:<id>` while pending): how users name it.
+    pub fn qualified_name(&self) -> String {
+        let selector = self.version_name().unwrap_or_else(|| self.id.clone());
+        format!(
+            "{}/{}/{}:{}",
+            self.entity, self.project, self.collection, selector
+        )
+    }
+}
+
+/// `GET .../collections/{collection}/versions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionList {
+    /// Committed versions, newest first.
+    pub versions: Vec<Version>,
+}
+
+/// `POST /api/v1/projects/{entity}/{project}/artifacts`: start logging a version. The project is
+/// created on first use when the caller may write to the entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateVersion {
+    /// The collection's name; created on first use with `artifact_type`.
+    pub collection: String,
+    /// The artifact type; must equal the collection's when it exists.
+    pub artifact_type: String,
+    /// The artifact digest the manifest will hash to (32 hex digits).
+    pub digest: String,
+    /// Description of the new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Metadata of the new version.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    /// Aliases to point at the version when it commits (`latest` always moves).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Tags of the new version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The id of the run (in the same project) that logs it; recorded as lineage at commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+}
+
+/// What [`CreateVersion`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreateVersionStatus {
+    /// A new PENDING version.
+    Created,
+    /// An earlier, interrupted log of the same digest is PENDING; continue it (blobs already
+    /// stored are not asked for again).
+    Resumed,
+    /// The latest committed version already has this digest: nothing was created, the requested
+    /// aliases and tags were applied to it, and the client is done.
+    Existing,
+}
+
+/// The answer to [`CreateVersion`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedVersion {
+    /// What happened.
+    pub status: CreateVersionStatus,
+    /// The version to continue with (PENDING) or the existing one (COMMITTED).
+    pub version: Version,
+    /// Whether the server already holds this version's manifest (only for `resumed`).
+    pub manifest_uploaded: bool,
+}
+
+/// A blob as the server stores and deduplicates it: by MD5 and size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BlobRef {
+    /// The MD5 of the content, 32 lowercase hex digits.
+    pub md5: String,
+    /// The size in bytes.
+    pub size: u64,
+}
+
+/// The answer to a manifest upload and to `GET .../missing-blobs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestReceipt {
+    /// The artifact digest the manifest hashes to.
+    pub digest: String,
+    /// Number of entries.
+    pub file_count: u64,
+    /// Total size of the entries.
+    pub size: u64,
+    /// The distinct blobs of non-reference entries that the entity does not hold yet.
+    pub missing: Vec<BlobRef>,
+}
+
+/// The answer to a single blob upload or a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobReceipt {
+    /// Blobs accepted (new to the entity or already held).
+    pub blobs: u64,
+    /// Bytes received in the request body.
+    pub bytes: u64,
+}
+
+/// `POST /api/v1/artifacts/{id}/commit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitVersion {}
+
+/// `PATCH /api/v1/artifacts/{id}`: edits of a committed version, applied in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateVersion {
+    /// A new description (an empty string clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// New metadata, replacing the old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    /// Aliases to point here (moved from another version of the collection if needed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_aliases: Vec<String>,
+    /// Aliases to remove from this version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_aliases: Vec<String>,
+    /// Tags to add.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_tags: Vec<String>,
+    /// Tags to remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_tags: Vec<String>,
+}
+
+/// The state of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Started and not finished.
+    Running,
+    /// Finished with exit code 0.
+    Finished,
+    /// Finished with a non-zero exit code.
+    Failed,
+}
+
+/// How [`CreateRun`] treats an existing run with the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResumeMode {
+    /// The id must be new.
+    #[default]
+    Never,
+    /// Resume the run when it exists, create it otherwise.
+    Allow,
+    /// The run must exist.
+    Must,
+}
+
+/// `POST /api/v1/projects/{entity}/{project}/runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRun {
+    /// The run id (8–64 of `[a-z0-9_-]`); the server picks one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The job type (`train`, `eval`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_type: Option<String>,
+    /// What to do when the id exists.
+    #[serde(default)]
+    pub resume: ResumeMode,
+}
+
+/// A run: a unit of work that logs and uses artifact versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    /// The run id, unique within its project.
+    pub id: String,
+    /// The owning entity.
+    pub entity: String,
+    /// The project.
+    pub project: String,
+    /// The job type.
+    pub job_type: Option<String>,
+    /// The state.
+    pub state: RunState,
+    /// The exit code it finished with.
+    pub exit_code: Option<i32>,
+    /// The user who started it.
+    pub user: String,
+    /// When it was created.
+    pub created_at: String,
+    /// When it finished.
+    pub finished_at: Option<String>,
+    /// Whether this answer resumed an existing run.
+    #[serde(default)]
+    pub resumed: bool,
+}
+
+/// `POST .../runs/{run}/finish`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinishRun {
+    /// The process's exit code; 0 marks the run finished, anything else failed.
+    #[serde(default)]
+    pub exit_code: i32,
+}
+
+/// `POST .../runs/{run}/inputs`: record that the run used a version (any project the caller
+/// may read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UseArtifact {
+    /// The version's opaque id.
+    pub artifact_id: String,
+}
+
+/// `GET .../runs/{run}/artifacts`: the run's outputs and inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunArtifacts {
+    /// Versions the run logged.
+    pub logged: Vec<Version>,
+    /// Versions the run used.
+    pub used: Vec<Version>,
+}
+
+/// A pointer to a run, in lineage answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRef {
+    /// The owning entity.
+    pub entity: String,
+    /// The project.
+    pub project: String,
+    /// The run id.
+    pub id: String,
+}
+
+/// `GET /api/v1/artifacts/{id}/lineage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// The run that logged the version.
+    pub logged_by: Option<RunRef>,
+    /// The runs that used it.
+    pub used_by: Vec<RunRef>,
+}
+
+/// `GET /api/v1/server/stats` (server admins only): counters since the process started, for
+/// operators and for end-to-end tests that check what really travelled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerStats {
+    /// Blob upload requests (single or batch members) whose content was stored or already held.
+    pub blobs_received: u64,
+    /// Bytes of blob content received.
+    pub blob_bytes_received: u64,
+    /// Blobs rejected for a digest or size mismatch.
+    pub blobs_rejected: u64,
+    /// Versions committed.
+    pub versions_committed: u64,
+    /// Blob downloads served.
+    pub blobs_served: u64,
+}
