@@ -59,7 +59,9 @@ mod problem;
 pub mod routes;
 mod types;
 
-pub use path::{ArtifactPath, ParseArtifactPathError, validate_entity_name};
+pub use path::{
+    ArtifactPath, MAX_ENTITY_NAME_LENGTH, ParseArtifactPathError, validate_entity_name,
+};
 pub use problem::{ErrorCode, PROBLEM_CONTENT_TYPE, Problem};
 pub use types::*;
 

@@ -134,7 +134,9 @@ mod tests {
 
     use super::*;
 
-    fn check(input: &str, expect: Option<(Option<&str>, Option<&str>, &str, Option<&str>)>) {
+    type Parts<'a> = (Option<&'a str>, Option<&'a str>, &'a str, Option<&'a str>);
+
+    fn check(input: &str, expect: Option<Parts<'_>>) {
         let parsed = ArtifactPath::parse(input).ok();
         let got = parsed.as_ref().map(|path| {
             (
