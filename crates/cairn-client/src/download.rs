@@ -274,23 +274,10 @@ impl LoggedArtifact {
             to_fetch.len() as u64,
             total_bytes,
         );
-        let (cache_ref, guard_ref) = (&cache, &guard);
-        let outcomes: Vec<(ObjectKey, Option<u64>)> = futures_util::stream::iter(to_fetch.values())
-            .map(|plan| async move {
-                let result = match plan.entry.reference {
-                    None => self.fetch_blob(cache_ref, plan, guard_ref).await,
-                    Some(_) => self.fetch_reference(cache_ref, plan, guard_ref).await,
-                };
-                let guard = guard_ref;
-                guard.advance(1, 0);
-                match result {
-                    Ok(size) => Ok((plan.key.clone(), Some(size))),
-                    Err(_) if plan.entry.is_reference() && options.allow_missing_references => {
-                        Ok((plan.key.clone(), None))
-                    }
-                    Err(error) => Err(error),
-                }
-            })
+        let fetches: Vec<Planned> = to_fetch.into_values().cloned().collect();
+        let allow_missing = options.allow_missing_references;
+        let outcomes: Vec<(ObjectKey, Option<u64>)> = futures_util::stream::iter(fetches)
+            .map(|plan| self.fetch_into_cache(&cache, plan, &guard, allow_missing))
             .buffer_unordered(self.client.concurrency())
             .try_collect()
             .await?;
@@ -425,24 +412,13 @@ impl LoggedArtifact {
             todo.len() as u64,
             total_bytes,
         );
-        let guard_ref = &guard;
-        let outcomes: Vec<(&Planned, Option<u64>)> = futures_util::stream::iter(&todo)
-            .map(|plan| async move {
-                let guard = guard_ref;
-                let result = self.fetch_one_direct(root, plan, guard).await;
-                guard.advance(1, 0);
-                match result {
-                    Ok(size) => Ok((plan, Some(size))),
-                    Err(_) if plan.entry.is_reference() && options.allow_missing_references => {
-                        Ok((plan, None))
-                    }
-                    Err(error) => Err(error),
-                }
-            })
+        let allow_missing = options.allow_missing_references;
+        let outcomes: Vec<(Planned, Option<u64>)> = futures_util::stream::iter(todo)
+            .map(|plan| self.fetch_one_direct(root, plan, &guard, allow_missing))
             .buffer_unordered(self.client.concurrency())
             .try_collect()
             .await?;
-        for (plan, size) in outcomes {
+        for (plan, size) in &outcomes {
             match size {
                 Some(size) => {
                     report.fetched_blobs += 1;
@@ -457,7 +433,45 @@ impl LoggedArtifact {
         Ok(())
     }
 
+    /// Fetches one object into the cache; a reference that cannot be fetched is `None` when
+    /// missing references are allowed.
+    async fn fetch_into_cache(
+        &self,
+        cache: &Arc<Cache>,
+        plan: Planned,
+        guard: &PhaseGuard<'_>,
+        allow_missing: bool,
+    ) -> Result<(ObjectKey, Option<u64>)> {
+        let result = match plan.entry.reference {
+            None => self.fetch_blob(cache, &plan, guard).await,
+            Some(_) => self.fetch_reference(cache, &plan, guard).await,
+        };
+        guard.advance(1, 0);
+        match result {
+            Ok(size) => Ok((plan.key, Some(size))),
+            Err(_) if plan.entry.is_reference() && allow_missing => Ok((plan.key, None)),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Fetches one entry straight to its destination (`skip_cache`).
     async fn fetch_one_direct(
+        &self,
+        root: &Path,
+        plan: Planned,
+        guard: &PhaseGuard<'_>,
+        allow_missing: bool,
+    ) -> Result<(Planned, Option<u64>)> {
+        let result = self.write_one_direct(root, &plan, guard).await;
+        guard.advance(1, 0);
+        match result {
+            Ok(size) => Ok((plan, Some(size))),
+            Err(_) if plan.entry.is_reference() && allow_missing => Ok((plan, None)),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn write_one_direct(
         &self,
         root: &Path,
         plan: &Planned,
