@@ -1,12 +1,14 @@
 //! Logging: first upload, deduplicated re-logs, incremental changes, resuming an interrupted
 //! log, and files that change after they were added.
 
+use std::sync::Arc;
+
 use anyhow::Result;
 use cairn_api::{CreateVersion, CreateVersionStatus, CreatedVersion, routes};
 use cairn_client::{
-    AddDirOptions, AddFileOptions, Artifact, DownloadOptions, Error, Run, RunOptions,
+    AddDirOptions, AddFileOptions, Artifact, DownloadOptions, Error, Phase, Run, RunOptions,
 };
-use cairn_tests::{Scratch, TestServer, pseudo_random, put_bytes, tree};
+use cairn_tests::{RecordingProgress, Scratch, TestServer, pseudo_random, put_bytes, tree};
 
 /// A directory with small files (batched) and large ones (streamed).
 fn dataset(scratch: &Scratch) -> Result<()> {
@@ -31,7 +33,10 @@ async fn logged_content_downloads_byte_identical() -> Result<()> {
     let server = TestServer::start().await?;
     let scratch = Scratch::new()?;
     dataset(&scratch)?;
-    let client = server.client(&server.admin_key, &scratch.cache())?;
+    let progress = Arc::new(RecordingProgress::default());
+    let client = server
+        .client(&server.admin_key, &scratch.cache())?
+        .with_progress(Arc::clone(&progress) as Arc<dyn cairn_client::Progress>);
     let run = Run::init(&client, RunOptions::new("vision").with_job_type("upload")).await?;
     let mut artifact = draft(&scratch)?;
     artifact.new_file("notes/readme.md", b"# cats\n", true)?;
@@ -45,6 +50,13 @@ async fn logged_content_downloads_byte_identical() -> Result<()> {
     );
     assert_eq!(logged.reused_blobs, 0);
     assert!(artifact.is_finalized());
+    let total = 6 + 5 + 300_000 + 70_000 + 7;
+    assert_eq!(
+        progress.summary(Phase::Upload),
+        (Some((6, total)), (6, total), true),
+        "every blob and byte reported once"
+    );
+    assert_eq!(logged.uploaded_bytes, total);
     assert_eq!(logged.artifact.qualified_name(), "admin/vision/cats:v0");
     assert!(
         logged

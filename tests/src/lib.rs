@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use cairn_api::{CreateUser, CreatedApiKey, UpsertProject, Visibility, routes};
 use cairn_cache::{Cache, CacheOptions};
-use cairn_client::{Client, Settings};
+use cairn_client::{Client, Phase, Progress, Settings};
 use cairn_server::{AppState, ServerConfig};
 use tokio::sync::oneshot;
 
@@ -208,6 +208,56 @@ impl Scratch {
         }
         fs_err::write(&path, contents)?;
         Ok(path)
+    }
+}
+
+/// A [`Progress`] that records every event, to check what a transfer reported.
+#[derive(Debug, Default)]
+pub struct RecordingProgress {
+    events: std::sync::Mutex<Vec<(Phase, &'static str, u64, u64)>>,
+}
+
+impl RecordingProgress {
+    /// `(items, bytes)` announced by `start` of `phase`, the sum of its `advance` calls, and
+    /// whether it finished.
+    pub fn summary(&self, phase: Phase) -> (Option<(u64, u64)>, (u64, u64), bool) {
+        let events = self
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mine = events.iter().filter(|event| event.0 == phase);
+        let mut started = None;
+        let mut advanced = (0, 0);
+        let mut finished = false;
+        for (_, kind, items, bytes) in mine {
+            match *kind {
+                "start" => started = Some((*items, *bytes)),
+                "advance" => advanced = (advanced.0 + items, advanced.1 + bytes),
+                _ => finished = true,
+            }
+        }
+        (started, advanced, finished)
+    }
+
+    fn push(&self, phase: Phase, kind: &'static str, items: u64, bytes: u64) {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((phase, kind, items, bytes));
+    }
+}
+
+impl Progress for RecordingProgress {
+    fn start(&self, phase: Phase, total_items: u64, total_bytes: u64) {
+        self.push(phase, "start", total_items, total_bytes);
+    }
+
+    fn advance(&self, phase: Phase, items: u64, bytes: u64) {
+        self.push(phase, "advance", items, bytes);
+    }
+
+    fn finish(&self, phase: Phase) {
+        self.push(phase, "finish", 0, 0);
     }
 }
 

@@ -412,14 +412,18 @@ async fn read_limited(response: Response, limit: usize) -> Vec<u8> {
 }
 
 fn concurrency_from_env() -> Result<Option<usize>> {
-    let Some(value) = std::env::var_os(CONCURRENCY_ENV).filter(|value| !value.is_empty()) else {
-        return Ok(None);
-    };
+    match std::env::var_os(CONCURRENCY_ENV).filter(|value| !value.is_empty()) {
+        Some(value) => parse_concurrency(&value).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn parse_concurrency(value: &std::ffi::OsStr) -> Result<usize> {
     match value
         .to_str()
         .and_then(|text| text.trim().parse::<usize>().ok())
     {
-        Some(transfers) if transfers > 0 => Ok(Some(transfers)),
+        Some(transfers) if transfers > 0 => Ok(transfers),
         _ => Err(Error::Setting {
             name: CONCURRENCY_ENV.to_owned(),
             reason: format!(
@@ -427,5 +431,24 @@ fn concurrency_from_env() -> Result<Option<usize>> {
                 value.to_string_lossy()
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::*;
+
+    #[test]
+    fn concurrency_must_be_a_positive_number() {
+        assert_eq!(parse_concurrency(OsStr::new(" 16 ")).ok(), Some(16));
+        for bad in ["0", "-1", "many", "1.5"] {
+            let error = parse_concurrency(OsStr::new(bad)).unwrap_err().to_string();
+            assert!(
+                error.contains(CONCURRENCY_ENV) && error.contains(bad),
+                "{error}"
+            );
+        }
     }
 }

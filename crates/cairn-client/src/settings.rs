@@ -74,15 +74,11 @@ impl Settings {
     /// [`DEFAULT_BASE_URL`]. The saved key is used only for the server it was saved for.
     pub fn from_env() -> Result<Self> {
         let credentials = read_credentials(&Self::credentials_path()?)?;
-        let base_url = non_empty_env(BASE_URL_ENV)?
-            .or_else(|| credentials.default_base_url.clone())
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let base_url = normalize_base_url(&base_url);
-        let api_key = match non_empty_env(API_KEY_ENV)? {
-            Some(key) => Some(key),
-            None => credentials.api_keys.get(&base_url).cloned(),
-        };
-        Ok(Self { base_url, api_key })
+        Ok(resolve(
+            non_empty_env(BASE_URL_ENV)?,
+            non_empty_env(API_KEY_ENV)?,
+            &credentials,
+        ))
     }
 
     /// `$CAIRN_CONFIG_DIR/credentials.json`, else `<config dir>/cairn/credentials.json` where the
@@ -120,6 +116,21 @@ impl Settings {
         save_login_at(&path, base_url, api_key)?;
         Ok(path)
     }
+}
+
+/// The precedence rules: environment, then the saved login, then the default server. A saved key
+/// belongs to the server it was saved for.
+fn resolve(
+    base_url: Option<String>,
+    api_key: Option<String>,
+    credentials: &Credentials,
+) -> Settings {
+    let base_url = base_url
+        .or_else(|| credentials.default_base_url.clone())
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    let base_url = normalize_base_url(&base_url);
+    let api_key = api_key.or_else(|| credentials.api_keys.get(&base_url).cloned());
+    Settings { base_url, api_key }
 }
 
 /// [`Settings::save_login`] into an explicit file.
@@ -241,6 +252,51 @@ mod tests {
                 .mode();
             assert_eq!(dir_mode & 0o777, 0o700);
         }
+    }
+
+    #[test]
+    fn environment_beats_the_saved_login_and_keys_stay_with_their_server() {
+        let saved = Credentials {
+            version: 1,
+            default_base_url: Some("http://saved:1".to_owned()),
+            api_keys: [("http://saved:1".to_owned(), "cairn-saved".to_owned())].into(),
+        };
+        let check = |base: Option<&str>,
+                     key: Option<&str>,
+                     credentials: &Credentials,
+                     expect: (&str, Option<&str>)| {
+            let settings = resolve(base.map(str::to_owned), key.map(str::to_owned), credentials);
+            assert_eq!(
+                (settings.base_url.as_str(), settings.api_key.as_deref()),
+                expect
+            );
+        };
+        check(None, None, &saved, ("http://saved:1", Some("cairn-saved")));
+        check(
+            None,
+            Some("cairn-env"),
+            &saved,
+            ("http://saved:1", Some("cairn-env")),
+        );
+        check(
+            Some("http://saved:1/"),
+            None,
+            &saved,
+            ("http://saved:1", Some("cairn-saved")),
+        );
+        // Another server never receives the saved key.
+        check(
+            Some("http://other:2"),
+            None,
+            &saved,
+            ("http://other:2", None),
+        );
+        check(
+            None,
+            None,
+            &Credentials::default(),
+            (DEFAULT_BASE_URL, None),
+        );
     }
 
     #[test]
