@@ -10,7 +10,7 @@
 )]
 
 // mod access;
-// mod blobs;
+mod blobs;
 // mod emulators;
 mod harness;
 mod logging;
