@@ -9,7 +9,7 @@
     reason = "a test that cannot set up its fixture should panic right there"
 )]
 
-// mod access;
+mod access;
 mod blobs;
 // mod emulators;
 mod harness;
