@@ -239,6 +239,13 @@ pub(crate) async fn put_batch(
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = auth.required()?;
+    let (entity_id, wanted) = {
+        let id = id.clone();
+        state
+            .db()
+            .read(move |connection| manifest_small_blobs(connection, &caller, &id))
+            .await?
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -249,13 +256,6 @@ pub(crate) async fn put_batch(
         )));
     }
     check_content_length(&headers, BATCH_MAX_BYTES, "a blob batch")?;
-    let (entity_id, wanted) = {
-        let id = id.clone();
-        state
-            .db()
-            .read(move |connection| manifest_small_blobs(connection, &caller, &id))
-            .await?
-    };
     let mut parser = BatchParser::new(wanted);
     let mut stream = body.into_data_stream();
     let mut failure = None;

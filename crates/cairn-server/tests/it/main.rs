@@ -9,8 +9,8 @@
     reason = "a test that cannot set up its fixture should panic right there"
 )]
 
-// mod access;
-// mod blobs;
+mod access;
+mod blobs;
 // mod emulators;
 mod harness;
 mod logging;
