@@ -40,6 +40,12 @@ async fn logged_content_downloads_byte_identical() -> Result<()> {
     let run = Run::init(&client, RunOptions::new("vision").with_job_type("upload")).await?;
     let mut artifact = draft(&scratch)?;
     artifact.new_file("notes/readme.md", b"# cats\n", true)?;
+    assert!(matches!(
+        artifact.get_entry("notes/readme.md"),
+        Err(Error::NotLogged {
+            method: "get_entry"
+        })
+    ));
     let logged = run
         .log_artifact(&mut artifact, &["best".to_owned()])
         .await?;

@@ -296,9 +296,9 @@ async fn upload_task(
             let (body, bytes) = tokio::task::spawn_blocking(move || read_batch(&blobs))
                 .await
                 .map_err(|error| Error::Io {
-                    action: "read the files of a batch",
-                    path: PathBuf::new(),
-                    source: std::io::Error::other(error),
+                    action: "read the files of",
+                    path: PathBuf::from("a batch of small blobs"),
+                    source: std::io::Error::other(error.to_string()),
                 })??;
             let path = routes::blob_batch(id);
             let _receipt: BlobReceipt = client
