@@ -7,14 +7,13 @@
 //! before the last. Each scenario checks that the kill really happened mid-upload, so a machine
 //! fast enough to finish first fails loudly instead of passing vacuously.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail, ensure};
 use cairn_api::ServerStats;
 
 use crate::harness::{
-    Server, World, assert_same_tree, check_committed_blobs, get, put, put_command,
+    Server, World, assert_same_tree, check_blob_files, check_committed_blobs, get, put, put_command,
     write_random_files,
 };
 
@@ -159,31 +158,6 @@ fn killing_the_server_mid_upload_keeps_committed_data_whole() -> Result<()> {
     )?;
     assert_same_tree(&input, &root)?;
     // Nothing from the crashed run is left half-written where readers would see it.
-    ensure_no_partial_blobs(world.data_dir())
-}
-
-/// Every file under `blobs/` must be complete: its name's MD5 is its content's, checked through
-/// its size against the dataset (all blobs here have [`FILE_SIZE`] bytes).
-fn ensure_no_partial_blobs(data_dir: &Path) -> Result<()> {
-    let blobs = data_dir.join("blobs");
-    let mut stack = vec![blobs];
-    while let Some(dir) = stack.pop() {
-        if !dir.is_dir() {
-            continue;
-        }
-        for entry in fs_err::read_dir(&dir)? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                stack.push(entry.path());
-            } else {
-                let size = entry.metadata()?.len();
-                ensure!(
-                    size == FILE_SIZE as u64,
-                    "`{}` has {size} bytes: a partial blob is visible in the blob store",
-                    entry.path().display()
-                );
-            }
-        }
-    }
+    check_blob_files(world.data_dir())?;
     Ok(())
 }

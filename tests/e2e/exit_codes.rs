@@ -55,12 +55,16 @@ fn failures_have_their_documented_exit_codes() -> Result<()> {
         .failure(&[7])?
         .stderr_mentions(&[nowhere.trim_start_matches("http://")])?;
 
-    // Names that break the rules: refused before anything is sent, naming the value.
-    for bad in ["alice/e2e/bad name!", "a/b/c/d", "alice/e2e/"] {
-        let outcome = put_command(&world.alice, &world.server, bad, &input)?
+    // Names that break the rules: refused, naming the value at fault.
+    for (bad, named) in [
+        ("alice/e2e/bad name!", "bad name!"),
+        ("a/b/c/d", "a/b/c/d"),
+        ("alice/e2e/", "alice/e2e/"),
+    ] {
+        put_command(&world.alice, &world.server, bad, &input)?
             .run()?
-            .failure(&[1, 2])?;
-        outcome.stderr_mentions(&[bad])?;
+            .failure(&[1, 2])?
+            .stderr_mentions(&[named])?;
     }
 
     // A usage error: a missing required option.

@@ -22,7 +22,7 @@ use tempfile::TempDir;
 pub(crate) use artifact::{get, put, put_command};
 pub(crate) use cli::{User, utf8};
 pub(crate) use server::{Server, free_port};
-pub(crate) use store::check_committed_blobs;
+pub(crate) use store::{check_blob_files, check_committed_blobs};
 pub(crate) use tree::{assert_same_tree, random_bytes, write_file, write_random_files};
 
 /// The environment variable naming the `cairn` binary under test.

@@ -2,8 +2,9 @@
 //! COMMITTED version refers to a blob the server does not hold.
 //!
 //! The metadata lives in `cairn.sqlite` (`versions` with their `state`, `entries` with each
-//! file's MD5 and size); small blobs are packed into `packed.sqlite`, large ones are files under
-//! `blobs/`. Both databases are opened read-only, so this also works while the server runs.
+//! file's `md5_hex` and `size`); small blobs are rows of `packed_blobs` in `packed.sqlite`, large
+//! ones are files `blobs/<aa>/<md5hex>-<size>` (the local blob store). Both databases are opened
+//! read-only, so this also works while the server runs.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -79,8 +80,8 @@ fn is_packed(packed: Option<&Connection>, md5_hex: &str, size: u64) -> Result<bo
     };
     let found: Option<i64> = packed
         .query_row(
-            "SELECT length(content) FROM blobs WHERE md5_hex = ?1",
-            [md5_hex],
+            "SELECT length(data) FROM packed_blobs WHERE md5_hex = ?1 AND size = ?2",
+            rusqlite::params![md5_hex, i64::try_from(size).unwrap_or(i64::MAX)],
             |row| row.get(0),
         )
         .map(Some)
@@ -96,10 +97,50 @@ fn is_file(data_dir: &Path, md5_hex: &str, size: u64) -> Result<bool> {
     let path = data_dir
         .join("blobs")
         .join(md5_hex.get(..2).unwrap_or_default())
-        .join(md5_hex);
+        .join(format!("{md5_hex}-{size}"));
     match fs_err::metadata(&path) {
         Ok(metadata) => Ok(metadata.is_file() && metadata.len() == size),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Fails unless every file in the local blob store is whole: a file `<md5hex>-<size>` has
+/// `size` bytes whose MD5 is `md5hex`. A crash may leave debris in `tmp/`, never here. Returns
+/// how many blob files there are.
+pub(crate) fn check_blob_files(data_dir: &Path) -> Result<u64> {
+    let mut count = 0;
+    let mut stack = vec![data_dir.join("blobs")];
+    while let Some(dir) = stack.pop() {
+        if !dir.is_dir() {
+            continue;
+        }
+        for entry in fs_err::read_dir(&dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some((md5_hex, size)) = name.rsplit_once('-') else {
+                anyhow::bail!("`{}` is not named `<md5hex>-<size>`", path.display());
+            };
+            let content = fs_err::read(&path)?;
+            ensure!(
+                size.parse::<usize>().ok() == Some(content.len()),
+                "`{}` has {} bytes: a partial blob is visible in the blob store",
+                path.display(),
+                content.len()
+            );
+            let actual = cairn_hash::md5(&content).to_hex();
+            ensure!(
+                actual == md5_hex,
+                "`{}` holds content with MD5 {actual}: a torn blob is visible in the blob store",
+                path.display()
+            );
+            count += 1;
+        }
+    }
+    Ok(count)
 }
