@@ -13,8 +13,8 @@ use anyhow::{Result, bail, ensure};
 use cairn_api::ServerStats;
 
 use crate::harness::{
-    Server, World, assert_same_tree, check_blob_files, check_committed_blobs, get, put, put_command,
-    write_random_files,
+    Server, World, assert_same_tree, check_blob_files, check_committed_blobs, get, put,
+    put_command, write_random_files,
 };
 
 const FILES: u64 = 40;
@@ -106,8 +106,9 @@ fn killing_the_client_mid_upload_resumes_without_storing_twice() -> Result<()> {
         "{report:?}"
     );
 
+    let elsewhere = world.alice.on_another_machine(&world.server)?;
     let root = world.path("download");
-    get(&world.alice, &world.server, &format!("{NAME}:v0"), &root)?;
+    get(&elsewhere, &world.server, &format!("{NAME}:v0"), &root)?;
     assert_same_tree(&input, &root)
 }
 

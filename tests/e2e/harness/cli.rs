@@ -68,6 +68,18 @@ impl User {
         Ok(user)
     }
 
+    /// The same user on another machine: same key, but a new home, config and empty cache, so
+    /// whatever it downloads must come from the server.
+    pub(crate) fn on_another_machine(&self, server: &Server) -> Result<Self> {
+        let user = Self {
+            name: self.name.clone(),
+            api_key: self.api_key.clone(),
+            home: temp_dir(&format!("home-{}-elsewhere", self.name))?,
+        };
+        user.login(server)?;
+        Ok(user)
+    }
+
     /// Someone who never logged in: commands run without an API key.
     pub(crate) fn anonymous() -> Result<Self> {
         Ok(Self {
