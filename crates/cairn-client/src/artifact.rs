@@ -37,6 +37,8 @@ pub struct Artifact {
     /// Remembered digests of unchanged files (see `stat.rs`).
     pub(crate) stat_cache: Option<std::sync::Arc<cairn_cache::StatCache>>,
     handlers: Option<std::sync::Arc<cairn_storage::Handlers>>,
+    /// The version this draft became, once logged.
+    logged: Option<cairn_api::Version>,
 }
 
 impl Artifact {
@@ -56,6 +58,7 @@ impl Artifact {
             new_files: None,
             stat_cache: None,
             handlers: None,
+            logged: None,
         })
     }
 
@@ -157,6 +160,29 @@ impl Artifact {
     /// Freezes the artifact: every later change is refused.
     pub fn finalize(&mut self) {
         self.finalized = true;
+    }
+
+    /// The version this draft became, once [`Run::log_artifact`](crate::Run::log_artifact)
+    /// succeeded.
+    pub fn logged_version(&self) -> Option<&cairn_api::Version> {
+        self.logged.as_ref()
+    }
+
+    /// Records the version the draft became, and freezes it.
+    pub(crate) fn mark_logged(&mut self, version: cairn_api::Version) {
+        self.finalized = true;
+        self.logged = Some(version);
+    }
+
+    /// The entry at `path` (normalised as the SDK does). Like the SDK, only a logged artifact
+    /// answers; on a draft this is [`Error::NotLogged`].
+    pub fn get_entry(&self, path: &str) -> Result<ArtifactEntry> {
+        if self.logged.is_none() {
+            return Err(Error::NotLogged {
+                method: "get_entry",
+            });
+        }
+        entry_of(&self.manifest, path)
     }
 
     /// Writes `contents` as a new file named `name` and adds it (the SDK's `new_file`). With
@@ -275,6 +301,19 @@ impl Artifact {
             .map(|ArtifactEntry { path, entry }| (path, entry));
         Ok(self.manifest.add_all(entries, overwrite)?)
     }
+}
+
+/// The entry of `manifest` at `path`, or the SDK's `KeyError` wording.
+pub(crate) fn entry_of(manifest: &Manifest, path: &str) -> Result<ArtifactEntry> {
+    let not_found = || Error::EntryNotFound {
+        path: path.to_owned(),
+    };
+    let logical = LogicalPath::new(path).map_err(|_| not_found())?;
+    let entry = manifest.get(logical.as_str()).ok_or_else(not_found)?;
+    Ok(ArtifactEntry {
+        path: logical,
+        entry: entry.clone(),
+    })
 }
 
 /// `path` made absolute against the current directory, without resolving symlinks (for messages

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong while building an artifact.
+/// Everything that can go wrong while building, logging, finding or downloading an artifact.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -123,6 +123,210 @@ pub enum Error {
         /// The method that was called.
         method: &'static str,
     },
+    /// A method that needs a logged artifact was called on a draft.
+    #[error(
+        "'Artifact.{method}' used prior to logging artifact or while in offline mode. Call Artifact.wait() before accessing logged artifact properties."
+    )]
+    NotLogged {
+        /// The method that was called.
+        method: &'static str,
+    },
+    /// The server has no such entity, project, collection, version, alias or run (or the caller
+    /// may not know it exists).
+    #[error("{what}")]
+    NotFound {
+        /// What was looked for, in words (the server's own message when it sent one).
+        what: String,
+    },
+    /// An artifact has no entry at this path (the SDK's `KeyError`).
+    #[error("Path not contained in artifact: {path}")]
+    EntryNotFound {
+        /// The path asked for.
+        path: String,
+    },
+    /// The API key is known but may not do this.
+    #[error("permission denied: {detail}")]
+    PermissionDenied {
+        /// The server's explanation.
+        detail: String,
+    },
+    /// No API key was sent, or the server does not know it.
+    #[error("not authenticated at `{base_url}`: {detail}; run `cairn login` or set CAIRN_API_KEY")]
+    Unauthenticated {
+        /// The server.
+        base_url: String,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The server answered with an error (an RFC 9457 problem, or a bare status).
+    #[error("the server refused the request ({code}, HTTP {status}): {detail}")]
+    Server {
+        /// The stable machine code (`Unknown` for a body that was not a problem).
+        code: cairn_api::ErrorCode,
+        /// The HTTP status.
+        status: u16,
+        /// What the server said.
+        detail: String,
+    },
+    /// The server could not be reached.
+    #[error(
+        "cannot connect to the Cairn server at `{base_url}`; is `cairn server` running there? (set CAIRN_BASE_URL or run `cairn login` to use another)"
+    )]
+    Connect {
+        /// The server.
+        base_url: String,
+        /// What the HTTP client said.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A request failed on the way (timeout, connection reset while sending or receiving).
+    #[error("request to `{url}` failed")]
+    Http {
+        /// The URL, without credentials.
+        url: String,
+        /// What the HTTP client said.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A response could not be understood (not the JSON this client expects).
+    #[error(
+        "unexpected answer from `{url}`: {reason}; is the server a Cairn server of a compatible version?"
+    )]
+    Protocol {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Downloaded content does not hash to the digest the manifest records. Nothing was written
+    /// at the destination.
+    #[error(
+        "downloaded content of `{path}` does not match the manifest: expected {expected}, got {actual}; nothing was written, try again or report the corrupt data to the server's operator"
+    )]
+    DigestMismatch {
+        /// The entry's logical path (or the reference URI).
+        path: String,
+        /// What the manifest records (`MD5 \`...\`` or `N bytes`).
+        expected: String,
+        /// What arrived, in the same form.
+        actual: String,
+    },
+    /// A local file changed after it was added to the draft, so its content no longer matches
+    /// the manifest.
+    #[error(
+        "`{}` changed after it was added to the artifact ({detail}); add it again to a new artifact and log that",
+        path.display()
+    )]
+    FileChanged {
+        /// The local file.
+        path: std::path::PathBuf,
+        /// What differs.
+        detail: String,
+    },
+    /// The server asks for a blob that no local file of the draft provides.
+    #[error(
+        "the server asks for blob `{md5}` ({size} bytes) but no local file of the artifact has it; add the file again"
+    )]
+    BlobUnavailable {
+        /// The blob's hex MD5.
+        md5: String,
+        /// Its size.
+        size: u64,
+    },
+    /// An entry path would leave the download root, or pass through a symlink inside it.
+    #[error("refusing to write `{}`: {reason}", path.display())]
+    UnsafePath {
+        /// The destination that was refused.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A reference entry could not be fetched (missing, changed, no access).
+    #[error(
+        "cannot fetch reference `{uri}`; pass `allow_missing_references` (`--allow-missing-references`) to skip it"
+    )]
+    MissingReference {
+        /// The reference URI (redacted).
+        uri: String,
+        /// What the storage layer said.
+        #[source]
+        source: Box<cairn_storage::Error>,
+    },
+    /// `file()` on an artifact that does not hold exactly one file.
+    #[error(
+        "This artifact contains more than one file, call `.download()` to get all files or call .get_entry(\"filename\").download()"
+    )]
+    NotSingleFile {
+        /// How many entries the artifact has.
+        entries: usize,
+    },
+    /// A directory does not match the artifact's manifest.
+    #[error("{}", verify_message(root, missing, extra, changed))]
+    VerifyFailed {
+        /// The directory checked.
+        root: std::path::PathBuf,
+        /// Entries with no file.
+        missing: Vec<String>,
+        /// Files that are not entries.
+        extra: Vec<String>,
+        /// Files whose content differs.
+        changed: Vec<String>,
+    },
+    /// The local cache failed.
+    #[error(transparent)]
+    Cache(Box<cairn_cache::Error>),
+    /// A setting (environment variable, credentials file) cannot be used.
+    #[error("invalid setting {name}: {reason}")]
+    Setting {
+        /// The variable or file.
+        name: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// An artifact path (`entity/project/name:alias`) did not parse or lacks a part.
+    #[error(transparent)]
+    ArtifactPath(#[from] cairn_api::ParseArtifactPathError),
+    /// An operation this version cannot do.
+    #[error("{what} is not supported: {hint}")]
+    NotSupported {
+        /// What was asked.
+        what: String,
+        /// What to do instead.
+        hint: &'static str,
+    },
+}
+
+/// The message of [`Error::VerifyFailed`]: counts and the first few paths of each kind.
+fn verify_message(
+    root: &std::path::Path,
+    missing: &[String],
+    extra: &[String],
+    changed: &[String],
+) -> String {
+    const SHOWN: usize = 5;
+    let list = |kind: &str, paths: &[String]| {
+        if paths.is_empty() {
+            return None;
+        }
+        let mut shown: Vec<String> = paths.iter().take(SHOWN).map(|p| format!("`{p}`")).collect();
+        if paths.len() > SHOWN {
+            shown.push(format!("and {} more", paths.len() - SHOWN));
+        }
+        Some(format!("{} {kind} ({})", paths.len(), shown.join(", ")))
+    };
+    let parts: Vec<String> = [
+        list("missing", missing),
+        list("not in the artifact", extra),
+        list("changed", changed),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    format!(
+        "`{}` does not match the artifact: {}; run `checkout` to restore it",
+        root.display(),
+        parts.join(", ")
+    )
 }
 
 impl From<cairn_storage::Error> for Error {
@@ -156,6 +360,25 @@ impl From<cairn_storage::Error> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The server's machine code this error corresponds to, so a command line can map it to an
+    /// exit code; `None` for local problems (files, settings, connection).
+    pub fn code(&self) -> Option<cairn_api::ErrorCode> {
+        use cairn_api::ErrorCode;
+        match self {
+            Self::NotFound { .. } | Self::EntryNotFound { .. } => Some(ErrorCode::NotFound),
+            Self::PermissionDenied { .. } => Some(ErrorCode::PermissionDenied),
+            Self::Unauthenticated { .. } => Some(ErrorCode::Unauthenticated),
+            Self::Server { code, .. } => Some(*code),
+            Self::DigestMismatch { .. } => Some(ErrorCode::DigestMismatch),
+            Self::FileChanged { .. } => Some(ErrorCode::DigestMismatch),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn cache(error: cairn_cache::Error) -> Self {
+        Self::Cache(Box::new(error))
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,

@@ -8,5 +8,7 @@
 
 #[cfg(unix)]
 mod errors;
+mod send;
 mod stat_cache;
+mod transport;
 mod vectors;

@@ -1,0 +1,603 @@
+//! Downloading a logged artifact: resolve the manifest, fetch what the cache lacks (verified
+//! before it becomes visible), then materialise every entry inside the download root.
+//!
+//! Phases, each with its own progress:
+//! 1. **Plan.** Every entry under `path_prefix` gets its destination (checked: no symlink inside
+//!    the root on the way) and its cache key (MD5 for content, W&B's etag key for references
+//!    whose digest is not an MD5 of their bytes). Files already in the root with the right
+//!    size and MD5 are left alone.
+//! 2. **Fetch.** Missing objects stream from the server (`GET routes::blob`) or from the
+//!    reference's storage handler into the cache, `concurrency` at a time, all pinned so a
+//!    concurrent cleanup cannot evict them. With `skip_cache` they stream straight into a
+//!    temporary file next to their destination instead and are renamed into place once verified.
+//! 3. **Materialise.** Cached objects are put in place by reflink, hardlink or copy.
+//!
+//! A failed fetch (a corrupt blob, a lost connection after every retry) stops the download
+//! before anything is materialised.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cairn_api::routes;
+use cairn_cache::{Cache, LinkMode, ObjectKey};
+use cairn_hash::{FileHasher, Md5Digest};
+use cairn_manifest::{DigestAlgorithm, Entry, LogicalPath};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use reqwest::Method;
+
+use crate::client::Failure;
+use crate::progress::PhaseGuard;
+use crate::transfer::{PumpError, pump, write_verified};
+use crate::{Error, LoggedArtifact, Phase, Result, paths};
+
+/// How [`LoggedArtifact::download`] works.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownloadOptions {
+    /// Where to put the files; `./artifacts/<name>:v<N>` by default.
+    pub root: Option<PathBuf>,
+    /// Only entries whose path starts with this string (as in the SDK, a plain prefix).
+    pub path_prefix: Option<String>,
+    /// Skip reference entries that cannot be fetched instead of failing (they are listed in
+    /// [`Downloaded::missing_references`]).
+    pub allow_missing_references: bool,
+    /// Do not keep the fetched files in the local cache.
+    pub skip_cache: bool,
+    /// How cached files are put in the root.
+    pub link_mode: LinkMode,
+}
+
+impl DownloadOptions {
+    /// Sets the root.
+    #[must_use]
+    pub fn with_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.root = Some(root.into());
+        self
+    }
+
+    /// Sets the path prefix.
+    #[must_use]
+    pub fn with_path_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.path_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Sets [`DownloadOptions::allow_missing_references`].
+    #[must_use]
+    pub fn with_allow_missing_references(mut self, allow: bool) -> Self {
+        self.allow_missing_references = allow;
+        self
+    }
+
+    /// Sets [`DownloadOptions::skip_cache`].
+    #[must_use]
+    pub fn with_skip_cache(mut self, skip_cache: bool) -> Self {
+        self.skip_cache = skip_cache;
+        self
+    }
+
+    /// Sets the link mode.
+    #[must_use]
+    pub fn with_link_mode(mut self, link_mode: LinkMode) -> Self {
+        self.link_mode = link_mode;
+        self
+    }
+}
+
+/// What a download did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Downloaded {
+    /// The download root.
+    pub root: PathBuf,
+    /// Entries now present in the root.
+    pub files: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// Objects fetched over the network (blobs and references).
+    pub fetched_blobs: u64,
+    /// Bytes fetched over the network.
+    pub fetched_bytes: u64,
+    /// Objects that were already in the cache.
+    pub from_cache: u64,
+    /// Reference URIs (redacted) that could not be fetched and were skipped
+    /// ([`DownloadOptions::allow_missing_references`]).
+    pub missing_references: Vec<String>,
+}
+
+/// One entry to put in the root.
+#[derive(Debug, Clone)]
+struct Planned {
+    path: LogicalPath,
+    entry: Entry,
+    destination: PathBuf,
+    key: ObjectKey,
+}
+
+impl Planned {
+    fn size(&self) -> u64 {
+        self.entry.size.unwrap_or(0)
+    }
+
+    fn label(&self) -> String {
+        match &self.entry.reference {
+            Some(uri) => cairn_storage::Redacted::new(uri).to_string(),
+            None => self.path.to_string(),
+        }
+    }
+}
+
+impl LoggedArtifact {
+    /// Downloads the artifact (or the entries under `path_prefix`) into the root.
+    pub async fn download(&self, options: &DownloadOptions) -> Result<Downloaded> {
+        let manifest = self.manifest().await?;
+        let root = options
+            .root
+            .clone()
+            .unwrap_or_else(|| paths::default_root(self.version()));
+        fs_err::create_dir_all(&root).map_err(Error::io("create", &root))?;
+        let mut plans = Vec::new();
+        for (path, entry) in manifest.entries() {
+            if let Some(prefix) = &options.path_prefix
+                && !path.as_str().starts_with(prefix.as_str())
+            {
+                continue;
+            }
+            plans.push(Planned {
+                path: path.clone(),
+                entry: entry.clone(),
+                destination: paths::check_no_symlinks(&root, path)?,
+                key: object_key(path, entry)?,
+            });
+        }
+        let present = self.already_present(&plans).await?;
+        let (mut done, mut todo) = (Vec::new(), Vec::new());
+        for (plan, present) in plans.into_iter().zip(present) {
+            if present {
+                done.push(plan);
+            } else {
+                todo.push(plan);
+            }
+        }
+        let mut report = Downloaded {
+            root: root.clone(),
+            files: done.len() as u64,
+            bytes: done.iter().map(Planned::size).sum(),
+            ..Downloaded::default()
+        };
+        if options.skip_cache {
+            self.fetch_direct(&root, todo, options, &mut report).await?;
+        } else {
+            self.fetch_cached(&root, todo, options, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// [`download`](Self::download) into `root`, after removing every file and symlink under
+    /// it that is not an entry of the artifact.
+    pub async fn checkout(&self, root: &Path) -> Result<Downloaded> {
+        let manifest = self.manifest().await?;
+        for (relative, path) in paths::walk(root)? {
+            if manifest.get(&relative).is_none() {
+                fs_err::remove_file(&path).map_err(Error::io("remove", &path))?;
+            }
+        }
+        self.download(&DownloadOptions::default().with_root(root))
+            .await
+    }
+
+    /// Downloads a single-file artifact and returns the file's path (the SDK's `file()`).
+    pub async fn file(&self, root: Option<&Path>) -> Result<PathBuf> {
+        let manifest = self.manifest().await?;
+        let mut entries = manifest.entries();
+        let (Some((path, _)), None) = (entries.next(), entries.next()) else {
+            return Err(Error::NotSingleFile {
+                entries: manifest.len(),
+            });
+        };
+        let options = DownloadOptions {
+            root: root.map(Path::to_owned),
+            ..DownloadOptions::default()
+        };
+        let downloaded = self.download(&options).await?;
+        Ok(paths::join(&downloaded.root, path))
+    }
+
+    /// Which planned entries already sit at their destination with the right size and MD5.
+    async fn already_present(&self, plans: &[Planned]) -> Result<Vec<bool>> {
+        let candidates: Vec<(usize, PathBuf, Md5Digest, u64)> = plans
+            .iter()
+            .enumerate()
+            .filter_map(|(index, plan)| {
+                let md5 = plan.key.as_md5()?;
+                let metadata = fs_err::symlink_metadata(&plan.destination).ok()?;
+                (metadata.is_file() && Some(metadata.len()) == plan.entry.size)
+                    .then(|| (index, plan.destination.clone(), md5, metadata.len()))
+            })
+            .collect();
+        let mut present = vec![false; plans.len()];
+        if candidates.is_empty() {
+            return Ok(present);
+        }
+        let progress = self.client.progress_arc();
+        let total: u64 = candidates.iter().map(|(_, _, _, size)| size).sum();
+        let matching = tokio::task::spawn_blocking(move || {
+            progress.start(Phase::Hash, candidates.len() as u64, total);
+            let mut hasher = FileHasher::new(cairn_hash::Algorithms::MD5);
+            let matching: Vec<usize> = candidates
+                .into_iter()
+                .filter_map(|(index, path, md5, size)| {
+                    let same = hasher
+                        .hash_file(&path)
+                        .is_ok_and(|digests| digests.md5 == md5);
+                    progress.advance(Phase::Hash, 1, size);
+                    same.then_some(index)
+                })
+                .collect();
+            progress.finish(Phase::Hash);
+            matching
+        })
+        .await
+        .map_err(join_error)?;
+        for index in matching {
+            present[index] = true;
+        }
+        Ok(present)
+    }
+
+    /// Fetches into the cache what it lacks, then materialises every entry.
+    async fn fetch_cached(
+        &self,
+        root: &Path,
+        todo: Vec<Planned>,
+        options: &DownloadOptions,
+        report: &mut Downloaded,
+    ) -> Result<()> {
+        let cache = self.client.cache()?;
+        let mut pin = cache.pin().map_err(Error::cache)?;
+        let keys: Vec<ObjectKey> = todo.iter().map(|plan| plan.key.clone()).collect();
+        pin.add_all(&keys).map_err(Error::cache)?;
+        // One fetch per distinct object; pinned first, so what is present now stays present.
+        let mut to_fetch: BTreeMap<ObjectKey, &Planned> = BTreeMap::new();
+        let mut cached = BTreeSet::new();
+        for plan in &todo {
+            if cache.contains(&plan.key) {
+                cached.insert(plan.key.clone());
+            } else {
+                to_fetch.entry(plan.key.clone()).or_insert(plan);
+            }
+        }
+        report.from_cache = cached.len() as u64;
+        let total_bytes = to_fetch.values().map(|plan| plan.size()).sum();
+        let guard = PhaseGuard::start(
+            self.client.progress(),
+            Phase::Download,
+            to_fetch.len() as u64,
+            total_bytes,
+        );
+        let fetches: Vec<Planned> = to_fetch.into_values().cloned().collect();
+        let allow_missing = options.allow_missing_references;
+        let outcomes: Vec<(ObjectKey, Option<u64>)> = futures_util::stream::iter(fetches)
+            .map(|plan| self.fetch_into_cache(&cache, plan, &guard, allow_missing))
+            .buffer_unordered(self.client.concurrency())
+            .try_collect()
+            .await?;
+        drop(guard);
+        let mut skipped = BTreeSet::new();
+        for (key, size) in outcomes {
+            match size {
+                Some(size) => {
+                    report.fetched_blobs += 1;
+                    report.fetched_bytes += size;
+                }
+                None => {
+                    skipped.insert(key);
+                }
+            }
+        }
+        let (skip, materialize): (Vec<Planned>, Vec<Planned>) = todo
+            .into_iter()
+            .partition(|plan| skipped.contains(&plan.key));
+        report.missing_references = skip.iter().map(Planned::label).collect();
+        report.files += materialize.len() as u64;
+        report.bytes += materialize.iter().map(Planned::size).sum::<u64>();
+        let progress = self.client.progress_arc();
+        let root = root.to_owned();
+        let link_mode = options.link_mode;
+        let blocking_cache = Arc::clone(&cache);
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let total = materialize.iter().map(Planned::size).sum();
+            progress.start(Phase::Materialize, materialize.len() as u64, total);
+            let result = materialize.iter().try_for_each(|plan| {
+                // Checked again right before writing: the tree may have changed since planning.
+                paths::check_no_symlinks(&root, &plan.path)?;
+                blocking_cache
+                    .materialize(&plan.key, &plan.destination, link_mode)
+                    .map_err(Error::cache)?;
+                progress.advance(Phase::Materialize, 1, plan.size());
+                Ok(())
+            });
+            progress.finish(Phase::Materialize);
+            result
+        })
+        .await
+        .map_err(join_error)??;
+        drop(pin);
+        Ok(())
+    }
+
+    /// Streams one file blob from the server into the cache, verified on the way in.
+    async fn fetch_blob(
+        &self,
+        cache: &Arc<Cache>,
+        plan: &Planned,
+        guard: &PhaseGuard<'_>,
+    ) -> Result<u64> {
+        let md5 = plan
+            .key
+            .as_md5()
+            .map(|md5| md5.to_hex())
+            .unwrap_or_default();
+        let route = routes::blob(&self.version().id, &md5);
+        self.client
+            .retrying(&route, || async {
+                let response = self
+                    .client
+                    .send(self.client.request(Method::GET, &route))
+                    .await?;
+                let cache = Arc::clone(cache);
+                let (key, size, label) = (plan.key.clone(), plan.entry.size, plan.label());
+                let sink = move |reader: &mut crate::transfer::ChannelReader| {
+                    cache
+                        .insert(&key, reader, size)
+                        .map(|inserted| inserted.size)
+                        .map_err(|error| cache_insert_error(error, &label))
+                };
+                match pump(
+                    response.bytes_stream(),
+                    |bytes| guard.advance(0, bytes),
+                    sink,
+                )
+                .await
+                {
+                    Ok(size) => Ok(size),
+                    Err(PumpError::Stream(error)) => {
+                        Err(Failure::from(self.client.transport_error(error)))
+                    }
+                    Err(PumpError::Sink(error)) => Err(Failure::from(error)),
+                }
+            })
+            .await
+    }
+
+    /// Streams one reference through its storage handler into the cache.
+    async fn fetch_reference(
+        &self,
+        cache: &Arc<Cache>,
+        plan: &Planned,
+        guard: &PhaseGuard<'_>,
+    ) -> Result<u64> {
+        let handlers = self.client.handlers();
+        let missing = |source: cairn_storage::Error| Error::MissingReference {
+            uri: plan.label(),
+            source: Box::new(source),
+        };
+        let stream = handlers.fetch(&plan.entry).await.map_err(missing)?;
+        let cache = Arc::clone(cache);
+        let (key, size, label) = (plan.key.clone(), plan.entry.size, plan.label());
+        let sink = move |reader: &mut crate::transfer::ChannelReader| {
+            cache
+                .insert(&key, reader, size)
+                .map(|inserted| inserted.size)
+                .map_err(|error| cache_insert_error(error, &label))
+        };
+        match pump(stream, |bytes| guard.advance(0, bytes), sink).await {
+            Ok(size) => Ok(size),
+            Err(PumpError::Stream(error)) => Err(missing(error)),
+            Err(PumpError::Sink(error)) => Err(error),
+        }
+    }
+
+    /// `skip_cache`: streams each entry straight to a temporary file next to its destination.
+    async fn fetch_direct(
+        &self,
+        root: &Path,
+        todo: Vec<Planned>,
+        options: &DownloadOptions,
+        report: &mut Downloaded,
+    ) -> Result<()> {
+        let total_bytes = todo.iter().map(Planned::size).sum();
+        let guard = PhaseGuard::start(
+            self.client.progress(),
+            Phase::Download,
+            todo.len() as u64,
+            total_bytes,
+        );
+        let allow_missing = options.allow_missing_references;
+        let outcomes: Vec<(Planned, Option<u64>)> = futures_util::stream::iter(todo)
+            .map(|plan| self.fetch_one_direct(root, plan, &guard, allow_missing))
+            .buffer_unordered(self.client.concurrency())
+            .try_collect()
+            .await?;
+        for (plan, size) in &outcomes {
+            match size {
+                Some(size) => {
+                    report.fetched_blobs += 1;
+                    report.fetched_bytes += size;
+                    report.files += 1;
+                    report.bytes += plan.size();
+                }
+                None => report.missing_references.push(plan.label()),
+            }
+        }
+        report.missing_references.sort();
+        Ok(())
+    }
+
+    /// Fetches one object into the cache; a reference that cannot be fetched is `None` when
+    /// missing references are allowed.
+    async fn fetch_into_cache(
+        &self,
+        cache: &Arc<Cache>,
+        plan: Planned,
+        guard: &PhaseGuard<'_>,
+        allow_missing: bool,
+    ) -> Result<(ObjectKey, Option<u64>)> {
+        let result = match plan.entry.reference {
+            None => self.fetch_blob(cache, &plan, guard).await,
+            Some(_) => self.fetch_reference(cache, &plan, guard).await,
+        };
+        guard.advance(1, 0);
+        match result {
+            Ok(size) => Ok((plan.key, Some(size))),
+            Err(_) if plan.entry.is_reference() && allow_missing => Ok((plan.key, None)),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Fetches one entry straight to its destination (`skip_cache`).
+    async fn fetch_one_direct(
+        &self,
+        root: &Path,
+        plan: Planned,
+        guard: &PhaseGuard<'_>,
+        allow_missing: bool,
+    ) -> Result<(Planned, Option<u64>)> {
+        let result = self.write_one_direct(root, &plan, guard).await;
+        guard.advance(1, 0);
+        match result {
+            Ok(size) => Ok((plan, Some(size))),
+            Err(_) if plan.entry.is_reference() && allow_missing => Ok((plan, None)),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn write_one_direct(
+        &self,
+        root: &Path,
+        plan: &Planned,
+        guard: &PhaseGuard<'_>,
+    ) -> Result<u64> {
+        paths::check_no_symlinks(root, &plan.path)?;
+        let (destination, md5, size, label) = (
+            plan.destination.clone(),
+            plan.key.as_md5(),
+            plan.entry.size,
+            plan.label(),
+        );
+        let sink = move |reader: &mut crate::transfer::ChannelReader| {
+            write_verified(reader, &destination, md5, size, &label)
+        };
+        if plan.entry.is_reference() {
+            let missing = |source: cairn_storage::Error| Error::MissingReference {
+                uri: plan.label(),
+                source: Box::new(source),
+            };
+            let stream = self
+                .client
+                .handlers()
+                .fetch(&plan.entry)
+                .await
+                .map_err(missing)?;
+            return match pump(stream, |bytes| guard.advance(0, bytes), sink).await {
+                Ok(size) => Ok(size),
+                Err(PumpError::Stream(error)) => Err(missing(error)),
+                Err(PumpError::Sink(error)) => Err(error),
+            };
+        }
+        let route = routes::blob(
+            &self.version().id,
+            &md5.map(|md5| md5.to_hex()).unwrap_or_default(),
+        );
+        self.client
+            .retrying(&route, || async {
+                let response = self
+                    .client
+                    .send(self.client.request(Method::GET, &route))
+                    .await?;
+                match pump(
+                    response.bytes_stream(),
+                    |bytes| guard.advance(0, bytes),
+                    sink.clone(),
+                )
+                .await
+                {
+                    Ok(size) => Ok(size),
+                    Err(PumpError::Stream(error)) => {
+                        Err(Failure::from(self.client.transport_error(error)))
+                    }
+                    Err(PumpError::Sink(error)) => Err(Failure::from(error)),
+                }
+            })
+            .await
+    }
+}
+
+/// The cache key of an entry's content.
+fn object_key(path: &LogicalPath, entry: &Entry) -> Result<ObjectKey> {
+    let Some(uri) = &entry.reference else {
+        if entry.digest_algorithm() != DigestAlgorithm::Md5 {
+            return Err(Error::NotSupported {
+                what: format!("downloading the XXH128 entry `{path}`"),
+                hint: "the server stores blobs by MD5; log the artifact with the default MD5 digest algorithm",
+            });
+        }
+        let md5 = Md5Digest::from_base64(&entry.digest).map_err(|_| Error::Protocol {
+            url: path.to_string(),
+            reason: format!(
+                "entry `{path}` has digest `{}`, which is not an MD5",
+                entry.digest
+            ),
+        })?;
+        return Ok(ObjectKey::md5(md5));
+    };
+    // A checksummed `file://` reference records the MD5 of its bytes; everything else (ETags,
+    // object versions, digests of the URI itself) is named as W&B names it.
+    let is_file =
+        cairn_storage::uri_scheme(uri).is_some_and(|scheme| scheme.eq_ignore_ascii_case("file"));
+    if is_file
+        && let Ok(md5) = Md5Digest::from_base64(&entry.digest)
+        && !is_uri_digest(uri, &entry.digest)
+    {
+        return Ok(ObjectKey::md5(md5));
+    }
+    Ok(ObjectKey::etag(uri, &entry.digest))
+}
+
+/// Whether a `file://` reference's digest is the MD5 of its resolved URI (recorded with checksums
+/// off), which says nothing about its bytes.
+fn is_uri_digest(uri: &str, digest: &str) -> bool {
+    let path = cairn_storage::file::file_uri_path(uri);
+    fs_err::canonicalize(&path).is_ok_and(|resolved| {
+        let resolved_uri = cairn_storage::file::path_to_file_uri(&resolved);
+        cairn_hash::md5(resolved_uri.as_bytes()).to_base64() == digest
+    })
+}
+
+/// A cache insert's verification failure, named by the entry.
+fn cache_insert_error(error: cairn_cache::Error, label: &str) -> Error {
+    match error {
+        cairn_cache::Error::DigestMismatch {
+            expected, actual, ..
+        } => Error::DigestMismatch {
+            path: label.to_owned(),
+            expected: format!("MD5 `{expected}`"),
+            actual: format!("MD5 `{actual}`"),
+        },
+        cairn_cache::Error::SizeMismatch {
+            expected, actual, ..
+        } => Error::DigestMismatch {
+            path: label.to_owned(),
+            expected: format!("{expected} bytes"),
+            actual: format!("{actual} bytes"),
+        },
+        other => Error::cache(other),
+    }
+}
+
+fn join_error(error: tokio::task::JoinError) -> Error {
+    Error::Io {
+        action: "finish the background work of",
+        path: "a download".into(),
+        source: std::io::Error::other(error.to_string()),
+    }
+}

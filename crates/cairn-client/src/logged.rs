@@ -1,0 +1,286 @@
+//! [`LoggedArtifact`]: a committed version and its manifest, with the edits that can still be
+//! made to it (description, metadata, aliases, tags); and [`Api`], the way to find one.
+
+use std::sync::Arc;
+
+use cairn_api::{ArtifactPath, ParseArtifactPathError, UpdateVersion, Version, routes};
+use cairn_manifest::{DigestAlgorithm, Manifest};
+use reqwest::Method;
+use serde_json::{Map, Value};
+use tokio::sync::OnceCell;
+
+use crate::artifact::entry_of;
+use crate::{ArtifactEntry, Client, Error, Result};
+
+/// A logged (committed) artifact version.
+///
+/// The manifest is fetched once, on first use, and checked against the version's digest. Edits
+/// ([`set_description`](Self::set_description), [`add_alias`](Self::add_alias), ...) are kept
+/// locally until [`save`](Self::save) sends them in one request.
+#[derive(Debug, Clone)]
+pub struct LoggedArtifact {
+    pub(crate) client: Client,
+    version: Version,
+    manifest: Arc<OnceCell<Manifest>>,
+    edits: Edits,
+}
+
+/// Unsaved edits.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Edits {
+    description: Option<Option<String>>,
+    metadata: Option<Map<String, Value>>,
+    add_aliases: Vec<String>,
+    remove_aliases: Vec<String>,
+    add_tags: Vec<String>,
+    remove_tags: Vec<String>,
+}
+
+impl LoggedArtifact {
+    pub(crate) fn new(client: Client, version: Version) -> Self {
+        Self {
+            client,
+            version,
+            manifest: Arc::new(OnceCell::new()),
+            edits: Edits::default(),
+        }
+    }
+
+    /// A version whose manifest is already known (the one just logged).
+    pub(crate) fn with_manifest(client: Client, version: Version, manifest: Manifest) -> Self {
+        Self {
+            client,
+            version,
+            manifest: Arc::new(OnceCell::new_with(Some(manifest))),
+            edits: Edits::default(),
+        }
+    }
+
+    /// Looks up `path` (entity and project must be filled in).
+    pub(crate) async fn resolve(client: &Client, path: &ArtifactPath) -> Result<Self> {
+        let (Some(entity), Some(project)) = (&path.entity, &path.project) else {
+            return Err(ParseArtifactPathError {
+                input: path.to_string(),
+                reason: "it names no project",
+            }
+            .into());
+        };
+        let route = routes::version_by_name(entity, project, &path.name, path.selector());
+        let version = client.get_json(&route).await?;
+        Ok(Self::new(client.clone(), version))
+    }
+
+    /// The version as the server last described it.
+    pub fn version(&self) -> &Version {
+        &self.version
+    }
+
+    /// `entity/project/name:vN`.
+    pub fn qualified_name(&self) -> String {
+        self.version.qualified_name()
+    }
+
+    /// `name:vN`, as the SDK names a logged artifact.
+    pub fn name(&self) -> String {
+        let selector = self
+            .version
+            .version_name()
+            .unwrap_or_else(|| self.version.id.clone());
+        format!("{}:{selector}", self.version.collection)
+    }
+
+    /// The manifest, fetched on first use and checked against the version's digest.
+    pub async fn manifest(&self) -> Result<&Manifest> {
+        self.manifest
+            .get_or_try_init(|| fetch_manifest(&self.client, &self.version))
+            .await
+    }
+
+    /// Every entry, sorted by path.
+    pub async fn files(&self) -> Result<Vec<ArtifactEntry>> {
+        Ok(self
+            .manifest()
+            .await?
+            .entries()
+            .map(|(path, entry)| ArtifactEntry {
+                path: path.clone(),
+                entry: entry.clone(),
+            })
+            .collect())
+    }
+
+    /// The entry at `path` ([`Error::EntryNotFound`] with the SDK's wording when absent).
+    pub async fn get_entry(&self, path: &str) -> Result<ArtifactEntry> {
+        entry_of(self.manifest().await?, path)
+    }
+
+    /// Sets a new description (`None` clears it) — saved by [`save`](Self::save).
+    pub fn set_description(&mut self, description: Option<String>) {
+        self.edits.description = Some(description);
+    }
+
+    /// Replaces the metadata (at most 100 keys) — saved by [`save`](Self::save).
+    pub fn set_metadata(&mut self, metadata: Map<String, Value>) -> Result<()> {
+        self.edits.metadata = Some(cairn_manifest::validate_metadata(Value::Object(metadata))?);
+        Ok(())
+    }
+
+    /// Points `alias` at this version (moving it from another version of the collection) —
+    /// saved by [`save`](Self::save).
+    pub fn add_alias(&mut self, alias: &str) -> Result<()> {
+        cairn_manifest::validate_aliases(&[alias.to_owned()])?;
+        self.edits
+            .remove_aliases
+            .retain(|existing| existing != alias);
+        push_unique(&mut self.edits.add_aliases, alias);
+        Ok(())
+    }
+
+    /// Removes `alias` from this version — saved by [`save`](Self::save).
+    pub fn remove_alias(&mut self, alias: &str) {
+        self.edits.add_aliases.retain(|existing| existing != alias);
+        push_unique(&mut self.edits.remove_aliases, alias);
+    }
+
+    /// Adds a tag — saved by [`save`](Self::save).
+    pub fn add_tag(&mut self, tag: &str) -> Result<()> {
+        cairn_manifest::validate_tags(&[tag.to_owned()])?;
+        self.edits.remove_tags.retain(|existing| existing != tag);
+        push_unique(&mut self.edits.add_tags, tag);
+        Ok(())
+    }
+
+    /// Removes a tag — saved by [`save`](Self::save).
+    pub fn remove_tag(&mut self, tag: &str) {
+        self.edits.add_tags.retain(|existing| existing != tag);
+        push_unique(&mut self.edits.remove_tags, tag);
+    }
+
+    /// Sends the pending edits in one request (applied by the server in one transaction) and
+    /// refreshes [`version`](Self::version). Nothing pending: nothing is sent.
+    pub async fn save(&mut self) -> Result<()> {
+        if self.edits == Edits::default() {
+            return Ok(());
+        }
+        let edits = self.edits.clone();
+        let request = UpdateVersion {
+            // The API clears the description with an empty string.
+            description: edits.description.map(Option::unwrap_or_default),
+            metadata: edits.metadata,
+            add_aliases: edits.add_aliases,
+            remove_aliases: edits.remove_aliases,
+            add_tags: edits.add_tags,
+            remove_tags: edits.remove_tags,
+        };
+        self.version = self
+            .client
+            .send_json(Method::PATCH, &routes::version(&self.version.id), &request)
+            .await?;
+        self.edits = Edits::default();
+        Ok(())
+    }
+
+    /// The run that logged this version and the runs that used it.
+    pub async fn lineage(&self) -> Result<cairn_api::Lineage> {
+        self.client
+            .get_json(&routes::lineage(&self.version.id))
+            .await
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, value: &str) {
+    if !list.iter().any(|existing| existing == value) {
+        list.push(value.to_owned());
+    }
+}
+
+/// Fetches the verbatim manifest bytes and checks they describe the version's content.
+async fn fetch_manifest(client: &Client, version: &Version) -> Result<Manifest> {
+    let route = routes::manifest(&version.id);
+    let bytes = client.get_bytes(&route).await?;
+    let protocol = |reason: String| Error::Protocol {
+        url: client.url(&route),
+        reason,
+    };
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| protocol("the manifest is not UTF-8".to_owned()))?;
+    let manifest = Manifest::from_json(text)
+        .map_err(|error| protocol(format!("the manifest does not parse: {error}")))?;
+    let matches = [DigestAlgorithm::Md5, DigestAlgorithm::Xxh128]
+        .into_iter()
+        .any(|algorithm| manifest.digest(algorithm) == version.digest);
+    if !matches {
+        return Err(protocol(format!(
+            "the manifest of `{}` does not hash to its digest `{}`",
+            version.qualified_name(),
+            version.digest
+        )));
+    }
+    Ok(manifest)
+}
+
+/// Finds artifacts, collections and versions.
+#[derive(Debug, Clone)]
+pub struct Api {
+    client: Client,
+}
+
+impl Api {
+    /// An API over `client`.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The client in use.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Looks up `entity/project/name:selector`, where the selector is an alias, `vN` or a
+    /// digest (`latest` when absent). The entity defaults to the API key's user.
+    pub async fn artifact(&self, path: &str) -> Result<crate::LoggedArtifact> {
+        let parsed = ArtifactPath::parse(path)?;
+        if parsed.project.is_none() {
+            return Err(ParseArtifactPathError {
+                input: path.to_owned(),
+                reason: "it names no project",
+            }
+            .into());
+        }
+        let parsed = match parsed.entity {
+            Some(_) => parsed,
+            None => {
+                let username = self.client.username().await?;
+                parsed.with_defaults(Some(&username), None)
+            }
+        };
+        LoggedArtifact::resolve(&self.client, &parsed).await
+    }
+
+    /// The collections of a project.
+    pub async fn collections(
+        &self,
+        entity: &str,
+        project: &str,
+    ) -> Result<Vec<cairn_api::Collection>> {
+        let list: cairn_api::CollectionList = self
+            .client
+            .get_json(&routes::collections(entity, project))
+            .await?;
+        Ok(list.collections)
+    }
+
+    /// The committed versions of a collection, newest first.
+    pub async fn versions(
+        &self,
+        entity: &str,
+        project: &str,
+        collection: &str,
+    ) -> Result<Vec<Version>> {
+        let list: cairn_api::VersionList = self
+            .client
+            .get_json(&routes::collection_versions(entity, project, collection))
+            .await?;
+        Ok(list.versions)
+    }
+}

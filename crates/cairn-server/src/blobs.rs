@@ -1,0 +1,288 @@
+//! Physical blob storage: content addressed by (MD5, size), small blobs packed into SQLite,
+//! larger ones in a [`BlobStore`].
+//!
+//! * Small blobs (at most [`SMALL_BLOB_MAX_SIZE`]) live in `data_dir/packed.sqlite`, many per
+//!   transaction: one file per small blob cannot keep up with thousands of files a second.
+//! * Larger blobs arrive in a temporary file under `data_dir/tmp/` (hashed on the way), and only
+//!   once verified move into the store under `aa/<md5hex>-<size>` (after an optional prefix).
+//!   On local disk that is an `fsync` and a rename; on an object store a create-only put that
+//!   streams from the file, where "already exists" counts as success.
+//!
+//! Whether a blob is physically present is recorded in the metadata table `blobs`, written only
+//! after the data is durable, so the metadata never points at missing data.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_api::SMALL_BLOB_MAX_SIZE;
+use cairn_storage::{BlobKey, BlobStore, ByteStream, GetRange, PutMode};
+use futures_util::StreamExt as _;
+use rusqlite::{OptionalExtension as _, params};
+
+use crate::db::Db;
+use crate::error::{ApiError, error_chain};
+
+/// Read size when streaming a temporary file into an object store.
+const READ_CHUNK: usize = 1024 * 1024;
+
+/// Where blobs physically live.
+#[derive(Debug, Clone)]
+pub(crate) struct Blobs {
+    store: BlobStore,
+    /// `Some(root)` when the store is the local directory `root`: blobs are renamed into it.
+    local_root: Option<PathBuf>,
+    prefix: Option<String>,
+    packed: Arc<Db>,
+    tmp: PathBuf,
+    /// `local`, `s3`, `gs` or `azure`.
+    kind: &'static str,
+}
+
+impl Blobs {
+    pub(crate) fn new(
+        store: BlobStore,
+        local_root: Option<PathBuf>,
+        prefix: Option<String>,
+        packed: Arc<Db>,
+        tmp: PathBuf,
+        kind: &'static str,
+    ) -> Self {
+        Self {
+            store,
+            local_root,
+            prefix,
+            packed,
+            tmp,
+            kind,
+        }
+    }
+
+    /// `local`, `s3`, `gs` or `azure`, as [`cairn_api::ServerInfo::blob_store`] says.
+    pub(crate) fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// Whether a blob of this size is packed.
+    pub(crate) fn is_small(size: u64) -> bool {
+        size <= SMALL_BLOB_MAX_SIZE
+    }
+
+    fn relative_key(md5_hex: &str, size: u64) -> String {
+        format!("{}/{md5_hex}-{size}", &md5_hex[..2])
+    }
+
+    fn key(&self, md5_hex: &str, size: u64) -> Result<BlobKey, ApiError> {
+        let relative = Self::relative_key(md5_hex, size);
+        let key = match &self.prefix {
+            Some(prefix) => format!("{prefix}/{relative}"),
+            None => relative,
+        };
+        BlobKey::new(key).map_err(|error| ApiError::internal(error_chain(&error)))
+    }
+
+    /// A new temporary file for an upload; removed when dropped unless stored.
+    pub(crate) fn temp_file(&self) -> Result<TempFile, ApiError> {
+        let name = crate::auth::random_hex(12)
+            .map_err(|error| ApiError::internal(format!("no randomness: {error}")))?;
+        let path = self.tmp.join(format!("upload-{name}"));
+        let file = fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|error| {
+                ApiError::Unavailable(format!("cannot create `{}`: {error}", path.display()))
+            })?;
+        Ok(TempFile {
+            path,
+            file: Some(std::io::BufWriter::with_capacity(READ_CHUNK, file)),
+        })
+    }
+
+    /// Moves a verified temporary file into the store under (MD5, size).
+    pub(crate) async fn store_file(
+        &self,
+        md5_hex: &str,
+        size: u64,
+        mut temp: TempFile,
+    ) -> Result<(), ApiError> {
+        let key = self.key(md5_hex, size)?;
+        let file = temp.finish_writing().await?;
+        if let Some(root) = &self.local_root {
+            let target = root.join(key.as_str());
+            let source = temp.path.clone();
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                file.sync_all()?;
+                drop(file);
+                if let Some(parent) = target.parent() {
+                    fs_err::create_dir_all(parent)?;
+                }
+                // The same key always holds the same bytes, so replacing is harmless.
+                fs_err::rename(&source, &target)?;
+                if let Some(parent) = target.parent() {
+                    fs_err::File::open(parent)?.sync_all()?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(crate::error::join_error)?
+            .map_err(|error| ApiError::Unavailable(format!("storing `{key}`: {error}")))?;
+            temp.disarm();
+            return Ok(());
+        }
+        let reader = tokio::fs::File::from_std(file.into_parts().0);
+        let stream = futures_util::stream::unfold(reader, |mut reader| async move {
+            use tokio::io::AsyncReadExt as _;
+            let mut buffer = vec![0_u8; READ_CHUNK];
+            match reader.read(&mut buffer).await {
+                Ok(0) => None,
+                Ok(read) => {
+                    buffer.truncate(read);
+                    Some((Ok(Bytes::from(buffer)), reader))
+                }
+                Err(error) => Some((Err(error), reader)),
+            }
+        })
+        .boxed();
+        match self.store.put(&key, stream, PutMode::Create).await {
+            Ok(_) | Err(cairn_storage::Error::AlreadyExists { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Stores verified small blobs in one transaction; blobs already packed are kept.
+    pub(crate) async fn store_packed(
+        &self,
+        blobs: Vec<(String, u64, Bytes)>,
+    ) -> Result<(), ApiError> {
+        if blobs.is_empty() {
+            return Ok(());
+        }
+        self.packed
+            .write(move |transaction| {
+                let mut statement = transaction.prepare_cached(
+                    "INSERT OR IGNORE INTO packed_blobs (md5_hex, size, data) VALUES (?1, ?2, ?3)",
+                )?;
+                for (md5_hex, size, data) in &blobs {
+                    statement.execute(params![md5_hex, *size as i64, data.as_ref()])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// A packed blob's bytes.
+    pub(crate) async fn read_packed(&self, md5_hex: &str, size: u64) -> Result<Bytes, ApiError> {
+        let md5_hex = md5_hex.to_owned();
+        let data: Option<Vec<u8>> = self
+            .packed
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached(
+                        "SELECT data FROM packed_blobs WHERE md5_hex = ?1 AND size = ?2",
+                    )?
+                    .query_row(params![md5_hex, size as i64], |row| row.get(0))
+                    .optional()?)
+            })
+            .await?;
+        data.map(Bytes::from).ok_or_else(|| {
+            ApiError::internal(
+                "a packed blob recorded in the metadata is missing from packed.sqlite",
+            )
+        })
+    }
+
+    /// Streams a stored (not packed) blob or a range of it.
+    pub(crate) async fn read_stored(
+        &self,
+        md5_hex: &str,
+        size: u64,
+        range: Option<GetRange>,
+    ) -> Result<ByteStream, ApiError> {
+        let key = self.key(md5_hex, size)?;
+        let (_, stream) = self.store.get(&key, range).await?;
+        Ok(stream)
+    }
+
+    /// Folds the packed database's log into its file (on shutdown).
+    pub(crate) async fn checkpoint(&self) -> Result<(), ApiError> {
+        self.packed.checkpoint().await
+    }
+}
+
+/// Removes what an interrupted upload left in `tmp`.
+pub(crate) fn clean_tmp(tmp: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs_err::read_dir(tmp)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            fs_err::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// A temporary upload file, deleted on drop unless it was moved into the store.
+#[derive(Debug)]
+pub(crate) struct TempFile {
+    path: PathBuf,
+    file: Option<std::io::BufWriter<fs_err::File>>,
+}
+
+impl TempFile {
+    /// Appends a chunk (off the runtime: chunks are buffered and written a MiB at a time).
+    pub(crate) async fn write(&mut self, chunk: Bytes) -> Result<(), ApiError> {
+        let Some(mut file) = self.file.take() else {
+            return Err(ApiError::internal(
+                "write after the temporary file was closed",
+            ));
+        };
+        let path = self.path.clone();
+        let needs_flush = file.buffer().len() + chunk.len() > file.capacity();
+        let file = if needs_flush {
+            tokio::task::spawn_blocking(move || file.write_all(&chunk).map(|()| file))
+                .await
+                .map_err(crate::error::join_error)?
+        } else {
+            file.write_all(&chunk).map(|()| file)
+        }
+        .map_err(|error| ApiError::Unavailable(format!("writing `{}`: {error}", path.display())))?;
+        self.file = Some(file);
+        Ok(())
+    }
+
+    async fn finish_writing(&mut self) -> Result<fs_err::File, ApiError> {
+        let Some(file) = self.file.take() else {
+            return Err(ApiError::internal("the temporary file was already closed"));
+        };
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut file = file.into_inner().map_err(|error| error.into_error())?;
+            file.flush()?;
+            std::io::Seek::rewind(&mut file)?;
+            let _ = &path;
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(crate::error::join_error)?
+        .map_err(|error| {
+            ApiError::Unavailable(format!("writing `{}`: {error}", self.path.display()))
+        })
+    }
+
+    fn disarm(&mut self) {
+        self.path = PathBuf::new();
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        self.file = None;
+        if !self.path.as_os_str().is_empty() {
+            let _ = fs_err::remove_file(&self.path);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! SQLite access: one writer connection, a small pool of readers, blocking work off the async
+//! runtime, and retries when another process holds the database.
+//!
+//! Every write runs in a `BEGIN IMMEDIATE` transaction on the single writer connection, so
+//! writers of this process queue on a mutex instead of failing with `SQLITE_BUSY`; the database
+//! runs in WAL mode, so readers are never blocked by the writer. `busy_timeout` covers other
+//! processes (a backup, a second server by mistake), and a write that still finds the database
+//! busy is retried a few times before it answers `storage_unavailable`, never a 500.
+
+pub(crate) mod queries;
+pub(crate) mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::error::{ApiError, Error, join_error};
+
+/// How long one statement waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often a busy write transaction is retried.
+const BUSY_RETRIES: u32 = 5;
+
+/// Idle reader connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+/// One SQLite database file.
+#[derive(Debug)]
+pub(crate) struct Db {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub(crate) fn open(path: &Path, migrations: &[&str]) -> Result<Self, Error> {
+        let database_error = |action| {
+            let path = path.to_owned();
+            move |source| Error::Database {
+                action,
+                path,
+                source,
+            }
+        };
+        let mut writer = open_connection(path).map_err(database_error("open"))?;
+        writer
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(database_error("switch to WAL mode"))?;
+        schema::migrate(&mut writer, path, migrations)?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs `work` on a reader connection, off the async runtime.
+    pub(crate) async fn read<T, F>(self: &std::sync::Arc<Self>, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let db = std::sync::Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let idle = db
+                .readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
+            let connection = match idle {
+                Some(connection) => connection,
+                None => open_connection(&db.path)?,
+            };
+            let result = work(&connection);
+            let mut readers = db.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            if readers.len() < MAX_IDLE_READERS && connection.is_autocommit() {
+                readers.push(connection);
+            }
+            result
+        })
+        .await
+        .map_err(join_error)?
+    }
+
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction on the writer connection and commits
+    /// it if `work` succeeds. A busy database is retried (so `work` may run more than once; it
+    /// must not have effects outside the transaction).
+    pub(crate) async fn write<T, F>(self: &std::sync::Arc<Self>, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+    {
+        let db = std::sync::Arc::clone(self);
+        tokio::task::spawn_blocking(move || db.write_blocking(work))
+            .await
+            .map_err(join_error)?
+    }
+
+    /// [`Db::write`] for code already off the runtime.
+    pub(crate) fn write_blocking<T, F>(&self, mut work: F) -> Result<T, ApiError>
+    where
+        F: FnMut(&Transaction<'_>) -> Result<T, ApiError>,
+    {
+        let mut connection = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut attempt = 0;
+        loop {
+            let result = (|| -> Result<T, ApiError> {
+                let transaction =
+                    connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let value = work(&transaction)?;
+                transaction.commit()?;
+                Ok(value)
+            })();
+            match result {
+                Err(error) if error.is_busy() && attempt < BUSY_RETRIES => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(50 * u64::from(attempt)));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Folds the write-ahead log into the database file (on shutdown).
+    pub(crate) async fn checkpoint(self: &std::sync::Arc<Self>) -> Result<(), ApiError> {
+        let db = std::sync::Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let connection = db.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+        .map_err(join_error)?
+    }
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    // FULL: a committed transaction survives a power cut, so the metadata never points at
+    // data that was lost.
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    Ok(connection)
+}

@@ -1,0 +1,200 @@
+//! The database schemas and their migrations.
+//!
+//! `PRAGMA user_version` holds how many migrations a database has had. Opening runs the missing
+//! ones in order, each in its own transaction, and refuses a database from a newer server. A
+//! migration, once released, never changes: a schema change is a new entry at the end.
+//!
+//! Timestamps are RFC 3339 UTC text written by SQLite itself (`NOW` below), so they sort as
+//! text and need no date library.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::error::Error;
+
+/// The SQL for "now" as RFC 3339 UTC with milliseconds.
+pub(crate) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// Migrations of the metadata database, `cairn.sqlite`.
+pub(crate) const METADATA: &[&str] = &[r"
+CREATE TABLE entities (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL CHECK (kind IN ('user', 'team')),
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE users (
+    id          INTEGER PRIMARY KEY,
+    entity_id   INTEGER NOT NULL UNIQUE REFERENCES entities(id),
+    username    TEXT NOT NULL UNIQUE,
+    admin       INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE api_keys (
+    key_hash    TEXT PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users(id),
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE team_members (
+    team_id     INTEGER NOT NULL REFERENCES entities(id),
+    user_id     INTEGER NOT NULL REFERENCES users(id),
+    role        TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+    PRIMARY KEY (team_id, user_id)
+);
+CREATE INDEX team_members_by_user ON team_members(user_id);
+CREATE TABLE projects (
+    id          INTEGER PRIMARY KEY,
+    entity_id   INTEGER NOT NULL REFERENCES entities(id),
+    name        TEXT NOT NULL,
+    visibility  TEXT NOT NULL CHECK (visibility IN ('private', 'public', 'open')),
+    created_at  TEXT NOT NULL,
+    UNIQUE (entity_id, name)
+);
+CREATE TABLE artifact_types (
+    id          INTEGER PRIMARY KEY,
+    project_id  INTEGER NOT NULL REFERENCES projects(id),
+    name        TEXT NOT NULL,
+    UNIQUE (project_id, name)
+);
+CREATE TABLE collections (
+    id          INTEGER PRIMARY KEY,
+    project_id  INTEGER NOT NULL REFERENCES projects(id),
+    name        TEXT NOT NULL,
+    type_id     INTEGER NOT NULL REFERENCES artifact_types(id),
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    UNIQUE (project_id, name)
+);
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    project_id  INTEGER NOT NULL REFERENCES projects(id),
+    run_id      TEXT NOT NULL,
+    job_type    TEXT,
+    state       TEXT NOT NULL CHECK (state IN ('running', 'finished', 'failed')),
+    exit_code   INTEGER,
+    user_id     INTEGER NOT NULL REFERENCES users(id),
+    created_at  TEXT NOT NULL,
+    finished_at TEXT,
+    UNIQUE (project_id, run_id)
+);
+CREATE TABLE versions (
+    id                TEXT PRIMARY KEY,
+    collection_id     INTEGER NOT NULL REFERENCES collections(id),
+    version_index     INTEGER,
+    state             TEXT NOT NULL CHECK (state IN ('PENDING', 'COMMITTED', 'DELETED')),
+    digest            TEXT NOT NULL,
+    size              INTEGER NOT NULL DEFAULT 0,
+    file_count        INTEGER NOT NULL DEFAULT 0,
+    description       TEXT,
+    metadata          TEXT NOT NULL DEFAULT '{}',
+    requested_aliases TEXT NOT NULL DEFAULT '[]',
+    logged_by         INTEGER REFERENCES runs(id),
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    committed_at      TEXT,
+    UNIQUE (collection_id, version_index)
+);
+CREATE INDEX versions_by_digest ON versions(collection_id, digest, state);
+CREATE INDEX versions_by_run ON versions(logged_by);
+CREATE TABLE manifests (
+    version_id  TEXT PRIMARY KEY REFERENCES versions(id),
+    bytes       BLOB NOT NULL,
+    uploaded_at TEXT NOT NULL
+);
+CREATE TABLE entries (
+    version_id        TEXT NOT NULL REFERENCES versions(id),
+    path              TEXT NOT NULL,
+    digest            TEXT NOT NULL,
+    md5_hex           TEXT,
+    size              INTEGER NOT NULL,
+    ref               TEXT,
+    birth_artifact_id TEXT NOT NULL,
+    PRIMARY KEY (version_id, path)
+) WITHOUT ROWID;
+CREATE INDEX entries_by_blob ON entries(version_id, md5_hex);
+CREATE TABLE aliases (
+    collection_id INTEGER NOT NULL REFERENCES collections(id),
+    alias         TEXT NOT NULL,
+    version_id    TEXT NOT NULL REFERENCES versions(id),
+    PRIMARY KEY (collection_id, alias)
+);
+CREATE INDEX aliases_by_version ON aliases(version_id);
+CREATE TABLE tags (
+    version_id  TEXT NOT NULL REFERENCES versions(id),
+    tag         TEXT NOT NULL,
+    PRIMARY KEY (version_id, tag)
+);
+CREATE TABLE run_inputs (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    version_id  TEXT NOT NULL REFERENCES versions(id),
+    used_at     TEXT NOT NULL,
+    PRIMARY KEY (run_id, version_id)
+);
+CREATE INDEX run_inputs_by_version ON run_inputs(version_id);
+CREATE TABLE blobs (
+    md5_hex     TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    location    TEXT NOT NULL CHECK (location IN ('packed', 'store')),
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (md5_hex, size)
+) WITHOUT ROWID;
+CREATE TABLE entity_blobs (
+    entity_id   INTEGER NOT NULL REFERENCES entities(id),
+    md5_hex     TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    first_version_id TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (entity_id, md5_hex, size)
+) WITHOUT ROWID;
+"];
+
+/// Migrations of the packed small-blob database, `packed.sqlite`.
+pub(crate) const PACKED: &[&str] = &[r"
+CREATE TABLE packed_blobs (
+    md5_hex TEXT NOT NULL,
+    size    INTEGER NOT NULL,
+    data    BLOB NOT NULL,
+    PRIMARY KEY (md5_hex, size)
+) WITHOUT ROWID;
+"];
+
+/// Brings the database at `path` up to date with `migrations`.
+pub(crate) fn migrate(
+    connection: &mut Connection,
+    path: &Path,
+    migrations: &[&str],
+) -> Result<(), Error> {
+    let database_error = |action| {
+        let path = path.to_owned();
+        move |source| Error::Database {
+            action,
+            path,
+            source,
+        }
+    };
+    let supported = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
+    let found: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(database_error("read the schema version of"))?;
+    if found > supported {
+        return Err(Error::SchemaTooNew {
+            path: path.to_owned(),
+            found,
+            supported,
+        });
+    }
+    for (index, migration) in migrations.iter().enumerate().skip(found.max(0) as usize) {
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+            .map_err(database_error("migrate"))?;
+        transaction
+            .execute_batch(migration)
+            .map_err(database_error("migrate"))?;
+        transaction
+            .pragma_update(None, "user_version", index as i64 + 1)
+            .map_err(database_error("migrate"))?;
+        transaction.commit().map_err(database_error("migrate"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! Serving blobs: `GET /api/v1/artifacts/{id}/blobs/{md5}` with `Range` (one range: `a-b`, `a-`
+//! or `-n`), `ETag: "<md5hex>"` and `If-None-Match`. Packed blobs come from SQLite, the others
+//! stream from the blob store.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use cairn_api::ErrorCode;
+use cairn_storage::GetRange;
+use rusqlite::{OptionalExtension as _, params};
+
+use crate::auth::Auth;
+use crate::blobs::Blobs;
+use crate::error::ApiError;
+use crate::extract::PathParams;
+use crate::handlers::version_for_read;
+use crate::state::{AppState, Counters};
+use crate::validate;
+
+/// What a `Range` header asks of a blob of a given size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangeRequest {
+    /// The whole blob (no header, or one the server ignores: other units, several ranges,
+    /// malformed).
+    Full,
+    /// Bytes `start..end`.
+    Partial { start: u64, end: u64 },
+    /// A range outside the blob.
+    Unsatisfiable,
+}
+
+/// Interprets a `Range` header against a blob of `size` bytes (RFC 9110 §14).
+pub(crate) fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
+    let Some(spec) = header.and_then(|text| text.trim().strip_prefix("bytes=")) else {
+        return RangeRequest::Full;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Full;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Full;
+    };
+    let number = |text: &str| -> Option<u64> {
+        (!text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()))
+            .then(|| text.parse().ok())
+            .flatten()
+    };
+    match (first.trim(), last.trim()) {
+        ("", suffix) => match number(suffix) {
+            None => RangeRequest::Full,
+            Some(0) => RangeRequest::Unsatisfiable,
+            Some(_) if size == 0 => RangeRequest::Unsatisfiable,
+            Some(length) => RangeRequest::Partial {
+                start: size - length.min(size),
+                end: size,
+            },
+        },
+        (start, "") => match number(start) {
+            None => RangeRequest::Full,
+            Some(start) if start >= size => RangeRequest::Unsatisfiable,
+            Some(start) => RangeRequest::Partial { start, end: size },
+        },
+        (start, end) => match (number(start), number(end)) {
+            (Some(start), Some(end)) if start <= end => {
+                if start >= size {
+                    RangeRequest::Unsatisfiable
+                } else {
+                    RangeRequest::Partial {
+                        start,
+                        end: end.saturating_add(1).min(size),
+                    }
+                }
+            }
+            _ => RangeRequest::Full,
+        },
+    }
+}
+
+/// Whether `If-None-Match` matches `etag` (a quoted strong tag).
+pub(crate) fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag)
+}
+
+/// `GET /api/v1/artifacts/{id}/blobs/{md5}`.
+pub(crate) async fn get_blob(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    PathParams((id, md5)): PathParams<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let md5 = validate::blob_md5(&md5)?;
+    let size = {
+        let md5 = md5.clone();
+        state
+            .db()
+            .read(move |connection| {
+                let row = version_for_read(connection, caller.as_ref(), &id)?;
+                let size: Option<i64> = connection
+                    .prepare_cached(
+                        "SELECT e.size FROM entries e JOIN entity_blobs b ON b.md5_hex = e.md5_hex \
+                         AND b.size = e.size AND b.entity_id = ?3 \
+                         WHERE e.version_id = ?1 AND e.md5_hex = ?2 AND e.ref IS NULL LIMIT 1",
+                    )?
+                    .query_row(params![id, md5, row.project.entity_id], |row| row.get(0))
+                    .optional()?;
+                size.and_then(|size| u64::try_from(size).ok())
+                    .ok_or_else(|| {
+                        ApiError::not_found(format!(
+                            "blob `{md5}` is not an uploaded file of artifact version `{id}`"
+                        ))
+                    })
+            })
+            .await?
+    };
+    let etag = format!("\"{md5}\"");
+    let etag_value =
+        HeaderValue::from_str(&etag).map_err(|error| ApiError::internal(error.to_string()))?;
+    if none_match(&headers, &etag) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert(header::ETAG, etag_value);
+        return Ok(response);
+    }
+    let range_header = headers
+        .get(header::RANGE)
+        .and_then(|value| value.to_str().ok());
+    let (status, start, end) = match parse_range(range_header, size) {
+        RangeRequest::Full => (StatusCode::OK, 0, size),
+        RangeRequest::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, start, end),
+        RangeRequest::Unsatisfiable => {
+            let mut response: Response = ApiError::new(
+                ErrorCode::RangeNotSatisfiable,
+                format!(
+                    "the range `{}` is outside blob `{md5}`, which has {size} bytes",
+                    range_header.unwrap_or_default()
+                ),
+            )
+            .into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            return Ok(response);
+        }
+    };
+    let body = if Blobs::is_small(size) {
+        let bytes = state.blobs().read_packed(&md5, size).await?;
+        let start_index = usize::try_from(start)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let end_index = usize::try_from(end).unwrap_or(usize::MAX).min(bytes.len());
+        Body::from(bytes.slice(start_index..end_index))
+    } else {
+        let range =
+            (status == StatusCode::PARTIAL_CONTENT).then_some(GetRange::Bounded(start..end));
+        Body::from_stream(state.blobs().read_stored(&md5, size, range).await?)
+    };
+    Counters::add(&state.counters().blobs_served, 1);
+    let mut response = (status, body).into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::ETAG, etag_value);
+    response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{}/{size}", end - 1))
+    {
+        response_headers.insert(header::CONTENT_RANGE, value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(header: &str, size: u64, expect: RangeRequest) {
+        assert_eq!(
+            parse_range(Some(header), size),
+            expect,
+            "{header} of {size}"
+        );
+    }
+
+    #[test]
+    fn ranges() {
+        use RangeRequest::{Full, Partial, Unsatisfiable};
+        check("bytes=0-9", 100, Partial { start: 0, end: 10 });
+        check(
+            "bytes=90-200",
+            100,
+            Partial {
+                start: 90,
+                end: 100,
+            },
+        );
+        check(
+            "bytes=10-",
+            100,
+            Partial {
+                start: 10,
+                end: 100,
+            },
+        );
+        check(
+            "bytes=-10",
+            100,
+            Partial {
+                start: 90,
+                end: 100,
+            },
+        );
+        check("bytes=-1000", 100, Partial { start: 0, end: 100 });
+        check("bytes=100-", 100, Unsatisfiable);
+        check("bytes=100-200", 100, Unsatisfiable);
+        check("bytes=-0", 100, Unsatisfiable);
+        check("bytes=0-0", 0, Unsatisfiable);
+        check("bytes=5-2", 100, Full);
+        check("bytes=0-1,5-6", 100, Full);
+        check("items=0-1", 100, Full);
+        check("bytes=a-b", 100, Full);
+        assert_eq!(parse_range(None, 100), Full);
+    }
+
+    #[test]
+    fn if_none_match() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"x\", \"abc\""),
+        );
+        assert!(none_match(&headers, "\"abc\""));
+        assert!(!none_match(&headers, "\"abd\""));
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+        assert!(none_match(&headers, "\"abd\""));
+    }
+}

@@ -1,0 +1,403 @@
+//! Receiving blobs: one streamed blob per `PUT`, or many small ones per batch `POST`.
+//!
+//! A blob is accepted only under a version that is PENDING, whose manifest lists it as a file
+//! entry; its size is the manifest's. The content is hashed while it arrives and nothing is
+//! stored unless MD5 and length match. Only once the bytes are durable is the blob recorded as
+//! held by the version's entity (`entity_blobs`). A blob the server already stores for another
+//! entity must still be sent in full (that proves possession), but is not stored twice.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use bytes::{Buf as _, Bytes, BytesMut};
+use cairn_api::batch::{CONTENT_TYPE as BATCH_CONTENT_TYPE, FRAME_HEADER_LEN, FrameHeader};
+use cairn_api::{BATCH_MAX_BYTES, BlobReceipt, ErrorCode, SMALL_BLOB_MAX_SIZE};
+use cairn_hash::{Algorithms, Hasher};
+use futures_util::StreamExt as _;
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use crate::auth::{Auth, Caller};
+use crate::blobs::Blobs;
+use crate::db::schema::NOW;
+use crate::error::ApiError;
+use crate::extract::{PathParams, check_content_length, content_length, ok, too_large};
+use crate::handlers::upload::require_manifest;
+use crate::handlers::{require_pending, version_for_write};
+use crate::state::{AppState, Counters};
+use crate::validate;
+
+/// What the server knows about a blob a request wants to upload.
+struct Target {
+    entity_id: i64,
+    size: u64,
+    /// Whether the bytes are already stored (for any entity).
+    stored: bool,
+}
+
+/// The version's entity and the blob's size from its manifest.
+fn target(
+    connection: &Connection,
+    caller: &Caller,
+    id: &str,
+    md5: &str,
+) -> Result<Target, ApiError> {
+    let row = version_for_write(connection, caller, id)?;
+    require_pending(&row)?;
+    require_manifest(&row)?;
+    let size: Option<i64> = connection
+        .prepare_cached("SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1")?
+        .query_row(params![id, md5], |row| row.get(0))
+        .optional()?;
+    let Some(size) = size else {
+        return Err(ApiError::not_found(format!(
+            "blob `{md5}` is not a file of artifact version `{id}`'s manifest; upload only the blobs the manifest lists"
+        )));
+    };
+    let stored = is_stored(connection, md5, size)?;
+    Ok(Target {
+        entity_id: row.project.entity_id,
+        size: u64::try_from(size).unwrap_or_default(),
+        stored,
+    })
+}
+
+fn is_stored(connection: &Connection, md5: &str, size: i64) -> Result<bool, ApiError> {
+    Ok(connection
+        .prepare_cached("SELECT 1 FROM blobs WHERE md5_hex = ?1 AND size = ?2")?
+        .query_row(params![md5, size], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Records verified blobs as stored and held by the entity.
+async fn record(
+    state: &AppState,
+    entity_id: i64,
+    version_id: String,
+    blobs: Vec<(String, u64)>,
+) -> Result<(), ApiError> {
+    if blobs.is_empty() {
+        return Ok(());
+    }
+    state
+        .db()
+        .write(move |connection| {
+            let mut stored = connection.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO blobs (md5_hex, size, location, created_at) VALUES (?1, ?2, ?3, {NOW})"
+            ))?;
+            let mut held = connection.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO entity_blobs (entity_id, md5_hex, size, first_version_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, {NOW})"
+            ))?;
+            for (md5, size) in &blobs {
+                let size_sql = i64::try_from(*size).unwrap_or(i64::MAX);
+                let location = if Blobs::is_small(*size) { "packed" } else { "store" };
+                stored.execute(params![md5, size_sql, location])?;
+                held.execute(params![entity_id, md5, size_sql, version_id])?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+fn size_mismatch(md5: &str, expected: u64, got: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        ErrorCode::SizeMismatch,
+        format!(
+            "blob `{md5}` is {expected} bytes per the manifest, but {got} bytes were sent; nothing was stored"
+        ),
+    )
+}
+
+fn digest_mismatch(md5: &str, actual: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::DigestMismatch,
+        format!(
+            "the bytes sent as blob `{md5}` hash to `{actual}`; nothing was stored, re-read the file and upload it again"
+        ),
+    )
+}
+
+/// `PUT /api/v1/artifacts/{id}/blobs/{md5}`: one blob, streamed.
+pub(crate) async fn put_blob(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams((id, md5)): PathParams<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = auth.required()?;
+    let md5 = validate::blob_md5(&md5)?;
+    let target = {
+        let (id, md5) = (id.clone(), md5.clone());
+        state
+            .db()
+            .read(move |connection| target(connection, &caller, &id, &md5))
+            .await?
+    };
+    let reject = |error: ApiError| {
+        Counters::add(&state.counters().blobs_rejected, 1);
+        error
+    };
+    if let Some(length) = content_length(&headers)
+        && length != target.size
+    {
+        return Err(reject(size_mismatch(&md5, target.size, length)));
+    }
+    let mut stream = body.into_data_stream();
+    let mut hasher = Hasher::new(Algorithms::MD5);
+    let keep_in_memory = Blobs::is_small(target.size);
+    let mut memory = BytesMut::new();
+    let mut temp = if target.stored || keep_in_memory {
+        None
+    } else {
+        Some(state.blobs().temp_file()?)
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| {
+            reject(ApiError::bad_request(format!(
+                "the body of blob `{md5}` ended early ({error}) after {} of {} bytes; nothing was stored",
+                hasher.size(),
+                target.size
+            )))
+        })?;
+        if hasher.size() + chunk.len() as u64 > target.size {
+            return Err(reject(size_mismatch(&md5, target.size, "more than that")));
+        }
+        hasher.update(&chunk);
+        if let Some(temp) = temp.as_mut() {
+            temp.write(chunk).await?;
+        } else if keep_in_memory && !target.stored {
+            memory.extend_from_slice(&chunk);
+        }
+    }
+    let digests = hasher.finalize();
+    if digests.size != target.size {
+        return Err(reject(size_mismatch(&md5, target.size, digests.size)));
+    }
+    let actual = digests.md5.to_hex();
+    if actual != md5 {
+        return Err(reject(digest_mismatch(&md5, &actual)));
+    }
+    if !target.stored {
+        match temp {
+            Some(temp) => state.blobs().store_file(&md5, target.size, temp).await?,
+            None => {
+                state
+                    .blobs()
+                    .store_packed(vec![(md5.clone(), target.size, memory.freeze())])
+                    .await?;
+            }
+        }
+    }
+    record(&state, target.entity_id, id, vec![(md5, target.size)]).await?;
+    let counters = state.counters();
+    Counters::add(&counters.blobs_received, 1);
+    Counters::add(&counters.blob_bytes_received, target.size);
+    Ok(ok(&BlobReceipt {
+        blobs: 1,
+        bytes: target.size,
+    }))
+}
+
+/// The small file blobs of a pending version's manifest: `(md5, size)` pairs.
+fn manifest_small_blobs(
+    connection: &Connection,
+    caller: &Caller,
+    id: &str,
+) -> Result<(i64, std::collections::HashMap<String, u64>), ApiError> {
+    let row = version_for_write(connection, caller, id)?;
+    require_pending(&row)?;
+    require_manifest(&row)?;
+    let mut statement = connection.prepare_cached(
+        "SELECT DISTINCT md5_hex, size FROM entries WHERE version_id = ?1 AND md5_hex IS NOT NULL",
+    )?;
+    let rows = statement.query_map([id], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            u64::try_from(row.get::<_, i64>(1)?).unwrap_or_default(),
+        ))
+    })?;
+    Ok((
+        row.project.entity_id,
+        rows.collect::<rusqlite::Result<_>>()?,
+    ))
+}
+
+/// `POST /api/v1/artifacts/{id}/blobs`: a [`cairn_api::batch`] body of small blobs.
+///
+/// Frames are verified as they arrive. At the first bad frame (unknown blob, wrong size,
+/// digest mismatch, a body cut inside a frame) the frames before it are stored and recorded,
+/// and the answer is the error, saying how many were kept; the client asks for the missing
+/// blobs again and resends the rest.
+pub(crate) async fn put_batch(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = auth.required()?;
+    let (entity_id, wanted) = {
+        let id = id.clone();
+        state
+            .db()
+            .read(move |connection| manifest_small_blobs(connection, &caller, &id))
+            .await?
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if content_type.split(';').next().unwrap_or_default().trim() != BATCH_CONTENT_TYPE {
+        return Err(ApiError::bad_request(format!(
+            "a blob batch must be sent as `{BATCH_CONTENT_TYPE}`, not `{content_type}`"
+        )));
+    }
+    check_content_length(&headers, BATCH_MAX_BYTES, "a blob batch")?;
+    let mut parser = BatchParser::new(wanted);
+    let mut stream = body.into_data_stream();
+    let mut failure = None;
+    let mut received = 0_u64;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => {
+                received += chunk.len() as u64;
+                if received > BATCH_MAX_BYTES {
+                    failure = Some(too_large("a blob batch", BATCH_MAX_BYTES));
+                    break;
+                }
+                if let Err(error) = parser.feed(chunk) {
+                    failure = Some(error);
+                    break;
+                }
+            }
+            Err(error) => {
+                failure = Some(ApiError::bad_request(format!(
+                    "the batch body ended early: {error}"
+                )));
+                break;
+            }
+        }
+    }
+    if failure.is_none() {
+        failure = parser.finish().err();
+    }
+    let accepted = std::mem::take(&mut parser.accepted);
+    let count = accepted.len() as u64;
+    let bytes: u64 = accepted.iter().map(|(_, size, _)| size).sum();
+    let recorded: Vec<(String, u64)> = accepted
+        .iter()
+        .map(|(md5, size, _)| (md5.clone(), *size))
+        .collect();
+    state.blobs().store_packed(accepted).await?;
+    record(&state, entity_id, id, recorded).await?;
+    let counters = state.counters();
+    Counters::add(&counters.blobs_received, count);
+    Counters::add(&counters.blob_bytes_received, bytes);
+    if let Some(error) = failure {
+        if matches!(
+            error.code(),
+            ErrorCode::DigestMismatch | ErrorCode::SizeMismatch
+        ) {
+            Counters::add(&counters.blobs_rejected, 1);
+        }
+        return Err(match error {
+            ApiError::Problem(mut problem) => {
+                problem.detail = format!(
+                    "{}; the {count} blob(s) before it in the batch were stored, ask for the missing blobs and resend the rest",
+                    problem.detail
+                );
+                ApiError::Problem(problem)
+            }
+            other => other,
+        });
+    }
+    Ok(ok(&BlobReceipt {
+        blobs: count,
+        bytes: received,
+    }))
+}
+
+/// Splits a batch body into verified frames.
+struct BatchParser {
+    wanted: std::collections::HashMap<String, u64>,
+    buffer: BytesMut,
+    header: Option<FrameHeader>,
+    accepted: Vec<(String, u64, Bytes)>,
+}
+
+impl BatchParser {
+    fn new(wanted: std::collections::HashMap<String, u64>) -> Self {
+        Self {
+            wanted,
+            buffer: BytesMut::new(),
+            header: None,
+            accepted: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, chunk: Bytes) -> Result<(), ApiError> {
+        self.buffer.extend_from_slice(&chunk);
+        loop {
+            let header = match self.header {
+                Some(header) => header,
+                None => {
+                    if self.buffer.len() < FRAME_HEADER_LEN {
+                        return Ok(());
+                    }
+                    let mut raw = [0_u8; FRAME_HEADER_LEN];
+                    self.buffer.copy_to_slice(&mut raw);
+                    let header = FrameHeader::decode(&raw);
+                    self.check_header(&header)?;
+                    self.header = Some(header);
+                    header
+                }
+            };
+            let size = usize::try_from(header.size).unwrap_or(usize::MAX);
+            if self.buffer.len() < size {
+                return Ok(());
+            }
+            let data = self.buffer.split_to(size).freeze();
+            self.header = None;
+            let md5 = header.md5_hex();
+            let actual = cairn_hash::md5(&data).to_hex();
+            if actual != md5 {
+                return Err(digest_mismatch(&md5, &actual));
+            }
+            self.accepted.push((md5, header.size, data));
+        }
+    }
+
+    fn check_header(&self, header: &FrameHeader) -> Result<(), ApiError> {
+        let md5 = header.md5_hex();
+        if header.size > SMALL_BLOB_MAX_SIZE {
+            return Err(ApiError::bad_request(format!(
+                "batch frame `{md5}` declares {} bytes; blobs over {SMALL_BLOB_MAX_SIZE} bytes go up one by one with PUT",
+                header.size
+            )));
+        }
+        match self.wanted.get(&md5) {
+            None => Err(ApiError::not_found(format!(
+                "batch frame `{md5}` is not a file of this version's manifest"
+            ))),
+            Some(&size) if size != header.size => Err(size_mismatch(&md5, size, header.size)),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn finish(&self) -> Result<(), ApiError> {
+        match (&self.header, self.buffer.len()) {
+            (None, 0) => Ok(()),
+            (Some(header), got) => Err(ApiError::bad_request(format!(
+                "the batch is truncated: frame `{}` ended after {got} of {} bytes, and was not stored",
+                header.md5_hex(),
+                header.size
+            ))),
+            (None, got) => Err(ApiError::bad_request(format!(
+                "the batch is truncated: it ends with {got} bytes of an incomplete frame header"
+            ))),
+        }
+    }
+}

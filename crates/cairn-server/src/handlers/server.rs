@@ -1,0 +1,72 @@
+//! What the server is: health, [`ServerInfo`], counters for admins, the OpenAPI document, and
+//! the problem answers for unknown routes and methods.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use cairn_api::{API_VERSION, ErrorCode, Problem, ServerInfo};
+
+use crate::auth::Auth;
+use crate::error::{ApiError, problem_response};
+use crate::extract::ok;
+use crate::state::AppState;
+
+fn info(state: &AppState) -> ServerInfo {
+    ServerInfo {
+        api_version: API_VERSION,
+        server_version: env!("CARGO_PKG_VERSION").to_owned(),
+        blob_store: state.blobs().kind().to_owned(),
+    }
+}
+
+/// `GET /healthz`: answers once the databases are open (they are, or the state would not exist)
+/// and a trivial query succeeds.
+pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
+    state
+        .db()
+        .read(|connection| Ok(connection.query_row("SELECT 1", [], |_| Ok(()))?))
+        .await?;
+    Ok(ok(&info(&state)))
+}
+
+/// `GET /api/v1/server`.
+pub(crate) async fn server(State(state): State<AppState>) -> Response {
+    ok(&info(&state))
+}
+
+/// `GET /api/v1/server/stats` (server admins).
+pub(crate) async fn stats(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
+    let caller = auth.required()?;
+    if !caller.admin {
+        return Err(ApiError::denied(format!(
+            "server statistics are for server admins, and `{}` is not one",
+            caller.username
+        )));
+    }
+    Ok(ok(&state.stats()))
+}
+
+/// `GET /api/v1/openapi.json`.
+pub(crate) async fn openapi() -> Response {
+    let mut response = (StatusCode::OK, crate::openapi::DOCUMENT).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Any path no route matches.
+pub(crate) async fn no_route() -> Response {
+    ApiError::not_found("no such route; see /api/v1/openapi.json for the API").into_response()
+}
+
+/// A known path with a method it does not support.
+pub(crate) async fn wrong_method() -> Response {
+    let mut problem = Problem::new(
+        ErrorCode::BadRequest,
+        "this route does not support that method; see /api/v1/openapi.json for the API",
+    );
+    problem.status = StatusCode::METHOD_NOT_ALLOWED.as_u16();
+    problem_response(&problem, None)
+}

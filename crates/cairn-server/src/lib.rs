@@ -1,0 +1,112 @@
+//! Cairn's reference server: artifact versions, their manifests and blobs, runs and lineage,
+//! users, teams and projects, over the HTTP API that `cairn-api` defines.
+//!
+//! # What it is
+//!
+//! [`app`] is an axum [`Router`](axum::Router) over an [`AppState`]; [`serve`] runs it on a
+//! listener until a shutdown signal. `cairn server` (in `cairn-cli`) builds a [`ServerConfig`]
+//! (flags, `CAIRN_*` variables), calls [`AppState::open`], prints the first start's admin key
+//! from [`Bootstrap`] once, and serves.
+//!
+//! ```text
+//! let config = ServerConfig::from_env()?;                 // ./cairn-data, 127.0.0.1:8080
+//! let (state, bootstrap) = AppState::open(&config).await?;
+//! if let Some(key) = &bootstrap.new_admin_api_key { /* print it once */ }
+//! let listener = tokio::net::TcpListener::bind(config.listen).await?;
+//! cairn_server::serve(listener, state, shutdown_signal()).await?;
+//! ```
+//!
+//! # How it is built
+//!
+//! * **Metadata in SQLite** (`data_dir/cairn.sqlite`, WAL, foreign keys, `busy_timeout`,
+//!   schema migrations keyed by `PRAGMA user_version`). Every write is one `BEGIN IMMEDIATE`
+//!   transaction on a single writer connection; readers use a small pool. The commit — check
+//!   every blob is held, assign `vN`, move `latest` and the requested aliases — is one such
+//!   transaction, so concurrent logs into one collection get dense, unique indexes.
+//! * **Blobs** are content addressed by (MD5, size) and deduplicated per *entity*: an entity
+//!   "has" a blob once one of its versions uploaded it. Small blobs (at most
+//!   [`cairn_api::SMALL_BLOB_MAX_SIZE`]) are packed into `data_dir/packed.sqlite`; larger ones
+//!   go to a [`cairn_storage::BlobStore`] on local disk (`data_dir/blobs`) or an object store.
+//!   Uploads are hashed while they stream into `data_dir/tmp/` and stored only when digest and
+//!   size match; nothing is ever held whole in memory.
+//! * **Errors** go through one `ApiError` that renders RFC 9457 `problem+json` bodies with a
+//!   stable [`cairn_api::ErrorCode`]; 5xx bodies carry no internals, which a middleware logs
+//!   with `tracing` instead.
+//! * **Access**: API keys (stored as SHA-256) identify users; project visibility (private,
+//!   public, open) and team roles decide reads and writes. What a caller may not read answers
+//!   `not_found`; see `docs/api.md` for the full rules and every route.
+//!
+//! # What it is not
+//!
+//! Not a client: it depends on neither `cairn-client` nor `cairn-cache`. It never prints; it
+//! reports through return values and `tracing`.
+
+#![warn(missing_docs)]
+
+mod auth;
+mod blobs;
+mod config;
+mod db;
+mod error;
+mod extract;
+mod handlers;
+pub mod openapi;
+mod router;
+mod state;
+mod validate;
+
+use std::future::Future;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+
+pub use crate::config::{
+    BlobStoreConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN, ENV_ADMIN_API_KEY, ENV_BLOB_STORE,
+    ENV_DATA_DIR, ENV_LISTEN, ServerConfig, parse_listen,
+};
+pub use crate::error::{Error, Result};
+pub use crate::state::{ADMIN_USERNAME, AppState, Bootstrap};
+
+/// The HTTP application: every route of [`cairn_api::routes`] over `state`.
+pub fn app(state: AppState) -> axum::Router {
+    router::router(state).layer(axum::middleware::from_fn(log_failures))
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` completes, then lets requests in flight
+/// finish and folds the databases' write-ahead logs into their files. Every change is a
+/// committed SQLite transaction, so even a killed server leaves consistent databases.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "cairn server listening");
+    }
+    axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(Error::Serve)?;
+    if let Err(error) = state.checkpoint().await {
+        tracing::warn!(?error, "could not checkpoint the databases on shutdown");
+    }
+    tracing::info!("cairn server stopped");
+    Ok(())
+}
+
+/// Logs every failed request; 5xx answers with the detail their body leaves out.
+async fn log_failures(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let status = response.status().as_u16();
+    match response.extensions_mut().remove::<error::FailureDetail>() {
+        Some(error::FailureDetail(detail)) => {
+            tracing::error!(%method, path, status, detail, "request failed");
+        }
+        None if status >= 400 => tracing::debug!(%method, path, status, "request refused"),
+        None => tracing::trace!(%method, path, status, "request served"),
+    }
+    response
+}

@@ -1,0 +1,492 @@
+//! Blob uploads and downloads: what is refused (and then not stored), batches, ranges and
+//! conditional requests.
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
+use bytes::Bytes;
+use cairn_api::batch::{CONTENT_TYPE as BATCH, FrameHeader};
+use cairn_api::{BlobReceipt, CreatedVersion, ErrorCode, ManifestReceipt, routes};
+
+use crate::harness::{Files, Server, create_request};
+
+/// A PENDING version of `files` with its manifest uploaded; returns its id.
+async fn pending(server: &Server, files: &Files) -> String {
+    let key = server.admin_key.clone();
+    let created: CreatedVersion = server
+        .call_json(
+            Method::POST,
+            &routes::versions("admin", "p"),
+            Some(&key),
+            &create_request("data", files),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+    let id = created.version.id;
+    server
+        .call_bytes(
+            Method::PUT,
+            &routes::manifest(&id),
+            Some(&key),
+            files.manifest_bytes(),
+        )
+        .await
+        .expect(StatusCode::OK);
+    id
+}
+
+async fn missing(server: &Server, id: &str) -> Vec<String> {
+    let receipt: ManifestReceipt = server
+        .call(
+            Method::GET,
+            &routes::missing_blobs(id),
+            Some(&server.admin_key),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    receipt.missing.into_iter().map(|blob| blob.md5).collect()
+}
+
+fn tmp_is_empty(server: &Server) -> bool {
+    fs_err::read_dir(server.data_dir().join("tmp"))
+        .unwrap()
+        .next()
+        .is_none()
+}
+
+#[tokio::test]
+async fn wrong_bytes_wrong_sizes_and_truncated_bodies_store_nothing() {
+    let server = Server::start().await;
+    let key = server.admin_key.clone();
+    let big = vec![42_u8; 300_000];
+    let files = Files::new(&[("small.txt", b"hello"), ("big.bin", &big)]);
+    let id = pending(&server, &files).await;
+    for path in ["small.txt", "big.bin"] {
+        let md5 = files.md5(path);
+        let bytes = files.blob(&md5);
+        let url = routes::blob(&id, &md5);
+        // Same length, other content.
+        let mut corrupt = bytes.clone();
+        corrupt[0] ^= 1;
+        server
+            .call_bytes(Method::PUT, &url, Some(&key), corrupt)
+            .await
+            .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::DigestMismatch);
+        // Too long and too short.
+        let mut long = bytes.clone();
+        long.push(0);
+        server
+            .call_bytes(Method::PUT, &url, Some(&key), long)
+            .await
+            .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::SizeMismatch);
+        server
+            .call_bytes(
+                Method::PUT,
+                &url,
+                Some(&key),
+                bytes[..bytes.len() - 1].to_vec(),
+            )
+            .await
+            .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::SizeMismatch);
+        // A declared length the manifest disagrees with is refused before reading.
+        let answer = server
+            .send(
+                Server::request(Method::PUT, &url, Some(&key))
+                    .header(header::CONTENT_LENGTH, "3")
+                    .body(Body::from(bytes[..3].to_vec()))
+                    .unwrap(),
+            )
+            .await;
+        answer.expect_problem(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::SizeMismatch);
+        // The connection breaks halfway.
+        let half = Bytes::from(bytes[..bytes.len() / 2].to_vec());
+        let stream = futures_util::stream::iter(vec![
+            Ok(half),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "peer went away",
+            )),
+        ]);
+        let answer = server
+            .send(
+                Server::request(Method::PUT, &url, Some(&key))
+                    .body(Body::from_stream(stream))
+                    .unwrap(),
+            )
+            .await;
+        assert!(answer.status.is_client_error(), "{answer:?}");
+        assert!(
+            missing(&server, &id).await.contains(&md5),
+            "{path} was stored"
+        );
+    }
+    assert!(tmp_is_empty(&server));
+    assert_eq!(server.state.stats().blobs_rejected, 10);
+    assert_eq!(server.state.stats().blobs_received, 0);
+    // A blob that is not in the manifest, and a malformed MD5.
+    let stranger = cairn_hash::md5(b"stranger").to_hex();
+    server
+        .call_bytes(
+            Method::PUT,
+            &routes::blob(&id, &stranger),
+            Some(&key),
+            "stranger",
+        )
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    server
+        .call_bytes(Method::PUT, &routes::blob(&id, "xyz"), Some(&key), "x")
+        .await
+        .expect_problem(StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
+    // The right bytes are accepted, and a commit works.
+    for (_, bytes) in &files.files {
+        let md5 = cairn_hash::md5(bytes).to_hex();
+        let receipt: BlobReceipt = server
+            .call_bytes(
+                Method::PUT,
+                &routes::blob(&id, &md5),
+                Some(&key),
+                bytes.clone(),
+            )
+            .await
+            .expect(StatusCode::OK)
+            .json();
+        assert_eq!(receipt.blobs, 1);
+    }
+    server
+        .call(Method::POST, &routes::commit(&id), Some(&key))
+        .await
+        .expect(StatusCode::OK);
+    // After the commit nothing more may be uploaded to it.
+    server
+        .call_bytes(
+            Method::PUT,
+            &routes::blob(&id, &files.md5("small.txt")),
+            Some(&key),
+            "hello",
+        )
+        .await
+        .expect_problem(StatusCode::CONFLICT, ErrorCode::NotPending);
+    assert!(tmp_is_empty(&server));
+}
+
+fn frame(bytes: &[u8]) -> Vec<u8> {
+    let header =
+        FrameHeader::from_hex(&cairn_hash::md5(bytes).to_hex(), bytes.len() as u64).unwrap();
+    let mut out = header.encode().to_vec();
+    out.extend_from_slice(bytes);
+    out
+}
+
+async fn batch(server: &Server, id: &str, body: Vec<u8>) -> crate::harness::Answer {
+    server
+        .send(
+            Server::request(
+                Method::POST,
+                &routes::blob_batch(id),
+                Some(&server.admin_key),
+            )
+            .header(header::CONTENT_TYPE, BATCH)
+            .body(Body::from(body))
+            .unwrap(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn batches_store_verified_frames_and_stop_at_a_bad_one() {
+    let server = Server::start().await;
+    let contents: Vec<Vec<u8>> = (0..6)
+        .map(|index| format!("file number {index}").into_bytes())
+        .collect();
+    let named: Vec<(String, Vec<u8>)> = contents
+        .iter()
+        .enumerate()
+        .map(|(index, bytes)| (format!("f{index}.txt"), bytes.clone()))
+        .collect();
+    let files = Files { files: named };
+    let id = pending(&server, &files).await;
+
+    // Frames 0 and 1 are good, frame 2 is corrupt: 0 and 1 are kept.
+    let mut body = frame(&contents[0]);
+    body.extend(frame(&contents[1]));
+    let mut corrupt = frame(&contents[2]);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    body.extend(corrupt);
+    body.extend(frame(&contents[3]));
+    let problem = batch(&server, &id, body)
+        .await
+        .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::DigestMismatch);
+    assert!(
+        problem.detail.contains("2 blob(s) before it"),
+        "{problem:?}"
+    );
+    let left = missing(&server, &id).await;
+    assert_eq!(left.len(), 4);
+    assert!(!left.contains(&files.md5("f0.txt")) && !left.contains(&files.md5("f1.txt")));
+
+    // A batch cut inside its last frame keeps the complete frames only.
+    let mut body = frame(&contents[2]);
+    let cut = frame(&contents[3]);
+    body.extend_from_slice(&cut[..cut.len() - 3]);
+    batch(&server, &id, body)
+        .await
+        .expect_problem(StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
+    let left = missing(&server, &id).await;
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(left.contains(&files.md5("f3.txt")));
+
+    // A frame for a blob the manifest does not list, and the wrong content type.
+    batch(&server, &id, frame(b"not in the manifest"))
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    server
+        .call_bytes(
+            Method::POST,
+            &routes::blob_batch(&id),
+            Some(&server.admin_key),
+            frame(&contents[3]),
+        )
+        .await
+        .expect_problem(StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
+
+    // The rest in one good batch, sent again (already held blobs are fine), then commit.
+    let mut body = Vec::new();
+    for bytes in &contents[3..] {
+        body.extend(frame(bytes));
+    }
+    for _ in 0..2 {
+        let receipt: BlobReceipt = batch(&server, &id, body.clone())
+            .await
+            .expect(StatusCode::OK)
+            .json();
+        assert_eq!(receipt.blobs, 3);
+        assert_eq!(receipt.bytes, body.len() as u64);
+    }
+    assert!(missing(&server, &id).await.is_empty());
+    server
+        .call(Method::POST, &routes::commit(&id), Some(&server.admin_key))
+        .await
+        .expect(StatusCode::OK);
+    for bytes in &contents {
+        let md5 = cairn_hash::md5(bytes).to_hex();
+        let answer = server
+            .call(
+                Method::GET,
+                &routes::blob(&id, &md5),
+                Some(&server.admin_key),
+            )
+            .await;
+        assert_eq!(
+            answer.expect(StatusCode::OK).body.as_ref(),
+            bytes.as_slice()
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_batches_are_refused() {
+    let server = Server::start().await;
+    let files = Files::new(&[("a", b"a")]);
+    let id = pending(&server, &files).await;
+    let answer = server
+        .send(
+            Server::request(
+                Method::POST,
+                &routes::blob_batch(&id),
+                Some(&server.admin_key),
+            )
+            .header(header::CONTENT_TYPE, BATCH)
+            .header(
+                header::CONTENT_LENGTH,
+                (cairn_api::BATCH_MAX_BYTES + 1).to_string(),
+            )
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await;
+    answer.expect_problem(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge);
+}
+
+#[tokio::test]
+async fn downloads_support_ranges_etags_and_conditional_requests() {
+    let server = Server::start().await;
+    let key = server.admin_key.clone();
+    let big: Vec<u8> = (0..200_000_u32).map(|index| (index % 251) as u8).collect();
+    let files = Files::new(&[("small.txt", b"0123456789"), ("big.bin", &big)]);
+    let version = crate::harness::log(
+        &server,
+        &key,
+        "admin",
+        "p",
+        create_request("data", &files),
+        &files,
+    )
+    .await;
+    for (path, bytes) in &files.files {
+        let md5 = files.md5(path);
+        let url = routes::blob(&version.id, &md5);
+        let get = |range: Option<&str>| {
+            let mut request = Server::request(Method::GET, &url, Some(&key));
+            if let Some(range) = range {
+                request = request.header(header::RANGE, range);
+            }
+            server.send(request.body(Body::empty()).unwrap())
+        };
+        let full = get(None).await;
+        full.expect(StatusCode::OK);
+        assert_eq!(full.headers[header::ETAG], format!("\"{md5}\"").as_str());
+        assert_eq!(full.headers[header::ACCEPT_RANGES], "bytes");
+        assert_eq!(
+            full.headers[header::CONTENT_LENGTH],
+            bytes.len().to_string().as_str()
+        );
+        let size = bytes.len();
+        for (range, start, end) in [
+            ("bytes=2-5", 2, 6),
+            ("bytes=3-", 3, size),
+            ("bytes=-4", size - 4, size),
+            ("bytes=0-999999999", 0, size),
+        ] {
+            let answer = get(Some(range)).await;
+            answer.expect(StatusCode::PARTIAL_CONTENT);
+            assert_eq!(answer.body.as_ref(), &bytes[start..end], "{path} {range}");
+            assert_eq!(
+                answer.headers[header::CONTENT_RANGE],
+                format!("bytes {start}-{}/{size}", end - 1).as_str()
+            );
+        }
+        let answer = get(Some(&format!("bytes={size}-"))).await;
+        answer.expect_problem(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            ErrorCode::RangeNotSatisfiable,
+        );
+        assert_eq!(
+            answer.headers[header::CONTENT_RANGE],
+            format!("bytes */{size}").as_str()
+        );
+        let answer = server
+            .send(
+                Server::request(Method::GET, &url, Some(&key))
+                    .header(header::IF_NONE_MATCH, format!("\"{md5}\""))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        answer.expect(StatusCode::NOT_MODIFIED);
+        assert!(answer.body.is_empty());
+    }
+    // A blob of another version is not served through this one.
+    let other = Files::new(&[("x", b"other")]);
+    let other_version = crate::harness::log(
+        &server,
+        &key,
+        "admin",
+        "p",
+        create_request("other", &other),
+        &other,
+    )
+    .await;
+    server
+        .call(
+            Method::GET,
+            &routes::blob(&version.id, &other.md5("x")),
+            Some(&key),
+        )
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    server
+        .call(
+            Method::GET,
+            &routes::blob(&other_version.id, &other.md5("x")),
+            Some(&key),
+        )
+        .await
+        .expect(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn another_entity_must_send_the_bytes_but_they_are_stored_once() {
+    let server = Server::start().await;
+    let alice = server.user("alice").await;
+    let big = vec![9_u8; 200_000];
+    let files = Files::new(&[("big.bin", &big), ("small.txt", b"tiny")]);
+    crate::harness::log(
+        &server,
+        &server.admin_key,
+        "admin",
+        "p",
+        create_request("data", &files),
+        &files,
+    )
+    .await;
+    // alice's entity does not hold the blobs, so she is asked for them although the server
+    // has the bytes.
+    let created: CreatedVersion = server
+        .call_json(
+            Method::POST,
+            &routes::versions("alice", "p"),
+            Some(&alice),
+            &create_request("data", &files),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+    let receipt: ManifestReceipt = server
+        .call_bytes(
+            Method::PUT,
+            &routes::manifest(&created.version.id),
+            Some(&alice),
+            files.manifest_bytes(),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(receipt.missing.len(), 2);
+    // Sending wrong bytes does not get her the blob.
+    server
+        .call_bytes(
+            Method::PUT,
+            &routes::blob(&created.version.id, &files.md5("big.bin")),
+            Some(&alice),
+            vec![8_u8; 200_000],
+        )
+        .await
+        .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::DigestMismatch);
+    for blob in &receipt.missing {
+        server
+            .call_bytes(
+                Method::PUT,
+                &routes::blob(&created.version.id, &blob.md5),
+                Some(&alice),
+                files.blob(&blob.md5),
+            )
+            .await
+            .expect(StatusCode::OK);
+    }
+    server
+        .call(
+            Method::POST,
+            &routes::commit(&created.version.id),
+            Some(&alice),
+        )
+        .await
+        .expect(StatusCode::OK);
+    let stored: Vec<_> = walk(&server.data_dir().join("blobs"));
+    assert_eq!(stored.len(), 1, "{stored:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs_err::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

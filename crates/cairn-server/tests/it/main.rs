@@ -1,0 +1,18 @@
+//! Integration tests of `cairn-server`: the real router over a real data directory (SQLite
+//! files in a temporary directory), driven in-process with `tower::ServiceExt::oneshot`, plus
+//! loopback HTTP where concurrency or the network stack matters, plus the blob store on the
+//! S3, GCS and Azure emulators when they run.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test that cannot set up its fixture should panic right there"
+)]
+
+mod access;
+mod blobs;
+// mod emulators;
+mod harness;
+mod logging;
+// mod reading;
+// mod serving;

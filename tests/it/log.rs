@@ -1,0 +1,244 @@
+//! Logging: first upload, deduplicated re-logs, incremental changes, resuming an interrupted
+//! log, and files that change after they were added.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use cairn_api::{CreateVersion, CreateVersionStatus, CreatedVersion, routes};
+use cairn_client::{
+    AddDirOptions, AddFileOptions, Artifact, DownloadOptions, Error, Phase, Run, RunOptions,
+};
+use cairn_tests::{RecordingProgress, Scratch, TestServer, pseudo_random, put_bytes, tree};
+
+/// A directory with small files (batched) and large ones (streamed).
+fn dataset(scratch: &Scratch) -> Result<()> {
+    scratch.write("data/small/a.txt", b"alpha\n")?;
+    scratch.write("data/small/b.txt", b"beta\n")?;
+    scratch.write("data/small/empty", b"")?;
+    scratch.write("data/large/one.bin", &pseudo_random(300_000, 1))?;
+    scratch.write("data/large/two.bin", &pseudo_random(70_000, 2))?;
+    // Same content twice: one blob.
+    scratch.write("data/large/copy.bin", &pseudo_random(70_000, 2))?;
+    Ok(())
+}
+
+fn draft(scratch: &Scratch) -> Result<Artifact> {
+    let mut artifact = Artifact::new("cats", "dataset")?;
+    artifact.add_dir(&scratch.work("data"), &AddDirOptions::default())?;
+    Ok(artifact)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logged_content_downloads_byte_identical() -> Result<()> {
+    let server = TestServer::start().await?;
+    let scratch = Scratch::new()?;
+    dataset(&scratch)?;
+    let progress = Arc::new(RecordingProgress::default());
+    let client = server
+        .client(&server.admin_key, &scratch.cache())?
+        .with_progress(Arc::clone(&progress) as Arc<dyn cairn_client::Progress>);
+    let run = Run::init(&client, RunOptions::new("vision").with_job_type("upload")).await?;
+    let mut artifact = draft(&scratch)?;
+    artifact.new_file("notes/readme.md", b"# cats\n", true)?;
+    assert!(matches!(
+        artifact.get_entry("notes/readme.md"),
+        Err(Error::NotLogged {
+            method: "get_entry"
+        })
+    ));
+    let logged = run
+        .log_artifact(&mut artifact, &["best".to_owned()])
+        .await?;
+    assert_eq!(logged.status, CreateVersionStatus::Created);
+    assert_eq!(
+        logged.uploaded_blobs, 6,
+        "7 files, two with the same content"
+    );
+    assert_eq!(logged.reused_blobs, 0);
+    assert!(artifact.is_finalized());
+    let total = 6 + 5 + 300_000 + 70_000 + 7;
+    assert_eq!(
+        progress.summary(Phase::Upload),
+        (Some((6, total)), (6, total), true),
+        "every blob and byte reported once"
+    );
+    assert_eq!(logged.uploaded_bytes, total);
+    assert_eq!(logged.artifact.qualified_name(), "admin/vision/cats:v0");
+    assert!(
+        logged
+            .artifact
+            .version()
+            .aliases
+            .contains(&"best".to_owned())
+    );
+    assert!(matches!(
+        artifact.get_entry("small/../a.txt"),
+        Err(Error::EntryNotFound { .. })
+    ));
+    assert_eq!(artifact.get_entry("small/a.txt")?.entry.size, Some(6));
+    run.finish(0).await?;
+
+    // A fresh cache, so every blob comes over the network.
+    let fresh = Scratch::new()?;
+    let reader = server.client(&server.admin_key, &fresh.cache())?;
+    let api = cairn_client::Api::new(reader);
+    let found = api.artifact("vision/cats:best").await?;
+    let root = fresh.out("cats");
+    let downloaded = found
+        .download(&DownloadOptions::default().with_root(&root))
+        .await?;
+    assert_eq!(downloaded.files, 7);
+    assert_eq!(downloaded.fetched_blobs, 6);
+    assert_eq!(downloaded.from_cache, 0);
+    let mut expected = tree(&scratch.work("data"))?;
+    expected.push(("notes/readme.md".to_owned(), b"# cats\n".to_vec()));
+    expected.sort();
+    assert_eq!(tree(&root)?, expected);
+    found.verify(&root).await?;
+
+    // Again into another root: everything comes from the cache.
+    let again = found
+        .download(&DownloadOptions::default().with_root(fresh.out("again")))
+        .await?;
+    assert_eq!((again.fetched_blobs, again.from_cache), (0, 6));
+    assert_eq!(tree(&fresh.out("again"))?, expected);
+    // And into the same root: nothing to do at all.
+    let same = found
+        .download(&DownloadOptions::default().with_root(&root))
+        .await?;
+    assert_eq!((same.files, same.fetched_blobs, same.from_cache), (7, 0, 0));
+
+    // Without the cache: streamed straight into place.
+    let direct = found
+        .download(
+            &DownloadOptions::default()
+                .with_root(fresh.out("direct"))
+                .with_skip_cache(true),
+        )
+        .await?;
+    assert_eq!(direct.fetched_blobs, 7);
+    assert_eq!(tree(&fresh.out("direct"))?, expected);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_relog_uploads_nothing_and_one_change_uploads_one_blob() -> Result<()> {
+    let server = TestServer::start().await?;
+    let scratch = Scratch::new()?;
+    dataset(&scratch)?;
+    let client = server.client(&server.admin_key, &scratch.cache())?;
+    let run = Run::init(&client, RunOptions::new("vision")).await?;
+    run.log_artifact(&mut draft(&scratch)?, &[]).await?;
+    let before = client.server_stats().await?;
+
+    let mut same = draft(&scratch)?;
+    let logged = run.log_artifact(&mut same, &["again".to_owned()]).await?;
+    assert_eq!(logged.status, CreateVersionStatus::Existing);
+    assert_eq!((logged.uploaded_blobs, logged.uploaded_bytes), (0, 0));
+    assert_eq!(
+        logged.reused_blobs, 5,
+        "six files, two with the same content"
+    );
+    assert_eq!(logged.artifact.version().version_index, Some(0));
+    assert!(
+        logged
+            .artifact
+            .version()
+            .aliases
+            .contains(&"again".to_owned())
+    );
+    assert!(
+        same.is_finalized(),
+        "a deduplicated log finalizes the draft too"
+    );
+    let after = client.server_stats().await?;
+    assert_eq!(after.blobs_received, before.blobs_received);
+    assert_eq!(after.versions_committed, before.versions_committed);
+
+    scratch.write("data/large/one.bin", &pseudo_random(300_000, 3))?;
+    let logged = run.log_artifact(&mut draft(&scratch)?, &[]).await?;
+    assert_eq!(logged.status, CreateVersionStatus::Created);
+    assert_eq!(logged.artifact.version().version_index, Some(1));
+    assert_eq!((logged.uploaded_blobs, logged.uploaded_bytes), (1, 300_000));
+    assert_eq!(logged.reused_blobs, 4);
+    let stats = client.server_stats().await?;
+    assert_eq!(stats.blobs_received - after.blobs_received, 1);
+    assert_eq!(
+        stats.blob_bytes_received - after.blob_bytes_received,
+        300_000
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_log_resumes_and_sends_only_the_rest() -> Result<()> {
+    let server = TestServer::start().await?;
+    let scratch = Scratch::new()?;
+    dataset(&scratch)?;
+    let client = server.client(&server.admin_key, &scratch.cache())?;
+    let run = Run::init(&client, RunOptions::new("vision")).await?;
+    let artifact = draft(&scratch)?;
+
+    // A client that stopped half-way: version created, manifest sent, one large blob uploaded.
+    let request = CreateVersion {
+        collection: artifact.name().to_owned(),
+        artifact_type: artifact.artifact_type().to_owned(),
+        digest: artifact.digest(),
+        description: None,
+        metadata: serde_json::Map::new(),
+        aliases: Vec::new(),
+        tags: Vec::new(),
+        run: Some(run.info().id.clone()),
+    };
+    let created: CreatedVersion = server
+        .request_json(
+            &server.admin_key,
+            reqwest::Method::POST,
+            &routes::versions("admin", "vision"),
+            &request,
+        )
+        .await?;
+    assert_eq!(created.status, CreateVersionStatus::Created);
+    let id = created.version.id;
+    let manifest = artifact.manifest().to_core_json().into_bytes();
+    put_bytes(&server, &server.admin_key, &routes::manifest(&id), manifest).await?;
+    let one = pseudo_random(300_000, 1);
+    let md5 = cairn_hash::md5(&one).to_hex();
+    put_bytes(&server, &server.admin_key, &routes::blob(&id, &md5), one).await?;
+    let before = server.stats();
+
+    let mut artifact = draft(&scratch)?;
+    let logged = run.log_artifact(&mut artifact, &[]).await?;
+    assert_eq!(logged.status, CreateVersionStatus::Resumed);
+    assert_eq!(logged.artifact.version().id, id);
+    assert_eq!(logged.uploaded_blobs, 4);
+    assert_eq!(logged.reused_blobs, 1);
+    assert_eq!(logged.artifact.version().version_index, Some(0));
+    assert_eq!(server.stats().blobs_received - before.blobs_received, 4);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_changed_after_adding_are_named() -> Result<()> {
+    let server = TestServer::start().await?;
+    let scratch = Scratch::new()?;
+    let client = server.client(&server.admin_key, &scratch.cache())?;
+    let run = Run::init(&client, RunOptions::new("vision")).await?;
+    for (name, size) in [("small.bin", 1_000), ("large.bin", 200_000)] {
+        let path = scratch.write(name, &pseudo_random(size, 7))?;
+        let mut artifact = Artifact::new(&format!("changed-{}", &name[..5]), "dataset")?;
+        artifact.add_file(&path, &AddFileOptions::default())?;
+        // Same size, other bytes: only a digest check can tell.
+        scratch.write(name, &pseudo_random(size, 8))?;
+        let error = run.log_artifact(&mut artifact, &[]).await.err();
+        let Some(Error::FileChanged { path: named, .. }) = &error else {
+            panic!("expected FileChanged for {name}, got {error:?}");
+        };
+        assert_eq!(named, &path);
+        assert!(
+            !artifact.is_finalized(),
+            "a failed log leaves the draft open"
+        );
+    }
+    Ok(())
+}
