@@ -4,6 +4,10 @@
 //! Every test is hermetic: the server's data directory, the cache and the working files live
 //! in temporary directories that are removed when the test ends; nothing reads the user's
 //! configuration, cache or credentials.
+//!
+//! The `e2e` test target (`tests/e2e/`) does not use this harness: it drives the real `cairn`
+//! binary (server and CLI as child processes) and has its own, in `tests/e2e/harness.rs`. Run it
+//! with `cargo xtask e2e`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -6,12 +6,16 @@
 //! * `cargo xtask ci`: exactly what CI gates: fmt, clippy, rustdoc, then everything `test` does.
 //! * `cargo xtask tidy`: in-process checks of the tree (dependency edges, `//!` headers, lints,
 //!   file sizes, machine paths).
+//! * `cargo xtask e2e`: the end-to-end scenarios (`tests/e2e/`) against the real `cairn` binary,
+//!   built first; also the last step of `test`.
 //! * `cargo xtask emulators start|stop|status|env`: the object-store emulators the storage tests
 //!   run against (`test` starts and stops them by itself).
 //! * `cargo xtask bench hash`: hashing throughput of `cairn manifest` against `md5sum` and,
 //!   with `--vs-wandb`, against the official W&B SDK.
 //! * `cargo xtask bench cache`: cache checkouts by link mode against `cp -r`, and re-hashing an
 //!   unchanged tree with the stat cache against the first hash.
+//! * `cargo xtask bench transfer`: `cairn artifact put` and `get` against a release `cairn server`
+//!   on loopback, against md5sum + curl and `cp -r`, with peak memory of both sides.
 //!
 //! xtask depends on no product crate and on as few external crates as possible (`anyhow`, `clap`,
 //! `fs-err`, `serde_json`), because all of them compile before any command can run.
@@ -24,6 +28,7 @@
 
 mod bench;
 mod cmd;
+mod e2e;
 mod emulators;
 mod test;
 mod tidy;
@@ -47,10 +52,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the full test suite: tidy, `cargo nextest run` (or `cargo test`), doc tests.
+    /// Run the full test suite: tidy, doc tests, `cargo nextest run` (or `cargo test`), e2e.
     Test,
     /// Run exactly what CI gates: fmt, clippy, rustdoc, then everything `test` runs.
     Ci,
+    /// Build `cairn` and run the end-to-end scenarios against it (`tests/e2e/`).
+    E2e,
     /// Check the tree: dependency edges, `//!` headers, lints settings, file sizes, machine paths.
     Tidy,
     /// Install, start, stop or show the object-store emulators (moto, fake-gcs-server, Azurite).
@@ -81,6 +88,7 @@ fn run(command: Command) -> Result<()> {
     match command {
         Command::Test => test::run_steps(&workspace, &test::test_steps(&workspace)),
         Command::Ci => test::run_steps(&workspace, &test::ci_steps(&workspace)),
+        Command::E2e => e2e::run(&workspace),
         Command::Tidy => tidy::run(&workspace),
         Command::Emulators(args) => emulators::run(&workspace, &args),
         Command::Bench(args) => bench::run(&workspace, args),

@@ -14,6 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::cmd::Cmd;
+use crate::e2e;
 use crate::emulators::Emulators;
 use crate::tidy;
 use crate::workspace::Workspace;
@@ -60,7 +61,8 @@ impl Step {
 
 /// The full test suite, as the README and CI run it.
 pub(crate) fn test_steps(workspace: &Workspace) -> Vec<Step> {
-    // The main test run goes last, so its summary ("N tests run: N passed") closes the output.
+    // The test runs go last, so a test runner's summary ("N tests run: N passed") closes the
+    // output: the main run, then the end-to-end scenarios, which need what it built.
     vec![
         Step::in_process("tidy", tidy::run),
         // Before every step that runs tests: the storage tests need the emulators.
@@ -69,8 +71,8 @@ pub(crate) fn test_steps(workspace: &Workspace) -> Vec<Step> {
             "doc tests",
             workspace.cargo_locked(["test", "--workspace", "--doc", "--all-features"]),
         ),
-        // Further suites (the e2e tests against the emulators and `cairn server`) go here.
         tests_step(workspace),
+        Step::in_process("e2e", e2e::run),
     ]
 }
 
@@ -185,6 +187,7 @@ mod tests {
         assert_eq!(&ci[..3], ["format", "clippy", "rustdoc"]);
         assert_eq!(&ci[3..], &test[..]);
         assert_eq!(test[0], "tidy");
-        assert!(test.last().is_some_and(|name| name.starts_with("tests")));
+        assert_eq!(test.last(), Some(&"e2e"));
+        assert!(test[test.len() - 2].starts_with("tests"));
     }
 }

@@ -152,6 +152,28 @@ impl DatasetSpec {
         }
     }
 
+    /// This spec with `factor` times the files (at least one), or for a single-file dataset
+    /// `factor` times the bytes (at least one): `--scale 0.01` makes a smoke-test dataset.
+    pub(crate) fn scaled(self, factor: f64) -> Self {
+        let scale = |value: u64| ((value as f64 * factor).round() as u64).max(1);
+        match self.layout {
+            Layout::SingleFile(_) => Self {
+                size: match self.size {
+                    FileSize::Fixed(size) => FileSize::Fixed(scale(size)),
+                    FileSize::Between { min, max } => FileSize::Between {
+                        min: scale(min),
+                        max: scale(max),
+                    },
+                },
+                ..self
+            },
+            Layout::Tree(_) => Self {
+                file_count: scale(self.file_count),
+                ..self
+            },
+        }
+    }
+
     /// The PRNG seed of file `index`: distinct per dataset and per file.
     fn seed(&self, index: u64) -> u64 {
         let dataset = match self.id {
@@ -332,6 +354,23 @@ mod tests {
         assert!(sizes.iter().any(|&size| size != sizes[0]));
         assert_eq!(c.total_bytes(), sizes.iter().sum::<u64>());
         assert_eq!(DatasetId::B.spec(false).total_bytes(), 2_000 * 512 * 1024);
+    }
+
+    #[test]
+    fn scaling_shrinks_file_counts_and_single_files() {
+        let b = DatasetId::B.spec(false).scaled(0.01);
+        assert_eq!((b.file_count, b.size), (20, FileSize::Fixed(512 * 1024)));
+        assert_eq!(b.relative_path(19), Path::new("d001/d009/f0000.bin"));
+        let a = DatasetId::A.spec(false).scaled(0.01);
+        assert_eq!(
+            a.total_bytes(),
+            (2048.0 * 1024.0 * 1024.0 * 0.01_f64).round() as u64
+        );
+        assert_eq!(DatasetId::C.spec(false).scaled(0.000_001).file_count, 1);
+        assert_eq!(
+            DatasetId::C.spec(false).scaled(1.0),
+            DatasetId::C.spec(false)
+        );
     }
 
     #[test]

@@ -124,20 +124,30 @@ pub(crate) fn median(times: &mut [Duration]) -> Duration {
 
 /// Runs `cmd` under `/usr/bin/time -f %M -o REPORT` and returns the peak RSS in KiB.
 fn warm_up_with_rss(cmd: &Cmd, report: &Path) -> Result<u64> {
+    run_with_rss(cmd, report).map(|(_, kib)| kib)
+}
+
+/// Whether GNU time is there to measure peak RSS.
+pub(crate) fn can_measure_rss() -> bool {
+    Path::new(GNU_TIME).is_file()
+}
+
+/// Runs `cmd` once under `/usr/bin/time -f %M -o REPORT` with stdout discarded; returns its wall
+/// time (GNU time's own start-up is a fork and an exec, well under a millisecond) and its peak
+/// RSS in KiB. Check [`can_measure_rss`] first.
+pub(crate) fn run_with_rss(cmd: &Cmd, report: &Path) -> Result<(Duration, u64)> {
     let timed = cmd.wrapped_in(Cmd::new(GNU_TIME).args(["-f", "%M", "-o"]).arg(report));
-    let mut command = timed.to_command();
-    command.stdin(Stdio::null()).stdout(Stdio::null());
-    let status = timed.status(command)?;
-    timed.check(status)?;
+    let elapsed = run_once(&timed)?;
     let text = fs_err::read_to_string(report)?;
     // GNU time may prepend a line such as "Command exited with non-zero status"; the number is last.
     let last = text.lines().last().unwrap_or_default().trim();
-    last.parse().with_context(|| {
+    let kib = last.parse().with_context(|| {
         format!(
             "`{GNU_TIME}` wrote `{last}` to `{}`, not a KiB count",
             report.display()
         )
-    })
+    })?;
+    Ok((elapsed, kib))
 }
 
 #[cfg(test)]

@@ -1,14 +1,19 @@
 //! `cargo xtask bench`: benchmarks. They measure and report; they never fail on a slow result,
 //! because shared machines are noisy. Only a broken setup (a command that cannot run) is an error.
 //!
-//! Each benchmark is a sibling module with its own arguments (`hash`, `cache`; `transfer`
-//! later). The pieces they share live beside them: [`data`] generates deterministic
-//! datasets under the target dir, [`measure`] times commands.
+//! Each benchmark is a sibling module with its own arguments (`hash`, `cache`, `transfer`). The
+//! pieces they share live beside them: [`data`] generates deterministic datasets under the
+//! target dir, [`measure`] times commands; `transfer` adds a server ([`server`]), an upload sink
+//! for curl ([`sink`]) and its table ([`report`]).
 
 mod cache;
 mod data;
 mod hash;
 mod measure;
+mod report;
+mod server;
+mod sink;
+mod transfer;
 mod wandb;
 
 use anyhow::Result;
@@ -29,6 +34,8 @@ enum Benchmark {
     Hash(hash::HashArgs),
     /// The local cache: checkout by link mode vs `cp -r`, re-hash with the stat cache vs without.
     Cache(cache::CacheArgs),
+    /// Put and get through a release `cairn server` vs md5sum + curl and `cp -r`, with peak RSS.
+    Transfer(transfer::TransferArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -36,5 +43,6 @@ pub(crate) fn run(workspace: &Workspace, args: BenchArgs) -> Result<()> {
     match args.benchmark {
         Benchmark::Hash(args) => hash::run(workspace, &args),
         Benchmark::Cache(args) => cache::run(workspace, &args),
+        Benchmark::Transfer(args) => transfer::run(workspace, &args),
     }
 }

@@ -1,0 +1,241 @@
+//! `cairn server` as a child process on a free loopback port: started on a data directory,
+//! waited for through `GET /healthz`, killed (SIGKILL) on drop, restartable on the same data.
+//!
+//! The server's stdout and stderr go to files (never pipes, which could fill up and stall it);
+//! every error about the server quotes its stderr, so a failing start explains itself.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use cairn_api::{ServerStats, routes};
+use reqwest::blocking::Client;
+use tempfile::TempDir;
+
+use crate::harness::{cairn_bin, temp_dir, unique_u64};
+
+/// How long a server may take to answer `/healthz` after it was started.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a server may take to exit after SIGTERM.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running (or killed) `cairn server`.
+#[derive(Debug)]
+pub(crate) struct Server {
+    child: Option<Child>,
+    address: SocketAddr,
+    data_dir: PathBuf,
+    admin_key: String,
+    /// Where each start's stdout and stderr go (`server-N.stdout`, `server-N.stderr`).
+    logs: TempDir,
+    starts: u32,
+    http: Client,
+}
+
+/// A loopback port nothing listens on right now (the OS picks it; the listener is closed again).
+pub(crate) fn free_port() -> Result<u16> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").context("cannot bind a free port on 127.0.0.1")?;
+    Ok(listener.local_addr()?.port())
+}
+
+impl Server {
+    /// Starts a server on `data_dir` with a generated admin key and waits until it is ready.
+    pub(crate) fn start(data_dir: &Path) -> Result<Self> {
+        let admin_key = format!(
+            "{}{:016x}{:016x}{:016x}",
+            cairn_api::API_KEY_PREFIX,
+            unique_u64(),
+            unique_u64(),
+            unique_u64()
+        );
+        let mut server = Self {
+            child: None,
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.to_path_buf(),
+            admin_key,
+            logs: temp_dir("server-logs")?,
+            starts: 0,
+            http: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .context("cannot build the harness's HTTP client")?,
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    /// `http://127.0.0.1:PORT` of the current start.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The admin API key the server was started with.
+    pub(crate) fn admin_key(&self) -> &str {
+        &self.admin_key
+    }
+
+    /// Counters since the current start (`GET /api/v1/server/stats` with the admin key).
+    pub(crate) fn stats(&self) -> Result<ServerStats> {
+        let body = self.get_json(routes::SERVER_STATS, Some(&self.admin_key))?;
+        serde_json::from_value(body).context("`GET /api/v1/server/stats` is not `ServerStats`")
+    }
+
+    /// `GET path` with an optional bearer key; the JSON body of a 2xx answer.
+    pub(crate) fn get_json(&self, path: &str, api_key: Option<&str>) -> Result<serde_json::Value> {
+        let url = format!("{}{path}", self.url());
+        let mut request = self.http.get(&url);
+        if let Some(key) = api_key {
+            request = request.bearer_auth(key);
+        }
+        let response = request
+            .send()
+            .with_context(|| format!("`GET {url}` failed; server stderr:\n{}", self.stderr()))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .with_context(|| format!("cannot read the body of `GET {url}`"))?;
+        if !status.is_success() {
+            bail!("`GET {url}` answered {status}: {text}");
+        }
+        serde_json::from_str(&text)
+            .with_context(|| format!("`GET {url}` answered non-JSON: {text}"))
+    }
+
+    /// Kills the server with SIGKILL (no chance to clean up) and waits for it.
+    pub(crate) fn kill(&mut self) -> Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().context("cannot kill `cairn server`")?;
+            child.wait().context("cannot wait for `cairn server`")?;
+        }
+        Ok(())
+    }
+
+    /// Starts the server again on the same data directory and admin key (on a new port), killing
+    /// the running one first if there is one.
+    pub(crate) fn restart(&mut self) -> Result<()> {
+        self.kill()?;
+        self.spawn()
+    }
+
+    /// Sends SIGTERM and waits for the exit status (a clean shutdown exits 0).
+    pub(crate) fn terminate(&mut self) -> Result<ExitStatus> {
+        let Some(mut child) = self.child.take() else {
+            bail!("the server is not running");
+        };
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .context("cannot run `kill -TERM`")?;
+        if !status.success() {
+            bail!("`kill -TERM {}` failed: {status}", child.id());
+        }
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                child.kill()?;
+                child.wait()?;
+                bail!(
+                    "`cairn server` did not exit within {SHUTDOWN_TIMEOUT:?} of SIGTERM; stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What the current start printed on stdout so far.
+    pub(crate) fn stdout(&self) -> String {
+        self.log("stdout")
+    }
+
+    /// What the current start printed on stderr so far.
+    pub(crate) fn stderr(&self) -> String {
+        self.log("stderr")
+    }
+
+    fn log(&self, stream: &str) -> String {
+        let path = self
+            .logs
+            .path()
+            .join(format!("server-{}.{stream}", self.starts));
+        fs_err::read_to_string(&path).unwrap_or_else(|error| format!("<{error}>"))
+    }
+
+    fn spawn(&mut self) -> Result<()> {
+        self.starts += 1;
+        self.address = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let log = |stream: &str| -> Result<fs_err::File> {
+            fs_err::File::create(
+                self.logs
+                    .path()
+                    .join(format!("server-{}.{stream}", self.starts)),
+            )
+            .map_err(Into::into)
+        };
+        let (stdout, stderr) = (log("stdout")?, log("stderr")?);
+        let binary = cairn_bin()?;
+        let child = Command::new(&binary)
+            .arg("server")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen")
+            .arg(self.address.to_string())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.logs.path())
+            .env("CAIRN_ADMIN_API_KEY", &self.admin_key)
+            .stdin(Stdio::null())
+            .stdout(stdout.into_parts().0)
+            .stderr(stderr.into_parts().0)
+            .spawn()
+            .with_context(|| format!("cannot start `{} server`", binary.display()))?;
+        self.child = Some(child);
+        self.wait_ready()
+    }
+
+    fn wait_ready(&mut self) -> Result<()> {
+        let url = format!("{}{}", self.url(), routes::HEALTHZ);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let Some(child) = self.child.as_mut() else {
+                bail!("the server is not running");
+            };
+            if let Some(status) = child.try_wait()? {
+                self.child = None;
+                bail!(
+                    "`cairn server` exited ({status}) before it was ready; its stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            if let Ok(response) = self.http.get(&url).send()
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "`cairn server` did not answer `GET {url}` within {READY_TIMEOUT:?}; its stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Best effort: a server that already exited cannot be killed, which is fine.
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

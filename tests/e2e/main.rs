@@ -1,0 +1,22 @@
+//! End-to-end scenarios: the real `cairn` binary as the server and as the CLI, driven the way a
+//! user and an operator would, with the server's own counters (`GET /api/v1/server/stats`) and
+//! its data directory as the witnesses of what really happened.
+//!
+//! Run them with `cargo xtask e2e` (also a step of `cargo xtask test`), which builds `cairn` and
+//! sets `CAIRN_E2E_BIN`. Under a plain `cargo test` they are ignored, because they need that
+//! binary. By hand: `CAIRN_E2E_BIN=target/debug/cairn cargo nextest run -p cairn-tests --test
+//! e2e --run-ignored only`.
+//!
+//! * [`roundtrip`]: put then get gives the same bytes; re-putting unchanged content sends
+//!   nothing; changing one file sends exactly that file.
+//! * [`access`]: another user cannot read or write a private project.
+//! * [`crash`]: killing the client or the server in the middle of an upload loses nothing and
+//!   stores nothing twice; the put resumes.
+//! * [`exit_codes`]: the documented exit codes and messages for the common failures, and a clean
+//!   shutdown on SIGTERM.
+
+mod access;
+mod crash;
+mod exit_codes;
+mod harness;
+mod roundtrip;

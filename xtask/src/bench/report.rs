@@ -1,0 +1,205 @@
+//! The table and the targets `bench transfer` prints, in the style of the other benchmarks: times,
+//! ratios to the baseline measured in the same run, and PASS or MISS per target (informational:
+//! a MISS never fails the run).
+
+use std::time::Duration;
+
+use crate::bench::data::{Dataset, DatasetId, mebibytes};
+use crate::bench::measure::median;
+
+/// The target ratio of a put to md5sum + curl (A and B), and of a cold get to `cp -r`.
+const TRANSFER_RATIO: f64 = 1.3;
+/// The target ratio of a get from a filled cache by hardlink or reflink to `cp -r`.
+const LINKED_RATIO: f64 = 1.05;
+/// The target put rate on many small files (C).
+const SMALL_FILES_PER_SECOND: f64 = 5_000.0;
+/// The peak resident set each process must stay under, in MiB.
+const PEAK_RSS_MIB: f64 = 200.0;
+
+/// Median times of cairn and of its baseline, alternated run by run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Comparison {
+    /// Median seconds of the cairn command.
+    pub(crate) cairn: f64,
+    /// Median seconds of the baseline.
+    pub(crate) baseline: f64,
+}
+
+impl Comparison {
+    /// The medians of both sides' runs.
+    pub(crate) fn new(times: &mut [Duration], baseline: &mut [Duration]) -> Self {
+        Self {
+            cairn: median(times).as_secs_f64(),
+            baseline: median(baseline).as_secs_f64(),
+        }
+    }
+
+    /// cairn's time over the baseline's: 1.00x is as fast as the baseline, lower is faster.
+    fn ratio(&self) -> f64 {
+        self.cairn / self.baseline.max(f64::MIN_POSITIVE)
+    }
+}
+
+/// Everything measured on one dataset.
+#[derive(Debug)]
+pub(crate) struct Report {
+    pub(crate) dataset: Dataset,
+    /// Put vs md5sum + curl.
+    pub(crate) put: Comparison,
+    /// Get with an empty cache vs `cp -r`.
+    pub(crate) get_cold: Comparison,
+    /// Get from a filled cache per link mode vs `cp -r`, or why the mode is unavailable.
+    pub(crate) linked: Vec<(&'static str, Result<Comparison, String>)>,
+    /// Peak RSS of the put client, KiB.
+    pub(crate) client_put_peak: Option<u64>,
+    /// Peak RSS of the cold get client, KiB.
+    pub(crate) client_get_peak: Option<u64>,
+    /// Peak RSS of the servers, KiB.
+    pub(crate) server_peak: Option<u64>,
+}
+
+/// Prints the table and the targets.
+pub(crate) fn print(reports: &[Report], runs: u32, scale: f64) {
+    println!();
+    println!(
+        "bench transfer: median of {runs} run(s) after one warm-up run; release `cairn server` on \
+         loopback, a fresh server data dir for every put; `sync` before each timed command"
+    );
+    println!(
+        "{:<7} {:>7} {:>11}  {:<18} {:>9}  {:<17} {:>10} {:>7} {:>9} {:>9}",
+        "dataset",
+        "files",
+        "size",
+        "step",
+        "cairn s",
+        "baseline",
+        "baseline s",
+        "ratio*",
+        "MB/s",
+        "files/s"
+    );
+    for report in reports {
+        let dataset = &report.dataset;
+        let mut rows = vec![
+            ("put", Ok(report.put), "md5sum + curl -T"),
+            ("get (empty cache)", Ok(report.get_cold), "cp -r"),
+        ];
+        for (mode, outcome) in &report.linked {
+            let label = if *mode == "hardlink" {
+                "get --link hardlink"
+            } else {
+                "get --link reflink"
+            };
+            rows.push((label, outcome.clone(), "cp -r"));
+        }
+        for (index, (step, outcome, baseline)) in rows.into_iter().enumerate() {
+            let (name, files, size) = if index == 0 {
+                (
+                    dataset.spec.id.name().to_owned(),
+                    dataset.spec.file_count.to_string(),
+                    mebibytes(dataset.bytes),
+                )
+            } else {
+                (String::new(), String::new(), String::new())
+            };
+            match outcome {
+                Ok(comparison) => {
+                    let seconds = comparison.cairn.max(f64::MIN_POSITIVE);
+                    println!(
+                        "{name:<7} {files:>7} {size:>11}  {step:<18} {:>9.3}  {baseline:<17} {:>10.3} {:>6.2}x {:>9.1} {:>9.0}",
+                        comparison.cairn,
+                        comparison.baseline,
+                        comparison.ratio(),
+                        dataset.bytes as f64 / 1e6 / seconds,
+                        dataset.spec.file_count as f64 / seconds,
+                    );
+                }
+                Err(_) => println!(
+                    "{name:<7} {files:>7} {size:>11}  {step:<18} {:>9}  not available on this filesystem",
+                    "-"
+                ),
+            }
+        }
+        println!(
+            "{:<7} peak RSS: put client {}, get client {}, server {}",
+            "",
+            mib(report.client_put_peak),
+            mib(report.client_get_peak),
+            mib(report.server_peak)
+        );
+    }
+    println!(
+        "* ratio = cairn time / baseline time: 1.00x is as fast as the baseline, lower is faster"
+    );
+    print_targets(reports, scale);
+}
+
+fn print_targets(reports: &[Report], scale: f64) {
+    println!();
+    if scale == 1.0 {
+        println!("targets (informational; a MISS does not fail the benchmark):");
+    } else {
+        println!(
+            "targets (set for the full-size datasets; --scale {scale} results are only indicative):"
+        );
+    }
+    let verdict = |pass: bool| if pass { "PASS" } else { "MISS" };
+    for report in reports {
+        let name = report.dataset.spec.id.name();
+        let put = report.put.ratio();
+        match report.dataset.spec.id {
+            DatasetId::A | DatasetId::B => println!(
+                "  {name}: put <= {TRANSFER_RATIO:.2}x md5sum + curl: {put:.2}x {}",
+                verdict(put <= TRANSFER_RATIO)
+            ),
+            DatasetId::C => {
+                let rate =
+                    report.dataset.spec.file_count as f64 / report.put.cairn.max(f64::MIN_POSITIVE);
+                println!(
+                    "  {name}: put >= {SMALL_FILES_PER_SECOND:.0} files/s: {rate:.0} files/s {}",
+                    verdict(rate >= SMALL_FILES_PER_SECOND)
+                );
+            }
+        }
+        let cold = report.get_cold.ratio();
+        println!(
+            "  {name}: get with an empty cache <= {TRANSFER_RATIO:.2}x cp -r: {cold:.2}x {}",
+            verdict(cold <= TRANSFER_RATIO)
+        );
+        for (mode, outcome) in &report.linked {
+            match outcome {
+                Ok(comparison) => {
+                    let ratio = comparison.ratio();
+                    println!(
+                        "  {name}: get --link {mode} from the cache <= {LINKED_RATIO:.2}x cp -r: {ratio:.2}x {}",
+                        verdict(ratio <= LINKED_RATIO)
+                    );
+                }
+                Err(reason) => println!("  {name}: get --link {mode}: n/a ({reason})"),
+            }
+        }
+        for (who, peak) in [
+            ("put client", report.client_put_peak),
+            ("get client", report.client_get_peak),
+            ("server", report.server_peak),
+        ] {
+            match peak {
+                Some(kib) => {
+                    let used = kib as f64 / 1024.0;
+                    println!(
+                        "  {name}: {who} peak RSS < {PEAK_RSS_MIB:.0} MiB: {used:.1} MiB {}",
+                        verdict(used < PEAK_RSS_MIB)
+                    );
+                }
+                None => println!("  {name}: {who} peak RSS < {PEAK_RSS_MIB:.0} MiB: n/a"),
+            }
+        }
+    }
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(
+        || "n/a".to_owned(),
+        |kib| format!("{:.1} MiB", kib as f64 / 1024.0),
+    )
+}
