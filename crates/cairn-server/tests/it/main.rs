@@ -14,5 +14,5 @@ mod blobs;
 // mod emulators;
 mod harness;
 mod logging;
-// mod reading;
-// mod serving;
+mod reading;
+mod serving;
