@@ -11,7 +11,7 @@
 
 mod access;
 mod blobs;
-// mod emulators;
+mod emulators;
 mod harness;
 mod logging;
 mod reading;
