@@ -110,8 +110,10 @@ CREATE TABLE entries (
     size              INTEGER NOT NULL,
     ref               TEXT,
     birth_artifact_id TEXT NOT NULL,
-    PRIMARY KEY (version_id, path)
-) WITHOUT ROWID;
+    UNIQUE (version_id, path)
+);
+-- A rowid table: with `WITHOUT ROWID`, SQLite's planner scans the primary key by
+-- `version_id` instead of using this index, which made blob lookups linear in the manifest.
 CREATE INDEX entries_by_blob ON entries(version_id, md5_hex);
 CREATE TABLE aliases (
     collection_id INTEGER NOT NULL REFERENCES collections(id),

@@ -490,3 +490,40 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// 20,000 small files through batches of 2,000: a guard against per-frame costs that grow with
+/// the manifest (a planner regression once made this 20 s; it takes about 1 s in a debug build).
+#[tokio::test]
+async fn many_small_files_go_up_in_batches_quickly() {
+    let server = Server::start().await;
+    let count = 20_000;
+    let files = Files {
+        files: (0..count)
+            .map(|index| {
+                (
+                    format!("d{}/f{index}.txt", index % 50),
+                    format!("small file {index}").into_bytes(),
+                )
+            })
+            .collect(),
+    };
+    let id = pending(&server, &files).await;
+    let started = std::time::Instant::now();
+    for chunk in files.files.chunks(2_000) {
+        let mut body = Vec::new();
+        for (_, bytes) in chunk {
+            body.extend(frame(bytes));
+        }
+        batch(&server, &id, body).await.expect(StatusCode::OK);
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < std::time::Duration::from_secs(10),
+        "{count} small blobs took {elapsed:?}"
+    );
+    assert!(missing(&server, &id).await.is_empty());
+    server
+        .call(Method::POST, &routes::commit(&id), Some(&server.admin_key))
+        .await
+        .expect(StatusCode::OK);
+}
