@@ -64,7 +64,7 @@ impl Server {
                 .build()
                 .context("cannot build the harness's HTTP client")?,
         };
-        server.spawn()?;
+        server.spawn(SocketAddr::from(([127, 0, 0, 1], free_port()?)))?;
         Ok(server)
     }
 
@@ -114,11 +114,12 @@ impl Server {
         Ok(())
     }
 
-    /// Starts the server again on the same data directory and admin key (on a new port), killing
-    /// the running one first if there is one.
+    /// Starts the server again on the same data directory, admin key and address, killing the
+    /// running one first if there is one: as an operator restarts a crashed server. (The same
+    /// address matters: `cairn login` saves a key per base URL.)
     pub(crate) fn restart(&mut self) -> Result<()> {
         self.kill()?;
-        self.spawn()
+        self.spawn(self.address)
     }
 
     /// Sends SIGTERM and waits for the exit status (a clean shutdown exits 0).
@@ -168,9 +169,9 @@ impl Server {
         fs_err::read_to_string(&path).unwrap_or_else(|error| format!("<{error}>"))
     }
 
-    fn spawn(&mut self) -> Result<()> {
+    fn spawn(&mut self, address: SocketAddr) -> Result<()> {
         self.starts += 1;
-        self.address = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        self.address = address;
         let log = |stream: &str| -> Result<fs_err::File> {
             fs_err::File::create(
                 self.logs
