@@ -64,6 +64,21 @@ async fn logged_content_downloads_byte_identical() -> Result<()> {
     );
     assert_eq!(logged.uploaded_bytes, total);
     assert_eq!(logged.artifact.qualified_name(), "admin/vision/cats:v0");
+    // The published manifest does not reveal where the uploader kept the files.
+    let published = reqwest::Client::new()
+        .get(format!(
+            "{}{}",
+            server.base_url,
+            routes::manifest(&logged.artifact.version().id)
+        ))
+        .bearer_auth(&server.admin_key)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    assert!(published.contains("\"notes/readme.md\""), "{published}");
+    assert!(!published.contains("local_path"), "{published}");
     assert!(
         logged
             .artifact

@@ -183,8 +183,9 @@ impl Client {
         Arc::clone(&self.progress)
     }
 
-    /// The cache, opened from the environment on first use.
-    pub(crate) fn cache(&self) -> Result<Arc<Cache>> {
+    /// The cache, opened from the environment (`CAIRN_CACHE_DIR`, ...) on first use unless one
+    /// was given with [`with_cache`](Self::with_cache).
+    pub fn cache(&self) -> Result<Arc<Cache>> {
         let mut slot = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(cache) = slot.as_ref() {
             return Ok(Arc::clone(cache));

@@ -375,6 +375,17 @@ impl Error {
         }
     }
 
+    /// Whether the server could not be reached or answered that it is unavailable, so trying
+    /// again later may work.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Self::Connect { .. } => true,
+            Self::Http { source, .. } => source.is_timeout() || source.is_connect(),
+            Self::Server { code, .. } => code.is_transient(),
+            _ => false,
+        }
+    }
+
     pub(crate) fn cache(error: cairn_cache::Error) -> Self {
         Self::Cache(Box::new(error))
     }

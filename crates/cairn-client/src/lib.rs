@@ -93,6 +93,7 @@
 
 #![warn(missing_docs)]
 
+mod admin;
 mod artifact;
 mod client;
 mod download;

@@ -158,7 +158,7 @@ fn blob_sources(manifest: &Manifest) -> Result<BTreeMap<String, Source>> {
 
 async fn put_manifest(client: &Client, id: &str, manifest: &Manifest) -> Result<ManifestReceipt> {
     let path = routes::manifest(id);
-    let body = Bytes::from(manifest.to_core_json());
+    let body = Bytes::from(without_local_paths(manifest)?.to_core_json());
     client
         .retrying(&path, || async {
             let request = client
@@ -169,6 +169,20 @@ async fn put_manifest(client: &Client, id: &str, manifest: &Manifest) -> Result<
             Ok(client.read_json(response).await?)
         })
         .await
+}
+
+/// The manifest as it is published: wandb-core's format, but without `local_path`. The uploader's
+/// absolute paths (home directories, user names, project layout) are of no use to readers and
+/// would be shown to everyone who may read the project; the artifact digest does not cover them.
+fn without_local_paths(manifest: &Manifest) -> Result<Manifest> {
+    let mut published =
+        Manifest::with_storage_policy_config(manifest.storage_policy_config().clone());
+    for (path, entry) in manifest.entries() {
+        let mut entry = entry.clone();
+        entry.local_path = None;
+        published.add(path.clone(), entry, false)?;
+    }
+    Ok(published)
 }
 
 /// Commits; a commit that finds blobs missing uploads them and tries again.

@@ -1,0 +1,112 @@
+//! `cairn server`: the reference server on its embedded defaults (SQLite and a blob directory
+//! under `./cairn-data`, listening on `127.0.0.1:8080`), or on an object store when asked.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use cairn_server::{AppState, BlobStoreConfig, ServerConfig};
+use clap::Args;
+
+use crate::commands::runtime;
+
+/// The environment variable that supplies the admin's API key on first start, for automation.
+const ADMIN_API_KEY_ENV: &str = "CAIRN_ADMIN_API_KEY";
+
+/// Arguments of `cairn server`.
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// Where metadata (SQLite) and, with the local blob store, blobs are kept.
+    #[arg(long, env = "CAIRN_DATA_DIR", default_value = "cairn-data")]
+    data_dir: PathBuf,
+    /// The address and port to listen on.
+    #[arg(long, env = "CAIRN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Keep blobs in an object store instead of `DATA_DIR/blobs`: `s3://bucket[/prefix]`,
+    /// `gs://bucket[/prefix]` or `az://container[/prefix]`, with credentials from the cloud's usual
+    /// environment variables.
+    #[arg(long, env = "CAIRN_BLOB_STORE")]
+    blob_store: Option<String>,
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+#[expect(
+    clippy::print_stdout,
+    reason = "the server announces its address and first key"
+)]
+pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
+    init_logging();
+    let mut config = ServerConfig::new(args.data_dir.clone()).with_listen(args.listen);
+    if let Some(url) = args.blob_store {
+        config = config.with_blob_store(BlobStoreConfig::Url(url));
+    }
+    if let Some(key) = std::env::var(ADMIN_API_KEY_ENV)
+        .ok()
+        .filter(|key| !key.is_empty())
+    {
+        config = config.with_admin_api_key(key);
+    }
+    runtime()?.block_on(async move {
+        let (state, bootstrap) = AppState::open(&config).await.with_context(|| {
+            format!("cannot open the server's data in `{}`", args.data_dir.display())
+        })?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on `{}`; is another server running there? Pick another with --listen or CAIRN_LISTEN",
+                    args.listen
+                )
+            })?;
+        let address = listener.local_addr().context("cannot read the listening address")?;
+        if let Some(key) = &bootstrap.new_admin_api_key {
+            println!(
+                "created user `{}`; admin API key (shown once): {key}",
+                bootstrap.admin_username
+            );
+            println!("log in with: cairn login --base-url http://{address} --api-key {key}");
+        }
+        println!("listening on http://{address}");
+        cairn_server::serve(listener, state, shutdown_signal())
+            .await
+            .context("the server stopped with an error")
+    })
+}
+
+/// Logs go to stderr; `CAIRN_LOG` picks the level (`error`, `warn`, `info` (default), `debug`,
+/// `trace`).
+fn init_logging() {
+    let level = std::env::var("CAIRN_LOG")
+        .ok()
+        .and_then(|level| level.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

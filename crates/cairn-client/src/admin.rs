@@ -1,0 +1,74 @@
+//! Accounts, teams and project settings: what server admins, team admins and project owners do
+//! besides logging and using artifacts.
+
+use cairn_api::{
+    CreateTeam, CreateUser, CreatedApiKey, Project, Role, SetTeamMember, Team, UpsertProject,
+    Visibility, routes,
+};
+use reqwest::Method;
+
+use crate::{Client, Result};
+
+impl Client {
+    /// Creates a user and mints their first API key (server admins only). The key is shown
+    /// this once; the server keeps only its hash.
+    pub async fn create_user(&self, username: &str, admin: bool) -> Result<CreatedApiKey> {
+        let body = CreateUser {
+            username: username.to_owned(),
+            admin,
+        };
+        self.send_json(Method::POST, routes::USERS, &body).await
+    }
+
+    /// Mints another API key for `username` (the user themselves or a server admin).
+    pub async fn create_api_key(&self, username: &str) -> Result<CreatedApiKey> {
+        self.send_json(
+            Method::POST,
+            &routes::api_keys(username),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Creates a team; the caller becomes its first admin.
+    pub async fn create_team(&self, name: &str) -> Result<Team> {
+        let body = CreateTeam {
+            name: name.to_owned(),
+        };
+        self.send_json(Method::POST, routes::TEAMS, &body).await
+    }
+
+    /// Adds `username` to `team` with `role`, or changes their role (team admins only).
+    pub async fn set_team_member(&self, team: &str, username: &str, role: Role) -> Result<Team> {
+        self.send_json(
+            Method::PUT,
+            &routes::team_member(team, username),
+            &SetTeamMember { role },
+        )
+        .await
+    }
+
+    /// Removes `username` from `team` (team admins only; the last admin stays).
+    pub async fn remove_team_member(&self, team: &str, username: &str) -> Result<()> {
+        self.send_ignore(
+            Method::DELETE,
+            &routes::team_member(team, username),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Creates `entity/project` or changes its visibility (the owning user or team admins).
+    pub async fn upsert_project(
+        &self,
+        entity: &str,
+        project: &str,
+        visibility: Visibility,
+    ) -> Result<Project> {
+        let body = UpsertProject {
+            visibility: Some(visibility),
+        };
+        self.send_json(Method::PUT, &routes::project(entity, project), &body)
+            .await
+    }
+}
