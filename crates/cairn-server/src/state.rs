@@ -198,12 +198,6 @@ fn open_store(config: &ServerConfig) -> Result<OpenedStore> {
 }
 
 fn cloud_store(url: &str, parsed: &StoreUrl) -> Result<(BlobStore, &'static str)> {
-    let not_built = |feature: &str| Error::BlobStore {
-        url: url.to_owned(),
-        reason: format!(
-            "this build has no `{feature}` support; rebuild cairn-server with `--features {feature}`"
-        ),
-    };
     match parsed.scheme.as_str() {
         #[cfg(feature = "s3")]
         "s3" => Ok((
@@ -223,9 +217,29 @@ fn cloud_store(url: &str, parsed: &StoreUrl) -> Result<(BlobStore, &'static str)
                 .blob_store(&parsed.bucket)?,
             "azure",
         )),
-        "s3" => Err(not_built("s3")),
-        "gs" => Err(not_built("gs")),
-        _ => Err(not_built("azure")),
+        #[cfg(not(feature = "s3"))]
+        "s3" => Err(not_built(url, "s3")),
+        #[cfg(not(feature = "gs"))]
+        "gs" => Err(not_built(url, "gs")),
+        #[cfg(not(feature = "azure"))]
+        "az" => Err(not_built(url, "azure")),
+        other => Err(Error::BlobStore {
+            url: url.to_owned(),
+            reason: format!("`{other}://` is not a blob store scheme; use `s3`, `gs` or `az`"),
+        }),
+    }
+}
+
+#[cfg_attr(
+    all(feature = "s3", feature = "gs", feature = "azure"),
+    expect(dead_code, reason = "every backend is built")
+)]
+fn not_built(url: &str, feature: &str) -> Error {
+    Error::BlobStore {
+        url: url.to_owned(),
+        reason: format!(
+            "this build has no `{feature}` support; rebuild cairn-server with `--features {feature}`"
+        ),
     }
 }
 

@@ -110,8 +110,10 @@ CREATE TABLE entries (
     size              INTEGER NOT NULL,
     ref               TEXT,
     birth_artifact_id TEXT NOT NULL,
-    PRIMARY KEY (version_id, path)
-) WITHOUT ROWID;
+    UNIQUE (version_id, path)
+);
+-- A rowid table: with `WITHOUT ROWID`, SQLite's planner scans the primary key by
+-- `version_id` instead of using this index, which made blob lookups linear in the manifest.
 CREATE INDEX entries_by_blob ON entries(version_id, md5_hex);
 CREATE TABLE aliases (
     collection_id INTEGER NOT NULL REFERENCES collections(id),
@@ -197,4 +199,52 @@ pub(crate) fn migrate(
         transaction.commit().map_err(database_error("migrate"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query plans of the per-blob lookups use the blob index: a full scan of a version's
+    /// entries per blob made batch uploads of large manifests quadratic.
+    #[test]
+    fn blob_lookups_use_the_index() -> Result<(), Box<dyn std::error::Error>> {
+        let mut connection = Connection::open_in_memory()?;
+        migrate(&mut connection, Path::new(":memory:"), METADATA)?;
+        for query in [
+            "SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1",
+            "SELECT e.size FROM entries e JOIN entity_blobs b ON b.md5_hex = e.md5_hex \
+             AND b.size = e.size AND b.entity_id = ?3 \
+             WHERE e.version_id = ?1 AND e.md5_hex = ?2 AND e.ref IS NULL LIMIT 1",
+        ] {
+            let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {query}"))?;
+            let count = statement.parameter_count();
+            let values: Vec<&dyn rusqlite::ToSql> = [&"v" as &dyn rusqlite::ToSql, &"m", &1]
+                .into_iter()
+                .take(count)
+                .collect();
+            let plan: Vec<String> = statement
+                .query_map(values.as_slice(), |row| row.get(3))?
+                .collect::<rusqlite::Result<_>>()?;
+            assert!(
+                plan.iter().any(|step| step.contains("entries_by_blob")),
+                "{query}: {plan:?}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn migrations_are_idempotent_and_refuse_newer_databases()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let mut connection = Connection::open_in_memory()?;
+        migrate(&mut connection, Path::new(":memory:"), METADATA)?;
+        migrate(&mut connection, Path::new(":memory:"), METADATA)?;
+        connection.pragma_update(None, "user_version", 99)?;
+        assert!(matches!(
+            migrate(&mut connection, Path::new(":memory:"), METADATA),
+            Err(Error::SchemaTooNew { found: 99, .. })
+        ));
+        Ok(())
+    }
 }

@@ -201,28 +201,43 @@ pub(crate) async fn put_blob(
     }))
 }
 
-/// The small file blobs of a pending version's manifest: `(md5, size)` pairs.
-fn manifest_small_blobs(
-    connection: &Connection,
-    caller: &Caller,
-    id: &str,
-) -> Result<(i64, std::collections::HashMap<String, u64>), ApiError> {
+/// The entity of a pending version with a manifest that the caller may upload to.
+fn batch_target(connection: &Connection, caller: &Caller, id: &str) -> Result<i64, ApiError> {
     let row = version_for_write(connection, caller, id)?;
     require_pending(&row)?;
     require_manifest(&row)?;
+    Ok(row.project.entity_id)
+}
+
+/// The first frame whose blob is not a file of the manifest with that size, and why.
+fn first_stranger(
+    connection: &Connection,
+    id: &str,
+    frames: &[(String, u64)],
+) -> Result<Option<(usize, ApiError)>, ApiError> {
     let mut statement = connection.prepare_cached(
-        "SELECT DISTINCT md5_hex, size FROM entries WHERE version_id = ?1 AND md5_hex IS NOT NULL",
+        "SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1",
     )?;
-    let rows = statement.query_map([id], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            u64::try_from(row.get::<_, i64>(1)?).unwrap_or_default(),
-        ))
-    })?;
-    Ok((
-        row.project.entity_id,
-        rows.collect::<rusqlite::Result<_>>()?,
-    ))
+    for (index, (md5, size)) in frames.iter().enumerate() {
+        let found: Option<i64> = statement
+            .query_row(params![id, md5], |row| row.get(0))
+            .optional()?;
+        match found.and_then(|found| u64::try_from(found).ok()) {
+            None => {
+                return Ok(Some((
+                    index,
+                    ApiError::not_found(format!(
+                        "batch frame `{md5}` is not a file of this version's manifest"
+                    )),
+                )));
+            }
+            Some(expected) if expected != *size => {
+                return Ok(Some((index, size_mismatch(md5, expected, *size))));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(None)
 }
 
 /// `POST /api/v1/artifacts/{id}/blobs`: a [`cairn_api::batch`] body of small blobs.
@@ -239,11 +254,11 @@ pub(crate) async fn put_batch(
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = auth.required()?;
-    let (entity_id, wanted) = {
+    let entity_id = {
         let id = id.clone();
         state
             .db()
-            .read(move |connection| manifest_small_blobs(connection, &caller, &id))
+            .read(move |connection| batch_target(connection, &caller, &id))
             .await?
     };
     let content_type = headers
@@ -256,7 +271,7 @@ pub(crate) async fn put_batch(
         )));
     }
     check_content_length(&headers, BATCH_MAX_BYTES, "a blob batch")?;
-    let mut parser = BatchParser::new(wanted);
+    let mut parser = BatchParser::default();
     let mut stream = body.into_data_stream();
     let mut failure = None;
     let mut received = 0_u64;
@@ -284,7 +299,24 @@ pub(crate) async fn put_batch(
     if failure.is_none() {
         failure = parser.finish().err();
     }
-    let accepted = std::mem::take(&mut parser.accepted);
+    let mut accepted = std::mem::take(&mut parser.accepted);
+    // Frames are checked against the manifest once the body is in: one indexed lookup per
+    // frame, instead of loading a manifest of any size for every batch.
+    let frames: Vec<(String, u64)> = accepted
+        .iter()
+        .map(|(md5, size, _)| (md5.clone(), *size))
+        .collect();
+    let stranger = {
+        let id = id.clone();
+        state
+            .db()
+            .read(move |connection| first_stranger(connection, &id, &frames))
+            .await?
+    };
+    if let Some((index, error)) = stranger {
+        accepted.truncate(index);
+        failure = Some(error);
+    }
     let count = accepted.len() as u64;
     let bytes: u64 = accepted.iter().map(|(_, size, _)| size).sum();
     let recorded: Vec<(String, u64)> = accepted
@@ -320,24 +352,15 @@ pub(crate) async fn put_batch(
     }))
 }
 
-/// Splits a batch body into verified frames.
+/// Splits a batch body into frames whose content matches their MD5.
+#[derive(Default)]
 struct BatchParser {
-    wanted: std::collections::HashMap<String, u64>,
     buffer: BytesMut,
     header: Option<FrameHeader>,
     accepted: Vec<(String, u64, Bytes)>,
 }
 
 impl BatchParser {
-    fn new(wanted: std::collections::HashMap<String, u64>) -> Self {
-        Self {
-            wanted,
-            buffer: BytesMut::new(),
-            header: None,
-            accepted: Vec::new(),
-        }
-    }
-
     fn feed(&mut self, chunk: Bytes) -> Result<(), ApiError> {
         self.buffer.extend_from_slice(&chunk);
         loop {
@@ -350,7 +373,7 @@ impl BatchParser {
                     let mut raw = [0_u8; FRAME_HEADER_LEN];
                     self.buffer.copy_to_slice(&mut raw);
                     let header = FrameHeader::decode(&raw);
-                    self.check_header(&header)?;
+                    check_header(&header)?;
                     self.header = Some(header);
                     header
                 }
@@ -370,23 +393,6 @@ impl BatchParser {
         }
     }
 
-    fn check_header(&self, header: &FrameHeader) -> Result<(), ApiError> {
-        let md5 = header.md5_hex();
-        if header.size > SMALL_BLOB_MAX_SIZE {
-            return Err(ApiError::bad_request(format!(
-                "batch frame `{md5}` declares {} bytes; blobs over {SMALL_BLOB_MAX_SIZE} bytes go up one by one with PUT",
-                header.size
-            )));
-        }
-        match self.wanted.get(&md5) {
-            None => Err(ApiError::not_found(format!(
-                "batch frame `{md5}` is not a file of this version's manifest"
-            ))),
-            Some(&size) if size != header.size => Err(size_mismatch(&md5, size, header.size)),
-            Some(_) => Ok(()),
-        }
-    }
-
     fn finish(&self) -> Result<(), ApiError> {
         match (&self.header, self.buffer.len()) {
             (None, 0) => Ok(()),
@@ -400,4 +406,16 @@ impl BatchParser {
             ))),
         }
     }
+}
+
+/// Refuses frames too large for a batch before their content is read.
+fn check_header(header: &FrameHeader) -> Result<(), ApiError> {
+    if header.size > SMALL_BLOB_MAX_SIZE {
+        return Err(ApiError::bad_request(format!(
+            "batch frame `{}` declares {} bytes; blobs over {SMALL_BLOB_MAX_SIZE} bytes go up one by one with PUT",
+            header.md5_hex(),
+            header.size
+        )));
+    }
+    Ok(())
 }

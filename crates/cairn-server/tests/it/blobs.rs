@@ -490,3 +490,42 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// Many small files through batches of 1,000, then a commit: every frame is checked against a
+/// large manifest (the per-frame lookup is indexed; `db::schema`'s tests pin the query plan).
+#[tokio::test]
+async fn many_small_files_go_up_in_batches() {
+    let server = Server::start().await;
+    let count = 10_000;
+    let files = Files {
+        files: (0..count)
+            .map(|index| {
+                (
+                    format!("d{}/f{index}.txt", index % 50),
+                    format!("small file {index}").into_bytes(),
+                )
+            })
+            .collect(),
+    };
+    let id = pending(&server, &files).await;
+    let mut received = 0;
+    for chunk in files.files.chunks(1_000) {
+        let mut body = Vec::new();
+        for (_, bytes) in chunk {
+            body.extend(frame(bytes));
+        }
+        let receipt: BlobReceipt = batch(&server, &id, body)
+            .await
+            .expect(StatusCode::OK)
+            .json();
+        received += receipt.blobs;
+    }
+    assert_eq!(received, count);
+    assert!(missing(&server, &id).await.is_empty());
+    let version: cairn_api::Version = server
+        .call(Method::POST, &routes::commit(&id), Some(&server.admin_key))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(version.file_count, count);
+}

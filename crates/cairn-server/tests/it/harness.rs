@@ -8,7 +8,7 @@ use cairn_api::{
     CreateVersion, CreatedApiKey, CreatedVersion, ManifestReceipt, Problem, Version, routes,
 };
 use cairn_manifest::{DigestAlgorithm, Entry, LogicalPath, Manifest};
-use cairn_server::{AppState, BlobStoreConfig, Bootstrap, ServerConfig};
+use cairn_server::{AppState, Bootstrap, ServerConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tempfile::TempDir;

@@ -5,14 +5,14 @@
 
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     reason = "a test that cannot set up its fixture should panic right there"
 )]
 
 mod access;
 mod blobs;
-// mod emulators;
+mod emulators;
 mod harness;
+mod limits;
 mod logging;
-// mod reading;
-// mod serving;
+mod reading;
+mod serving;
