@@ -114,8 +114,10 @@ fn changing_one_file_sends_exactly_that_file() -> Result<()> {
         changed.len()
     );
     ensure!(
-        next.uploaded_blobs == 1 && next.uploaded_bytes == changed.len() as u64,
-        "the client reports what it sent: {}",
+        next.uploaded_blobs == 1
+            && next.uploaded_bytes == changed.len() as u64
+            && next.json["reused_blobs"] == 6,
+        "the client reports what it sent and what the server already held: {}",
         next.json
     );
 
