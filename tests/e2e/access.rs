@@ -46,11 +46,11 @@ fn another_user_cannot_read_or_write_a_private_project() -> Result<()> {
         "nothing may be downloaded: {read}"
     );
 
-    // Writing: permission denied, naming the project.
+    // Writing: permission denied, naming the project and whom to ask.
     let write = put_command(&bob, &world.server, "alice/private/other", &input)?
         .run()?
         .failure(&[4])?;
-    write.stderr_mentions(&["alice/private"])?;
+    write.stderr_mentions(&["alice/private", "ask"])?;
 
     // Without logging in at all: not authenticated, and told to log in.
     let anonymous = User::anonymous()?;
