@@ -24,8 +24,8 @@ fn another_user_cannot_read_or_write_a_private_project() -> Result<()> {
         &world.path("bob-own"),
     )?;
 
-    // Reading: a private project is hidden from non-members (not found) or refused (permission
-    // denied); either way nothing is written.
+    // Reading: the server hides a private project from non-members (404 `not_found`, exit 3)
+    // rather than confirm it exists; the message names the project. Nothing is written.
     let root = world.path("bob-reads");
     let read = bob
         .cairn(
@@ -39,18 +39,18 @@ fn another_user_cannot_read_or_write_a_private_project() -> Result<()> {
             ],
         )
         .run()?
-        .failure(&[3, 4])?;
-    read.stderr_mentions(&["alice/private/model"])?;
+        .failure(&[3])?;
+    read.stderr_mentions(&["alice/private"])?;
     ensure!(
         !root.join("weights.bin").exists(),
         "nothing may be downloaded: {read}"
     );
 
-    // Writing: permission denied, naming the project.
+    // Writing: permission denied, naming the project and whom to ask.
     let write = put_command(&bob, &world.server, "alice/private/other", &input)?
         .run()?
         .failure(&[4])?;
-    write.stderr_mentions(&["alice/private"])?;
+    write.stderr_mentions(&["alice/private", "ask"])?;
 
     // Without logging in at all: not authenticated, and told to log in.
     let anonymous = User::anonymous()?;

@@ -68,6 +68,7 @@ fn killing_the_client_mid_upload_resumes_without_storing_twice() -> Result<()> {
     std::thread::sleep(Duration::from_millis(300));
     let after_kill = world.server.stats()?;
     let first_run = after_kill.blobs_received - start.blobs_received;
+    println!("killed the client after {first_run} of {FILES} blobs arrived");
     ensure!(
         first_run < FILES,
         "all {FILES} blobs arrived before the kill, so nothing was interrupted; {killed}"
@@ -96,9 +97,10 @@ fn killing_the_client_mid_upload_resumes_without_storing_twice() -> Result<()> {
         "the resumed put reports the blobs it sent: {}",
         resumed.json
     );
+    // With one transfer at a time, at most the blob in flight at the kill arrived truncated.
     ensure!(
-        end.blobs_rejected == start.blobs_rejected,
-        "no blob may be rejected"
+        end.blobs_rejected - start.blobs_rejected <= 1,
+        "only the one truncated blob may be rejected: {start:?} → {end:?}"
     );
     let report = check_committed_blobs(world.data_dir())?;
     ensure!(

@@ -8,6 +8,7 @@
 
 mod artifact;
 mod cli;
+mod emulators;
 mod server;
 mod store;
 mod tree;
@@ -21,6 +22,7 @@ use tempfile::TempDir;
 
 pub(crate) use artifact::{get, put, put_command};
 pub(crate) use cli::{User, utf8};
+pub(crate) use emulators::{create_s3_bucket, s3_endpoint, s3_env};
 pub(crate) use server::{Server, free_port};
 pub(crate) use store::{check_blob_files, check_committed_blobs};
 pub(crate) use tree::{assert_same_tree, random_bytes, write_file, write_random_files};
@@ -79,8 +81,18 @@ pub(crate) struct World {
 impl World {
     /// Starts a server and creates `alice`.
     pub(crate) fn new() -> Result<Self> {
+        Self::with_server(Server::start)
+    }
+
+    /// Like [`Self::new`], with the server's blobs in the object store at `url`, reached with
+    /// `env` (see [`s3_env`]).
+    pub(crate) fn with_blob_store(url: &str, env: Vec<(String, String)>) -> Result<Self> {
+        Self::with_server(|data_dir| Server::start_with_blob_store(data_dir, url, env))
+    }
+
+    fn with_server(start: impl FnOnce(&std::path::Path) -> Result<Server>) -> Result<Self> {
         let data = temp_dir("data")?;
-        let server = Server::start(data.path())?;
+        let server = start(data.path())?;
         let admin = User::admin(&server)?;
         let alice = User::create(&server, &admin, "alice")?;
         Ok(Self {

@@ -8,7 +8,8 @@
 //! e2e --run-ignored only`.
 //!
 //! * [`roundtrip`]: put then get gives the same bytes; re-putting unchanged content sends
-//!   nothing; changing one file sends exactly that file.
+//!   nothing; changing one file sends exactly that file; the same through an S3 blob store
+//!   (moto, when `cargo xtask test` started it).
 //! * [`access`]: another user cannot read or write a private project.
 //! * [`crash`]: killing the client or the server in the middle of an upload loses nothing and
 //!   stores nothing twice; the put resumes.

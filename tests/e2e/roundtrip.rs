@@ -2,7 +2,12 @@
 
 use anyhow::{Result, ensure};
 
-use crate::harness::{World, assert_same_tree, get, put, random_bytes, write_file};
+use cairn_api::routes;
+
+use crate::harness::{
+    World, assert_same_tree, create_s3_bucket, get, put, random_bytes, s3_endpoint, s3_env,
+    write_file,
+};
 
 const NAME: &str = "alice/e2e/data";
 
@@ -109,8 +114,10 @@ fn changing_one_file_sends_exactly_that_file() -> Result<()> {
         changed.len()
     );
     ensure!(
-        next.uploaded_blobs == 1 && next.uploaded_bytes == changed.len() as u64,
-        "the client reports what it sent: {}",
+        next.uploaded_blobs == 1
+            && next.uploaded_bytes == changed.len() as u64
+            && next.json["reused_blobs"] == 6,
+        "the client reports what it sent and what the server already held: {}",
         next.json
     );
 
@@ -132,6 +139,40 @@ fn changing_one_file_sends_exactly_that_file() -> Result<()> {
     ensure!(
         fs_err::read(first.join("data/train/part-0.bin"))? == random_bytes(1, 100_000),
         "v0 must keep its original content"
+    );
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs the cairn binary: run `cargo xtask e2e`"]
+fn put_then_get_through_an_s3_blob_store() -> Result<()> {
+    let Some(endpoint) = s3_endpoint()? else {
+        println!("skipped: CAIRN_TEST_S3_ENDPOINT is not set (`cargo xtask test` starts moto)");
+        return Ok(());
+    };
+    let bucket = create_s3_bucket(&endpoint)?;
+    let world = World::with_blob_store(&format!("s3://{bucket}/cairn"), s3_env(&endpoint))?;
+    let info = world
+        .server
+        .get_json(routes::SERVER, Some(world.server.admin_key()))?;
+    ensure!(
+        info["blob_store"] == "s3",
+        "the server must report its S3 blob store: {info}"
+    );
+    let input = sample_tree(&world)?;
+    let created = put(&world.alice, &world.server, NAME, &input)?;
+    ensure!(
+        created.version_index == 0 && created.uploaded_blobs == 7,
+        "{}",
+        created.json
+    );
+    let elsewhere = world.alice.on_another_machine(&world.server)?;
+    let root = world.path("download");
+    get(&elsewhere, &world.server, &format!("{NAME}:latest"), &root)?;
+    assert_same_tree(&input, &root)?;
+    ensure!(
+        !world.data_dir().join("blobs").exists(),
+        "with an S3 blob store nothing may be written to the local `blobs/` directory"
     );
     Ok(())
 }

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use anyhow::{Result, ensure};
 
 use crate::cmd::Cmd;
+use crate::test::EnvVar;
 use crate::workspace::Workspace;
 
 /// The variable the scenarios read the binary's path from.
@@ -27,6 +28,13 @@ const NEXTEST_FILTER: &str = "binary_id(cairn-tests::e2e)";
 
 /// Builds `cairn` (unless `CAIRN_E2E_BIN` names one) and runs the e2e scenarios against it.
 pub(crate) fn run(workspace: &Workspace) -> Result<()> {
+    run_with_env(workspace, &[])
+}
+
+/// [`run`], with `env` (the emulators' endpoints, under `cargo xtask test`) passed to the
+/// scenarios: the S3 blob-store scenario needs moto and skips without it unless told it is
+/// required.
+pub(crate) fn run_with_env(workspace: &Workspace, env: &[EnvVar]) -> Result<()> {
     let nextest = workspace.cargo(["nextest", "--version"]).probe();
     let binary = match std::env::var_os(BIN_ENV) {
         Some(binary) => {
@@ -54,7 +62,12 @@ pub(crate) fn run(workspace: &Workspace) -> Result<()> {
         binary.display()
     );
     let binary = binary.to_string_lossy().into_owned();
-    test_command(workspace, nextest).env(BIN_ENV, &binary).run()
+    env.iter()
+        .fold(test_command(workspace, nextest), |cmd, (key, value)| {
+            cmd.env(key, value)
+        })
+        .env(BIN_ENV, &binary)
+        .run()
 }
 
 /// Builds everything the main test step builds, which includes `<target>/debug/cairn`.

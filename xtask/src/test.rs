@@ -19,6 +19,9 @@ use crate::emulators::Emulators;
 use crate::tidy;
 use crate::workspace::Workspace;
 
+/// An environment variable for a step's commands (the emulators' endpoints).
+pub(crate) type EnvVar = (&'static str, String);
+
 /// One step of a suite.
 #[derive(Debug)]
 pub(crate) struct Step {
@@ -30,6 +33,9 @@ pub(crate) struct Step {
 enum Action {
     /// A check that runs inside xtask.
     InProcess(fn(&Workspace) -> Result<()>),
+    /// Work done inside xtask that runs commands of its own, which get the emulators' endpoints
+    /// (an empty list before the emulators start).
+    InProcessWithEnv(fn(&Workspace, &[EnvVar]) -> Result<()>),
     /// A command line, printed before it runs.
     Command(Cmd),
     /// Install and start the emulators; later commands get their endpoints.
@@ -72,7 +78,10 @@ pub(crate) fn test_steps(workspace: &Workspace) -> Vec<Step> {
             workspace.cargo_locked(["test", "--workspace", "--doc", "--all-features"]),
         ),
         tests_step(workspace),
-        Step::in_process("e2e", e2e::run),
+        Step {
+            name: "e2e",
+            action: Action::InProcessWithEnv(e2e::run_with_env),
+        },
     ]
 }
 
@@ -108,6 +117,10 @@ pub(crate) fn run_steps(workspace: &Workspace, steps: &[Step]) -> Result<()> {
         let start = Instant::now();
         let result = match &step.action {
             Action::InProcess(check) => check(workspace),
+            Action::InProcessWithEnv(work) => {
+                let env = emulators.as_ref().map(Emulators::env).unwrap_or_default();
+                work(workspace, &env)
+            }
             Action::Command(cmd) => match &emulators {
                 Some(emulators) => emulators
                     .env()

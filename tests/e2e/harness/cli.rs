@@ -270,6 +270,16 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A scenario that failed half-way must not leave a CLI running behind it.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// How a command ended: its exit code (`None` when killed by a signal) and what it printed.
 #[derive(Debug, Clone)]
 pub(crate) struct Outcome {

@@ -29,6 +29,10 @@ pub(crate) struct Server {
     address: SocketAddr,
     data_dir: PathBuf,
     admin_key: String,
+    /// Extra arguments of `cairn server` (`--blob-store URL`) and extra environment (the blob
+    /// store's credentials), kept for restarts.
+    extra_args: Vec<String>,
+    extra_env: Vec<(String, String)>,
     /// Where each start's stdout and stderr go (`server-N.stdout`, `server-N.stderr`).
     logs: TempDir,
     starts: u32,
@@ -45,6 +49,28 @@ pub(crate) fn free_port() -> Result<u16> {
 impl Server {
     /// Starts a server on `data_dir` with a generated admin key and waits until it is ready.
     pub(crate) fn start(data_dir: &Path) -> Result<Self> {
+        Self::start_with(data_dir, Vec::new(), Vec::new())
+    }
+
+    /// Like [`Self::start`], with blobs in the object store at `url` (`--blob-store`), whose
+    /// credentials and endpoint come from `env`.
+    pub(crate) fn start_with_blob_store(
+        data_dir: &Path,
+        url: &str,
+        env: Vec<(String, String)>,
+    ) -> Result<Self> {
+        Self::start_with(
+            data_dir,
+            vec!["--blob-store".to_owned(), url.to_owned()],
+            env,
+        )
+    }
+
+    fn start_with(
+        data_dir: &Path,
+        extra_args: Vec<String>,
+        extra_env: Vec<(String, String)>,
+    ) -> Result<Self> {
         let admin_key = format!(
             "{}{:016x}{:016x}{:016x}",
             cairn_api::API_KEY_PREFIX,
@@ -57,6 +83,8 @@ impl Server {
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.to_path_buf(),
             admin_key,
+            extra_args,
+            extra_env,
             logs: temp_dir("server-logs")?,
             starts: 0,
             http: Client::builder()
@@ -64,7 +92,7 @@ impl Server {
                 .build()
                 .context("cannot build the harness's HTTP client")?,
         };
-        server.spawn()?;
+        server.spawn(SocketAddr::from(([127, 0, 0, 1], free_port()?)))?;
         Ok(server)
     }
 
@@ -114,11 +142,12 @@ impl Server {
         Ok(())
     }
 
-    /// Starts the server again on the same data directory and admin key (on a new port), killing
-    /// the running one first if there is one.
+    /// Starts the server again on the same data directory, admin key and address, killing the
+    /// running one first if there is one: as an operator restarts a crashed server. (The same
+    /// address matters: `cairn login` saves a key per base URL.)
     pub(crate) fn restart(&mut self) -> Result<()> {
         self.kill()?;
-        self.spawn()
+        self.spawn(self.address)
     }
 
     /// Sends SIGTERM and waits for the exit status (a clean shutdown exits 0).
@@ -168,9 +197,9 @@ impl Server {
         fs_err::read_to_string(&path).unwrap_or_else(|error| format!("<{error}>"))
     }
 
-    fn spawn(&mut self) -> Result<()> {
+    fn spawn(&mut self, address: SocketAddr) -> Result<()> {
         self.starts += 1;
-        self.address = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        self.address = address;
         let log = |stream: &str| -> Result<fs_err::File> {
             fs_err::File::create(
                 self.logs
@@ -187,10 +216,12 @@ impl Server {
             .arg(&self.data_dir)
             .arg("--listen")
             .arg(self.address.to_string())
+            .args(&self.extra_args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.logs.path())
             .env("CAIRN_ADMIN_API_KEY", &self.admin_key)
+            .envs(self.extra_env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(stdout.into_parts().0)
             .stderr(stderr.into_parts().0)

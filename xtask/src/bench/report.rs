@@ -62,11 +62,11 @@ pub(crate) struct Report {
 pub(crate) fn print(reports: &[Report], runs: u32, scale: f64) {
     println!();
     println!(
-        "bench transfer: median of {runs} run(s) after one warm-up run; release `cairn server` on \
+        "bench transfer: median of {runs} run(s) after one warm-up run; `cairn server` on \
          loopback, a fresh server data dir for every put; `sync` before each timed command"
     );
     println!(
-        "{:<7} {:>7} {:>11}  {:<18} {:>9}  {:<17} {:>10} {:>7} {:>9} {:>9}",
+        "{:<7} {:>7} {:>11}  {:<19} {:>9}  {:<17} {:>10} {:>7} {:>9} {:>9}",
         "dataset",
         "files",
         "size",
@@ -106,7 +106,7 @@ pub(crate) fn print(reports: &[Report], runs: u32, scale: f64) {
                 Ok(comparison) => {
                     let seconds = comparison.cairn.max(f64::MIN_POSITIVE);
                     println!(
-                        "{name:<7} {files:>7} {size:>11}  {step:<18} {:>9.3}  {baseline:<17} {:>10.3} {:>6.2}x {:>9.1} {:>9.0}",
+                        "{name:<7} {files:>7} {size:>11}  {step:<19} {:>9.3}  {baseline:<17} {:>10.3} {:>6.2}x {:>9.1} {:>9.0}",
                         comparison.cairn,
                         comparison.baseline,
                         comparison.ratio(),
@@ -115,7 +115,7 @@ pub(crate) fn print(reports: &[Report], runs: u32, scale: f64) {
                     );
                 }
                 Err(_) => println!(
-                    "{name:<7} {files:>7} {size:>11}  {step:<18} {:>9}  not available on this filesystem",
+                    "{name:<7} {files:>7} {size:>11}  {step:<19} {:>9}  not available on this filesystem",
                     "-"
                 ),
             }
@@ -175,7 +175,7 @@ fn print_targets(reports: &[Report], scale: f64) {
                         verdict(ratio <= LINKED_RATIO)
                     );
                 }
-                Err(reason) => println!("  {name}: get --link {mode}: n/a ({reason})"),
+                Err(_) => println!("  {name}: get --link {mode}: n/a (refused here, see above)"),
             }
         }
         for (who, peak) in [

@@ -203,7 +203,14 @@ impl Bench {
             peak = peak.max(rss);
             sync()?;
             let cp_elapsed = measure::run_once(&cp)?;
-            report_run(run, self.runs, "get (cold)", elapsed, "cp -r", cp_elapsed);
+            report_run(
+                run,
+                self.runs,
+                "get (empty cache)",
+                elapsed,
+                "cp -r",
+                cp_elapsed,
+            );
             if run > 0 {
                 times.push(elapsed);
                 cp_times.push(cp_elapsed);
