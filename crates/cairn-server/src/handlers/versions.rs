@@ -109,7 +109,7 @@ fn create_in(
         return Ok(CreatedVersion {
             status: CreateVersionStatus::Existing,
             version,
-            manifest_uploaded: true,
+            manifest_uploaded: false,
         });
     }
     let metadata = serde_json::to_string(&request.metadata)

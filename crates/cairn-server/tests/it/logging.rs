@@ -454,3 +454,99 @@ async fn requests_with_bad_names_metadata_or_types_are_refused() {
         .await;
     answer.expect_problem(StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
 }
+
+#[tokio::test]
+async fn reference_entries_need_no_upload_and_xxh128_files_are_refused() {
+    use cairn_manifest::{DigestAlgorithm, Entry, LogicalPath, Manifest};
+    let server = Server::start().await;
+    let key = server.admin_key.clone();
+    let mut manifest = Manifest::new();
+    manifest
+        .add(
+            LogicalPath::new("local.txt").unwrap(),
+            Entry::file(cairn_hash::md5(b"local").to_base64(), 5),
+            false,
+        )
+        .unwrap();
+    manifest
+        .add(
+            LogicalPath::new("remote/data.csv").unwrap(),
+            Entry::reference("s3://bucket/data.csv", "\"etag-1\"", Some(1234)),
+            false,
+        )
+        .unwrap();
+    let mut request = create_request("mixed", &Files::new(&[]));
+    request.digest = manifest.digest(DigestAlgorithm::Md5);
+    let created: CreatedVersion = server
+        .call_json(
+            Method::POST,
+            &routes::versions("admin", "p"),
+            Some(&key),
+            &request,
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+    let id = created.version.id;
+    let receipt: ManifestReceipt = server
+        .call_bytes(
+            Method::PUT,
+            &routes::manifest(&id),
+            Some(&key),
+            manifest.to_core_json(),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(receipt.file_count, 2);
+    assert_eq!(receipt.missing.len(), 1, "the reference needs no upload");
+    server
+        .call_bytes(
+            Method::PUT,
+            &routes::blob(&id, &receipt.missing[0].md5),
+            Some(&key),
+            "local",
+        )
+        .await
+        .expect(StatusCode::OK);
+    let version: Version = server
+        .call(Method::POST, &routes::commit(&id), Some(&key))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(version.version_index, Some(0));
+
+    let mut xxh = Manifest::new();
+    xxh.add(
+        LogicalPath::new("fast.bin").unwrap(),
+        Entry::file_with_algorithm(
+            DigestAlgorithm::Xxh128,
+            cairn_hash::xxh128(b"x").to_base64(),
+            1,
+        ),
+        false,
+    )
+    .unwrap();
+    let mut request = create_request("fast", &Files::new(&[]));
+    request.digest = xxh.digest(DigestAlgorithm::Md5);
+    let created: CreatedVersion = server
+        .call_json(
+            Method::POST,
+            &routes::versions("admin", "p"),
+            Some(&key),
+            &request,
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+    let problem = server
+        .call_bytes(
+            Method::PUT,
+            &routes::manifest(&created.version.id),
+            Some(&key),
+            xxh.to_core_json(),
+        )
+        .await
+        .expect_problem(StatusCode::BAD_REQUEST, ErrorCode::InvalidManifest);
+    assert!(problem.detail.contains("XXH128"), "{problem:?}");
+}
