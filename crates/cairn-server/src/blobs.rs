@@ -258,12 +258,10 @@ impl TempFile {
         let Some(file) = self.file.take() else {
             return Err(ApiError::internal("the temporary file was already closed"));
         };
-        let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             let mut file = file.into_inner().map_err(|error| error.into_error())?;
             file.flush()?;
             std::io::Seek::rewind(&mut file)?;
-            let _ = &path;
             Ok::<_, std::io::Error>(file)
         })
         .await
