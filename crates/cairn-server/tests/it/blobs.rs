@@ -7,7 +7,7 @@ use bytes::Bytes;
 use cairn_api::batch::{CONTENT_TYPE as BATCH, FrameHeader};
 use cairn_api::{BlobReceipt, CreatedVersion, ErrorCode, ManifestReceipt, routes};
 
-use crate::harness::{Files, Server, create_request};
+use crate::harness::{Files, Server, begin_log, create_request};
 
 /// A PENDING version of `files` with its manifest uploaded; returns its id.
 async fn pending(server: &Server, files: &Files) -> String {
@@ -424,26 +424,15 @@ async fn another_entity_must_send_the_bytes_but_they_are_stored_once() {
     .await;
     // alice's entity does not hold the blobs, so she is asked for them although the server
     // has the bytes.
-    let created: CreatedVersion = server
-        .call_json(
-            Method::POST,
-            &routes::versions("alice", "p"),
-            Some(&alice),
-            &create_request("data", &files),
-        )
-        .await
-        .expect(StatusCode::CREATED)
-        .json();
-    let receipt: ManifestReceipt = server
-        .call_bytes(
-            Method::PUT,
-            &routes::manifest(&created.version.id),
-            Some(&alice),
-            files.manifest_bytes(),
-        )
-        .await
-        .expect(StatusCode::OK)
-        .json();
+    let (created, receipt) = begin_log(
+        &server,
+        &alice,
+        "alice",
+        "p",
+        &create_request("data", &files),
+        &files,
+    )
+    .await;
     assert_eq!(receipt.missing.len(), 2);
     // Sending wrong bytes does not get her the blob.
     server

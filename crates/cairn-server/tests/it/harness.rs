@@ -301,6 +301,49 @@ pub(crate) fn create_request(collection: &str, files: &Files) -> CreateVersion {
     }
 }
 
+/// The first two steps of the protocol for a new version: create it (expecting `201 Created`)
+/// and upload its manifest; answers the new version and the blobs the server asks for.
+pub(crate) async fn begin_log(
+    server: &Server,
+    key: &str,
+    entity: &str,
+    project: &str,
+    request: &CreateVersion,
+    files: &Files,
+) -> (CreatedVersion, ManifestReceipt) {
+    let created: CreatedVersion = server
+        .call_json(
+            Method::POST,
+            &routes::versions(entity, project),
+            Some(key),
+            request,
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+    let receipt = upload_manifest(server, key, &created.version.id, files).await;
+    (created, receipt)
+}
+
+/// Uploads the manifest of `files` to version `id`, expecting `200 OK`.
+pub(crate) async fn upload_manifest(
+    server: &Server,
+    key: &str,
+    id: &str,
+    files: &Files,
+) -> ManifestReceipt {
+    server
+        .call_bytes(
+            Method::PUT,
+            &routes::manifest(id),
+            Some(key),
+            files.manifest_bytes(),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json()
+}
+
 /// Runs the whole protocol: create, manifest, upload every missing blob one by one, commit.
 pub(crate) async fn log(
     server: &Server,
@@ -324,16 +367,7 @@ pub(crate) async fn log(
         return created.version;
     }
     let id = created.version.id.clone();
-    let receipt: ManifestReceipt = server
-        .call_bytes(
-            Method::PUT,
-            &routes::manifest(&id),
-            Some(key),
-            files.manifest_bytes(),
-        )
-        .await
-        .expect(StatusCode::OK)
-        .json();
+    let receipt = upload_manifest(server, key, &id, files).await;
     for blob in &receipt.missing {
         server
             .call_bytes(

@@ -7,7 +7,7 @@ use cairn_api::{
 };
 use serde_json::{Map, Value, json};
 
-use crate::harness::{Files, Server, create_request, log};
+use crate::harness::{Files, Server, begin_log, create_request, log};
 
 fn cats() -> Files {
     Files::new(&[
@@ -184,49 +184,27 @@ async fn unchanged_relog_is_existing_and_one_changed_file_uploads_one_blob() {
 
     let mut changed = files.clone();
     changed.files[0].1 = b"alpha, edited".to_vec();
-    let created: CreatedVersion = server
-        .call_json(
-            Method::POST,
-            &routes::versions("admin", "vision"),
-            Some(&key),
-            &create_request("cats", &changed),
-        )
-        .await
-        .expect(StatusCode::CREATED)
-        .json();
-    let receipt: ManifestReceipt = server
-        .call_bytes(
-            Method::PUT,
-            &routes::manifest(&created.version.id),
-            Some(&key),
-            changed.manifest_bytes(),
-        )
-        .await
-        .expect(StatusCode::OK)
-        .json();
+    let (_, receipt) = begin_log(
+        &server,
+        &key,
+        "admin",
+        "vision",
+        &create_request("cats", &changed),
+        &changed,
+    )
+    .await;
     assert_eq!(receipt.missing.len(), 1);
     assert_eq!(receipt.missing[0].md5, changed.md5("a.txt"));
     // Another collection of the same entity shares the blobs too.
-    let other: CreatedVersion = server
-        .call_json(
-            Method::POST,
-            &routes::versions("admin", "other-project"),
-            Some(&key),
-            &create_request("dogs", &files),
-        )
-        .await
-        .expect(StatusCode::CREATED)
-        .json();
-    let receipt: ManifestReceipt = server
-        .call_bytes(
-            Method::PUT,
-            &routes::manifest(&other.version.id),
-            Some(&key),
-            files.manifest_bytes(),
-        )
-        .await
-        .expect(StatusCode::OK)
-        .json();
+    let (_, receipt) = begin_log(
+        &server,
+        &key,
+        "admin",
+        "other-project",
+        &create_request("dogs", &files),
+        &files,
+    )
+    .await;
     assert!(receipt.missing.is_empty(), "{receipt:?}");
 }
 
