@@ -18,6 +18,8 @@
 //! assert_eq!(header.md5_hex(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
 //! ```
 
+use cairn_hash::Md5Digest;
+
 /// The media type of a batch body.
 pub const CONTENT_TYPE: &str = "application/vnd.cairn.blob-batch";
 
@@ -36,28 +38,16 @@ pub struct FrameHeader {
 impl FrameHeader {
     /// A header from a 32-digit hex MD5; `None` if the hex is malformed.
     pub fn from_hex(md5_hex: &str, size: u64) -> Option<Self> {
-        let bytes = md5_hex.as_bytes();
-        if bytes.len() != 32 {
-            return None;
-        }
-        let mut md5 = [0_u8; 16];
-        for (index, pair) in bytes.chunks_exact(2).enumerate() {
-            let high = hex_value(pair[0])?;
-            let low = hex_value(pair[1])?;
-            md5[index] = high << 4 | low;
-        }
-        Some(Self { md5, size })
+        let md5 = Md5Digest::from_hex(md5_hex).ok()?;
+        Some(Self {
+            md5: *md5.as_bytes(),
+            size,
+        })
     }
 
     /// The MD5 as 32 lowercase hex digits.
     pub fn md5_hex(&self) -> String {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut text = String::with_capacity(32);
-        for byte in self.md5 {
-            text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-            text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-        }
-        text
+        Md5Digest::from_bytes(self.md5).to_hex()
     }
 
     /// The header's bytes.
@@ -79,15 +69,6 @@ impl FrameHeader {
             md5,
             size: u64::from_be_bytes(size),
         }
-    }
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
     }
 }
 
