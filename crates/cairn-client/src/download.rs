@@ -541,14 +541,7 @@ fn object_key(path: &LogicalPath, entry: &Entry) -> Result<ObjectKey> {
                 hint: "the server stores blobs by MD5; log the artifact with the default MD5 digest algorithm",
             });
         }
-        let md5 = Md5Digest::from_base64(&entry.digest).map_err(|_| Error::Protocol {
-            url: path.to_string(),
-            reason: format!(
-                "entry `{path}` has digest `{}`, which is not an MD5",
-                entry.digest
-            ),
-        })?;
-        return Ok(ObjectKey::md5(md5));
+        return Ok(ObjectKey::md5(entry_md5(path, entry)?));
     };
     // A checksummed `file://` reference records the MD5 of its bytes; everything else (ETags,
     // object versions, digests of the URI itself) is named as W&B names it.
@@ -570,6 +563,18 @@ fn is_uri_digest(uri: &str, digest: &str) -> bool {
     fs_err::canonicalize(&path).is_ok_and(|resolved| {
         let resolved_uri = cairn_storage::file::path_to_file_uri(&resolved);
         cairn_hash::md5(resolved_uri.as_bytes()).to_base64() == digest
+    })
+}
+
+/// The MD5 a file entry's digest holds; a digest that is not one means the manifest is not what
+/// this client expects.
+pub(crate) fn entry_md5(path: &LogicalPath, entry: &Entry) -> Result<Md5Digest> {
+    Md5Digest::from_base64(&entry.digest).map_err(|_| Error::Protocol {
+        url: path.to_string(),
+        reason: format!(
+            "entry `{path}` has digest `{}`, which is not an MD5",
+            entry.digest
+        ),
     })
 }
 

@@ -139,13 +139,7 @@ fn blob_sources(manifest: &Manifest) -> Result<BTreeMap<String, Source>> {
         if entry.is_reference() {
             continue;
         }
-        let md5 = Md5Digest::from_base64(&entry.digest).map_err(|_| Error::Protocol {
-            url: path.to_string(),
-            reason: format!(
-                "entry `{path}` has digest `{}`, which is not an MD5",
-                entry.digest
-            ),
-        })?;
+        let md5 = crate::download::entry_md5(path, entry)?;
         if let Some(local_path) = &entry.local_path {
             sources.entry(md5.to_hex()).or_insert_with(|| Source {
                 path: PathBuf::from(local_path),
