@@ -105,6 +105,57 @@ pub fn artifact_digest_of<'a>(
     algorithm.hex_digest(digest_preimage_of(entries).as_bytes())
 }
 
+/// Computes an artifact digest from `(path, digest)` pairs that arrive sorted by path (byte
+/// order of UTF-8, which is code-point order: what an SQL `ORDER BY` on a `BINARY` text column
+/// gives), without ever holding the preimage in memory.
+///
+/// ```
+/// use cairn_manifest::{ArtifactDigester, DigestAlgorithm, artifact_digest_of};
+///
+/// let mut digester = ArtifactDigester::new(DigestAlgorithm::Md5);
+/// digester.push("a", "1");
+/// digester.push("b", "2");
+/// assert_eq!(
+///     digester.finish(),
+///     artifact_digest_of([("b", "2"), ("a", "1")], DigestAlgorithm::Md5)
+/// );
+/// ```
+#[derive(Debug)]
+pub struct ArtifactDigester {
+    algorithm: DigestAlgorithm,
+    hasher: cairn_hash::Hasher,
+}
+
+impl ArtifactDigester {
+    /// A digester that has hashed the preimage header.
+    pub fn new(algorithm: DigestAlgorithm) -> Self {
+        let algorithms = match algorithm {
+            DigestAlgorithm::Md5 => cairn_hash::Algorithms::MD5,
+            DigestAlgorithm::Xxh128 => cairn_hash::Algorithms::MD5.with_xxh128(),
+        };
+        let mut hasher = cairn_hash::Hasher::new(algorithms);
+        hasher.update(PREIMAGE_HEADER.as_bytes());
+        Self { algorithm, hasher }
+    }
+
+    /// Hashes the next entry's line; entries must come in sorted order.
+    pub fn push(&mut self, path: &str, digest: &str) {
+        self.hasher.update(path.as_bytes());
+        self.hasher.update(b":");
+        self.hasher.update(digest.as_bytes());
+        self.hasher.update(b"\n");
+    }
+
+    /// The artifact digest, lowercase hex.
+    pub fn finish(self) -> String {
+        let digests = self.hasher.finalize();
+        match (self.algorithm, digests.xxh128) {
+            (DigestAlgorithm::Xxh128, Some(xxh128)) => xxh128.to_hex(),
+            _ => digests.md5.to_hex(),
+        }
+    }
+}
+
 /// Writes the preimage for entries that are already sorted by path.
 pub(crate) fn write_preimage<'a>(sorted: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut preimage = String::from(PREIMAGE_HEADER);

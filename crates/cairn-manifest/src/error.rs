@@ -168,6 +168,17 @@ pub enum Error {
         /// The rejected size.
         size: i64,
     },
+    /// An entry's `size` is larger than any file can be (over 2^63 - 1 bytes, the largest size
+    /// W&B's servers and SQLite store).
+    #[error(
+        "entry `{path}` has size {size}, more than the largest possible file (2^63 - 1 bytes); the manifest is corrupt"
+    )]
+    SizeTooLarge {
+        /// The entry's key.
+        path: String,
+        /// The rejected size.
+        size: u64,
+    },
     /// The manifest does not have the shape of a version 1 manifest.
     #[error("invalid manifest: {reason}")]
     InvalidManifest {

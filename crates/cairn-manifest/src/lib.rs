@@ -107,13 +107,16 @@ mod unicode_tables;
 mod validate;
 
 pub use alias::{LATEST_ALIAS, is_version_alias, resolve_aliases, validate_aliases, validate_tags};
-pub use digest::{DigestAlgorithm, PREIMAGE_HEADER, artifact_digest_of, digest_preimage_of};
+pub use digest::{
+    ArtifactDigester, DigestAlgorithm, PREIMAGE_HEADER, artifact_digest_of, digest_preimage_of,
+};
 pub use entry::Entry;
 pub use error::{Error, Result};
 pub use manifest::{
     MANIFEST_VERSION, Manifest, STORAGE_POLICY, StorageLayout, StoragePolicyConfig,
 };
 pub use metadata::{MAX_METADATA_KEYS, metadata_number, validate_metadata};
+pub use parse::{ReadError, read_manifest};
 pub use path::{LogicalPath, normalize_posix};
 pub use python_json::python_json_dumps;
 pub use validate::{

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use crate::digest::{DigestAlgorithm, write_preimage};
+use crate::digest::{ArtifactDigester, DigestAlgorithm, write_preimage};
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::path::{LogicalPath, normalize_posix};
@@ -244,7 +244,11 @@ impl Manifest {
 
     /// The artifact digest under `algorithm`, lowercase hex.
     pub fn digest(&self, algorithm: DigestAlgorithm) -> String {
-        algorithm.hex_digest(self.digest_preimage().as_bytes())
+        let mut digester = ArtifactDigester::new(algorithm);
+        for (path, entry) in &self.entries {
+            digester.push(path.as_str(), &entry.digest);
+        }
+        digester.finish()
     }
 
     /// The `storagePolicyConfig` object.

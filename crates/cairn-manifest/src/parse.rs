@@ -9,6 +9,10 @@
 //! `../evil` and only checks when materialising, FORMAT.md §8.5), and they must already be
 //! normalised. A malformed manifest never panics; every failure is a typed [`Error`].
 
+use std::fmt;
+use std::io::Read;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::entry::Entry;
@@ -16,63 +20,338 @@ use crate::error::{Error, Result};
 use crate::manifest::{MANIFEST_VERSION, Manifest, STORAGE_POLICY, StoragePolicyConfig};
 use crate::path::LogicalPath;
 
+/// Why [`read_manifest`] stopped: the manifest is invalid, or the caller's sink failed.
+#[derive(Debug)]
+pub enum ReadError<E> {
+    /// The manifest is malformed; the message is the one [`Manifest::from_json`] gives.
+    Manifest(Error),
+    /// The sink refused an entry; reading stopped there.
+    Sink(E),
+}
+
+impl<E: fmt::Display> fmt::Display for ReadError<E> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Manifest(error) => error.fmt(formatter),
+            Self::Sink(error) => error.fmt(formatter),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for ReadError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Manifest(error) => error.source(),
+            Self::Sink(error) => error.source(),
+        }
+    }
+}
+
+impl<E> From<Error> for ReadError<E> {
+    fn from(error: Error) -> Self {
+        Self::Manifest(error)
+    }
+}
+
+/// Reads a manifest from `reader` one entry at a time, handing each `(path, entry)` to `sink`
+/// in document order, and returns the storage-policy configuration once the whole manifest is
+/// known to be valid.
+///
+/// This is [`Manifest::from_json`] without the manifest: memory stays bounded by the largest
+/// single entry, whatever the number of entries, so a server can ingest a manifest of millions
+/// of entries straight into a database. The checks and messages are the same. Because
+/// `contents` may come before `version` in the document, a problem in the top-level keys is
+/// only found at the end: when this returns an error, **discard every entry the sink saw**
+/// (roll back the transaction they went into). A key that occurs twice in `contents` reaches
+/// the sink twice; as in a JSON object, the later one wins. `contents` itself may occur only
+/// once. Wrap a file in a `BufReader`: the reader is read in small pieces.
+///
+/// ```
+/// use cairn_manifest::read_manifest;
+///
+/// let text = r#"{"contents": {"a.txt": {"digest": "1B2M2Y8AsgTpgAmY7PhCfg==", "size": 0}},
+///     "version": 1, "storagePolicy": "wandb-storage-policy-v1", "storagePolicyConfig": {}}"#;
+/// let mut paths = Vec::new();
+/// read_manifest(text.as_bytes(), |path, entry| {
+///     paths.push((path.into_string(), entry.size));
+///     Ok::<(), std::convert::Infallible>(())
+/// })
+/// .map_err(|error| format!("{error:?}"))?;
+/// assert_eq!(paths, [("a.txt".to_owned(), Some(0))]);
+/// # Ok::<(), String>(())
+/// ```
+pub fn read_manifest<R, E, F>(reader: R, sink: F) -> Result<StoragePolicyConfig, ReadError<E>>
+where
+    R: Read,
+    F: FnMut(LogicalPath, Entry) -> Result<(), E>,
+{
+    drive(&mut serde_json::Deserializer::from_reader(reader), sink)
+}
+
 /// Parses manifest JSON text.
 pub(crate) fn parse_manifest(text: &str) -> Result<Manifest> {
-    let value: Value = serde_json::from_str(text).map_err(|source| Error::Json { source })?;
-    let Value::Object(object) = value else {
-        return Err(invalid(format!(
-            "the manifest must be a JSON object, not {}",
-            kind(&value)
-        )));
-    };
-    match object.get("version") {
-        None | Some(Value::Null) => return Err(Error::MissingVersion),
-        Some(version) if version.as_u64() == Some(MANIFEST_VERSION) => {}
-        Some(_) => return Err(Error::InvalidVersion),
-    }
-    // The SDK validates the whole shape first and looks the storage policy up afterwards.
-    let policy = match object.get("storagePolicy") {
-        Some(Value::String(name)) => name,
-        Some(other) => {
-            return Err(invalid(format!(
-                "`storagePolicy` must be a string, not {}",
-                kind(other)
-            )));
-        }
-        None => return Err(invalid("`storagePolicy` is missing".to_owned())),
-    };
-    let config = match object.get("storagePolicyConfig") {
-        Some(Value::Object(config)) => parse_config(config)?,
-        Some(other) => {
-            return Err(invalid(format!(
-                "`storagePolicyConfig` must be an object, not {}",
-                kind(other)
-            )));
-        }
-        None => return Err(invalid("`storagePolicyConfig` is missing".to_owned())),
-    };
-    let contents = match object.get("contents") {
-        Some(Value::Object(contents)) => contents,
-        Some(other) => {
-            return Err(invalid(format!(
-                "`contents` must be an object, not {}",
-                kind(other)
-            )));
-        }
-        None => return Err(invalid("`contents` is missing".to_owned())),
-    };
-    let mut manifest = Manifest::with_storage_policy_config(config);
-    for (key, value) in contents {
-        let path = LogicalPath::from_manifest_key(key)?;
-        let entry = parse_entry(key, value)?;
-        manifest.insert_parsed(path, entry);
-    }
-    if policy != STORAGE_POLICY {
-        return Err(Error::UnknownStoragePolicy {
-            name: policy.clone(),
-        });
-    }
+    let mut manifest = Manifest::with_storage_policy_config(StoragePolicyConfig::default());
+    let config = drive(
+        &mut serde_json::Deserializer::from_str(text),
+        |path, entry| {
+            manifest.insert_parsed(path, entry);
+            Ok::<(), std::convert::Infallible>(())
+        },
+    )
+    .map_err(|error| match error {
+        ReadError::Manifest(error) => error,
+        ReadError::Sink(never) => match never {},
+    })?;
+    manifest.set_storage_policy_config(config);
     Ok(manifest)
+}
+
+/// What the top-level visitor found; checked in the SDK's order once the document is read.
+struct Found<E, F> {
+    sink: F,
+    version: Option<Value>,
+    policy: Option<Value>,
+    config: Option<Value>,
+    contents: Option<std::result::Result<(), Error>>,
+    /// The first bad entry; later entries are only checked for JSON syntax.
+    entry_error: Option<Error>,
+    /// Why the visitor aborted the parse (a shape error at the top level, or the sink).
+    abort: Option<ReadError<E>>,
+}
+
+fn drive<'de, R, E, F>(
+    deserializer: &mut serde_json::Deserializer<R>,
+    sink: F,
+) -> Result<StoragePolicyConfig, ReadError<E>>
+where
+    R: serde_json::de::Read<'de>,
+    F: FnMut(LogicalPath, Entry) -> Result<(), E>,
+{
+    let mut found = Found {
+        sink,
+        version: None,
+        policy: None,
+        config: None,
+        contents: None,
+        entry_error: None,
+        abort: None,
+    };
+    let parsed = de::Deserializer::deserialize_any(&mut *deserializer, TopVisitor(&mut found))
+        .and_then(|()| deserializer.end());
+    if let Some(abort) = found.abort.take() {
+        return Err(abort);
+    }
+    parsed.map_err(|source| Error::Json { source })?;
+    Ok(found.finish()?)
+}
+
+impl<E, F> Found<E, F> {
+    /// The checks of the SDK's order: version, storage policy, its config, contents, entries,
+    /// and the policy's name last.
+    fn finish(self) -> Result<StoragePolicyConfig> {
+        match &self.version {
+            None | Some(Value::Null) => return Err(Error::MissingVersion),
+            Some(version) if version.as_u64() == Some(MANIFEST_VERSION) => {}
+            Some(_) => return Err(Error::InvalidVersion),
+        }
+        // The SDK validates the whole shape first and looks the storage policy up afterwards.
+        let policy = match self.policy {
+            Some(Value::String(name)) => name,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "`storagePolicy` must be a string, not {}",
+                    kind(&other)
+                )));
+            }
+            None => return Err(invalid("`storagePolicy` is missing".to_owned())),
+        };
+        let config = match &self.config {
+            Some(Value::Object(config)) => parse_config(config)?,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "`storagePolicyConfig` must be an object, not {}",
+                    kind(other)
+                )));
+            }
+            None => return Err(invalid("`storagePolicyConfig` is missing".to_owned())),
+        };
+        match self.contents {
+            None => return Err(invalid("`contents` is missing".to_owned())),
+            Some(contents) => contents?,
+        }
+        if let Some(error) = self.entry_error {
+            return Err(error);
+        }
+        if policy != STORAGE_POLICY {
+            return Err(Error::UnknownStoragePolicy { name: policy });
+        }
+        Ok(config)
+    }
+}
+
+/// The manifest object: remembers the small top-level values, streams `contents`.
+struct TopVisitor<'a, E, F>(&'a mut Found<E, F>);
+
+impl<'a, E, F> TopVisitor<'a, E, F> {
+    /// Aborts the parse with a typed error (the JSON error that carries the abort is dropped).
+    fn refuse<T, X: de::Error>(self, what: &str) -> std::result::Result<T, X> {
+        self.0.abort = Some(ReadError::Manifest(invalid(format!(
+            "the manifest must be a JSON object, not {what}"
+        ))));
+        Err(X::custom("aborted"))
+    }
+}
+
+impl<'de, E, F> Visitor<'de> for TopVisitor<'_, E, F>
+where
+    F: FnMut(LogicalPath, Entry) -> Result<(), E>,
+{
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a manifest object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "version" => self.0.version = Some(map.next_value()?),
+                "storagePolicy" => self.0.policy = Some(map.next_value()?),
+                "storagePolicyConfig" => self.0.config = Some(map.next_value()?),
+                "contents" => {
+                    if self.0.contents.is_some() {
+                        self.0.abort = Some(ReadError::Manifest(invalid(
+                            "`contents` appears twice".to_owned(),
+                        )));
+                        return Err(de::Error::custom("aborted"));
+                    }
+                    let contents = map.next_value_seed(ContentsSeed(&mut *self.0))?;
+                    self.0.contents = Some(contents);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> std::result::Result<(), A::Error> {
+        self.refuse("an array")
+    }
+
+    fn visit_bool<X: de::Error>(self, _value: bool) -> std::result::Result<(), X> {
+        self.refuse("a boolean")
+    }
+
+    fn visit_i64<X: de::Error>(self, _value: i64) -> std::result::Result<(), X> {
+        self.refuse("a number")
+    }
+
+    fn visit_u64<X: de::Error>(self, _value: u64) -> std::result::Result<(), X> {
+        self.refuse("a number")
+    }
+
+    fn visit_f64<X: de::Error>(self, _value: f64) -> std::result::Result<(), X> {
+        self.refuse("a number")
+    }
+
+    fn visit_str<X: de::Error>(self, _value: &str) -> std::result::Result<(), X> {
+        self.refuse("a string")
+    }
+
+    fn visit_unit<X: de::Error>(self) -> std::result::Result<(), X> {
+        self.refuse("null")
+    }
+}
+
+/// The `contents` value: each entry is checked and handed to the sink as soon as it is read.
+/// Its own result is `Err` when `contents` is not an object (reported in the SDK's order).
+struct ContentsSeed<'a, E, F>(&'a mut Found<E, F>);
+
+impl<'de, E, F> DeserializeSeed<'de> for ContentsSeed<'_, E, F>
+where
+    F: FnMut(LogicalPath, Entry) -> Result<(), E>,
+{
+    type Value = std::result::Result<(), Error>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, E, F> Visitor<'de> for ContentsSeed<'_, E, F>
+where
+    F: FnMut(LogicalPath, Entry) -> Result<(), E>,
+{
+    type Value = std::result::Result<(), Error>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("the `contents` object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            let value: Value = map.next_value()?;
+            if self.0.entry_error.is_some() {
+                continue;
+            }
+            let parsed = LogicalPath::from_manifest_key(&key)
+                .and_then(|path| parse_entry(&key, &value).map(|entry| (path, entry)));
+            match parsed {
+                Ok((path, entry)) => {
+                    if let Err(error) = (self.0.sink)(path, entry) {
+                        self.0.abort = Some(ReadError::Sink(error));
+                        return Err(de::Error::custom("aborted"));
+                    }
+                }
+                Err(error) => self.0.entry_error = Some(error),
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err(not_an_object("an array")))
+    }
+
+    fn visit_bool<X: de::Error>(self, _value: bool) -> std::result::Result<Self::Value, X> {
+        Ok(Err(not_an_object("a boolean")))
+    }
+
+    fn visit_i64<X: de::Error>(self, _value: i64) -> std::result::Result<Self::Value, X> {
+        Ok(Err(not_an_object("a number")))
+    }
+
+    fn visit_u64<X: de::Error>(self, _value: u64) -> std::result::Result<Self::Value, X> {
+        Ok(Err(not_an_object("a number")))
+    }
+
+    fn visit_f64<X: de::Error>(self, _value: f64) -> std::result::Result<Self::Value, X> {
+        Ok(Err(not_an_object("a number")))
+    }
+
+    fn visit_str<X: de::Error>(self, _value: &str) -> std::result::Result<Self::Value, X> {
+        Ok(Err(not_an_object("a string")))
+    }
+
+    fn visit_unit<X: de::Error>(self) -> std::result::Result<Self::Value, X> {
+        Ok(Err(not_an_object("null")))
+    }
+}
+
+fn not_an_object(what: &str) -> Error {
+    invalid(format!("`contents` must be an object, not {what}"))
 }
 
 /// `storageLayout` must be `V1` or `V2`; `storageRegion` is stripped and must not be empty; a
@@ -175,6 +454,12 @@ fn parse_size(path: &str, value: Option<&Value>) -> Result<Option<u64>> {
         Value::Null => Ok(None),
         Value::Number(number) => {
             if let Some(size) = number.as_u64() {
+                if i64::try_from(size).is_err() {
+                    return Err(Error::SizeTooLarge {
+                        path: path.to_owned(),
+                        size,
+                    });
+                }
                 Ok(Some(size))
             } else if let Some(negative) = number.as_i64() {
                 Err(Error::NegativeSize {
@@ -297,6 +582,24 @@ mod tests {
             Err("entry `a` has negative size -1; sizes must be at least 0"),
         );
         check(
+            &manifest("", r#""a": {"digest": "d", "size": 9223372036854775807}"#),
+            Ok(
+                r#"{"version": 1, "storagePolicy": "wandb-storage-policy-v1", "storagePolicyConfig": {}, "contents": {"a": {"digest": "d", "size": 9223372036854775807}}}"#,
+            ),
+        );
+        check(
+            &manifest("", r#""a": {"digest": "d", "size": 9223372036854775808}"#),
+            Err(
+                "entry `a` has size 9223372036854775808, more than the largest possible file (2^63 - 1 bytes); the manifest is corrupt",
+            ),
+        );
+        check(
+            &manifest("", r#""a": {"digest": "d", "size": 18446744073709551615}"#),
+            Err(
+                "entry `a` has size 18446744073709551615, more than the largest possible file (2^63 - 1 bytes); the manifest is corrupt",
+            ),
+        );
+        check(
             &manifest("", r#""a": {"digest": "d", "skip_cache": 1}"#),
             Err("invalid manifest: entry `a`: `skip_cache` must be a boolean, not a number"),
         );
@@ -313,6 +616,71 @@ mod tests {
             Manifest::from_json(both),
             Err(Error::NegativeSize { .. })
         ));
+    }
+
+    /// The streaming reader gives each entry to the sink in document order, whatever the
+    /// order of the top-level keys, and reports problems in the same order as `from_json`.
+    #[test]
+    fn streaming_reads_entries_in_document_order() {
+        let text = r#"{"contents": {"b": {"digest": "2"}, "a": {"digest": "1", "size": 3}},
+            "storagePolicyConfig": {"storageLayout": "V2"}, "storagePolicy": "wandb-storage-policy-v1", "version": 1}"#;
+        let mut seen = Vec::new();
+        let config = crate::read_manifest(text.as_bytes(), |path, entry| {
+            seen.push(format!(
+                "{}={}:{:?}",
+                path.as_str(),
+                entry.digest,
+                entry.size
+            ));
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .unwrap();
+        assert_eq!(seen, ["b=2:None", "a=1:Some(3)"]);
+        assert_eq!(config.storage_layout, Some(crate::StorageLayout::V2));
+        // A bad entry before a missing version: the version is reported first, as from_json does.
+        let both = r#"{"contents": {"../x": {"digest": "d"}}, "storagePolicy": "p", "storagePolicyConfig": {}}"#;
+        let streamed = crate::read_manifest(both.as_bytes(), |_, _| {
+            Ok::<(), std::convert::Infallible>(())
+        });
+        assert!(matches!(
+            streamed,
+            Err(crate::ReadError::Manifest(Error::MissingVersion))
+        ));
+        assert!(matches!(
+            Manifest::from_json(both),
+            Err(Error::MissingVersion)
+        ));
+        // The sink's error stops the reading and comes back as it is.
+        let mut calls = 0;
+        let stopped = crate::read_manifest(text.as_bytes(), |_, _| {
+            calls += 1;
+            Err("full")
+        });
+        assert!(matches!(stopped, Err(crate::ReadError::Sink("full"))));
+        assert_eq!(calls, 1);
+        // `contents` twice is refused rather than merged.
+        let twice = r#"{"contents": {}, "contents": {}}"#;
+        assert_eq!(
+            Manifest::from_json(twice).unwrap_err().to_string(),
+            "invalid manifest: `contents` appears twice"
+        );
+        // Trailing garbage and top-level scalars.
+        assert!(matches!(
+            Manifest::from_json(&format!("{} x", manifest("", ""))),
+            Err(Error::Json { .. })
+        ));
+        check(
+            "7",
+            Err("invalid manifest: the manifest must be a JSON object, not a number"),
+        );
+        check(
+            "null",
+            Err("invalid manifest: the manifest must be a JSON object, not null"),
+        );
+        check(
+            &format!(r#"{{{HEAD}, "storagePolicyConfig": {{}}, "contents": [1, 2]}}"#),
+            Err("invalid manifest: `contents` must be an object, not an array"),
+        );
     }
 
     #[test]
