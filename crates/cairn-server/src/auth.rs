@@ -4,7 +4,8 @@
 //! `Basic base64("api:<key>")`. Keys are stored as their SHA-256, never as given. A request
 //! without the header is anonymous; a header with an unknown or malformed key is refused with
 //! `unauthenticated` even where anonymous access would be allowed, so a typo is never silently
-//! downgraded.
+//! downgraded. So is a request with two `Authorization` headers: which one counts would be a
+//! guess.
 //!
 //! # Access rules
 //!
@@ -64,9 +65,17 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+        let mut headers = parts.headers.get_all(AUTHORIZATION).iter();
+        let Some(header) = headers.next() else {
             return Ok(Self(None));
         };
+        if headers.next().is_some() {
+            // Proxies and servers disagree on which of two credentials wins; guessing could
+            // act as the wrong user, so neither is used.
+            return Err(ApiError::unauthenticated(
+                "the request has more than one `Authorization` header; send exactly one",
+            ));
+        }
         let key = parse_authorization(header.as_bytes()).ok_or_else(|| {
             ApiError::unauthenticated(
                 "the `Authorization` header is malformed: send `Bearer <key>` or `Basic base64(api:<key>)`",

@@ -254,7 +254,8 @@ impl TempFile {
         Ok(())
     }
 
-    async fn finish_writing(&mut self) -> Result<fs_err::File, ApiError> {
+    /// Flushes the buffered writes and returns the file, rewound to its start.
+    pub(crate) async fn finish_writing(&mut self) -> Result<fs_err::File, ApiError> {
         let Some(file) = self.file.take() else {
             return Err(ApiError::internal("the temporary file was already closed"));
         };

@@ -131,10 +131,18 @@ impl ApiError {
         Self::new(ErrorCode::Unauthenticated, detail)
     }
 
-    pub(crate) fn missing_blobs(missing: Vec<BlobRef>) -> Self {
+    /// `missing_blobs`, listing `missing` (the first of them, when there are many) of `total`.
+    pub(crate) fn missing_blobs(missing: Vec<BlobRef>, total: u64) -> Self {
+        let listed = if missing.len() as u64 == total {
+            String::new()
+        } else {
+            format!(
+                " (the first {} are listed; `GET missing-blobs` lists them all)",
+                missing.len()
+            )
+        };
         let detail = format!(
-            "{} blob(s) of the manifest have not been uploaded (first: `{}`); upload them and commit again",
-            missing.len(),
+            "{total} blob(s) of the manifest have not been uploaded{listed} (first: `{}`); upload them and commit again",
             missing.first().map(|blob| blob.md5.as_str()).unwrap_or("")
         );
         Self::Problem(Box::new(

@@ -34,6 +34,7 @@ where
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
         require_json(request.headers())?;
+        check_content_length(request.headers(), JSON_MAX_BYTES, "a JSON body")?;
         let bytes = read_limited(request.into_body(), JSON_MAX_BYTES, "a JSON body").await?;
         // An empty body is an empty object, so `POST .../commit` needs no body.
         let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {

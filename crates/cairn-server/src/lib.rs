@@ -50,6 +50,7 @@ mod db;
 mod error;
 mod extract;
 mod handlers;
+mod ingest;
 pub mod openapi;
 mod router;
 mod state;

@@ -26,8 +26,14 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+/// How many manifests over [`crate::ingest::LARGE_MANIFEST_BYTES`] are spooled and ingested
+/// at once; more wait their turn. Ingesting holds the single writer anyway, so more would only
+/// pile up spooled uploads on disk.
+const LARGE_MANIFEST_PERMITS: usize = 2;
+
 struct Inner {
     db: Arc<Db>,
+    manifest_permits: Arc<tokio::sync::Semaphore>,
     blobs: Blobs,
     counters: Counters,
     data_dir: PathBuf,
@@ -106,6 +112,7 @@ impl AppState {
         let state = Self {
             inner: Arc::new(Inner {
                 db,
+                manifest_permits: Arc::new(tokio::sync::Semaphore::new(LARGE_MANIFEST_PERMITS)),
                 blobs,
                 counters: Counters::default(),
                 data_dir: config.data_dir.clone(),
@@ -116,6 +123,16 @@ impl AppState {
 
     pub(crate) fn db(&self) -> &Arc<Db> {
         &self.inner.db
+    }
+
+    /// Waits for a turn to ingest a large manifest; the turn ends when the permit is dropped.
+    pub(crate) async fn manifest_permit(
+        &self,
+    ) -> std::result::Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.inner.manifest_permits)
+            .acquire_owned()
+            .await
+            .map_err(|error| ApiError::internal(format!("manifest permits: {error}")))
     }
 
     pub(crate) fn blobs(&self) -> &Blobs {

@@ -17,7 +17,8 @@ use crate::error::Error;
 pub(crate) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 /// Migrations of the metadata database, `cairn.sqlite`.
-pub(crate) const METADATA: &[&str] = &[r"
+pub(crate) const METADATA: &[&str] = &[
+    r"
 CREATE TABLE entities (
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
@@ -149,7 +150,28 @@ CREATE TABLE entity_blobs (
     created_at  TEXT NOT NULL,
     PRIMARY KEY (entity_id, md5_hex, size)
 ) WITHOUT ROWID;
-"];
+",
+    r"
+-- Deduplication by caller, not by entity: a blob counts as present for a version only when its
+-- bytes were received for that version, or the caller could already read them through another
+-- committed version. `entity_blobs` granted every writer of an entity's open project the
+-- entity's private content, so it goes.
+CREATE TABLE version_blobs (
+    version_id  TEXT NOT NULL REFERENCES versions(id),
+    md5_hex     TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    PRIMARY KEY (version_id, md5_hex, size)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO version_blobs (version_id, md5_hex, size)
+    SELECT b.first_version_id, b.md5_hex, b.size FROM entity_blobs b
+    JOIN versions v ON v.id = b.first_version_id WHERE v.state = 'PENDING';
+DROP TABLE entity_blobs;
+CREATE INDEX entries_by_content ON entries(md5_hex, size);
+-- The manifest's MD5 (its ETag) and length, known from the upload, so a download can stream it.
+ALTER TABLE manifests ADD COLUMN md5_hex TEXT;
+ALTER TABLE manifests ADD COLUMN length INTEGER;
+",
+];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.
 pub(crate) const PACKED: &[&str] = &[r"
@@ -213,9 +235,12 @@ mod tests {
         migrate(&mut connection, Path::new(":memory:"), METADATA)?;
         for query in [
             "SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1",
-            "SELECT e.size FROM entries e JOIN entity_blobs b ON b.md5_hex = e.md5_hex \
-             AND b.size = e.size AND b.entity_id = ?3 \
-             WHERE e.version_id = ?1 AND e.md5_hex = ?2 AND e.ref IS NULL LIMIT 1",
+            "SELECT e.size FROM entries e WHERE e.version_id = ?1 AND e.md5_hex = ?2 \
+             AND e.ref IS NULL \
+             AND EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = e.md5_hex AND b.size = e.size) \
+             AND (?3 OR EXISTS (SELECT 1 FROM version_blobs r WHERE r.version_id = e.version_id \
+                                AND r.md5_hex = e.md5_hex AND r.size = e.size)) \
+             LIMIT 1",
         ] {
             let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {query}"))?;
             let count = statement.parameter_count();

@@ -6,12 +6,12 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
-use cairn_api::ErrorCode;
+use cairn_api::{ErrorCode, VersionState};
 use cairn_storage::GetRange;
-use rusqlite::{OptionalExtension as _, params};
 
 use crate::auth::Auth;
 use crate::blobs::Blobs;
+use crate::db::presence;
 use crate::error::ApiError;
 use crate::extract::PathParams;
 use crate::handlers::version_for_read;
@@ -102,20 +102,12 @@ pub(crate) async fn get_blob(
             .db()
             .read(move |connection| {
                 let row = version_for_read(connection, caller.as_ref(), &id)?;
-                let size: Option<i64> = connection
-                    .prepare_cached(
-                        "SELECT e.size FROM entries e JOIN entity_blobs b ON b.md5_hex = e.md5_hex \
-                         AND b.size = e.size AND b.entity_id = ?3 \
-                         WHERE e.version_id = ?1 AND e.md5_hex = ?2 AND e.ref IS NULL LIMIT 1",
-                    )?
-                    .query_row(params![id, md5, row.project.entity_id], |row| row.get(0))
-                    .optional()?;
-                size.and_then(|size| u64::try_from(size).ok())
-                    .ok_or_else(|| {
-                        ApiError::not_found(format!(
-                            "blob `{md5}` is not an uploaded file of artifact version `{id}`"
-                        ))
-                    })
+                let committed = row.version.state == VersionState::Committed;
+                presence::servable_size(connection, &id, &md5, committed)?.ok_or_else(|| {
+                    ApiError::not_found(format!(
+                        "blob `{md5}` is not an uploaded file of artifact version `{id}`"
+                    ))
+                })
             })
             .await?
     };

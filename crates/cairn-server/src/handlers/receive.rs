@@ -3,8 +3,9 @@
 //! A blob is accepted only under a version that is PENDING, whose manifest lists it as a file
 //! entry; its size is the manifest's. The content is hashed while it arrives and nothing is
 //! stored unless MD5 and length match. Only once the bytes are durable is the blob recorded as
-//! held by the version's entity (`entity_blobs`). A blob the server already stores for another
-//! entity must still be sent in full (that proves possession), but is not stored twice.
+//! received for the version (`version_blobs`, see `db::presence`). A blob whose content the
+//! server already stores must still be sent in full unless the caller could read it already
+//! (that proves possession); the content is still kept once.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -29,13 +30,10 @@ use crate::validate;
 
 /// What the server knows about a blob a request wants to upload.
 struct Target {
-    entity_id: i64,
     size: u64,
-    /// Whether the bytes are already stored (for any entity).
-    stored: bool,
 }
 
-/// The version's entity and the blob's size from its manifest.
+/// The blob's size from the manifest of a pending version the caller may upload to.
 fn target(
     connection: &Connection,
     caller: &Caller,
@@ -54,26 +52,15 @@ fn target(
             "blob `{md5}` is not a file of artifact version `{id}`'s manifest; upload only the blobs the manifest lists"
         )));
     };
-    let stored = is_stored(connection, md5, size)?;
     Ok(Target {
-        entity_id: row.project.entity_id,
         size: u64::try_from(size).unwrap_or_default(),
-        stored,
     })
 }
 
-fn is_stored(connection: &Connection, md5: &str, size: i64) -> Result<bool, ApiError> {
-    Ok(connection
-        .prepare_cached("SELECT 1 FROM blobs WHERE md5_hex = ?1 AND size = ?2")?
-        .query_row(params![md5, size], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
-/// Records verified blobs as stored and held by the entity.
+/// Records verified blobs as stored and as received for the version (which makes them present
+/// for it, see `db::presence`).
 async fn record(
     state: &AppState,
-    entity_id: i64,
     version_id: String,
     blobs: Vec<(String, u64)>,
 ) -> Result<(), ApiError> {
@@ -86,15 +73,14 @@ async fn record(
             let mut stored = connection.prepare_cached(&format!(
                 "INSERT OR IGNORE INTO blobs (md5_hex, size, location, created_at) VALUES (?1, ?2, ?3, {NOW})"
             ))?;
-            let mut held = connection.prepare_cached(&format!(
-                "INSERT OR IGNORE INTO entity_blobs (entity_id, md5_hex, size, first_version_id, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, {NOW})"
-            ))?;
+            let mut received = connection.prepare_cached(
+                "INSERT OR IGNORE INTO version_blobs (version_id, md5_hex, size) VALUES (?1, ?2, ?3)",
+            )?;
             for (md5, size) in &blobs {
                 let size_sql = i64::try_from(*size).unwrap_or(i64::MAX);
                 let location = if Blobs::is_small(*size) { "packed" } else { "store" };
                 stored.execute(params![md5, size_sql, location])?;
-                held.execute(params![entity_id, md5, size_sql, version_id])?;
+                received.execute(params![version_id, md5, size_sql])?;
             }
             Ok(())
         })
@@ -149,7 +135,9 @@ pub(crate) async fn put_blob(
     let mut hasher = Hasher::new(Algorithms::MD5);
     let keep_in_memory = Blobs::is_small(target.size);
     let mut memory = BytesMut::new();
-    let mut temp = if target.stored || keep_in_memory {
+    // The bytes are received and stored even when the server already holds the content: a
+    // shortcut would let the answer's timing tell whether anyone stores it.
+    let mut temp = if keep_in_memory {
         None
     } else {
         Some(state.blobs().temp_file()?)
@@ -168,7 +156,7 @@ pub(crate) async fn put_blob(
         hasher.update(&chunk);
         if let Some(temp) = temp.as_mut() {
             temp.write(chunk).await?;
-        } else if keep_in_memory && !target.stored {
+        } else {
             memory.extend_from_slice(&chunk);
         }
     }
@@ -180,18 +168,16 @@ pub(crate) async fn put_blob(
     if actual != md5 {
         return Err(reject(digest_mismatch(&md5, &actual)));
     }
-    if !target.stored {
-        match temp {
-            Some(temp) => state.blobs().store_file(&md5, target.size, temp).await?,
-            None => {
-                state
-                    .blobs()
-                    .store_packed(vec![(md5.clone(), target.size, memory.freeze())])
-                    .await?;
-            }
+    match temp {
+        Some(temp) => state.blobs().store_file(&md5, target.size, temp).await?,
+        None => {
+            state
+                .blobs()
+                .store_packed(vec![(md5.clone(), target.size, memory.freeze())])
+                .await?;
         }
     }
-    record(&state, target.entity_id, id, vec![(md5, target.size)]).await?;
+    record(&state, id, vec![(md5, target.size)]).await?;
     let counters = state.counters();
     Counters::add(&counters.blobs_received, 1);
     Counters::add(&counters.blob_bytes_received, target.size);
@@ -201,12 +187,11 @@ pub(crate) async fn put_blob(
     }))
 }
 
-/// The entity of a pending version with a manifest that the caller may upload to.
-fn batch_target(connection: &Connection, caller: &Caller, id: &str) -> Result<i64, ApiError> {
+/// Checks that the version is pending, has a manifest, and the caller may upload to it.
+fn batch_target(connection: &Connection, caller: &Caller, id: &str) -> Result<(), ApiError> {
     let row = version_for_write(connection, caller, id)?;
     require_pending(&row)?;
-    require_manifest(&row)?;
-    Ok(row.project.entity_id)
+    require_manifest(&row)
 }
 
 /// The first frame whose blob is not a file of the manifest with that size, and why.
@@ -254,13 +239,13 @@ pub(crate) async fn put_batch(
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = auth.required()?;
-    let entity_id = {
+    {
         let id = id.clone();
         state
             .db()
             .read(move |connection| batch_target(connection, &caller, &id))
-            .await?
-    };
+            .await?;
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -324,7 +309,7 @@ pub(crate) async fn put_batch(
         .map(|(md5, size, _)| (md5.clone(), *size))
         .collect();
     state.blobs().store_packed(accepted).await?;
-    record(&state, entity_id, id, recorded).await?;
+    record(&state, id, recorded).await?;
     let counters = state.counters();
     Counters::add(&counters.blobs_received, count);
     Counters::add(&counters.blob_bytes_received, bytes);

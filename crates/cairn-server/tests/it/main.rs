@@ -12,6 +12,7 @@ mod access;
 mod blobs;
 mod emulators;
 mod harness;
+mod hostile;
 mod limits;
 mod logging;
 mod reading;

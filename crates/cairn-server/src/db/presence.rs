@@ -1,0 +1,147 @@
+//! Which blobs a version may use without uploading them: the deduplication rule.
+//!
+//! A blob (MD5, size) of a version's manifest is *present* for that version when its bytes are
+//! stored and either
+//!
+//! * they were received, verified, for this very version (`version_blobs`), or
+//! * the caller could already read them: a COMMITTED version of a project the caller may read
+//!   lists the same content as an uploaded file.
+//!
+//! Anything else is *missing*: the caller must send the bytes, and the server verifies them
+//! (storing the content once, whoever else holds it). So the `missing` list of a receipt only
+//! ever reflects what the caller can read, and committing a version never grants access to
+//! bytes its author could not already read. Blob reads follow the same rule: a committed
+//! version serves every blob of its manifest (the commit checked them), a pending one only the
+//! blobs received for it.
+
+use std::io::Write as _;
+
+use cairn_api::BlobRef;
+use rusqlite::{Connection, params};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+/// The condition "blob `(e.md5_hex, e.size)` of version `e.version_id` is present", over the
+/// parameters `?2` (the caller is a server admin), `?3` (the caller's user id) and `?4` (the
+/// caller's own entity id). The readable-project test is the one of `auth::can_read` for a
+/// signed-in caller: public and open projects, the caller's own, their teams', or any for an
+/// admin.
+const PRESENT: &str = "EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = e.md5_hex AND b.size = e.size) \
+     AND (EXISTS (SELECT 1 FROM version_blobs r WHERE r.version_id = e.version_id \
+                  AND r.md5_hex = e.md5_hex AND r.size = e.size) \
+          OR EXISTS (SELECT 1 FROM entries o JOIN versions v ON v.id = o.version_id \
+                     JOIN collections c ON c.id = v.collection_id \
+                     JOIN projects p ON p.id = c.project_id \
+                     WHERE o.md5_hex = e.md5_hex AND o.size = e.size AND o.ref IS NULL \
+                     AND v.state = 'COMMITTED' \
+                     AND (p.visibility <> 'private' OR ?2 OR p.entity_id = ?4 \
+                          OR p.entity_id IN (SELECT team_id FROM team_members WHERE user_id = ?3))))";
+
+/// Calls `found` once for each distinct missing blob of the version, ordered by MD5; returns
+/// how many there were.
+pub(crate) fn for_each_missing(
+    connection: &Connection,
+    version_id: &str,
+    caller: &Caller,
+    mut found: impl FnMut(&str, u64) -> Result<(), ApiError>,
+) -> Result<u64, ApiError> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT e.md5_hex, e.size FROM entries e WHERE e.version_id = ?1 \
+         AND e.md5_hex IS NOT NULL AND e.ref IS NULL AND NOT ({PRESENT}) ORDER BY e.md5_hex"
+    ))?;
+    let mut rows = statement.query(params![
+        version_id,
+        caller.admin,
+        caller.user_id,
+        caller.entity_id
+    ])?;
+    // Rows of one MD5 are adjacent; a manifest may list the same content at many paths.
+    let mut current: Option<String> = None;
+    let mut sizes: Vec<u64> = Vec::new();
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        let md5: String = row.get(0)?;
+        let size = u64::try_from(row.get::<_, i64>(1)?).unwrap_or_default();
+        if current.as_deref() != Some(md5.as_str()) {
+            current = Some(md5.clone());
+            sizes.clear();
+        }
+        if sizes.contains(&size) {
+            continue;
+        }
+        sizes.push(size);
+        found(&md5, size)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// At most `limit` missing blobs of the version, and how many there are in all.
+pub(crate) fn first_missing(
+    connection: &Connection,
+    version_id: &str,
+    caller: &Caller,
+    limit: usize,
+) -> Result<(Vec<BlobRef>, u64), ApiError> {
+    let mut first = Vec::new();
+    let total = for_each_missing(connection, version_id, caller, |md5, size| {
+        if first.len() < limit {
+            first.push(BlobRef {
+                md5: md5.to_owned(),
+                size,
+            });
+        }
+        Ok(())
+    })?;
+    Ok((first, total))
+}
+
+/// Writes the JSON array of the version's missing blobs (`[{"md5":..,"size":..},..]`, the
+/// wire form of `Vec<BlobRef>`) without building the list in memory first: a manifest of
+/// hundreds of thousands of new files has that many missing blobs.
+pub(crate) fn write_missing_json(
+    connection: &Connection,
+    version_id: &str,
+    caller: &Caller,
+    out: &mut Vec<u8>,
+) -> Result<u64, ApiError> {
+    out.push(b'[');
+    let count = for_each_missing(connection, version_id, caller, |md5, size| {
+        if out.last() != Some(&b'[') {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"md5\":");
+        serde_json::to_writer(&mut *out, md5)
+            .map_err(|error| ApiError::internal(format!("writing a receipt: {error}")))?;
+        write!(out, ",\"size\":{size}}}")
+            .map_err(|error| ApiError::internal(format!("writing a receipt: {error}")))?;
+        Ok(())
+    })?;
+    out.push(b']');
+    Ok(count)
+}
+
+/// The size of blob `md5_hex` of the version, if the version may serve it: its manifest lists
+/// the content as an uploaded file, the bytes are stored, and the version is committed or
+/// received them itself.
+pub(crate) fn servable_size(
+    connection: &Connection,
+    version_id: &str,
+    md5_hex: &str,
+    committed: bool,
+) -> Result<Option<u64>, ApiError> {
+    let size: Option<i64> = rusqlite::OptionalExtension::optional(
+        connection
+            .prepare_cached(
+                "SELECT e.size FROM entries e WHERE e.version_id = ?1 AND e.md5_hex = ?2 \
+                 AND e.ref IS NULL \
+                 AND EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = e.md5_hex AND b.size = e.size) \
+                 AND (?3 OR EXISTS (SELECT 1 FROM version_blobs r WHERE r.version_id = e.version_id \
+                                    AND r.md5_hex = e.md5_hex AND r.size = e.size)) \
+                 LIMIT 1",
+            )?
+            .query_row(params![version_id, md5_hex, committed], |row| row.get(0)),
+    )?;
+    Ok(size.and_then(|size| u64::try_from(size).ok()))
+}

@@ -1,0 +1,367 @@
+//! Manifests in bounded memory: the upload is spooled to a temporary file (hashed on the way),
+//! parsed entry by entry straight into the `entries` table, hashed into the artifact digest from
+//! the table in path order, and copied verbatim into its row in pieces; downloads stream it out
+//! of the row in pieces as well.
+//!
+//! Nothing here holds a whole manifest, a whole entry list or a whole preimage in memory, so the
+//! server's memory while ingesting a manifest is a few buffers plus SQLite's page cache,
+//! whatever the manifest's size. Large manifests are also ingested a few at a time
+//! ([`LARGE_MANIFEST_BYTES`], `AppState::manifest_permit`), which bounds the disk the spooled
+//! uploads take.
+
+use std::io::{BufReader, Read as _, Seek as _};
+
+use axum::body::Body;
+use bytes::Bytes;
+use cairn_api::ErrorCode;
+use cairn_hash::{Algorithms, Hasher, Md5Digest};
+use cairn_manifest::{ArtifactDigester, DigestAlgorithm, ReadError};
+use futures_util::StreamExt as _;
+use rusqlite::{MAIN_DB, OptionalExtension as _, Transaction, params};
+
+use crate::blobs::TempFile;
+use crate::db::schema::NOW;
+use crate::error::{ApiError, error_chain};
+use crate::extract::too_large;
+use crate::state::AppState;
+
+/// Manifests larger than this are ingested a few at a time (see `AppState::manifest_permit`).
+pub(crate) const LARGE_MANIFEST_BYTES: u64 = 1024 * 1024;
+
+/// The piece size of reads and writes of a manifest's bytes.
+const PIECE: usize = 256 * 1024;
+
+/// An uploaded manifest, spooled to disk.
+#[derive(Debug)]
+pub(crate) struct Spooled {
+    /// Deletes the file when dropped.
+    _temp: TempFile,
+    file: fs_err::File,
+    /// The MD5 of the bytes (the manifest's ETag), lowercase hex.
+    pub(crate) md5_hex: String,
+    /// The number of bytes.
+    pub(crate) length: u64,
+}
+
+/// Spools a manifest upload of at most `limit` bytes to a temporary file, hashing it.
+pub(crate) async fn spool(state: &AppState, body: Body, limit: u64) -> Result<Spooled, ApiError> {
+    let mut temp = state.blobs().temp_file()?;
+    let mut hasher = Hasher::new(Algorithms::MD5);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| {
+            ApiError::bad_request(format!(
+                "the manifest upload ended early after {} bytes ({error}); nothing was stored",
+                hasher.size()
+            ))
+        })?;
+        if hasher.size() + chunk.len() as u64 > limit {
+            return Err(too_large("a manifest", limit));
+        }
+        hasher.update(&chunk);
+        temp.write(chunk).await?;
+    }
+    let file = temp.finish_writing().await?;
+    let digests = hasher.finalize();
+    Ok(Spooled {
+        _temp: temp,
+        file,
+        md5_hex: digests.md5.to_hex(),
+        length: digests.size,
+    })
+}
+
+fn invalid_manifest(detail: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidManifest, detail)
+}
+
+/// What [`ingest`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ingested {
+    /// Number of entries.
+    pub(crate) file_count: u64,
+    /// Sum of the entry sizes.
+    pub(crate) size: u64,
+}
+
+/// Replaces the version's entries and stored manifest with the spooled manifest, in the
+/// caller's transaction. Fails with `invalid_manifest` (and the transaction must then be rolled
+/// back) when the manifest does not parse, escapes the root, holds impossible sizes, or does not
+/// hash to `expected_digest`.
+pub(crate) fn ingest(
+    transaction: &Transaction<'_>,
+    version_id: &str,
+    spooled: &mut Spooled,
+    expected_digest: &str,
+) -> Result<Ingested, ApiError> {
+    transaction.execute("DELETE FROM entries WHERE version_id = ?1", [version_id])?;
+    read_entries(transaction, version_id, spooled)?;
+    let ingested = check_entries(transaction, version_id, expected_digest)?;
+    store_bytes(transaction, version_id, spooled)?;
+    transaction.execute(
+        &format!(
+            "UPDATE versions SET size = ?2, file_count = ?3, updated_at = {NOW} WHERE id = ?1"
+        ),
+        params![
+            version_id,
+            i64::try_from(ingested.size).unwrap_or(i64::MAX),
+            i64::try_from(ingested.file_count).unwrap_or(i64::MAX)
+        ],
+    )?;
+    Ok(ingested)
+}
+
+/// Parses the manifest into `entries`; a path given twice keeps its last entry, as in a JSON
+/// object.
+fn read_entries(
+    transaction: &Transaction<'_>,
+    version_id: &str,
+    spooled: &mut Spooled,
+) -> Result<(), ApiError> {
+    spooled.file.rewind().map_err(spool_error)?;
+    let mut insert = transaction.prepare_cached(
+        "INSERT INTO entries (version_id, path, digest, md5_hex, size, ref, birth_artifact_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (version_id, path) DO UPDATE SET \
+         digest = excluded.digest, md5_hex = excluded.md5_hex, size = excluded.size, \
+         ref = excluded.ref, birth_artifact_id = excluded.birth_artifact_id",
+    )?;
+    let reader = BufReader::with_capacity(PIECE, &mut spooled.file);
+    let read = cairn_manifest::read_manifest(reader, |path, entry| {
+        let path = path.as_str();
+        let md5_hex = if entry.is_reference() {
+            None
+        } else {
+            if entry.digest_algorithm() == DigestAlgorithm::Xxh128 {
+                return Err(invalid_manifest(format!(
+                    "entry `{path}` is hashed with XXH128, which this server does not support yet; log the artifact with MD5 digests"
+                )));
+            }
+            if entry.size.is_none() {
+                return Err(invalid_manifest(format!(
+                    "file entry `{path}` has no `size`; every uploaded file needs one"
+                )));
+            }
+            let md5 = Md5Digest::from_base64(&entry.digest)
+                .map_err(|error| invalid_manifest(format!("entry `{path}`: {error}")))?;
+            Some(md5.to_hex())
+        };
+        // The parser refuses sizes over i64::MAX, so this conversion cannot fail.
+        let size = i64::try_from(entry.size.unwrap_or(0)).map_err(|_| {
+            invalid_manifest(format!("entry `{path}` has a size over 2^63 - 1 bytes"))
+        })?;
+        // The version that uploads a file is its birth artifact unless the uploader says
+        // otherwise (an incremental version keeps the ids of the files it carries over).
+        let birth = entry.birth_artifact_id.as_deref().unwrap_or(version_id);
+        insert.execute(params![
+            version_id,
+            path,
+            entry.digest,
+            md5_hex,
+            size,
+            entry.reference,
+            birth
+        ])?;
+        Ok(())
+    });
+    match read {
+        Ok(_) => Ok(()),
+        Err(ReadError::Manifest(error)) => Err(invalid_manifest(error_chain(&error))),
+        Err(ReadError::Sink(error)) => Err(error),
+    }
+}
+
+/// Hashes the entries in path order into the artifact digest, compares it with the version's,
+/// and sums the sizes without overflow.
+fn check_entries(
+    transaction: &Transaction<'_>,
+    version_id: &str,
+    expected_digest: &str,
+) -> Result<Ingested, ApiError> {
+    // `path` is TEXT with the BINARY collation: byte order of UTF-8, which is code-point order,
+    // the order the artifact digest sorts by.
+    let mut statement = transaction.prepare_cached(
+        "SELECT path, digest, size FROM entries WHERE version_id = ?1 ORDER BY path",
+    )?;
+    let mut rows = statement.query([version_id])?;
+    let mut digester = ArtifactDigester::new(DigestAlgorithm::Md5);
+    let mut ingested = Ingested {
+        file_count: 0,
+        size: 0,
+    };
+    while let Some(row) = rows.next()? {
+        let path: String = row.get(0)?;
+        let digest: String = row.get(1)?;
+        digester.push(&path, &digest);
+        let size = u64::try_from(row.get::<_, i64>(2)?).unwrap_or_default();
+        ingested.file_count += 1;
+        ingested.size = ingested
+            .size
+            .checked_add(size)
+            .filter(|total| i64::try_from(*total).is_ok())
+            .ok_or_else(|| {
+                invalid_manifest(
+                    "the entry sizes add up to more than 2^63 - 1 bytes; the manifest is corrupt",
+                )
+            })?;
+    }
+    let digest = digester.finish();
+    if digest != expected_digest {
+        return Err(invalid_manifest(format!(
+            "the manifest hashes to `{digest}` but the version was created with digest `{expected_digest}`; create the version with the manifest's digest"
+        )));
+    }
+    Ok(ingested)
+}
+
+/// Copies the spooled bytes, verbatim, into the version's `manifests` row, a piece at a time.
+fn store_bytes(
+    transaction: &Transaction<'_>,
+    version_id: &str,
+    spooled: &mut Spooled,
+) -> Result<(), ApiError> {
+    let length = i64::try_from(spooled.length)
+        .map_err(|_| ApiError::internal("a manifest longer than 2^63 bytes"))?;
+    transaction.execute(
+        &format!(
+            "INSERT INTO manifests (version_id, bytes, uploaded_at, md5_hex, length) \
+             VALUES (?1, zeroblob(?2), {NOW}, ?3, ?2) ON CONFLICT (version_id) DO UPDATE SET \
+             bytes = excluded.bytes, uploaded_at = excluded.uploaded_at, \
+             md5_hex = excluded.md5_hex, length = excluded.length"
+        ),
+        params![version_id, length, spooled.md5_hex],
+    )?;
+    let rowid: i64 = transaction.query_row(
+        "SELECT rowid FROM manifests WHERE version_id = ?1",
+        [version_id],
+        |row| row.get(0),
+    )?;
+    let mut blob = transaction.blob_open(MAIN_DB, "manifests", "bytes", rowid, false)?;
+    spooled.file.rewind().map_err(spool_error)?;
+    let copied = std::io::copy(&mut spooled.file, &mut blob).map_err(spool_error)?;
+    if copied != spooled.length {
+        return Err(ApiError::Unavailable(format!(
+            "the spooled manifest shrank from {} to {copied} bytes",
+            spooled.length
+        )));
+    }
+    Ok(())
+}
+
+fn spool_error(error: std::io::Error) -> ApiError {
+    ApiError::Unavailable(format!("reading the spooled manifest: {error}"))
+}
+
+/// Whether the version already holds exactly these manifest bytes.
+pub(crate) fn holds(
+    transaction: &Transaction<'_>,
+    version_id: &str,
+    spooled: &Spooled,
+) -> Result<bool, ApiError> {
+    let stored: Option<(Option<String>, Option<i64>)> = transaction
+        .query_row(
+            "SELECT md5_hex, length FROM manifests WHERE version_id = ?1",
+            [version_id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    Ok(stored
+        == Some((
+            Some(spooled.md5_hex.clone()),
+            i64::try_from(spooled.length).ok(),
+        )))
+}
+
+/// A stored manifest, found for a download.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredManifest {
+    rowid: i64,
+    /// Its MD5 in hex (the ETag).
+    pub(crate) md5_hex: String,
+    /// Its length in bytes.
+    pub(crate) length: u64,
+}
+
+/// The stored manifest of a version, if it has one. Manifests stored before their MD5 was
+/// recorded get it computed here, a piece at a time.
+pub(crate) fn find_stored(
+    connection: &rusqlite::Connection,
+    version_id: &str,
+) -> Result<Option<StoredManifest>, ApiError> {
+    let found: Option<(i64, Option<String>, i64)> = connection
+        .query_row(
+            "SELECT rowid, md5_hex, length(bytes) FROM manifests WHERE version_id = ?1",
+            [version_id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    let Some((rowid, md5_hex, length)) = found else {
+        return Ok(None);
+    };
+    let md5_hex = match md5_hex {
+        Some(md5_hex) => md5_hex,
+        None => {
+            let mut blob = connection.blob_open(MAIN_DB, "manifests", "bytes", rowid, true)?;
+            let mut hasher = Hasher::new(Algorithms::MD5);
+            let mut piece = vec![0_u8; PIECE];
+            loop {
+                let read = blob.read(&mut piece).map_err(|error| {
+                    ApiError::internal(format!("reading a stored manifest: {error}"))
+                })?;
+                if read == 0 {
+                    break;
+                }
+                hasher.update(&piece[..read]);
+            }
+            hasher.finalize().md5.to_hex()
+        }
+    };
+    Ok(Some(StoredManifest {
+        rowid,
+        md5_hex,
+        length: u64::try_from(length).unwrap_or_default(),
+    }))
+}
+
+/// A response body that streams the stored manifest out of its row, a piece at a time, from a
+/// reader connection (whose open blob handle keeps a consistent snapshot while it streams).
+pub(crate) fn stream_stored(state: &AppState, stored: &StoredManifest) -> Body {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    let rowid = stored.rowid;
+    let db = std::sync::Arc::clone(state.db());
+    tokio::spawn(async move {
+        let failed = sender.clone();
+        let streamed = db
+            .read(move |connection| {
+                let mut blob = connection.blob_open(MAIN_DB, "manifests", "bytes", rowid, true)?;
+                loop {
+                    let mut piece = vec![0_u8; PIECE];
+                    let read = match blob.read(&mut piece) {
+                        Ok(read) => read,
+                        Err(error) => {
+                            let _ = sender.blocking_send(Err(error));
+                            return Ok(());
+                        }
+                    };
+                    if read == 0 {
+                        return Ok(());
+                    }
+                    piece.truncate(read);
+                    if sender.blocking_send(Ok(Bytes::from(piece))).is_err() {
+                        // The client went away.
+                        return Ok(());
+                    }
+                }
+            })
+            .await;
+        if let Err(error) = streamed {
+            tracing::warn!(?error, "streaming a manifest failed");
+            let _ = failed
+                .send(Err(std::io::Error::other("the manifest could not be read")))
+                .await;
+        }
+    });
+    Body::from_stream(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+    ))
+}
