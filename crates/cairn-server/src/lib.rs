@@ -23,8 +23,10 @@
 //!   transaction on a single writer connection; readers use a small pool. The commit — check
 //!   every blob is held, assign `vN`, move `latest` and the requested aliases — is one such
 //!   transaction, so concurrent logs into one collection get dense, unique indexes.
-//! * **Blobs** are content addressed by (MD5, size) and deduplicated per *entity*: an entity
-//!   "has" a blob once one of its versions uploaded it. Small blobs (at most
+//! * **Blobs** are content addressed by (MD5, size) and stored once. An upload is skipped only
+//!   for bytes the caller could already read through a committed version, or that were received
+//!   for the same version (`db::presence`); anyone else must send, and have verified, the
+//!   bytes. Manifests are spooled and parsed entry by entry (`ingest`). Small blobs (at most
 //!   [`cairn_api::SMALL_BLOB_MAX_SIZE`]) are packed into `data_dir/packed.sqlite`; larger ones
 //!   go to a [`cairn_storage::BlobStore`] on local disk (`data_dir/blobs`) or an object store.
 //!   Uploads are hashed while they stream into `data_dir/tmp/` and stored only when digest and

@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: benchmarks. They measure and report; they never fail on a slow result,
 //! because shared machines are noisy. Only a broken setup (a command that cannot run) is an error.
 //!
-//! Each benchmark is a sibling module with its own arguments (`hash`, `cache`, `transfer`). The
+//! Each benchmark is a sibling module with its own arguments (`hash`, `cache`, `manifest`, `transfer`). The
 //! pieces they share live beside them: [`data`] generates deterministic datasets under the
 //! target dir, [`measure`] times commands; `transfer` adds a server ([`server`]), an upload sink
 //! for curl ([`sink`]) and its table ([`report`]).
@@ -9,6 +9,7 @@
 mod cache;
 mod data;
 mod hash;
+mod manifest;
 mod measure;
 mod report;
 mod server;
@@ -34,6 +35,8 @@ enum Benchmark {
     Hash(hash::HashArgs),
     /// The local cache: checkout by link mode vs `cp -r`, re-hash with the stat cache vs without.
     Cache(cache::CacheArgs),
+    /// Server memory while it ingests large manifests, one and several at once.
+    Manifest(manifest::ManifestArgs),
     /// Put and get through a release `cairn server` vs md5sum + curl and `cp -r`, with peak RSS.
     Transfer(transfer::TransferArgs),
 }
@@ -43,6 +46,7 @@ pub(crate) fn run(workspace: &Workspace, args: BenchArgs) -> Result<()> {
     match args.benchmark {
         Benchmark::Hash(args) => hash::run(workspace, &args),
         Benchmark::Cache(args) => cache::run(workspace, &args),
+        Benchmark::Manifest(args) => manifest::run(workspace, &args),
         Benchmark::Transfer(args) => transfer::run(workspace, &args),
     }
 }

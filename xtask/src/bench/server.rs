@@ -93,6 +93,25 @@ impl Server {
             .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident set now, in KiB (`VmRSS`), if `/proc` tells.
+    pub(crate) fn rss_kib(&self) -> Option<u64> {
+        Self::rss_kib_of(self.pid())
+    }
+
+    /// The resident set of process `pid` now, in KiB.
+    pub(crate) fn rss_kib_of(pid: u32) -> Option<u64> {
+        let status = fs_err::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// Stops the server with SIGTERM (SIGKILL after 30 s) and returns its peak RSS in KiB.
     pub(crate) fn stop(mut self) -> Result<Option<u64>> {
         let peak = self.peak_rss_kib();

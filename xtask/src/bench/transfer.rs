@@ -49,7 +49,7 @@ pub(crate) struct TransferArgs {
 }
 
 /// A fresh admin key for the benchmark's servers: `cairn-` and 48 lowercase hex digits.
-fn admin_key() -> String {
+pub(crate) fn admin_key() -> String {
     let state = RandomState::new();
     let words: Vec<String> = (0..3_u8)
         .map(|word| format!("{:016x}", state.hash_one((word, std::process::id()))))
