@@ -27,7 +27,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -45,6 +45,9 @@ use crate::listen::slots::{Slot, SlotGuard, Slots, connection_cap, open_file_lim
 
 /// How long the loop pauses after an accept error that is not about one connection.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How often a repeated warning (refusals, accept errors) reaches the log during a flood.
+const WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Serves `router` on `listener` with `limits` until `shutdown` completes, then drains the
 /// connections as the module documentation says.
@@ -73,6 +76,7 @@ pub(crate) async fn run(
         "connection limits"
     );
     let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
+    let (mut refusal_warning, mut accept_warning) = (Throttle::default(), Throttle::default());
     let (stop, stopped) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
     loop {
@@ -92,11 +96,14 @@ pub(crate) async fn run(
                     tokio::spawn(connection.serve(stream));
                 }
                 None => {
-                    tracing::warn!(
-                        %peer,
-                        max_connections = slots.max(),
-                        "every connection is busy; refusing a new one with 503"
-                    );
+                    if let Some(also) = refusal_warning.ready() {
+                        tracing::warn!(
+                            %peer,
+                            max_connections = slots.max(),
+                            also,
+                            "every connection is busy; refusing new ones with 503"
+                        );
+                    }
                     refuse(stream, &refusals);
                 }
             },
@@ -105,12 +112,15 @@ pub(crate) async fn run(
             }
             Err(error) => {
                 let evicted = slots.evict_one();
-                tracing::warn!(
-                    %error,
-                    open = slots.open(),
-                    evicted,
-                    "cannot accept connections; backing off"
-                );
+                if let Some(also) = accept_warning.ready() {
+                    tracing::warn!(
+                        %error,
+                        open = slots.open(),
+                        evicted,
+                        also,
+                        "cannot accept connections; closing an idle one and backing off"
+                    );
+                }
                 tokio::select! {
                     () = &mut shutdown => break,
                     () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
@@ -142,6 +152,31 @@ fn is_per_connection(error: &std::io::Error) -> bool {
             | std::io::ErrorKind::ConnectionRefused
             | std::io::ErrorKind::Interrupted
     )
+}
+
+/// Lets a repeated warning through at most once per [`WARN_INTERVAL`], so a flood cannot
+/// flood the log too.
+#[derive(Debug, Default)]
+struct Throttle {
+    last: Option<Instant>,
+    held_back: u64,
+}
+
+impl Throttle {
+    /// `Some(how many were held back since the last one)` when this one may be logged.
+    fn ready(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        match self.last {
+            Some(last) if now.duration_since(last) < WARN_INTERVAL => {
+                self.held_back += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.held_back))
+            }
+        }
+    }
 }
 
 /// One accepted connection and what serving it needs.
@@ -227,5 +262,21 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
             let response = router.oneshot(request).await?;
             Ok(response.map(|body| TrackedBody::new(body, in_flight)))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_warning_is_logged_once_per_interval() {
+        let mut throttle = Throttle::default();
+        assert_eq!(throttle.ready(), Some(0));
+        assert_eq!(throttle.ready(), None);
+        assert_eq!(throttle.ready(), None);
+        assert_eq!(throttle.held_back, 2);
+        throttle.last = Instant::now().checked_sub(WARN_INTERVAL);
+        assert_eq!(throttle.ready(), Some(2));
     }
 }
