@@ -1,10 +1,12 @@
-//! How the server is configured: the data directory, the listen address, where blobs go and
-//! the bootstrap admin key. `cairn server` builds a [`ServerConfig`] from its flags and the
-//! `CAIRN_*` environment variables ([`ServerConfig::from_env`]).
+//! How the server is configured: the data directory, the listen address, where blobs go, the
+//! bootstrap admin key, and the connection limits (timeouts and a cap on open connections).
+//! `cairn server` builds a [`ServerConfig`] from its flags and the `CAIRN_*` environment
+//! variables ([`ServerConfig::from_env`]).
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use cairn_storage::BlobStore;
 
@@ -24,6 +26,19 @@ pub const ENV_LISTEN: &str = "CAIRN_LISTEN";
 pub const ENV_BLOB_STORE: &str = "CAIRN_BLOB_STORE";
 /// Environment variable holding an admin API key to accept (see [`ServerConfig::admin_api_key`]).
 pub const ENV_ADMIN_API_KEY: &str = "CAIRN_ADMIN_API_KEY";
+/// Environment variable holding [`ServerConfig::header_read_timeout`] in whole seconds.
+pub const ENV_HEADER_TIMEOUT: &str = "CAIRN_HEADER_TIMEOUT";
+/// Environment variable holding [`ServerConfig::body_timeout`] in whole seconds.
+pub const ENV_BODY_TIMEOUT: &str = "CAIRN_BODY_TIMEOUT";
+/// Environment variable holding [`ServerConfig::max_connections`].
+pub const ENV_MAX_CONNECTIONS: &str = "CAIRN_MAX_CONNECTIONS";
+
+/// How long a connection may take to send a request's headers when none is given.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a body may move no bytes when none is given.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The connection cap when none is given, before the open-file limit lowers it.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Everything the server needs to start.
 #[derive(Clone)]
@@ -37,6 +52,19 @@ pub struct ServerConfig {
     /// On the first start, the `admin` user's key (instead of a minted one); on later starts,
     /// added as another key of `admin` if the server does not know it yet.
     pub admin_api_key: Option<String>,
+    /// How long a connection may take to deliver a request's headers, counted from when it
+    /// opened or its previous response went out; a connection that does not is closed. This
+    /// bounds fresh idle connections, idle keep-alive connections and half-sent headers alike.
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`] unless set.
+    pub header_read_timeout: Duration,
+    /// How long a request body may deliver no bytes, or a response go unread, before the
+    /// exchange fails. A slow body that keeps moving is never cut off; an upload cut off this
+    /// way stores nothing. [`DEFAULT_BODY_TIMEOUT`] unless set.
+    pub body_timeout: Duration,
+    /// The most connections served at once; `None` takes [`DEFAULT_MAX_CONNECTIONS`]. Either
+    /// way the cap stays 64 below the process's open-file limit (`ulimit -n`), which SQLite
+    /// and blob files need. At the cap, a new connection closes the one idle the longest.
+    pub max_connections: Option<usize>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -49,23 +77,31 @@ impl fmt::Debug for ServerConfig {
                 "admin_api_key",
                 &self.admin_api_key.as_ref().map(|_| "<redacted>"),
             )
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
 
 impl ServerConfig {
-    /// A server on `data_dir`, listening on `127.0.0.1:8080`, with blobs on local disk.
+    /// A server on `data_dir`, listening on `127.0.0.1:8080`, with blobs on local disk and the
+    /// default connection limits.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             blob_store: BlobStoreConfig::Local,
             admin_api_key: None,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: None,
         }
     }
 
-    /// The defaults overridden by `CAIRN_DATA_DIR`, `CAIRN_LISTEN`, `CAIRN_BLOB_STORE` and
-    /// `CAIRN_ADMIN_API_KEY` where they are set (and not empty).
+    /// The defaults overridden by `CAIRN_DATA_DIR`, `CAIRN_LISTEN`, `CAIRN_BLOB_STORE`,
+    /// `CAIRN_ADMIN_API_KEY`, `CAIRN_HEADER_TIMEOUT`, `CAIRN_BODY_TIMEOUT` and
+    /// `CAIRN_MAX_CONNECTIONS` where they are set (and not empty).
     pub fn from_env() -> Result<Self> {
         let env = |key: &str| {
             std::env::var(key)
@@ -82,6 +118,16 @@ impl ServerConfig {
         }
         if let Some(key) = env(ENV_ADMIN_API_KEY) {
             config = config.with_admin_api_key(key);
+        }
+        if let Some(seconds) = env(ENV_HEADER_TIMEOUT) {
+            config = config
+                .with_header_read_timeout(parse_seconds(&seconds, "header timeout (seconds)")?);
+        }
+        if let Some(seconds) = env(ENV_BODY_TIMEOUT) {
+            config = config.with_body_timeout(parse_seconds(&seconds, "body timeout (seconds)")?);
+        }
+        if let Some(count) = env(ENV_MAX_CONNECTIONS) {
+            config = config.with_max_connections(parse_count(&count, "connection cap")?);
         }
         Ok(config)
     }
@@ -105,6 +151,96 @@ impl ServerConfig {
     pub fn with_admin_api_key(mut self, key: impl Into<String>) -> Self {
         self.admin_api_key = Some(key.into());
         self
+    }
+
+    /// Closes connections that take longer than `timeout` to send a request's headers (see
+    /// [`ServerConfig::header_read_timeout`]). [`crate::AppState::open`] refuses zero.
+    #[must_use]
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Fails requests whose body moves no bytes for `timeout` (see
+    /// [`ServerConfig::body_timeout`]). [`crate::AppState::open`] refuses zero.
+    #[must_use]
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// Serves at most `max` connections at once (see [`ServerConfig::max_connections`]).
+    /// [`crate::AppState::open`] refuses zero.
+    #[must_use]
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// The connection limits, checked: no timeout and no cap may be zero.
+    pub(crate) fn connection_limits(&self) -> Result<ConnectionLimits> {
+        let zero = |what: &'static str| Error::Config {
+            what,
+            value: "0".to_owned(),
+            reason: "it must be at least 1".to_owned(),
+        };
+        if self.header_read_timeout.is_zero() {
+            return Err(zero("header timeout"));
+        }
+        if self.body_timeout.is_zero() {
+            return Err(zero("body timeout"));
+        }
+        if self.max_connections == Some(0) {
+            return Err(zero("connection cap"));
+        }
+        Ok(ConnectionLimits {
+            header_read_timeout: self.header_read_timeout,
+            body_timeout: self.body_timeout,
+            max_connections: self.max_connections,
+        })
+    }
+}
+
+/// The part of [`ServerConfig`] that [`crate::serve`] needs, kept by [`crate::AppState`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConnectionLimits {
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) max_connections: Option<usize>,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: None,
+        }
+    }
+}
+
+/// Parses a whole, positive number of seconds.
+fn parse_seconds(text: &str, what: &'static str) -> Result<Duration> {
+    parse_positive(text, what).map(Duration::from_secs)
+}
+
+/// Parses a whole, positive count.
+fn parse_count(text: &str, what: &'static str) -> Result<usize> {
+    parse_positive(text, what)
+}
+
+/// Parses a whole number other than zero (the type's default).
+fn parse_positive<T: std::str::FromStr + Default + PartialEq>(
+    text: &str,
+    what: &'static str,
+) -> Result<T> {
+    match text.trim().parse::<T>() {
+        Ok(number) if number != T::default() => Ok(number),
+        _ => Err(Error::Config {
+            what,
+            value: text.to_owned(),
+            reason: "write a whole number of at least 1".to_owned(),
+        }),
     }
 }
 
@@ -222,6 +358,41 @@ mod tests {
         ));
         assert!(parse_listen("127.0.0.1:9").is_ok());
         assert!(parse_listen("localhost").is_err());
+    }
+
+    #[test]
+    fn connection_limits() {
+        let config = ServerConfig::new("/tmp/x");
+        assert_eq!(
+            config.connection_limits().ok(),
+            Some(ConnectionLimits::default())
+        );
+        let config = config
+            .with_header_read_timeout(Duration::from_secs(5))
+            .with_body_timeout(Duration::from_secs(7))
+            .with_max_connections(9);
+        assert_eq!(
+            config.connection_limits().ok(),
+            Some(ConnectionLimits {
+                header_read_timeout: Duration::from_secs(5),
+                body_timeout: Duration::from_secs(7),
+                max_connections: Some(9),
+            })
+        );
+        for bad in [
+            ServerConfig::new("/tmp/x").with_header_read_timeout(Duration::ZERO),
+            ServerConfig::new("/tmp/x").with_body_timeout(Duration::ZERO),
+            ServerConfig::new("/tmp/x").with_max_connections(0),
+        ] {
+            assert!(bad.connection_limits().is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_seconds(" 12 ", "t").ok(),
+            Some(Duration::from_secs(12))
+        );
+        for bad in ["0", "-1", "1.5", "x", ""] {
+            assert!(parse_count(bad, "n").is_err(), "{bad}");
+        }
     }
 
     #[test]

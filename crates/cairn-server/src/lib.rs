@@ -38,6 +38,27 @@
 //!   public, open) and team roles decide reads and writes. What a caller may not read answers
 //!   `not_found`; see `docs/api.md` for the full rules and every route.
 //!
+//! # Connections
+//!
+//! [`serve`] runs its own accept loop on hyper instead of `axum::serve`, which has no timeouts:
+//! idle sockets and headers sent a byte at a time would otherwise hold descriptors forever,
+//! until the process runs out and even `/healthz` goes unanswered. Three limits, all in
+//! [`ServerConfig`] (`cairn server --header-timeout`, `--body-timeout`, `--max-connections`):
+//!
+//! * [`ServerConfig::header_read_timeout`] (30 s): a connection must deliver a request's
+//!   headers within it, counted from when it opened or its last response went out; this closes
+//!   idle connections, idle keep-alives and slowloris headers.
+//! * [`ServerConfig::body_timeout`] (60 s): a request body that delivers no bytes for this long
+//!   fails the request (an upload stores nothing), and so does a response the client stops
+//!   reading. Slow but moving transfers are never cut off, however long they take.
+//! * [`ServerConfig::max_connections`] (1024, lowered to 64 below the soft `ulimit -n`, never
+//!   below 8): at the cap, a new connection makes room by closing the connection idle the
+//!   longest (no request in flight); if every connection is busy, the new one gets a `503`
+//!   `problem+json` (`storage_unavailable`, `Retry-After: 1`) and is closed.
+//!
+//! Running out of descriptors while accepting (`EMFILE`) is logged, an idle connection is
+//! closed to free one, and accepting resumes after 100 ms.
+//!
 //! # What it is not
 //!
 //! Not a client: it depends on neither `cairn-client` nor `cairn-cache`. It never prints; it
@@ -53,6 +74,7 @@ mod error;
 mod extract;
 mod handlers;
 mod ingest;
+mod listen;
 pub mod openapi;
 mod router;
 mod state;
@@ -65,8 +87,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 pub use crate::config::{
-    BlobStoreConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN, ENV_ADMIN_API_KEY, ENV_BLOB_STORE,
-    ENV_DATA_DIR, ENV_LISTEN, ServerConfig, parse_listen,
+    BlobStoreConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_DATA_DIR, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, ENV_ADMIN_API_KEY, ENV_BLOB_STORE, ENV_BODY_TIMEOUT,
+    ENV_DATA_DIR, ENV_HEADER_TIMEOUT, ENV_LISTEN, ENV_MAX_CONNECTIONS, ServerConfig, parse_listen,
 };
 pub use crate::error::{Error, Result};
 pub use crate::state::{ADMIN_USERNAME, AppState, Bootstrap};
@@ -76,9 +99,14 @@ pub fn app(state: AppState) -> axum::Router {
     router::router(state).layer(axum::middleware::from_fn(log_failures))
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` completes, then lets requests in flight
-/// finish and folds the databases' write-ahead logs into their files. Every change is a
-/// committed SQLite transaction, so even a killed server leaves consistent databases.
+/// Serves `app(state)` on `listener` until `shutdown` completes, then closes idle connections,
+/// lets requests in flight finish and folds the databases' write-ahead logs into their files.
+/// Every change is a committed SQLite transaction, so even a killed server leaves consistent
+/// databases.
+///
+/// Connections are HTTP/1.1 under the limits of the [`ServerConfig`] the state was opened with
+/// (see "Connections" in the crate documentation). Accept errors, descriptors running out
+/// included, are logged and survived, so this returns only after `shutdown`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -87,10 +115,8 @@ pub async fn serve(
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "cairn server listening");
     }
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Serve)?;
+    let limits = state.connection_limits();
+    listen::run(listener, app(state.clone()), limits, shutdown).await;
     if let Err(error) = state.checkpoint().await {
         tracing::warn!(?error, "could not checkpoint the databases on shutdown");
     }

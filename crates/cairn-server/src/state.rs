@@ -1,5 +1,6 @@
-//! The server's shared state: the metadata database, the blob storage, the counters, and
-//! opening all of it from a data directory (with the first start's bootstrap).
+//! The server's shared state: the metadata database, the blob storage, the counters, the
+//! connection limits [`crate::serve`] applies, and opening all of it from a data directory
+//! (with the first start's bootstrap).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use rusqlite::{OptionalExtension as _, params};
 
 use crate::auth::hash_key;
 use crate::blobs::{Blobs, clean_tmp};
-use crate::config::{BlobStoreConfig, ServerConfig, StoreUrl};
+use crate::config::{BlobStoreConfig, ConnectionLimits, ServerConfig, StoreUrl};
 use crate::db::Db;
 use crate::db::schema::{METADATA, NOW, PACKED};
 use crate::error::{ApiError, Error, Result};
@@ -37,6 +38,7 @@ struct Inner {
     blobs: Blobs,
     counters: Counters,
     data_dir: PathBuf,
+    limits: ConnectionLimits,
 }
 
 impl fmt::Debug for AppState {
@@ -44,6 +46,7 @@ impl fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("data_dir", &self.inner.data_dir)
             .field("blob_store", &self.inner.blobs.kind())
+            .field("limits", &self.inner.limits)
             .finish_non_exhaustive()
     }
 }
@@ -91,12 +94,15 @@ impl AppState {
     /// packed-blob databases, migrated to this version's schema, and the blob store. Leftover
     /// temporary uploads are removed. On the first start the server admin `admin` is created,
     /// with `config.admin_api_key` or a minted key (returned in [`Bootstrap`] to print once).
+    /// The state keeps `config`'s connection limits for [`crate::serve`]; a zero timeout or cap
+    /// is refused here.
     pub async fn open(config: &ServerConfig) -> Result<(Self, Bootstrap)> {
         let data_dir = config.data_dir.clone();
         let admin_key = config.admin_api_key.clone();
         if let Some(key) = &admin_key {
             check_admin_key(key)?;
         }
+        let limits = config.connection_limits()?;
         let opened = tokio::task::spawn_blocking(move || open_databases(&data_dir))
             .await
             .map_err(|error| Error::Task(error.to_string()))??;
@@ -116,6 +122,7 @@ impl AppState {
                 blobs,
                 counters: Counters::default(),
                 data_dir: config.data_dir.clone(),
+                limits,
             }),
         };
         Ok((state, bootstrap))
@@ -141,6 +148,11 @@ impl AppState {
 
     pub(crate) fn counters(&self) -> &Counters {
         &self.inner.counters
+    }
+
+    /// The timeouts and the connection cap [`crate::serve`] applies.
+    pub(crate) fn connection_limits(&self) -> ConnectionLimits {
+        self.inner.limits
     }
 
     /// The counters since the process started.

@@ -1,5 +1,6 @@
-//! `cairn server` as a child process on a free loopback port: started on a data directory,
-//! waited for through `GET /healthz`, killed (SIGKILL) on drop, restartable on the same data.
+//! `cairn server` as a child process on a free loopback port: started on a data directory
+//! (optionally under a low open-file limit, through `sh -c 'ulimit -n N; exec ...'`), waited
+//! for through `GET /healthz`, killed (SIGKILL) on drop, restartable on the same data.
 //!
 //! The server's stdout and stderr go to files (never pipes, which could fill up and stall it);
 //! every error about the server quotes its stderr, so a failing start explains itself.
@@ -33,6 +34,8 @@ pub(crate) struct Server {
     /// store's credentials), kept for restarts.
     extra_args: Vec<String>,
     extra_env: Vec<(String, String)>,
+    /// The soft open-file limit (`ulimit -n`) to start the server under, if not inherited.
+    open_files: Option<u32>,
     /// Where each start's stdout and stderr go (`server-N.stdout`, `server-N.stderr`).
     logs: TempDir,
     starts: u32,
@@ -66,10 +69,35 @@ impl Server {
         )
     }
 
+    /// Like [`Self::start`], under an open-file limit of `open_files` (set by `sh`'s `ulimit
+    /// -n` before it execs `cairn`, so the server's process holds it) and with `args` added to
+    /// `cairn server`'s.
+    pub(crate) fn start_with_open_file_limit(
+        data_dir: &Path,
+        open_files: u32,
+        args: &[&str],
+    ) -> Result<Self> {
+        Self::start_inner(
+            data_dir,
+            args.iter().map(|arg| (*arg).to_owned()).collect(),
+            Vec::new(),
+            Some(open_files),
+        )
+    }
+
     fn start_with(
         data_dir: &Path,
         extra_args: Vec<String>,
         extra_env: Vec<(String, String)>,
+    ) -> Result<Self> {
+        Self::start_inner(data_dir, extra_args, extra_env, None)
+    }
+
+    fn start_inner(
+        data_dir: &Path,
+        extra_args: Vec<String>,
+        extra_env: Vec<(String, String)>,
+        open_files: Option<u32>,
     ) -> Result<Self> {
         let admin_key = format!(
             "{}{:016x}{:016x}{:016x}",
@@ -85,6 +113,7 @@ impl Server {
             admin_key,
             extra_args,
             extra_env,
+            open_files,
             logs: temp_dir("server-logs")?,
             starts: 0,
             http: Client::builder()
@@ -94,6 +123,11 @@ impl Server {
         };
         server.spawn(SocketAddr::from(([127, 0, 0, 1], free_port()?)))?;
         Ok(server)
+    }
+
+    /// The loopback address of the current start.
+    pub(crate) fn address(&self) -> SocketAddr {
+        self.address
     }
 
     /// `http://127.0.0.1:PORT` of the current start.
@@ -210,7 +244,20 @@ impl Server {
         };
         let (stdout, stderr) = (log("stdout")?, log("stderr")?);
         let binary = cairn_bin()?;
-        let child = Command::new(&binary)
+        let mut command = match self.open_files {
+            None => Command::new(&binary),
+            Some(limit) => {
+                // `$0` is the binary and `$@` its arguments; `exec` keeps the process id, so
+                // killing the child kills the server.
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(&binary);
+                shell
+            }
+        };
+        let child = command
             .arg("server")
             .arg("--data-dir")
             .arg(&self.data_dir)

@@ -1,8 +1,10 @@
 //! `cairn server`: the reference server on its embedded defaults (SQLite and a blob directory
-//! under `./cairn-data`, listening on `127.0.0.1:8080`), or on an object store when asked.
+//! under `./cairn-data`, listening on `127.0.0.1:8080`), or on an object store when asked, with
+//! its connection limits (header and body timeouts, a connection cap) adjustable.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use cairn_server::{AppState, BlobStoreConfig, ServerConfig};
@@ -27,6 +29,37 @@ pub(crate) struct ServerArgs {
     /// environment variables.
     #[arg(long, env = "CAIRN_BLOB_STORE")]
     blob_store: Option<String>,
+    /// Close a connection that takes longer than this to send a request's headers, counted
+    /// from when it opened or its last response went out (so idle connections close too).
+    #[arg(
+        long,
+        env = "CAIRN_HEADER_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = cairn_server::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    header_timeout: u64,
+    /// Fail a request whose body sends no bytes for this long (an upload cut off stores
+    /// nothing), and drop a client that reads nothing of its response for this long. Slow
+    /// transfers that keep moving are never cut off.
+    #[arg(
+        long,
+        env = "CAIRN_BODY_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = cairn_server::DEFAULT_BODY_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    body_timeout: u64,
+    /// The most connections served at once [default: 1024, and at most 64 below `ulimit -n`].
+    /// At the cap a new connection closes the one idle the longest; if all are busy it gets
+    /// `503`.
+    #[arg(
+        long,
+        env = "CAIRN_MAX_CONNECTIONS",
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    max_connections: Option<u64>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -36,7 +69,13 @@ pub(crate) struct ServerArgs {
 )]
 pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
     init_logging();
-    let mut config = ServerConfig::new(args.data_dir.clone()).with_listen(args.listen);
+    let mut config = ServerConfig::new(args.data_dir.clone())
+        .with_listen(args.listen)
+        .with_header_read_timeout(Duration::from_secs(args.header_timeout))
+        .with_body_timeout(Duration::from_secs(args.body_timeout));
+    if let Some(max) = args.max_connections {
+        config = config.with_max_connections(usize::try_from(max).unwrap_or(usize::MAX));
+    }
     if let Some(url) = args.blob_store {
         config = config.with_blob_store(BlobStoreConfig::Url(url));
     }

@@ -1,7 +1,7 @@
 //! Integration tests of `cairn-server`: the real router over a real data directory (SQLite
 //! files in a temporary directory), driven in-process with `tower::ServiceExt::oneshot`, plus
-//! loopback HTTP where concurrency or the network stack matters, plus the blob store on the
-//! S3, GCS and Azure emulators when they run.
+//! loopback HTTP where concurrency, connection limits or the network stack matter, plus the
+//! blob store on the S3, GCS and Azure emulators when they run.
 
 #![expect(
     clippy::unwrap_used,
@@ -10,6 +10,7 @@
 
 mod access;
 mod blobs;
+mod connections;
 mod emulators;
 mod harness;
 mod hostile;
