@@ -12,7 +12,6 @@
 use std::io::{BufReader, Read as _, Seek as _};
 
 use axum::body::Body;
-use bytes::Bytes;
 use cairn_api::ErrorCode;
 use cairn_hash::{Algorithms, Hasher, Md5Digest};
 use cairn_manifest::{ArtifactDigester, DigestAlgorithm, ReadError};
@@ -322,46 +321,17 @@ pub(crate) fn find_stored(
     }))
 }
 
-/// A response body that streams the stored manifest out of its row, a piece at a time, from a
-/// reader connection (whose open blob handle keeps a consistent snapshot while it streams).
+/// A response body that streams the stored manifest out of its row, a piece at a time (the
+/// reader's open blob handle keeps a consistent snapshot while it streams).
 pub(crate) fn stream_stored(state: &AppState, stored: &StoredManifest) -> Body {
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     let rowid = stored.rowid;
-    let db = std::sync::Arc::clone(state.db());
-    tokio::spawn(async move {
-        let failed = sender.clone();
-        let streamed = db
-            .read(move |connection| {
-                let mut blob = connection.blob_open(MAIN_DB, "manifests", "bytes", rowid, true)?;
-                loop {
-                    let mut piece = vec![0_u8; PIECE];
-                    let read = match blob.read(&mut piece) {
-                        Ok(read) => read,
-                        Err(error) => {
-                            let _ = sender.blocking_send(Err(error));
-                            return Ok(());
-                        }
-                    };
-                    if read == 0 {
-                        return Ok(());
-                    }
-                    piece.truncate(read);
-                    if sender.blocking_send(Ok(Bytes::from(piece))).is_err() {
-                        // The client went away.
-                        return Ok(());
-                    }
-                }
-            })
-            .await;
-        if let Err(error) = streamed {
-            tracing::warn!(?error, "streaming a manifest failed");
-            let _ = failed
-                .send(Err(std::io::Error::other("the manifest could not be read")))
-                .await;
+    crate::body::from_blocking(state.db(), move |connection, pieces| {
+        let mut blob = connection.blob_open(MAIN_DB, "manifests", "bytes", rowid, true)?;
+        match std::io::copy(&mut blob, pieces) {
+            Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(
+                ApiError::internal(format!("reading a stored manifest: {error}")),
+            ),
+            _ => Ok(()),
         }
-    });
-    Body::from_stream(futures_util::stream::unfold(
-        receiver,
-        |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
-    ))
+    })
 }

@@ -68,6 +68,7 @@
 
 mod auth;
 mod blobs;
+mod body;
 mod config;
 mod db;
 mod error;

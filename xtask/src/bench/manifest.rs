@@ -104,8 +104,7 @@ fn mib(bytes: u64) -> f64 {
 
 /// Writes the manifest and returns its artifact digest (MD5 of the preimage, by `md5sum`).
 fn write_manifest(work: &Path, path: &Path, entries: u32) -> Result<String> {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut manifest = std::io::BufWriter::new(fs_err::File::create(path)?);
     let preimage_path = work.join("preimage.txt");
     let mut preimage = std::io::BufWriter::new(fs_err::File::create(&preimage_path)?);
@@ -119,7 +118,9 @@ fn write_manifest(work: &Path, path: &Path, entries: u32) -> Result<String> {
         digest.clear();
         let mut state = u64::from(index).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995;
         for _ in 0..21 {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
             digest.push(char::from(ALPHABET[(state >> 58) as usize]));
         }
         digest.push(char::from(b"AQgw"[(state >> 20) as usize % 4]));
@@ -224,7 +225,12 @@ fn upload_round(server: &Server, manifest: &Path, digest: &str, uploads: u32) ->
 }
 
 /// Starts `curl -T manifest` to version `id`'s manifest route; the answer goes to a file.
-fn put_manifest(server: &Server, auth: &str, id: &str, manifest: &Path) -> Result<(Child, PathBuf)> {
+fn put_manifest(
+    server: &Server,
+    auth: &str,
+    id: &str,
+    manifest: &Path,
+) -> Result<(Child, PathBuf)> {
     let out = manifest.with_file_name(format!("answer-{id}.json"));
     let child = Command::new("curl")
         .args(["-sS", "-o"])

@@ -2,12 +2,14 @@
 //! against the version's digest), the missing-blob list and the commit. Blob uploads are in
 //! `receive.rs`.
 
+use std::io::Write as _;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use cairn_api::{ErrorCode, VersionState};
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 use crate::auth::{Auth, Caller};
 use crate::db::presence;
@@ -23,38 +25,40 @@ use crate::state::{AppState, Counters};
 /// for the rest.
 const MISSING_IN_PROBLEM: usize = 1000;
 
-/// The receipt of a version's manifest for `caller`, as JSON bytes: written directly, because
-/// its `missing` list can hold as many blobs as the manifest has files.
-fn receipt_json(
-    connection: &Connection,
-    version_id: &str,
-    caller: &Caller,
-) -> Result<Vec<u8>, ApiError> {
-    let (digest, size, file_count): (String, i64, i64) = connection.query_row(
-        "SELECT digest, size, file_count FROM versions WHERE id = ?1",
-        [version_id],
-        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-    )?;
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(b"{\"digest\":");
-    serde_json::to_writer(&mut out, &digest)
-        .map_err(|error| ApiError::internal(format!("writing a receipt: {error}")))?;
-    out.extend_from_slice(
-        format!(",\"file_count\":{file_count},\"size\":{size},\"missing\":").as_bytes(),
+/// The receipt of a version's manifest for `caller`. The head is read first, so a failure
+/// there is an ordinary problem answer; the `missing` list then streams as it is queried,
+/// because it can hold as many blobs as the manifest has files.
+async fn receipt(state: &AppState, id: String, caller: Caller) -> Result<Response, ApiError> {
+    let (digest, size, file_count): (String, i64, i64) = {
+        let id = id.clone();
+        state
+            .db()
+            .read(move |connection| {
+                Ok(connection.query_row(
+                    "SELECT digest, size, file_count FROM versions WHERE id = ?1",
+                    [&id],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )?)
+            })
+            .await?
+    };
+    let head = format!(
+        "{{\"digest\":{},\"file_count\":{file_count},\"size\":{size},\"missing\":",
+        serde_json::Value::String(digest)
     );
-    presence::write_missing_json(connection, version_id, caller, &mut out)?;
-    out.push(b'}');
-    Ok(out)
-}
-
-/// A `200` answer with a JSON body already written.
-fn json_bytes(body: Vec<u8>) -> Response {
+    let body = crate::body::from_blocking(state.db(), move |connection, pieces| {
+        let failed =
+            |error: std::io::Error| ApiError::internal(format!("writing a receipt: {error}"));
+        pieces.write_all(head.as_bytes()).map_err(failed)?;
+        presence::write_missing_json(connection, &id, &caller, pieces)?;
+        pieces.write_all(b"}").map_err(failed)
+    });
     let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    response
+    Ok(response)
 }
 
 /// `PUT /api/v1/artifacts/{id}/manifest`.
@@ -98,14 +102,9 @@ pub(crate) async fn put_manifest(
                 Ok(())
             })
             .await?;
-    };
-    let receipt = {
-        state
-            .db()
-            .read(move |connection| receipt_json(connection, &id, &caller))
-            .await?
-    };
-    Ok(json_bytes(receipt))
+    }
+    // The spooled file went with the closure and is gone; the permit ends with the handler.
+    receipt(&state, id, caller).await
 }
 
 /// `GET /api/v1/artifacts/{id}/manifest`: the uploaded bytes, verbatim, streamed.
@@ -155,15 +154,17 @@ pub(crate) async fn get_missing(
     PathParams(id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let caller = auth.required()?;
-    let receipt = state
-        .db()
-        .read(move |connection| {
-            let row = version_for_write(connection, &caller, &id)?;
-            require_manifest(&row)?;
-            receipt_json(connection, &id, &caller)
-        })
-        .await?;
-    Ok(json_bytes(receipt))
+    {
+        let (id, caller) = (id.clone(), caller.clone());
+        state
+            .db()
+            .read(move |connection| {
+                let row = version_for_write(connection, &caller, &id)?;
+                require_manifest(&row)
+            })
+            .await?;
+    }
+    receipt(&state, id, caller).await
 }
 
 /// Fails with `manifest_missing` unless the version's manifest was uploaded.
