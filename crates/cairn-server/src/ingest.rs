@@ -220,14 +220,15 @@ fn store_bytes(
 ) -> Result<(), ApiError> {
     let length = i64::try_from(spooled.length)
         .map_err(|_| ApiError::internal("a manifest longer than 2^63 bytes"))?;
+    // A delete and a plain insert: `bytes` is the table's last column, so SQLite writes the
+    // zeroblob as pages of zeros without ever building it in memory.
+    transaction.execute("DELETE FROM manifests WHERE version_id = ?1", [version_id])?;
     transaction.execute(
         &format!(
-            "INSERT INTO manifests (version_id, bytes, uploaded_at, md5_hex, length) \
-             VALUES (?1, zeroblob(?2), {NOW}, ?3, ?2) ON CONFLICT (version_id) DO UPDATE SET \
-             bytes = excluded.bytes, uploaded_at = excluded.uploaded_at, \
-             md5_hex = excluded.md5_hex, length = excluded.length"
+            "INSERT INTO manifests (version_id, uploaded_at, md5_hex, length, bytes) \
+             VALUES (?1, {NOW}, ?2, ?3, zeroblob(?3))"
         ),
-        params![version_id, length, spooled.md5_hex],
+        params![version_id, spooled.md5_hex, length],
     )?;
     let rowid: i64 = transaction.query_row(
         "SELECT rowid FROM manifests WHERE version_id = ?1",
@@ -288,7 +289,7 @@ pub(crate) fn find_stored(
 ) -> Result<Option<StoredManifest>, ApiError> {
     let found: Option<(i64, Option<String>, i64)> = connection
         .query_row(
-            "SELECT rowid, md5_hex, length(bytes) FROM manifests WHERE version_id = ?1",
+            "SELECT rowid, md5_hex, length FROM manifests WHERE version_id = ?1",
             [version_id],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )

@@ -167,9 +167,21 @@ INSERT OR IGNORE INTO version_blobs (version_id, md5_hex, size)
     JOIN versions v ON v.id = b.first_version_id WHERE v.state = 'PENDING';
 DROP TABLE entity_blobs;
 CREATE INDEX entries_by_content ON entries(md5_hex, size);
--- The manifest's MD5 (its ETag) and length, known from the upload, so a download can stream it.
-ALTER TABLE manifests ADD COLUMN md5_hex TEXT;
-ALTER TABLE manifests ADD COLUMN length INTEGER;
+-- Manifests get their MD5 (the ETag; NULL for old rows until read) and length from the upload,
+-- so a download can stream them. `bytes` must stay the last column: only then does SQLite write
+-- a `zeroblob` without building it in memory, and the server writes manifests in pieces into
+-- a zeroblob of their length.
+CREATE TABLE manifests_v2 (
+    version_id  TEXT PRIMARY KEY REFERENCES versions(id),
+    uploaded_at TEXT NOT NULL,
+    md5_hex     TEXT,
+    length      INTEGER NOT NULL,
+    bytes       BLOB NOT NULL
+);
+INSERT INTO manifests_v2 (version_id, uploaded_at, md5_hex, length, bytes)
+    SELECT version_id, uploaded_at, NULL, length(bytes), bytes FROM manifests;
+DROP TABLE manifests;
+ALTER TABLE manifests_v2 RENAME TO manifests;
 ",
 ];
 
