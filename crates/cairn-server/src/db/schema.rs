@@ -271,6 +271,45 @@ mod tests {
         Ok(())
     }
 
+    /// A database of the first schema keeps its manifests (now with their length, `bytes`
+    /// last) and the blobs its pending versions had received.
+    #[test]
+    fn the_second_migration_keeps_manifests_and_received_blobs()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let mut connection = Connection::open_in_memory()?;
+        migrate(&mut connection, Path::new(":memory:"), &METADATA[..1])?;
+        connection.execute_batch(
+            "INSERT INTO entities (id, name, kind, created_at) VALUES (1, 'e', 'user', 'now');
+             INSERT INTO projects (id, entity_id, name, visibility, created_at) VALUES (1, 1, 'p', 'private', 'now');
+             INSERT INTO artifact_types (id, project_id, name) VALUES (1, 1, 'dataset');
+             INSERT INTO collections (id, project_id, name, type_id, created_at, updated_at) VALUES (1, 1, 'c', 1, 'now', 'now');
+             INSERT INTO versions (id, collection_id, state, digest, created_at, updated_at) VALUES ('pending', 1, 'PENDING', 'd', 'now', 'now');
+             INSERT INTO versions (id, collection_id, version_index, state, digest, created_at, updated_at) VALUES ('done', 1, 0, 'COMMITTED', 'd', 'now', 'now');
+             INSERT INTO manifests (version_id, bytes, uploaded_at) VALUES ('done', x'7b7d', 'now');
+             INSERT INTO entity_blobs (entity_id, md5_hex, size, first_version_id, created_at) VALUES (1, 'aa', 1, 'pending', 'now');
+             INSERT INTO entity_blobs (entity_id, md5_hex, size, first_version_id, created_at) VALUES (1, 'bb', 2, 'done', 'now');",
+        )?;
+        migrate(&mut connection, Path::new(":memory:"), METADATA)?;
+        let (length, bytes): (i64, Vec<u8>) = connection.query_row(
+            "SELECT length, bytes FROM manifests WHERE version_id = 'done'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        assert_eq!((length, bytes), (2, b"{}".to_vec()));
+        let received: Vec<String> = connection
+            .prepare("SELECT version_id || ':' || md5_hex FROM version_blobs")?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        assert_eq!(received, ["pending:aa"]);
+        let last: String = connection.query_row(
+            "SELECT name FROM pragma_table_info('manifests') ORDER BY cid DESC LIMIT 1",
+            [],
+            |row| row.get(0),
+        )?;
+        assert_eq!(last, "bytes");
+        Ok(())
+    }
+
     #[test]
     fn migrations_are_idempotent_and_refuse_newer_databases()
     -> Result<(), Box<dyn std::error::Error>> {
