@@ -12,28 +12,25 @@ use clap::Args;
 
 use crate::commands::runtime;
 
-/// The environment variable that supplies the admin's API key on first start, for automation.
-const ADMIN_API_KEY_ENV: &str = "CAIRN_ADMIN_API_KEY";
-
 /// Arguments of `cairn server`.
 #[derive(Debug, Args)]
 pub(crate) struct ServerArgs {
     /// Where metadata (SQLite) and, with the local blob store, blobs are kept.
-    #[arg(long, env = "CAIRN_DATA_DIR", default_value = "cairn-data")]
+    #[arg(long, env = cairn_server::ENV_DATA_DIR, default_value = cairn_server::DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
     /// The address and port to listen on.
-    #[arg(long, env = "CAIRN_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = cairn_server::ENV_LISTEN, default_value = cairn_server::DEFAULT_LISTEN)]
     listen: SocketAddr,
     /// Keep blobs in an object store instead of `DATA_DIR/blobs`: `s3://bucket[/prefix]`,
     /// `gs://bucket[/prefix]` or `az://container[/prefix]`, with credentials from the cloud's usual
     /// environment variables.
-    #[arg(long, env = "CAIRN_BLOB_STORE")]
+    #[arg(long, env = cairn_server::ENV_BLOB_STORE)]
     blob_store: Option<String>,
     /// Close a connection that takes longer than this to send a request's headers, counted
     /// from when it opened or its last response went out (so idle connections close too).
     #[arg(
         long,
-        env = "CAIRN_HEADER_TIMEOUT",
+        env = cairn_server::ENV_HEADER_TIMEOUT,
         value_name = "SECS",
         default_value_t = cairn_server::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..)
@@ -44,7 +41,7 @@ pub(crate) struct ServerArgs {
     /// transfers that keep moving are never cut off.
     #[arg(
         long,
-        env = "CAIRN_BODY_TIMEOUT",
+        env = cairn_server::ENV_BODY_TIMEOUT,
         value_name = "SECS",
         default_value_t = cairn_server::DEFAULT_BODY_TIMEOUT.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..)
@@ -55,7 +52,7 @@ pub(crate) struct ServerArgs {
     /// `503`.
     #[arg(
         long,
-        env = "CAIRN_MAX_CONNECTIONS",
+        env = cairn_server::ENV_MAX_CONNECTIONS,
         value_name = "N",
         value_parser = clap::value_parser!(u64).range(1..)
     )]
@@ -76,10 +73,10 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
     if let Some(max) = args.max_connections {
         config = config.with_max_connections(usize::try_from(max).unwrap_or(usize::MAX));
     }
-    if let Some(url) = args.blob_store {
-        config = config.with_blob_store(BlobStoreConfig::Url(url));
+    if let Some(store) = args.blob_store {
+        config = config.with_blob_store(BlobStoreConfig::parse(&store));
     }
-    if let Some(key) = std::env::var(ADMIN_API_KEY_ENV)
+    if let Some(key) = std::env::var(cairn_server::ENV_ADMIN_API_KEY)
         .ok()
         .filter(|key| !key.is_empty())
     {
