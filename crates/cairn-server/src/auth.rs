@@ -176,17 +176,7 @@ pub(crate) fn role_in(
     if caller.entity_id == entity_id {
         return Ok(Some(Role::Admin));
     }
-    let role: Option<String> = connection
-        .prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")?
-        .query_row([entity_id, caller.user_id], |row| row.get(0))
-        .optional()?;
-    Ok(role.map(|role| {
-        if role == "admin" {
-            Role::Admin
-        } else {
-            Role::Member
-        }
-    }))
+    crate::db::queries::team_role(connection, entity_id, caller.user_id)
 }
 
 /// Whether the caller may create projects in and write to the entity's private projects.

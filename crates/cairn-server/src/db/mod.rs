@@ -7,6 +7,7 @@
 //! processes (a backup, a second server by mistake), and a write that still finds the database
 //! busy is retried a few times before it answers `storage_unavailable`, never a 500.
 
+pub(crate) mod enums;
 pub(crate) mod presence;
 pub(crate) mod queries;
 pub(crate) mod schema;

@@ -1,18 +1,13 @@
 //! Lookups shared by the handlers: entities, projects and versions as rows, and the wire
 //! [`Version`] built from them.
 
-use cairn_api::{Version, VersionState, Visibility};
+use cairn_api::{Role, Version, VersionState, Visibility};
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use serde_json::{Map, Value};
 
+pub(crate) use crate::db::enums::EntityKind;
+use crate::db::enums::TextEnum as _;
 use crate::error::ApiError;
-
-/// A user or a team.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EntityKind {
-    User,
-    Team,
-}
 
 /// A row of `entities`.
 #[derive(Debug, Clone)]
@@ -58,28 +53,16 @@ pub(crate) struct VersionRow {
     pub(crate) requested_aliases: Vec<String>,
 }
 
-pub(crate) fn visibility_from_str(text: &str) -> Visibility {
-    match text {
-        "public" => Visibility::Public,
-        "open" => Visibility::Open,
-        _ => Visibility::Private,
-    }
-}
-
-pub(crate) fn visibility_as_str(visibility: Visibility) -> &'static str {
-    match visibility {
-        Visibility::Private => "private",
-        Visibility::Public => "public",
-        Visibility::Open => "open",
-    }
-}
-
-fn state_from_str(text: &str) -> VersionState {
-    match text {
-        "COMMITTED" => VersionState::Committed,
-        "DELETED" => VersionState::Deleted,
-        _ => VersionState::Pending,
-    }
+/// The user's role in the team, if a member.
+pub(crate) fn team_role(
+    connection: &Connection,
+    team_id: i64,
+    user_id: i64,
+) -> Result<Option<Role>, ApiError> {
+    Ok(connection
+        .prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")?
+        .query_row([team_id, user_id], |row| Role::from_row(row, 0))
+        .optional()?)
 }
 
 pub(crate) fn find_entity(
@@ -91,11 +74,7 @@ pub(crate) fn find_entity(
         .query_row([name], |row| {
             Ok(EntityRow {
                 id: row.get(0)?,
-                kind: if row.get::<_, String>(1)? == "team" {
-                    EntityKind::Team
-                } else {
-                    EntityKind::User
-                },
+                kind: EntityKind::from_row(row, 1)?,
             })
         })
         .optional()?)
@@ -109,7 +88,7 @@ fn project_from_row(row: &Row<'_>) -> rusqlite::Result<ProjectRow> {
         entity_id: row.get(1)?,
         entity: row.get(2)?,
         name: row.get(3)?,
-        visibility: visibility_from_str(&row.get::<_, String>(4)?),
+        visibility: Visibility::from_row(row, 4)?,
         created_at: row.get(5)?,
     })
 }
@@ -207,7 +186,7 @@ fn partial_version(row: &Row<'_>) -> rusqlite::Result<PartialVersion> {
             collection: row.get(14)?,
             artifact_type: row.get(15)?,
             version_index: index.and_then(|index| u64::try_from(index).ok()),
-            state: state_from_str(&row.get::<_, String>(3)?),
+            state: VersionState::from_row(row, 3)?,
             digest: row.get(4)?,
             size: u64::try_from(size).unwrap_or_default(),
             file_count: u64::try_from(file_count).unwrap_or_default(),

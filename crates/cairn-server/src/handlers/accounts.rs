@@ -12,7 +12,8 @@ use cairn_api::{
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::auth::{Auth, Caller, mint_key, role_in};
-use crate::db::queries::{EntityKind, find_entity};
+use crate::db::enums::TextEnum as _;
+use crate::db::queries::{EntityKind, find_entity, team_role};
 use crate::db::schema::NOW;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParams, json, ok};
@@ -35,21 +36,6 @@ fn load_user(connection: &Connection, username: &str) -> Result<Option<(i64, Use
         .optional()?)
 }
 
-fn role_from_str(text: &str) -> Role {
-    if text == "admin" {
-        Role::Admin
-    } else {
-        Role::Member
-    }
-}
-
-fn role_as_str(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "admin",
-        Role::Member => "member",
-    }
-}
-
 /// `GET /api/v1/viewer`.
 pub(crate) async fn viewer(
     State(state): State<AppState>,
@@ -69,7 +55,7 @@ pub(crate) async fn viewer(
                 .query_map([caller.user_id], |row| {
                     Ok(TeamMembership {
                         team: row.get(0)?,
-                        role: role_from_str(&row.get::<_, String>(1)?),
+                        role: Role::from_row(row, 1)?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -159,7 +145,7 @@ fn load_team(connection: &Connection, team_id: i64, name: &str) -> Result<Team, 
         .query_map([team_id], |row| {
             Ok(TeamMember {
                 username: row.get(0)?,
-                role: role_from_str(&row.get::<_, String>(1)?),
+                role: Role::from_row(row, 1)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -252,21 +238,6 @@ fn admin_count(connection: &Connection, team_id: i64) -> Result<i64, ApiError> {
     )?)
 }
 
-fn current_role(
-    connection: &Connection,
-    team_id: i64,
-    user_id: i64,
-) -> Result<Option<Role>, ApiError> {
-    let role: Option<String> = connection
-        .query_row(
-            "SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2",
-            params![team_id, user_id],
-            |row| row.get(0),
-        )
-        .optional()?;
-    Ok(role.as_deref().map(role_from_str))
-}
-
 fn last_admin(team: &str, username: &str) -> ApiError {
     ApiError::conflict(format!(
         "`{username}` is the last admin of team `{team}`; make another member admin first"
@@ -287,7 +258,7 @@ pub(crate) async fn set_member(
             let team_id = managed_team(connection, &caller, &team)?;
             let (user_id, _) = load_user(connection, &username)?
                 .ok_or_else(|| ApiError::not_found(format!("user `{username}` not found")))?;
-            let before = current_role(connection, team_id, user_id)?;
+            let before = team_role(connection, team_id, user_id)?;
             if before == Some(Role::Admin)
                 && request.role != Role::Admin
                 && admin_count(connection, team_id)? <= 1
@@ -297,7 +268,7 @@ pub(crate) async fn set_member(
             connection.execute(
                 "INSERT INTO team_members (team_id, user_id, role) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role",
-                params![team_id, user_id, role_as_str(request.role)],
+                params![team_id, user_id, request.role.as_sql()],
             )?;
             load_team(connection, team_id, &team)
         })
@@ -323,7 +294,7 @@ pub(crate) async fn remove_member(
             let not_member =
                 || ApiError::not_found(format!("`{username}` is not a member of team `{team}`"));
             let (user_id, _) = load_user(connection, &username)?.ok_or_else(not_member)?;
-            let role = current_role(connection, team_id, user_id)?.ok_or_else(not_member)?;
+            let role = team_role(connection, team_id, user_id)?.ok_or_else(not_member)?;
             if role == Role::Admin && admin_count(connection, team_id)? <= 1 {
                 return Err(last_admin(&team, &username));
             }

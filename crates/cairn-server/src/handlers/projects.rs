@@ -8,9 +8,8 @@ use cairn_api::{Collection, CollectionList, ProjectList, UpsertProject, VersionL
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
 
 use crate::auth::{Auth, can_manage, can_read};
-use crate::db::queries::{
-    self, ProjectRow, entity_projects, find_entity, find_project, visibility_as_str,
-};
+use crate::db::enums::TextEnum as _;
+use crate::db::queries::{self, ProjectRow, entity_projects, find_entity, find_project};
 use crate::db::schema::NOW;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParams, json, ok};
@@ -82,7 +81,7 @@ pub(crate) async fn put(
                 (Some(row), Some(visibility)) => {
                     connection.execute(
                         "UPDATE projects SET visibility = ?2 WHERE id = ?1",
-                        params![row.id, visibility_as_str(visibility)],
+                        params![row.id, visibility.as_sql()],
                     )?;
                 }
                 (Some(_), None) => {}
@@ -91,7 +90,7 @@ pub(crate) async fn put(
                         &format!(
                             "INSERT INTO projects (entity_id, name, visibility, created_at) VALUES (?1, ?2, ?3, {NOW})"
                         ),
-                        params![owner.id, project, visibility_as_str(visibility.unwrap_or_default())],
+                        params![owner.id, project, visibility.unwrap_or_default().as_sql()],
                     )?;
                 }
             }

@@ -12,6 +12,7 @@ use cairn_api::{
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::auth::{Auth, Caller, can_read, random_hex};
+use crate::db::enums::TextEnum as _;
 use crate::db::queries::{ProjectRow, load_versions};
 use crate::db::schema::NOW;
 use crate::error::ApiError;
@@ -19,14 +20,6 @@ use crate::extract::{JsonBody, PathParams, json, ok};
 use crate::handlers::{project_for_read, project_for_write, version_for_read};
 use crate::state::AppState;
 use crate::validate;
-
-fn state_from_str(text: &str) -> RunState {
-    match text {
-        "finished" => RunState::Finished,
-        "failed" => RunState::Failed,
-        _ => RunState::Running,
-    }
-}
 
 /// The run with its internal id.
 fn load_run(
@@ -47,7 +40,7 @@ fn load_run(
                     entity: project.entity.clone(),
                     project: project.name.clone(),
                     job_type: row.get(2)?,
-                    state: state_from_str(&row.get::<_, String>(3)?),
+                    state: RunState::from_row(row, 3)?,
                     exit_code: row.get(4)?,
                     user: row.get(5)?,
                     created_at: row.get(6)?,
