@@ -9,6 +9,7 @@
 )]
 
 mod access;
+mod access_matrix;
 mod blobs;
 mod connections;
 mod emulators;
