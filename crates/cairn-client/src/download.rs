@@ -161,7 +161,7 @@ impl LoggedArtifact {
         let mut report = Downloaded {
             root: root.clone(),
             files: done.len() as u64,
-            bytes: done.iter().map(Planned::size).sum(),
+            bytes: done.iter().map(Planned::size).fold(0, u64::saturating_add),
             ..Downloaded::default()
         };
         if options.skip_cache {
@@ -219,7 +219,10 @@ impl LoggedArtifact {
             return Ok(present);
         }
         let progress = self.client.progress_arc();
-        let total: u64 = candidates.iter().map(|(_, _, _, size)| size).sum();
+        let total: u64 = candidates
+            .iter()
+            .map(|(_, _, _, size)| *size)
+            .fold(0, u64::saturating_add);
         let matching = tokio::task::spawn_blocking(move || {
             progress.start(Phase::Hash, candidates.len() as u64, total);
             let mut hasher = FileHasher::new(cairn_hash::Algorithms::MD5);
@@ -267,7 +270,10 @@ impl LoggedArtifact {
             }
         }
         report.from_cache = cached.len() as u64;
-        let total_bytes = to_fetch.values().map(|plan| plan.size()).sum();
+        let total_bytes = to_fetch
+            .values()
+            .map(|plan| plan.size())
+            .fold(0, u64::saturating_add);
         let guard = PhaseGuard::start(
             self.client.progress(),
             Phase::Download,
@@ -299,13 +305,21 @@ impl LoggedArtifact {
             .partition(|plan| skipped.contains(&plan.key));
         report.missing_references = skip.iter().map(Planned::label).collect();
         report.files += materialize.len() as u64;
-        report.bytes += materialize.iter().map(Planned::size).sum::<u64>();
+        report.bytes = report.bytes.saturating_add(
+            materialize
+                .iter()
+                .map(Planned::size)
+                .fold(0, u64::saturating_add),
+        );
         let progress = self.client.progress_arc();
         let root = root.to_owned();
         let link_mode = options.link_mode;
         let blocking_cache = Arc::clone(&cache);
         tokio::task::spawn_blocking(move || -> Result<()> {
-            let total = materialize.iter().map(Planned::size).sum();
+            let total = materialize
+                .iter()
+                .map(Planned::size)
+                .fold(0, u64::saturating_add);
             progress.start(Phase::Materialize, materialize.len() as u64, total);
             let result = materialize.iter().try_for_each(|plan| {
                 // Checked again right before writing: the tree may have changed since planning.
@@ -405,7 +419,7 @@ impl LoggedArtifact {
         options: &DownloadOptions,
         report: &mut Downloaded,
     ) -> Result<()> {
-        let total_bytes = todo.iter().map(Planned::size).sum();
+        let total_bytes = todo.iter().map(Planned::size).fold(0, u64::saturating_add);
         let guard = PhaseGuard::start(
             self.client.progress(),
             Phase::Download,

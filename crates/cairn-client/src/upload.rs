@@ -239,7 +239,11 @@ async fn upload_blobs(
     if missing.is_empty() {
         return Ok(Uploaded::default());
     }
-    let total_bytes = missing.iter().map(|blob| blob.size).sum();
+    // Sizes come from the server; a total past u64 saturates instead of wrapping.
+    let total_bytes = missing
+        .iter()
+        .map(|blob| blob.size)
+        .fold(0, u64::saturating_add);
     let guard = PhaseGuard::start(
         client.progress(),
         Phase::Upload,

@@ -75,7 +75,7 @@ impl LoggedArtifact {
             let total = files
                 .iter()
                 .map(|(_, _, entry)| entry.size.unwrap_or(0))
-                .sum();
+                .fold(0, u64::saturating_add);
             progress.start(Phase::Hash, files.len() as u64, total);
             let paths: Vec<&Path> = files.iter().map(|(_, path, _)| path.as_path()).collect();
             let results = cairn_hash::hash_files(&paths, ParallelOptions::new(algorithms));

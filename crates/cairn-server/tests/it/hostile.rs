@@ -157,6 +157,9 @@ impl World {
             .set_visibility("vision", "open", Visibility::Open)
             .await;
         server.set_visibility("bob", "open", Visibility::Open).await;
+        server
+            .set_visibility("bob", "public", Visibility::Public)
+            .await;
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -308,6 +311,14 @@ async fn deduplication_never_grants_bytes_the_caller_could_not_read() {
             who: Who::Bob,
             entity: "bob",
             project: "open",
+            files: alice_secret,
+            missing: true,
+        },
+        Dedup {
+            what: "bob lists alice's private file in his own public project",
+            who: Who::Bob,
+            entity: "bob",
+            project: "public",
             files: alice_secret,
             missing: true,
         },
