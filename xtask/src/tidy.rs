@@ -53,8 +53,12 @@ const ALLOWED_EDGES: &[(&str, Allowed)] = &[
         ]),
     ),
     (
+        "cairn-service",
+        Allowed::Only(&["cairn-hash", "cairn-manifest", "cairn-storage"]),
+    ),
+    (
         "cairn-server",
-        Allowed::Only(&["cairn-hash", "cairn-manifest", "cairn-api", "cairn-storage"]),
+        Allowed::Only(&["cairn-service", "cairn-api"]),
     ),
     (
         "cairn-cli",
@@ -90,7 +94,31 @@ const FORBIDDEN_EXTERNAL: &[(&str, &str, &str)] = &[
         "tokio",
         "cairn-manifest is a pure layer and is not async",
     ),
+    (
+        "cairn-service",
+        "axum",
+        "the domain knows nothing of HTTP; front-ends live in cairn-server",
+    ),
+    (
+        "cairn-service",
+        "http",
+        "the domain knows nothing of HTTP; front-ends live in cairn-server",
+    ),
+    (
+        "cairn-service",
+        "hyper",
+        "the domain knows nothing of HTTP; front-ends live in cairn-server",
+    ),
+    (
+        "cairn-server",
+        "rusqlite",
+        "SQL lives only in cairn-service; the server calls domain functions",
+    ),
 ];
+
+/// External crates no workspace crate may depend on together (normal dependencies): a crate
+/// that serves HTTP must not also hold SQL, so front-ends stay thin over the domain.
+const FORBIDDEN_TOGETHER: &[(&str, &str)] = &[("axum", "rusqlite")];
 
 /// One thing tidy found wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +274,21 @@ fn check_dependencies(packages: &[Package]) -> Vec<Problem> {
                         "remove `{}`; move the code that needs it to a higher crate",
                         dependency.name
                     ),
+                });
+            }
+        }
+        for (first, second) in FORBIDDEN_TOGETHER {
+            let normal = |wanted: &str| {
+                package
+                    .dependencies
+                    .iter()
+                    .any(|dependency| dependency.name == wanted && dependency.kind == Kind::Normal)
+            };
+            if normal(first) && normal(second) {
+                problems.push(Problem {
+                    place: format!("crate `{name}`"),
+                    what: format!("[dependencies] has both `{first}` and `{second}`"),
+                    hint: "serve HTTP in cairn-server and keep SQL in cairn-service; the server calls domain functions".to_owned(),
                 });
             }
         }
@@ -409,6 +452,23 @@ mod tests {
                 "crate `cairn-hash`: [dependencies] has `serde_json`, which is forbidden: cairn-hash is reusable without a JSON stack",
                 "crate `cairn-hash`: [build-dependencies] has `tokio`, which is forbidden: cairn-hash is a pure layer and is not async",
                 "crate `cairn-manifest`: [dependencies] has `tokio`, which is forbidden: cairn-manifest is a pure layer and is not async",
+            ],
+        );
+    }
+
+    #[test]
+    fn http_and_sql_stay_in_their_own_crates() {
+        check(
+            &[
+                ("cairn-service", &[("rusqlite", Normal), ("axum", Normal)]),
+                ("cairn-server", &[("axum", Normal), ("rusqlite", Dev)]),
+                ("cairn-gui", &[("axum", Normal), ("rusqlite", Normal)]),
+            ],
+            &[
+                "crate `cairn-service`: [dependencies] has `axum`, which is forbidden: the domain knows nothing of HTTP; front-ends live in cairn-server",
+                "crate `cairn-service`: [dependencies] has both `axum` and `rusqlite`",
+                "crate `cairn-gui`: [dependencies] has both `axum` and `rusqlite`",
+                "crate `cairn-gui`: is not in the allowed-edge table",
             ],
         );
     }

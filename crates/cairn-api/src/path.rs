@@ -3,31 +3,7 @@
 
 use std::fmt;
 
-/// The longest entity (user or team) name.
-pub const MAX_ENTITY_NAME_LENGTH: usize = 64;
-
-/// Checks a user or team name: 1–64 of lowercase ASCII letters, digits, `-` and `_`, starting
-/// with a letter or digit. Returns a message a user can act on.
-pub fn validate_entity_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > MAX_ENTITY_NAME_LENGTH {
-        return Err(format!(
-            "entity name `{name}` must be 1 to {MAX_ENTITY_NAME_LENGTH} characters long"
-        ));
-    }
-    let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|first| first.is_ascii_lowercase() || first.is_ascii_digit());
-    let rest_ok = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if !first_ok || !rest_ok {
-        return Err(format!(
-            "entity name `{name}` may only hold lowercase letters, digits, `-` and `_`, and must start with a letter or digit"
-        ));
-    }
-    Ok(())
-}
+pub use cairn_manifest::{MAX_ENTITY_NAME_LENGTH, validate_entity_name};
 
 /// A parsed artifact path: `[[entity/]project/]name[:selector]`, where the selector is an alias,
 /// `vN` or an artifact digest. Names are not validated here (the server does that with the

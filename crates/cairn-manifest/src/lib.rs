@@ -120,6 +120,7 @@ pub use parse::{ReadError, read_manifest};
 pub use path::{LogicalPath, normalize_posix};
 pub use python_json::python_json_dumps;
 pub use validate::{
-    MAX_NAME_LENGTH, REGISTRY_PREFIX, validate_artifact_name, validate_artifact_type,
-    validate_download_root_name, validate_project_name,
+    MAX_ENTITY_NAME_LENGTH, MAX_NAME_LENGTH, REGISTRY_PREFIX, validate_artifact_name,
+    validate_artifact_type, validate_download_root_name, validate_entity_name,
+    validate_project_name,
 };

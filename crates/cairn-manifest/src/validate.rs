@@ -126,6 +126,32 @@ pub fn validate_project_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The longest entity (user or team) name.
+pub const MAX_ENTITY_NAME_LENGTH: usize = 64;
+
+/// Checks a user or team name: 1–64 of lowercase ASCII letters, digits, `-` and `_`, starting
+/// with a letter or digit. Returns a message a user can act on.
+pub fn validate_entity_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_ENTITY_NAME_LENGTH {
+        return Err(format!(
+            "entity name `{name}` must be 1 to {MAX_ENTITY_NAME_LENGTH} characters long"
+        ));
+    }
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase() || first.is_ascii_digit());
+    let rest_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !first_ok || !rest_ok {
+        return Err(format!(
+            "entity name `{name}` may only hold lowercase letters, digits, `-` and `_`, and must start with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::{

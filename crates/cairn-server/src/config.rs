@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cairn_storage::BlobStore;
+pub use cairn_service::BlobStoreConfig;
 
 use crate::error::{Error, Result};
 
@@ -47,7 +47,7 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// The address [`crate::serve`]'s caller binds (the server itself is handed a listener).
     pub listen: SocketAddr,
-    /// Where blobs larger than [`cairn_api::SMALL_BLOB_MAX_SIZE`] are stored.
+    /// Where blobs larger than [`cairn_service::PACK_MAX_SIZE`] bytes are stored.
     pub blob_store: BlobStoreConfig,
     /// On the first start, the `admin` user's key (instead of a minted one); on later starts,
     /// added as another key of `admin` if the server does not know it yet.
@@ -177,6 +177,15 @@ impl ServerConfig {
         self
     }
 
+    /// The service's part of the configuration.
+    pub(crate) fn service(&self) -> cairn_service::Config {
+        cairn_service::Config {
+            data_dir: self.data_dir.clone(),
+            blob_store: self.blob_store.clone(),
+            admin_api_key: self.admin_api_key.clone(),
+        }
+    }
+
     /// The connection limits, checked: no timeout and no cap may be zero.
     pub(crate) fn connection_limits(&self) -> Result<ConnectionLimits> {
         let zero = |what: &'static str| Error::Config {
@@ -255,96 +264,9 @@ pub fn parse_listen(text: &str) -> Result<SocketAddr> {
         })
 }
 
-/// Where the server keeps blobs larger than [`cairn_api::SMALL_BLOB_MAX_SIZE`] (smaller ones are
-/// always packed into `data_dir/packed.sqlite`).
-#[derive(Debug, Clone)]
-pub enum BlobStoreConfig {
-    /// Files under `data_dir/blobs`.
-    Local,
-    /// An object store: `s3://bucket[/prefix]`, `gs://bucket[/prefix]` or
-    /// `az://container[/prefix]`. Credentials and endpoints come from each cloud's usual
-    /// environment variables (`cairn_storage::S3Config::from_env` and its siblings); the
-    /// Azure account from `AZURE_STORAGE_ACCOUNT_NAME`.
-    Url(String),
-    /// A blob store built by the caller (an emulator with explicit credentials, a test).
-    Store(BlobStore),
-}
-
-impl BlobStoreConfig {
-    /// `local` (or the empty string) is [`BlobStoreConfig::Local`]; anything else a URL.
-    pub fn parse(text: &str) -> Self {
-        let text = text.trim();
-        if text.is_empty() || text.eq_ignore_ascii_case("local") {
-            Self::Local
-        } else {
-            Self::Url(text.to_owned())
-        }
-    }
-}
-
-/// A blob store URL split into scheme, bucket and key prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoreUrl {
-    pub(crate) scheme: String,
-    pub(crate) bucket: String,
-    pub(crate) prefix: Option<String>,
-}
-
-impl StoreUrl {
-    pub(crate) fn parse(url: &str) -> Result<Self> {
-        let fail = |reason: &str| Error::BlobStore {
-            url: url.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| fail("write `local`, `s3://bucket[/prefix]`, `gs://bucket[/prefix]` or `az://container[/prefix]`"))?;
-        if !matches!(scheme, "s3" | "gs" | "az") {
-            return Err(fail("the scheme must be `s3`, `gs` or `az`"));
-        }
-        let rest = rest.trim_end_matches('/');
-        let (bucket, prefix) = match rest.split_once('/') {
-            Some((bucket, prefix)) => (bucket, Some(prefix.to_owned())),
-            None => (rest, None),
-        };
-        if bucket.is_empty() {
-            return Err(fail("the bucket (or container) name is missing"));
-        }
-        if let Some(prefix) = &prefix
-            && cairn_storage::BlobKey::new(prefix.clone()).is_err()
-        {
-            return Err(fail(
-                "the prefix may only hold `/`-separated segments of ASCII letters, digits, `.`, `_` and `-`",
-            ));
-        }
-        Ok(Self {
-            scheme: scheme.to_owned(),
-            bucket: bucket.to_owned(),
-            prefix,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn store_urls() {
-        let parsed = StoreUrl::parse("s3://bucket/some/prefix/").ok();
-        assert_eq!(
-            parsed,
-            Some(StoreUrl {
-                scheme: "s3".to_owned(),
-                bucket: "bucket".to_owned(),
-                prefix: Some("some/prefix".to_owned()),
-            })
-        );
-        assert!(StoreUrl::parse("gs://b").is_ok_and(|url| url.prefix.is_none()));
-        for bad in ["bucket", "ftp://b", "s3://", "s3://b/../x", "s3://b/a b"] {
-            assert!(StoreUrl::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn parse_store_and_listen() {

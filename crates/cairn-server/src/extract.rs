@@ -18,9 +18,6 @@ use crate::error::ApiError;
 /// The largest JSON request body.
 pub(crate) const JSON_MAX_BYTES: u64 = 1024 * 1024;
 
-/// The largest manifest.
-pub(crate) const MANIFEST_MAX_BYTES: u64 = 64 * 1024 * 1024;
-
 /// A JSON request body of at most [`JSON_MAX_BYTES`], sent as `application/json`.
 #[derive(Debug, Clone)]
 pub(crate) struct JsonBody<T>(pub(crate) T);

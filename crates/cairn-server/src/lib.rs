@@ -18,25 +18,20 @@
 //!
 //! # How it is built
 //!
-//! * **Metadata in SQLite** (`data_dir/cairn.sqlite`, WAL, foreign keys, `busy_timeout`,
-//!   schema migrations keyed by `PRAGMA user_version`). Every write is one `BEGIN IMMEDIATE`
-//!   transaction on a single writer connection; readers use a small pool. The commit — check
-//!   every blob is held, assign `vN`, move `latest` and the requested aliases — is one such
-//!   transaction, so concurrent logs into one collection get dense, unique indexes.
-//! * **Blobs** are content addressed by (MD5, size) and stored once. An upload is skipped only
-//!   for bytes the caller could already read through a committed version, or that were received
-//!   for the same version (`db::presence`); anyone else must send, and have verified, the
-//!   bytes. Manifests are spooled and parsed entry by entry (`ingest`). Small blobs (at most
-//!   [`cairn_api::SMALL_BLOB_MAX_SIZE`]) are packed into `data_dir/packed.sqlite`; larger ones
-//!   go to a [`cairn_storage::BlobStore`] on local disk (`data_dir/blobs`) or an object store.
-//!   Uploads are hashed while they stream into `data_dir/tmp/` and stored only when digest and
-//!   size match; nothing is ever held whole in memory.
-//! * **Errors** go through one `ApiError` that renders RFC 9457 `problem+json` bodies with a
-//!   stable [`cairn_api::ErrorCode`]; 5xx bodies carry no internals, which a middleware logs
-//!   with `tracing` instead.
-//! * **Access**: API keys (stored as SHA-256) identify users; project visibility (private,
-//!   public, open) and team roles decide reads and writes. What a caller may not read answers
-//!   `not_found`; see `docs/api.md` for the full rules and every route.
+//! * **Front-ends over one domain.** Everything the server knows and decides (accounts, access,
+//!   projects, versions, the logging protocol, blobs, runs, lineage) is `cairn_service::Service`,
+//!   which has no HTTP in it and owns the SQLite databases. This crate is the native REST
+//!   front-end: each handler in `handlers/` parses a request, calls one domain function with
+//!   the caller and typed inputs, and turns the domain types into `cairn-api` wire types
+//!   (`wire.rs`). It holds no SQL and does not depend on rusqlite (`cargo xtask tidy` checks).
+//! * **Errors**: the domain's `Error` maps to RFC 9457 `problem+json` with a stable
+//!   [`cairn_api::ErrorCode`] in exactly one place (`error.rs`); 5xx bodies carry no internals,
+//!   which a middleware logs with `tracing` instead.
+//! * **Access** is decided by the domain once per request (a blob download looks the version
+//!   up once, then streams); what a caller may not read answers `not_found`. See `docs/api.md`
+//!   for the rules and every route.
+//! * **Bodies stream**: manifests, blobs and receipts go to and from the domain as byte
+//!   streams, never whole in memory.
 //!
 //! # Connections
 //!
@@ -61,25 +56,22 @@
 //!
 //! # What it is not
 //!
-//! Not a client: it depends on neither `cairn-client` nor `cairn-cache`. It never prints; it
-//! reports through return values and `tracing`.
+//! Not the domain (that is `cairn-service`) and not a client: it depends on neither
+//! `cairn-client` nor `cairn-cache`. It never prints; it reports through return values and
+//! `tracing`.
 
 #![warn(missing_docs)]
 
 mod auth;
-mod blobs;
-mod body;
 mod config;
-mod db;
 mod error;
 mod extract;
 mod handlers;
-mod ingest;
 mod listen;
 pub mod openapi;
 mod router;
 mod state;
-mod validate;
+mod wire;
 
 use std::future::Future;
 
@@ -93,7 +85,8 @@ pub use crate::config::{
     ENV_DATA_DIR, ENV_HEADER_TIMEOUT, ENV_LISTEN, ENV_MAX_CONNECTIONS, ServerConfig, parse_listen,
 };
 pub use crate::error::{Error, Result};
-pub use crate::state::{ADMIN_USERNAME, AppState, Bootstrap};
+pub use crate::state::AppState;
+pub use cairn_service::{ADMIN_USERNAME, Bootstrap};
 
 /// The HTTP application: every route of [`cairn_api::routes`] over `state`.
 pub fn app(state: AppState) -> axum::Router {
@@ -118,7 +111,7 @@ pub async fn serve(
     }
     let limits = state.connection_limits();
     listen::run(listener, app(state.clone()), limits, shutdown).await;
-    if let Err(error) = state.checkpoint().await {
+    if let Err(error) = state.service().checkpoint().await {
         tracing::warn!(?error, "could not checkpoint the databases on shutdown");
     }
     tracing::info!("cairn server stopped");

@@ -6,17 +6,13 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
-use cairn_api::{ErrorCode, VersionState};
-use cairn_storage::GetRange;
+use cairn_api::ErrorCode;
+use cairn_service::logging::BlobBytes;
 
 use crate::auth::Auth;
-use crate::blobs::Blobs;
-use crate::db::presence;
 use crate::error::ApiError;
 use crate::extract::PathParams;
-use crate::handlers::version_for_read;
-use crate::state::{AppState, Counters};
-use crate::validate;
+use crate::state::AppState;
 
 /// What a `Range` header asks of a blob of a given size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,29 +84,15 @@ pub(crate) fn none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag == etag)
 }
 
-/// `GET /api/v1/artifacts/{id}/blobs/{md5}`.
+/// `GET /api/v1/artifacts/{id}/blobs/{md5}`: access is decided once, then the bytes are read.
 pub(crate) async fn get_blob(
     State(state): State<AppState>,
-    Auth(caller): Auth,
+    auth: Auth,
     PathParams((id, md5)): PathParams<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let md5 = validate::blob_md5(&md5)?;
-    let size = {
-        let md5 = md5.clone();
-        state
-            .db()
-            .read(move |connection| {
-                let row = version_for_read(connection, caller.as_ref(), &id)?;
-                let committed = row.version.state == VersionState::Committed;
-                presence::servable_size(connection, &id, &md5, committed)?.ok_or_else(|| {
-                    ApiError::not_found(format!(
-                        "blob `{md5}` is not an uploaded file of artifact version `{id}`"
-                    ))
-                })
-            })
-            .await?
-    };
+    let blob = state.service().find_blob(auth.caller(), &id, &md5).await?;
+    let (md5, size) = (blob.md5_hex.as_str(), blob.size);
     let etag = format!("\"{md5}\"");
     let etag_value =
         HeaderValue::from_str(&etag).map_err(|error| ApiError::internal(error.to_string()))?;
@@ -140,19 +122,11 @@ pub(crate) async fn get_blob(
             return Ok(response);
         }
     };
-    let body = if Blobs::is_small(size) {
-        let bytes = state.blobs().read_packed(&md5, size).await?;
-        let start_index = usize::try_from(start)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
-        let end_index = usize::try_from(end).unwrap_or(usize::MAX).min(bytes.len());
-        Body::from(bytes.slice(start_index..end_index))
-    } else {
-        let range =
-            (status == StatusCode::PARTIAL_CONTENT).then_some(GetRange::Bounded(start..end));
-        Body::from_stream(state.blobs().read_stored(&md5, size, range).await?)
+    let range = (status == StatusCode::PARTIAL_CONTENT).then_some(start..end);
+    let body = match state.service().read_blob(&blob, range).await? {
+        BlobBytes::Whole(bytes) => Body::from(bytes),
+        BlobBytes::Stream(stream) => Body::from_stream(stream),
     };
-    Counters::add(&state.counters().blobs_served, 1);
     let mut response = (status, body).into_response();
     let response_headers = response.headers_mut();
     response_headers.insert(header::ETAG, etag_value);

@@ -1,63 +1,16 @@
 //! Runs: creating (or resuming) one, reading it, finishing it, recording the versions it used,
-//! and listing what it logged and used. Together with `versions.logged_by` these records are the
-//! lineage graph.
+//! and listing what it logged and used.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use cairn_api::{
-    CreateRun, ErrorCode, FinishRun, ResumeMode, Run, RunArtifacts, RunState, UseArtifact,
-    VersionState,
-};
-use rusqlite::{Connection, OptionalExtension as _, params};
+use cairn_api::{CreateRun, FinishRun, UseArtifact};
 
-use crate::auth::{Auth, Caller, can_read, random_hex};
-use crate::db::enums::TextEnum as _;
-use crate::db::queries::{ProjectRow, load_versions};
-use crate::db::schema::NOW;
+use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParams, json, ok};
-use crate::handlers::{project_for_read, project_for_write, version_for_read};
 use crate::state::AppState;
-use crate::validate;
-
-/// The run with its internal id.
-fn load_run(
-    connection: &Connection,
-    project: &ProjectRow,
-    run_id: &str,
-) -> Result<Option<(i64, Run)>, ApiError> {
-    Ok(connection
-        .prepare_cached(
-            "SELECT r.id, r.run_id, r.job_type, r.state, r.exit_code, u.username, r.created_at, r.finished_at \
-             FROM runs r JOIN users u ON u.id = r.user_id WHERE r.project_id = ?1 AND r.run_id = ?2",
-        )?
-        .query_row(params![project.id, run_id], |row| {
-            Ok((
-                row.get(0)?,
-                Run {
-                    id: row.get(1)?,
-                    entity: project.entity.clone(),
-                    project: project.name.clone(),
-                    job_type: row.get(2)?,
-                    state: RunState::from_row(row, 3)?,
-                    exit_code: row.get(4)?,
-                    user: row.get(5)?,
-                    created_at: row.get(6)?,
-                    finished_at: row.get(7)?,
-                    resumed: false,
-                },
-            ))
-        })
-        .optional()?)
-}
-
-fn run_not_found(project: &ProjectRow, run_id: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "run `{run_id}` not found in project `{}`",
-        project.path()
-    ))
-}
+use crate::wire;
 
 /// `POST /api/v1/projects/{entity}/{project}/runs`.
 pub(crate) async fn create(
@@ -66,105 +19,29 @@ pub(crate) async fn create(
     PathParams((entity, project)): PathParams<(String, String)>,
     JsonBody(request): JsonBody<CreateRun>,
 ) -> Result<Response, ApiError> {
-    let caller = auth.required()?;
-    let run_id = match &request.id {
-        Some(id) => {
-            validate::run_id(id)?;
-            id.clone()
-        }
-        None => {
-            random_hex(6).map_err(|error| ApiError::internal(format!("no randomness: {error}")))?
-        }
-    };
-    let job_type = request.job_type.clone();
-    if job_type
-        .as_deref()
-        .is_some_and(|job| job.len() > 128 || job.chars().any(char::is_control))
-    {
-        return Err(ApiError::invalid_name(
-            "a job type must be at most 128 characters without control characters",
-        ));
-    }
     let run = state
-        .db()
-        .write(move |connection| {
-            let project = project_for_write(connection, &caller, &entity, &project)?;
-            match (load_run(connection, &project, &run_id)?, request.resume) {
-                (Some(_), ResumeMode::Never) => Err(ApiError::new(
-                    ErrorCode::AlreadyExists,
-                    format!(
-                        "run `{run_id}` already exists in project `{}`; resume it (resume `allow` or `must`) or pick another id",
-                        project.path()
-                    ),
-                )),
-                (Some((id, _)), ResumeMode::Allow | ResumeMode::Must) => {
-                    connection.execute(
-                        "UPDATE runs SET state = 'running', exit_code = NULL, finished_at = NULL, \
-                         job_type = COALESCE(?2, job_type) WHERE id = ?1",
-                        params![id, job_type],
-                    )?;
-                    let (_, mut run) = load_run(connection, &project, &run_id)?
-                        .ok_or_else(|| run_not_found(&project, &run_id))?;
-                    run.resumed = true;
-                    Ok(run)
-                }
-                (None, ResumeMode::Must) => Err(ApiError::not_found(format!(
-                    "run `{run_id}` does not exist in project `{}`, and resume `must` requires it",
-                    project.path()
-                ))),
-                (None, ResumeMode::Never | ResumeMode::Allow) => {
-                    connection.execute(
-                        &format!(
-                            "INSERT INTO runs (project_id, run_id, job_type, state, user_id, created_at) \
-                             VALUES (?1, ?2, ?3, 'running', ?4, {NOW})"
-                        ),
-                        params![project.id, run_id, job_type, caller.user_id],
-                    )?;
-                    let (_, run) = load_run(connection, &project, &run_id)?
-                        .ok_or_else(|| run_not_found(&project, &run_id))?;
-                    Ok(run)
-                }
-            }
-        })
+        .service()
+        .create_run(auth.caller(), &entity, &project, wire::new_run(request))
         .await?;
     let status = if run.resumed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok(json(status, &run))
+    Ok(json(status, &wire::run(run)))
 }
 
 /// `GET /api/v1/projects/{entity}/{project}/runs/{run}`.
 pub(crate) async fn get(
     State(state): State<AppState>,
-    Auth(caller): Auth,
+    auth: Auth,
     PathParams((entity, project, run_id)): PathParams<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let run = state
-        .db()
-        .read(move |connection| {
-            let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
-            let (_, run) = load_run(connection, &project, &run_id)?
-                .ok_or_else(|| run_not_found(&project, &run_id))?;
-            Ok(run)
-        })
+        .service()
+        .run(auth.caller(), &entity, &project, &run_id)
         .await?;
-    Ok(ok(&run))
-}
-
-/// The run of a write request: the project must be writable and the run must exist.
-fn writable_run(
-    connection: &Connection,
-    caller: &Caller,
-    entity: &str,
-    project: &str,
-    run_id: &str,
-) -> Result<(ProjectRow, i64), ApiError> {
-    let project = project_for_write(connection, caller, entity, project)?;
-    let (id, _) =
-        load_run(connection, &project, run_id)?.ok_or_else(|| run_not_found(&project, run_id))?;
-    Ok((project, id))
+    Ok(ok(&wire::run(run)))
 }
 
 /// `POST .../runs/{run}/finish`.
@@ -174,28 +51,11 @@ pub(crate) async fn finish(
     PathParams((entity, project, run_id)): PathParams<(String, String, String)>,
     JsonBody(request): JsonBody<FinishRun>,
 ) -> Result<Response, ApiError> {
-    let caller = auth.required()?;
     let run = state
-        .db()
-        .write(move |connection| {
-            let (project, id) = writable_run(connection, &caller, &entity, &project, &run_id)?;
-            let state = if request.exit_code == 0 {
-                "finished"
-            } else {
-                "failed"
-            };
-            connection.execute(
-                &format!(
-                    "UPDATE runs SET state = ?2, exit_code = ?3, finished_at = {NOW} WHERE id = ?1"
-                ),
-                params![id, state, request.exit_code],
-            )?;
-            let (_, run) = load_run(connection, &project, &run_id)?
-                .ok_or_else(|| run_not_found(&project, &run_id))?;
-            Ok(run)
-        })
+        .service()
+        .finish_run(auth.caller(), &entity, &project, &run_id, request.exit_code)
         .await?;
-    Ok(ok(&run))
+    Ok(ok(&wire::run(run)))
 }
 
 /// `POST .../runs/{run}/inputs`: records that the run used a committed version the caller may
@@ -206,60 +66,29 @@ pub(crate) async fn use_artifact(
     PathParams((entity, project, run_id)): PathParams<(String, String, String)>,
     JsonBody(request): JsonBody<UseArtifact>,
 ) -> Result<Response, ApiError> {
-    let caller = auth.required()?;
     let version = state
-        .db()
-        .write(move |connection| {
-            let (_, id) = writable_run(connection, &caller, &entity, &project, &run_id)?;
-            let row = version_for_read(connection, Some(&caller), &request.artifact_id)?;
-            if row.version.state != VersionState::Committed {
-                return Err(ApiError::conflict(format!(
-                    "artifact version `{}` is not committed; a run can only use committed versions",
-                    request.artifact_id
-                )));
-            }
-            connection.execute(
-                &format!("INSERT OR IGNORE INTO run_inputs (run_id, version_id, used_at) VALUES (?1, ?2, {NOW})"),
-                params![id, request.artifact_id],
-            )?;
-            Ok(row.version)
-        })
+        .service()
+        .use_artifact(
+            auth.caller(),
+            &entity,
+            &project,
+            &run_id,
+            &request.artifact_id,
+        )
         .await?;
-    Ok(ok(&version))
+    Ok(ok(&wire::version(version)))
 }
 
 /// `GET .../runs/{run}/artifacts`: committed versions the run logged and used (those the
 /// caller may read), newest first.
 pub(crate) async fn artifacts(
     State(state): State<AppState>,
-    Auth(caller): Auth,
+    auth: Auth,
     PathParams((entity, project, run_id)): PathParams<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let answer = state
-        .db()
-        .read(move |connection| {
-            let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
-            let (id, _) = load_run(connection, &project, &run_id)?.ok_or_else(|| run_not_found(&project, &run_id))?;
-            let logged = load_versions(
-                connection,
-                "WHERE v.logged_by = ?1 AND v.state = 'COMMITTED' ORDER BY v.committed_at DESC, v.id",
-                [id],
-            )?
-            .into_iter()
-            .map(|row| row.version)
-            .collect();
-            let mut used = Vec::new();
-            for row in load_versions(
-                connection,
-                "JOIN run_inputs i ON i.version_id = v.id WHERE i.run_id = ?1 ORDER BY i.used_at DESC, v.id",
-                [id],
-            )? {
-                if can_read(connection, caller.as_ref(), &row.project)? {
-                    used.push(row.version);
-                }
-            }
-            Ok(RunArtifacts { logged, used })
-        })
+    let artifacts = state
+        .service()
+        .run_artifacts(auth.caller(), &entity, &project, &run_id)
         .await?;
-    Ok(ok(&answer))
+    Ok(ok(&wire::run_artifacts(artifacts)))
 }

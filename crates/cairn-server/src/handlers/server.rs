@@ -15,17 +15,14 @@ fn info(state: &AppState) -> ServerInfo {
     ServerInfo {
         api_version: API_VERSION,
         server_version: env!("CARGO_PKG_VERSION").to_owned(),
-        blob_store: state.blobs().kind().to_owned(),
+        blob_store: state.service().blob_store_kind().to_owned(),
     }
 }
 
 /// `GET /healthz`: answers once the databases are open (they are, or the state would not exist)
 /// and a trivial query succeeds.
 pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
-    state
-        .db()
-        .read(|connection| Ok(connection.query_row("SELECT 1", [], |_| Ok(()))?))
-        .await?;
+    state.service().check_health().await?;
     Ok(ok(&info(&state)))
 }
 
@@ -36,14 +33,8 @@ pub(crate) async fn server(State(state): State<AppState>) -> Response {
 
 /// `GET /api/v1/server/stats` (server admins).
 pub(crate) async fn stats(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
-    let caller = auth.required()?;
-    if !caller.admin {
-        return Err(ApiError::denied(format!(
-            "server statistics are for server admins, and `{}` is not one",
-            caller.username
-        )));
-    }
-    Ok(ok(&state.stats()))
+    let stats = state.service().stats_for(auth.caller())?;
+    Ok(ok(&crate::wire::stats(stats)))
 }
 
 /// `GET /api/v1/openapi.json`.

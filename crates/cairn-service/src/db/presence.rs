@@ -14,13 +14,11 @@
 //! version serves every blob of its manifest (the commit checked them), a pending one only the
 //! blobs received for it.
 
-use std::io::Write;
-
-use cairn_api::BlobRef;
 use rusqlite::{Connection, params};
 
-use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::access::Caller;
+use crate::error::Error;
+use crate::model::BlobRef;
 
 /// The condition "blob `(e.md5_hex, e.size)` of version `e.version_id` is present", over the
 /// parameters `?2` (the caller is a server admin), `?3` (the caller's user id) and `?4` (the
@@ -44,8 +42,8 @@ pub(crate) fn for_each_missing(
     connection: &Connection,
     version_id: &str,
     caller: &Caller,
-    mut found: impl FnMut(&str, u64) -> Result<(), ApiError>,
-) -> Result<u64, ApiError> {
+    mut found: impl FnMut(&str, u64) -> Result<(), Error>,
+) -> Result<u64, Error> {
     let mut statement = connection.prepare_cached(&format!(
         "SELECT e.md5_hex, e.size FROM entries e WHERE e.version_id = ?1 \
          AND e.md5_hex IS NOT NULL AND e.ref IS NULL AND NOT ({PRESENT}) ORDER BY e.md5_hex"
@@ -83,7 +81,7 @@ pub(crate) fn first_missing(
     version_id: &str,
     caller: &Caller,
     limit: usize,
-) -> Result<(Vec<BlobRef>, u64), ApiError> {
+) -> Result<(Vec<BlobRef>, u64), Error> {
     let mut first = Vec::new();
     let total = for_each_missing(connection, version_id, caller, |md5, size| {
         if first.len() < limit {
@@ -97,27 +95,6 @@ pub(crate) fn first_missing(
     Ok((first, total))
 }
 
-/// Writes the JSON array of the version's missing blobs (`[{"md5":..,"size":..},..]`, the
-/// wire form of `Vec<BlobRef>`) as the rows come: a manifest of hundreds of thousands of new
-/// files has that many missing blobs, and the list is never built in memory.
-pub(crate) fn write_missing_json(
-    connection: &Connection,
-    version_id: &str,
-    caller: &Caller,
-    out: &mut impl Write,
-) -> Result<u64, ApiError> {
-    let failed = |error: std::io::Error| ApiError::internal(format!("writing a receipt: {error}"));
-    out.write_all(b"[").map_err(failed)?;
-    let mut separator = "";
-    let count = for_each_missing(connection, version_id, caller, |md5, size| {
-        // MD5s are lowercase hex, written by the server itself: nothing to escape.
-        let separator = std::mem::replace(&mut separator, ",");
-        write!(out, "{separator}{{\"md5\":\"{md5}\",\"size\":{size}}}").map_err(failed)
-    })?;
-    out.write_all(b"]").map_err(failed)?;
-    Ok(count)
-}
-
 /// The size of blob `md5_hex` of the version, if the version may serve it: its manifest lists
 /// the content as an uploaded file, the bytes are stored, and the version is committed or
 /// received them itself.
@@ -126,7 +103,7 @@ pub(crate) fn servable_size(
     version_id: &str,
     md5_hex: &str,
     committed: bool,
-) -> Result<Option<u64>, ApiError> {
+) -> Result<Option<u64>, Error> {
     let size: Option<i64> = rusqlite::OptionalExtension::optional(
         connection
             .prepare_cached(

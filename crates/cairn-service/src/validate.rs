@@ -2,22 +2,21 @@
 //! in `cairn-manifest`: the server trusts no client, so every name in a request is checked
 //! here before it touches the database.
 
-use cairn_api::ErrorCode;
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{Error, Kind};
 
 /// A user or team name.
-pub(crate) fn entity_name(name: &str) -> Result<(), ApiError> {
-    cairn_api::validate_entity_name(name).map_err(ApiError::invalid_name)
+pub(crate) fn entity_name(name: &str) -> Result<(), Error> {
+    cairn_manifest::validate_entity_name(name).map_err(Error::invalid_name)
 }
 
 /// A project name.
-pub(crate) fn project_name(name: &str) -> Result<(), ApiError> {
+pub(crate) fn project_name(name: &str) -> Result<(), Error> {
     cairn_manifest::validate_project_name(name)
-        .map_err(|error| ApiError::invalid_name(format!("project name `{name}`: {error}")))?;
+        .map_err(|error| Error::invalid_name(format!("project name `{name}`: {error}")))?;
     if name.trim() != name || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_name(format!(
+        return Err(Error::invalid_name(format!(
             "project name `{name}` must not start or end with spaces or hold control characters"
         )));
     }
@@ -26,45 +25,45 @@ pub(crate) fn project_name(name: &str) -> Result<(), ApiError> {
 
 /// An artifact (collection) name. Stricter than the SDK in one place: the trailing newline its
 /// regular expression lets through is refused.
-pub(crate) fn artifact_name(name: &str) -> Result<(), ApiError> {
+pub(crate) fn artifact_name(name: &str) -> Result<(), Error> {
     if name.ends_with('\n') {
-        return Err(ApiError::invalid_name(format!(
+        return Err(Error::invalid_name(format!(
             "artifact name `{}` ends with a newline; remove it",
             name.trim_end()
         )));
     }
     cairn_manifest::validate_artifact_name(name)
-        .map_err(|error| ApiError::invalid_name(error.to_string()))
+        .map_err(|error| Error::invalid_name(error.to_string()))
 }
 
 /// An artifact type for an artifact name.
-pub(crate) fn artifact_type(artifact_type: &str, name: &str) -> Result<(), ApiError> {
+pub(crate) fn artifact_type(artifact_type: &str, name: &str) -> Result<(), Error> {
     if artifact_type.is_empty()
         || artifact_type.len() > 128
         || artifact_type.chars().any(char::is_control)
     {
-        return Err(ApiError::invalid_name(format!(
+        return Err(Error::invalid_name(format!(
             "artifact type `{artifact_type}` must be 1 to 128 characters without control characters"
         )));
     }
     cairn_manifest::validate_artifact_type(artifact_type, name)
-        .map_err(|error| ApiError::invalid_name(error.to_string()))
+        .map_err(|error| Error::invalid_name(error.to_string()))
 }
 
 /// Aliases a client asks to set: the SDK's rule, not empty, not `vN` (reserved for version
 /// indexes). Returns them without duplicates and without `latest` (which always moves).
-pub(crate) fn requested_aliases(aliases: &[String]) -> Result<Vec<String>, ApiError> {
+pub(crate) fn requested_aliases(aliases: &[String]) -> Result<Vec<String>, Error> {
     cairn_manifest::validate_aliases(aliases)
-        .map_err(|error| ApiError::invalid_name(error.to_string()))?;
+        .map_err(|error| Error::invalid_name(error.to_string()))?;
     let mut unique: Vec<String> = Vec::new();
     for alias in aliases {
         if alias.trim().is_empty() || alias.len() > 128 || alias.chars().any(char::is_control) {
-            return Err(ApiError::invalid_name(format!(
+            return Err(Error::invalid_name(format!(
                 "alias `{alias}` must be 1 to 128 characters, not only spaces, without control characters"
             )));
         }
         if cairn_manifest::is_version_alias(alias) {
-            return Err(ApiError::invalid_name(format!(
+            return Err(Error::invalid_name(format!(
                 "alias `{alias}` looks like a version index; `vN` names are assigned by the server, pick another alias"
             )));
         }
@@ -76,23 +75,23 @@ pub(crate) fn requested_aliases(aliases: &[String]) -> Result<Vec<String>, ApiEr
 }
 
 /// Tags, deduplicated.
-pub(crate) fn tags(tags: &[String]) -> Result<Vec<String>, ApiError> {
-    cairn_manifest::validate_tags(tags).map_err(|error| ApiError::invalid_name(error.to_string()))
+pub(crate) fn tags(tags: &[String]) -> Result<Vec<String>, Error> {
+    cairn_manifest::validate_tags(tags).map_err(|error| Error::invalid_name(error.to_string()))
 }
 
-/// Metadata: an object of at most [`cairn_api::MAX_METADATA_KEYS`] keys.
-pub(crate) fn metadata(metadata: &Map<String, Value>) -> Result<(), ApiError> {
+/// Metadata: an object of at most [`cairn_manifest::MAX_METADATA_KEYS`] keys.
+pub(crate) fn metadata(metadata: &Map<String, Value>) -> Result<(), Error> {
     cairn_manifest::validate_metadata(Value::Object(metadata.clone()))
         .map(|_| ())
-        .map_err(|error| ApiError::new(ErrorCode::InvalidMetadata, error.to_string()))
+        .map_err(|error| Error::refused(Kind::InvalidMetadata, error.to_string()))
 }
 
 /// An artifact digest: 32 hex digits, returned in lowercase.
-pub(crate) fn artifact_digest(digest: &str) -> Result<String, ApiError> {
+pub(crate) fn artifact_digest(digest: &str) -> Result<String, Error> {
     if is_hex32(digest) {
         Ok(digest.to_ascii_lowercase())
     } else {
-        Err(ApiError::bad_request(format!(
+        Err(Error::bad_request(format!(
             "digest `{digest}` is not an artifact digest: it must be 32 hex digits"
         )))
     }
@@ -104,18 +103,18 @@ pub(crate) fn is_hex32(text: &str) -> bool {
 }
 
 /// An MD5 in a blob route: 32 hex digits, returned in lowercase.
-pub(crate) fn blob_md5(md5: &str) -> Result<String, ApiError> {
+pub(crate) fn blob_md5(md5: &str) -> Result<String, Error> {
     if is_hex32(md5) {
         Ok(md5.to_ascii_lowercase())
     } else {
-        Err(ApiError::bad_request(format!(
+        Err(Error::bad_request(format!(
             "`{md5}` is not a blob id: it must be the content's MD5 as 32 hex digits"
         )))
     }
 }
 
 /// A run id: 8–64 of `[a-z0-9_-]`.
-pub(crate) fn run_id(id: &str) -> Result<(), ApiError> {
+pub(crate) fn run_id(id: &str) -> Result<(), Error> {
     let ok = (8..=64).contains(&id.len())
         && id.bytes().all(|byte| {
             byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'-'
@@ -123,7 +122,7 @@ pub(crate) fn run_id(id: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid_name(format!(
+        Err(Error::invalid_name(format!(
             "run id `{id}` must be 8 to 64 of lowercase letters, digits, `_` and `-`"
         )))
     }

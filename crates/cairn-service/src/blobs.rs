@@ -1,7 +1,7 @@
 //! Physical blob storage: content addressed by (MD5, size), small blobs packed into SQLite,
 //! larger ones in a [`BlobStore`].
 //!
-//! * Small blobs (at most [`SMALL_BLOB_MAX_SIZE`]) live in `data_dir/packed.sqlite`, many per
+//! * Small blobs (at most [`PACK_MAX_SIZE`]) live in `data_dir/packed.sqlite`, many per
 //!   transaction: one file per small blob cannot keep up with thousands of files a second.
 //! * Larger blobs arrive in a temporary file under `data_dir/tmp/` (hashed on the way), and only
 //!   once verified move into the store under `aa/<md5hex>-<size>` (after an optional prefix).
@@ -16,13 +16,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cairn_api::SMALL_BLOB_MAX_SIZE;
 use cairn_storage::{BlobKey, BlobStore, ByteStream, GetRange, PutMode};
 use futures_util::StreamExt as _;
 use rusqlite::{OptionalExtension as _, params};
 
 use crate::db::Db;
-use crate::error::{ApiError, error_chain};
+use crate::error::{Error, error_chain};
+
+/// Blobs up to this size are packed into `packed.sqlite` instead of stored one file each
+/// (the native API's batch limit, `cairn_api::SMALL_BLOB_MAX_SIZE`, is the same number).
+pub const PACK_MAX_SIZE: u64 = 64 * 1024;
 
 /// Read size when streaming a temporary file into an object store.
 const READ_CHUNK: usize = 1024 * 1024;
@@ -59,33 +62,33 @@ impl Blobs {
         }
     }
 
-    /// `local`, `s3`, `gs` or `azure`, as [`cairn_api::ServerInfo::blob_store`] says.
+    /// `local`, `s3`, `gs` or `azure`, for the server's description.
     pub(crate) fn kind(&self) -> &'static str {
         self.kind
     }
 
     /// Whether a blob of this size is packed.
     pub(crate) fn is_small(size: u64) -> bool {
-        size <= SMALL_BLOB_MAX_SIZE
+        size <= PACK_MAX_SIZE
     }
 
     fn relative_key(md5_hex: &str, size: u64) -> String {
         format!("{}/{md5_hex}-{size}", &md5_hex[..2])
     }
 
-    fn key(&self, md5_hex: &str, size: u64) -> Result<BlobKey, ApiError> {
+    fn key(&self, md5_hex: &str, size: u64) -> Result<BlobKey, Error> {
         let relative = Self::relative_key(md5_hex, size);
         let key = match &self.prefix {
             Some(prefix) => format!("{prefix}/{relative}"),
             None => relative,
         };
-        BlobKey::new(key).map_err(|error| ApiError::internal(error_chain(&error)))
+        BlobKey::new(key).map_err(|error| Error::internal(error_chain(&error)))
     }
 
     /// A new temporary file for an upload; removed when dropped unless stored.
-    pub(crate) fn temp_file(&self) -> Result<TempFile, ApiError> {
-        let name = crate::auth::random_hex(12)
-            .map_err(|error| ApiError::internal(format!("no randomness: {error}")))?;
+    pub(crate) fn temp_file(&self) -> Result<TempFile, Error> {
+        let name = crate::access::random_hex(12)
+            .map_err(|error| Error::internal(format!("no randomness: {error}")))?;
         let path = self.tmp.join(format!("upload-{name}"));
         let file = fs_err::OpenOptions::new()
             .read(true)
@@ -93,7 +96,7 @@ impl Blobs {
             .create_new(true)
             .open(&path)
             .map_err(|error| {
-                ApiError::Unavailable(format!("cannot create `{}`: {error}", path.display()))
+                Error::Unavailable(format!("cannot create `{}`: {error}", path.display()))
             })?;
         Ok(TempFile {
             path,
@@ -107,7 +110,7 @@ impl Blobs {
         md5_hex: &str,
         size: u64,
         mut temp: TempFile,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let key = self.key(md5_hex, size)?;
         let file = temp.finish_writing().await?;
         if let Some(root) = &self.local_root {
@@ -128,7 +131,7 @@ impl Blobs {
             })
             .await
             .map_err(crate::error::join_error)?
-            .map_err(|error| ApiError::Unavailable(format!("storing `{key}`: {error}")))?;
+            .map_err(|error| Error::Unavailable(format!("storing `{key}`: {error}")))?;
             temp.disarm();
             return Ok(());
         }
@@ -153,10 +156,7 @@ impl Blobs {
     }
 
     /// Stores verified small blobs in one transaction; blobs already packed are kept.
-    pub(crate) async fn store_packed(
-        &self,
-        blobs: Vec<(String, u64, Bytes)>,
-    ) -> Result<(), ApiError> {
+    pub(crate) async fn store_packed(&self, blobs: Vec<(String, u64, Bytes)>) -> Result<(), Error> {
         if blobs.is_empty() {
             return Ok(());
         }
@@ -174,7 +174,7 @@ impl Blobs {
     }
 
     /// A packed blob's bytes.
-    pub(crate) async fn read_packed(&self, md5_hex: &str, size: u64) -> Result<Bytes, ApiError> {
+    pub(crate) async fn read_packed(&self, md5_hex: &str, size: u64) -> Result<Bytes, Error> {
         let md5_hex = md5_hex.to_owned();
         let data: Option<Vec<u8>> = self
             .packed
@@ -188,9 +188,7 @@ impl Blobs {
             })
             .await?;
         data.map(Bytes::from).ok_or_else(|| {
-            ApiError::internal(
-                "a packed blob recorded in the metadata is missing from packed.sqlite",
-            )
+            Error::internal("a packed blob recorded in the metadata is missing from packed.sqlite")
         })
     }
 
@@ -200,14 +198,14 @@ impl Blobs {
         md5_hex: &str,
         size: u64,
         range: Option<GetRange>,
-    ) -> Result<ByteStream, ApiError> {
+    ) -> Result<ByteStream, Error> {
         let key = self.key(md5_hex, size)?;
         let (_, stream) = self.store.get(&key, range).await?;
         Ok(stream)
     }
 
     /// Folds the packed database's log into its file (on shutdown).
-    pub(crate) async fn checkpoint(&self) -> Result<(), ApiError> {
+    pub(crate) async fn checkpoint(&self) -> Result<(), Error> {
         self.packed.checkpoint().await
     }
 }
@@ -234,11 +232,9 @@ pub(crate) struct TempFile {
 
 impl TempFile {
     /// Appends a chunk (off the runtime: chunks are buffered and written a MiB at a time).
-    pub(crate) async fn write(&mut self, chunk: Bytes) -> Result<(), ApiError> {
+    pub(crate) async fn write(&mut self, chunk: Bytes) -> Result<(), Error> {
         let Some(mut file) = self.file.take() else {
-            return Err(ApiError::internal(
-                "write after the temporary file was closed",
-            ));
+            return Err(Error::internal("write after the temporary file was closed"));
         };
         let path = self.path.clone();
         let needs_flush = file.buffer().len() + chunk.len() > file.capacity();
@@ -249,15 +245,15 @@ impl TempFile {
         } else {
             file.write_all(&chunk).map(|()| file)
         }
-        .map_err(|error| ApiError::Unavailable(format!("writing `{}`: {error}", path.display())))?;
+        .map_err(|error| Error::Unavailable(format!("writing `{}`: {error}", path.display())))?;
         self.file = Some(file);
         Ok(())
     }
 
     /// Flushes the buffered writes and returns the file, rewound to its start.
-    pub(crate) async fn finish_writing(&mut self) -> Result<fs_err::File, ApiError> {
+    pub(crate) async fn finish_writing(&mut self) -> Result<fs_err::File, Error> {
         let Some(file) = self.file.take() else {
-            return Err(ApiError::internal("the temporary file was already closed"));
+            return Err(Error::internal("the temporary file was already closed"));
         };
         tokio::task::spawn_blocking(move || {
             let mut file = file.into_inner().map_err(|error| error.into_error())?;
@@ -267,9 +263,7 @@ impl TempFile {
         })
         .await
         .map_err(crate::error::join_error)?
-        .map_err(|error| {
-            ApiError::Unavailable(format!("writing `{}`: {error}", self.path.display()))
-        })
+        .map_err(|error| Error::Unavailable(format!("writing `{}`: {error}", self.path.display())))
     }
 
     fn disarm(&mut self) {

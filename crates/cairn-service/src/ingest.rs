@@ -6,25 +6,25 @@
 //! Nothing here holds a whole manifest, a whole entry list or a whole preimage in memory, so the
 //! server's memory while ingesting a manifest is a few buffers plus SQLite's page cache,
 //! whatever the manifest's size. Large manifests are also ingested a few at a time
-//! ([`LARGE_MANIFEST_BYTES`], `AppState::manifest_permit`), which bounds the disk the spooled
+//! ([`LARGE_MANIFEST_BYTES`], `Service::manifest_permit`), which bounds the disk the spooled
 //! uploads take.
 
 use std::io::{BufReader, Read as _, Seek as _};
 
-use axum::body::Body;
-use cairn_api::ErrorCode;
+use bytes::Bytes;
 use cairn_hash::{Algorithms, Hasher, Md5Digest};
 use cairn_manifest::{ArtifactDigester, DigestAlgorithm, ReadError};
 use futures_util::StreamExt as _;
 use rusqlite::{MAIN_DB, OptionalExtension as _, Transaction, params};
 
 use crate::blobs::TempFile;
+use crate::body::ByteStream;
 use crate::db::schema::NOW;
-use crate::error::{ApiError, error_chain};
-use crate::extract::too_large;
-use crate::state::AppState;
+use crate::error::Kind;
+use crate::error::{Error, error_chain};
+use crate::service::Service;
 
-/// Manifests larger than this are ingested a few at a time (see `AppState::manifest_permit`).
+/// Manifests larger than this are ingested a few at a time (see `Service::manifest_permit`).
 pub(crate) const LARGE_MANIFEST_BYTES: u64 = 1024 * 1024;
 
 /// The piece size of reads and writes of a manifest's bytes.
@@ -43,13 +43,20 @@ pub(crate) struct Spooled {
 }
 
 /// Spools a manifest upload of at most `limit` bytes to a temporary file, hashing it.
-pub(crate) async fn spool(state: &AppState, body: Body, limit: u64) -> Result<Spooled, ApiError> {
-    let mut temp = state.blobs().temp_file()?;
+pub(crate) async fn spool<S, E>(
+    service: &Service,
+    mut stream: S,
+    limit: u64,
+) -> Result<Spooled, Error>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut temp = service.blobs().temp_file()?;
     let mut hasher = Hasher::new(Algorithms::MD5);
-    let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|error| {
-            ApiError::bad_request(format!(
+            Error::bad_request(format!(
                 "the manifest upload ended early after {} bytes ({error}); nothing was stored",
                 hasher.size()
             ))
@@ -70,8 +77,8 @@ pub(crate) async fn spool(state: &AppState, body: Body, limit: u64) -> Result<Sp
     })
 }
 
-fn invalid_manifest(detail: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::InvalidManifest, detail)
+fn invalid_manifest(detail: impl Into<String>) -> Error {
+    Error::refused(Kind::InvalidManifest, detail)
 }
 
 /// What [`ingest`] found.
@@ -92,7 +99,7 @@ pub(crate) fn ingest(
     version_id: &str,
     spooled: &mut Spooled,
     expected_digest: &str,
-) -> Result<Ingested, ApiError> {
+) -> Result<Ingested, Error> {
     transaction.execute("DELETE FROM entries WHERE version_id = ?1", [version_id])?;
     read_entries(transaction, version_id, spooled)?;
     let ingested = check_entries(transaction, version_id, expected_digest)?;
@@ -116,7 +123,7 @@ fn read_entries(
     transaction: &Transaction<'_>,
     version_id: &str,
     spooled: &mut Spooled,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     spooled.file.rewind().map_err(spool_error)?;
     let mut insert = transaction.prepare_cached(
         "INSERT INTO entries (version_id, path, digest, md5_hex, size, ref, birth_artifact_id) \
@@ -175,7 +182,7 @@ fn check_entries(
     transaction: &Transaction<'_>,
     version_id: &str,
     expected_digest: &str,
-) -> Result<Ingested, ApiError> {
+) -> Result<Ingested, Error> {
     // `path` is TEXT with the BINARY collation: byte order of UTF-8, which is code-point order,
     // the order the artifact digest sorts by.
     let mut statement = transaction.prepare_cached(
@@ -217,9 +224,9 @@ fn store_bytes(
     transaction: &Transaction<'_>,
     version_id: &str,
     spooled: &mut Spooled,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let length = i64::try_from(spooled.length)
-        .map_err(|_| ApiError::internal("a manifest longer than 2^63 bytes"))?;
+        .map_err(|_| Error::internal("a manifest longer than 2^63 bytes"))?;
     // A delete and a plain insert: `bytes` is the table's last column, so SQLite writes the
     // zeroblob as pages of zeros without ever building it in memory.
     transaction.execute("DELETE FROM manifests WHERE version_id = ?1", [version_id])?;
@@ -239,7 +246,7 @@ fn store_bytes(
     spooled.file.rewind().map_err(spool_error)?;
     let copied = std::io::copy(&mut spooled.file, &mut blob).map_err(spool_error)?;
     if copied != spooled.length {
-        return Err(ApiError::Unavailable(format!(
+        return Err(Error::Unavailable(format!(
             "the spooled manifest shrank from {} to {copied} bytes",
             spooled.length
         )));
@@ -247,8 +254,8 @@ fn store_bytes(
     Ok(())
 }
 
-fn spool_error(error: std::io::Error) -> ApiError {
-    ApiError::Unavailable(format!("reading the spooled manifest: {error}"))
+fn spool_error(error: std::io::Error) -> Error {
+    Error::Unavailable(format!("reading the spooled manifest: {error}"))
 }
 
 /// Whether the version already holds exactly these manifest bytes.
@@ -256,7 +263,7 @@ pub(crate) fn holds(
     transaction: &Transaction<'_>,
     version_id: &str,
     spooled: &Spooled,
-) -> Result<bool, ApiError> {
+) -> Result<bool, Error> {
     let stored: Option<(Option<String>, Option<i64>)> = transaction
         .query_row(
             "SELECT md5_hex, length FROM manifests WHERE version_id = ?1",
@@ -286,7 +293,7 @@ pub(crate) struct StoredManifest {
 pub(crate) fn find_stored(
     connection: &rusqlite::Connection,
     version_id: &str,
-) -> Result<Option<StoredManifest>, ApiError> {
+) -> Result<Option<StoredManifest>, Error> {
     let found: Option<(i64, Option<String>, i64)> = connection
         .query_row(
             "SELECT rowid, md5_hex, length FROM manifests WHERE version_id = ?1",
@@ -305,7 +312,7 @@ pub(crate) fn find_stored(
             let mut piece = vec![0_u8; PIECE];
             loop {
                 let read = blob.read(&mut piece).map_err(|error| {
-                    ApiError::internal(format!("reading a stored manifest: {error}"))
+                    Error::internal(format!("reading a stored manifest: {error}"))
                 })?;
                 if read == 0 {
                     break;
@@ -324,15 +331,23 @@ pub(crate) fn find_stored(
 
 /// A response body that streams the stored manifest out of its row, a piece at a time (the
 /// reader's open blob handle keeps a consistent snapshot while it streams).
-pub(crate) fn stream_stored(state: &AppState, stored: &StoredManifest) -> Body {
+pub(crate) fn stream_stored(service: &Service, stored: &StoredManifest) -> ByteStream {
     let rowid = stored.rowid;
-    crate::body::from_blocking(state.db(), move |connection, pieces| {
+    crate::body::from_blocking(service.db(), move |connection, pieces| {
         let mut blob = connection.blob_open(MAIN_DB, "manifests", "bytes", rowid, true)?;
         match std::io::copy(&mut blob, pieces) {
-            Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(
-                ApiError::internal(format!("reading a stored manifest: {error}")),
-            ),
+            Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::internal(
+                format!("reading a stored manifest: {error}"),
+            )),
             _ => Ok(()),
         }
     })
+}
+
+/// The `PayloadTooLarge` refusal.
+pub(crate) fn too_large(what: &str, limit: u64) -> Error {
+    Error::refused(
+        Kind::PayloadTooLarge,
+        format!("{what} may be at most {limit} bytes"),
+    )
 }

@@ -1,13 +1,13 @@
 //! Lookups shared by the handlers: entities, projects and versions as rows, and the wire
 //! [`Version`] built from them.
 
-use cairn_api::{Role, Version, VersionState, Visibility};
+use crate::model::{Project, Role, Version, VersionState, Visibility};
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use serde_json::{Map, Value};
 
 pub(crate) use crate::db::enums::EntityKind;
 use crate::db::enums::TextEnum as _;
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// A row of `entities`.
 #[derive(Debug, Clone)]
@@ -28,8 +28,8 @@ pub(crate) struct ProjectRow {
 }
 
 impl ProjectRow {
-    pub(crate) fn to_wire(&self) -> cairn_api::Project {
-        cairn_api::Project {
+    pub(crate) fn to_model(&self) -> Project {
+        Project {
             entity: self.entity.clone(),
             name: self.name.clone(),
             visibility: self.visibility,
@@ -58,17 +58,14 @@ pub(crate) fn team_role(
     connection: &Connection,
     team_id: i64,
     user_id: i64,
-) -> Result<Option<Role>, ApiError> {
+) -> Result<Option<Role>, Error> {
     Ok(connection
         .prepare_cached("SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2")?
         .query_row([team_id, user_id], |row| Role::from_row(row, 0))
         .optional()?)
 }
 
-pub(crate) fn find_entity(
-    connection: &Connection,
-    name: &str,
-) -> Result<Option<EntityRow>, ApiError> {
+pub(crate) fn find_entity(connection: &Connection, name: &str) -> Result<Option<EntityRow>, Error> {
     Ok(connection
         .prepare_cached("SELECT id, kind FROM entities WHERE name = ?1")?
         .query_row([name], |row| {
@@ -97,7 +94,7 @@ pub(crate) fn find_project(
     connection: &Connection,
     entity: &str,
     project: &str,
-) -> Result<Option<ProjectRow>, ApiError> {
+) -> Result<Option<ProjectRow>, Error> {
     Ok(connection
         .prepare_cached(&format!(
             "SELECT {PROJECT_COLUMNS} WHERE e.name = ?1 AND p.name = ?2"
@@ -106,7 +103,7 @@ pub(crate) fn find_project(
         .optional()?)
 }
 
-pub(crate) fn project_by_id(connection: &Connection, id: i64) -> Result<ProjectRow, ApiError> {
+pub(crate) fn project_by_id(connection: &Connection, id: i64) -> Result<ProjectRow, Error> {
     Ok(connection
         .prepare_cached(&format!("SELECT {PROJECT_COLUMNS} WHERE p.id = ?1"))?
         .query_row([id], project_from_row)?)
@@ -116,7 +113,7 @@ pub(crate) fn project_by_id(connection: &Connection, id: i64) -> Result<ProjectR
 pub(crate) fn entity_projects(
     connection: &Connection,
     entity_id: i64,
-) -> Result<Vec<ProjectRow>, ApiError> {
+) -> Result<Vec<ProjectRow>, Error> {
     let mut statement = connection.prepare_cached(&format!(
         "SELECT {PROJECT_COLUMNS} WHERE p.entity_id = ?1 ORDER BY p.name"
     ))?;
@@ -132,10 +129,7 @@ const VERSION_COLUMNS: &str = "v.id, v.collection_id, v.version_index, v.state, 
      JOIN artifact_types t ON t.id = c.type_id LEFT JOIN runs r ON r.id = v.logged_by";
 
 /// The version with this id, if any.
-pub(crate) fn load_version(
-    connection: &Connection,
-    id: &str,
-) -> Result<Option<VersionRow>, ApiError> {
+pub(crate) fn load_version(connection: &Connection, id: &str) -> Result<Option<VersionRow>, Error> {
     let found = connection
         .prepare_cached(&format!("SELECT {VERSION_COLUMNS} WHERE v.id = ?1"))?
         .query_row([id], partial_version)
@@ -150,7 +144,7 @@ pub(crate) fn load_versions(
     connection: &Connection,
     condition: &str,
     parameters: impl rusqlite::Params,
-) -> Result<Vec<VersionRow>, ApiError> {
+) -> Result<Vec<VersionRow>, Error> {
     let mut statement =
         connection.prepare_cached(&format!("SELECT {VERSION_COLUMNS} {condition}"))?;
     let partials = statement
@@ -206,10 +200,7 @@ fn partial_version(row: &Row<'_>) -> rusqlite::Result<PartialVersion> {
     })
 }
 
-fn complete_version(
-    connection: &Connection,
-    partial: PartialVersion,
-) -> Result<VersionRow, ApiError> {
+fn complete_version(connection: &Connection, partial: PartialVersion) -> Result<VersionRow, Error> {
     let project = project_by_id(connection, partial.project_id)?;
     let mut version = partial.version;
     version.entity = project.entity.clone();
@@ -233,7 +224,7 @@ fn complete_version(
     })
 }
 
-fn strings(connection: &Connection, sql: &str, id: &str) -> Result<Vec<String>, ApiError> {
+fn strings(connection: &Connection, sql: &str, id: &str) -> Result<Vec<String>, Error> {
     let mut statement = connection.prepare_cached(sql)?;
     let rows = statement.query_map([id], |row| row.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -243,7 +234,7 @@ fn strings(connection: &Connection, sql: &str, id: &str) -> Result<Vec<String>, 
 pub(crate) fn latest_committed(
     connection: &Connection,
     collection_id: i64,
-) -> Result<Option<(String, String)>, ApiError> {
+) -> Result<Option<(String, String)>, Error> {
     Ok(connection
         .prepare_cached(
             "SELECT id, digest FROM versions WHERE collection_id = ?1 AND state = 'COMMITTED' \
@@ -259,7 +250,7 @@ pub(crate) fn move_alias(
     collection_id: i64,
     alias: &str,
     version_id: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     connection
         .prepare_cached(
             "INSERT INTO aliases (collection_id, alias, version_id) VALUES (?1, ?2, ?3) \
@@ -274,7 +265,7 @@ pub(crate) fn add_tags(
     connection: &Connection,
     version_id: &str,
     tags: &[String],
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let mut statement = connection
         .prepare_cached("INSERT OR IGNORE INTO tags (version_id, tag) VALUES (?1, ?2)")?;
     for tag in tags {
@@ -284,7 +275,7 @@ pub(crate) fn add_tags(
 }
 
 /// Marks a version changed now.
-pub(crate) fn touch_version(connection: &Connection, version_id: &str) -> Result<(), ApiError> {
+pub(crate) fn touch_version(connection: &Connection, version_id: &str) -> Result<(), Error> {
     connection
         .prepare_cached(&format!(
             "UPDATE versions SET updated_at = {} WHERE id = ?1",

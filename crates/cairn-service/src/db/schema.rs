@@ -11,7 +11,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::error::Error;
+use crate::error::OpenError;
 
 /// The SQL for "now" as RFC 3339 UTC with milliseconds.
 pub(crate) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -200,10 +200,10 @@ pub(crate) fn migrate(
     connection: &mut Connection,
     path: &Path,
     migrations: &[&str],
-) -> Result<(), Error> {
+) -> Result<(), OpenError> {
     let database_error = |action| {
         let path = path.to_owned();
-        move |source| Error::Database {
+        move |source| OpenError::Database {
             action,
             path,
             source,
@@ -214,7 +214,7 @@ pub(crate) fn migrate(
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(database_error("read the schema version of"))?;
     if found > supported {
-        return Err(Error::SchemaTooNew {
+        return Err(OpenError::SchemaTooNew {
             path: path.to_owned(),
             found,
             supported,
@@ -319,7 +319,7 @@ mod tests {
         connection.pragma_update(None, "user_version", 99)?;
         assert!(matches!(
             migrate(&mut connection, Path::new(":memory:"), METADATA),
-            Err(Error::SchemaTooNew { found: 99, .. })
+            Err(OpenError::SchemaTooNew { found: 99, .. })
         ));
         Ok(())
     }

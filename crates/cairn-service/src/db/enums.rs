@@ -2,7 +2,7 @@
 //! value the database holds but this build does not know is an error (the request fails with a
 //! logged `internal`), never silently read as a default.
 
-use cairn_api::{Role, RunState, VersionState, Visibility};
+use crate::model::{Role, RunState, VersionState, Visibility};
 use rusqlite::Row;
 use rusqlite::types::{FromSqlError, Type};
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use crate::error::{ApiError, Error, join_error};
+use crate::error::{Error, OpenError, join_error};
 
 /// How long one statement waits for a lock held by another connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,10 +39,10 @@ pub(crate) struct Db {
 
 impl Db {
     /// Opens (creating if needed) and migrates the database at `path`.
-    pub(crate) fn open(path: &Path, migrations: &[&str]) -> Result<Self, Error> {
+    pub(crate) fn open(path: &Path, migrations: &[&str]) -> Result<Self, OpenError> {
         let database_error = |action| {
             let path = path.to_owned();
-            move |source| Error::Database {
+            move |source| OpenError::Database {
                 action,
                 path,
                 source,
@@ -61,10 +61,10 @@ impl Db {
     }
 
     /// Runs `work` on a reader connection, off the async runtime.
-    pub(crate) async fn read<T, F>(self: &std::sync::Arc<Self>, work: F) -> Result<T, ApiError>
+    pub(crate) async fn read<T, F>(self: &std::sync::Arc<Self>, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     {
         let db = std::sync::Arc::clone(self);
         tokio::task::spawn_blocking(move || {
@@ -91,10 +91,10 @@ impl Db {
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction on the writer connection and commits
     /// it if `work` succeeds. A busy database is retried (so `work` may run more than once; it
     /// must not have effects outside the transaction).
-    pub(crate) async fn write<T, F>(self: &std::sync::Arc<Self>, work: F) -> Result<T, ApiError>
+    pub(crate) async fn write<T, F>(self: &std::sync::Arc<Self>, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnMut(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+        F: FnMut(&Transaction<'_>) -> Result<T, Error> + Send + 'static,
     {
         let db = std::sync::Arc::clone(self);
         tokio::task::spawn_blocking(move || db.write_blocking(work))
@@ -103,14 +103,14 @@ impl Db {
     }
 
     /// [`Db::write`] for code already off the runtime.
-    pub(crate) fn write_blocking<T, F>(&self, mut work: F) -> Result<T, ApiError>
+    pub(crate) fn write_blocking<T, F>(&self, mut work: F) -> Result<T, Error>
     where
-        F: FnMut(&Transaction<'_>) -> Result<T, ApiError>,
+        F: FnMut(&Transaction<'_>) -> Result<T, Error>,
     {
         let mut connection = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut attempt = 0;
         loop {
-            let result = (|| -> Result<T, ApiError> {
+            let result = (|| -> Result<T, Error> {
                 let transaction =
                     connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let value = work(&transaction)?;
@@ -128,7 +128,7 @@ impl Db {
     }
 
     /// Folds the write-ahead log into the database file (on shutdown).
-    pub(crate) async fn checkpoint(self: &std::sync::Arc<Self>) -> Result<(), ApiError> {
+    pub(crate) async fn checkpoint(self: &std::sync::Arc<Self>) -> Result<(), Error> {
         let db = std::sync::Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let connection = db.writer.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,17 +1,18 @@
-//! Response bodies written by blocking database work: a reader connection runs the work in the
-//! blocking pool and writes into a [`Pieces`] writer, which hands the body to the response a
-//! piece at a time through a small bounded channel. However large the answer (a manifest, a
-//! receipt listing every file of a huge manifest), the server holds only a few pieces of it.
+//! Byte streams written by blocking database work: a reader connection runs the work in the
+//! blocking pool and writes into a [`Pieces`] writer, which hands the bytes to the stream's
+//! consumer (a response body) a piece at a time through a small bounded channel. However large
+//! the answer (a manifest, a receipt listing every file of a huge manifest), the service holds
+//! only a few pieces of it.
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
 use crate::db::Db;
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// The size of a piece handed to the response.
 const PIECE: usize = 256 * 1024;
@@ -20,6 +21,10 @@ const PIECE: usize = 256 * 1024;
 const IN_FLIGHT: usize = 2;
 
 type Piece = Result<Bytes, std::io::Error>;
+
+/// A stream of bytes a front-end sends as a response body; an `Err` item means the answer
+/// could not be completed (the body must end there, cut off).
+pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
 
 /// A writer whose bytes become the response body, [`PIECE`] at a time. Writing fails with
 /// `BrokenPipe` once the client has gone away, which stops the work.
@@ -55,12 +60,12 @@ impl std::io::Write for Pieces {
     }
 }
 
-/// A body produced by `work` on a reader connection of `db`. A failure of `work` after the
+/// A stream produced by `work` on a reader connection of `db`. A failure of `work` after the
 /// answer has started ends the body with an error (the client sees a cut-off answer), and is
 /// logged; the client going away just stops the work.
-pub(crate) fn from_blocking<F>(db: &Arc<Db>, work: F) -> Body
+pub(crate) fn from_blocking<F>(db: &Arc<Db>, work: F) -> ByteStream
 where
-    F: FnOnce(&Connection, &mut Pieces) -> Result<(), ApiError> + Send + 'static,
+    F: FnOnce(&Connection, &mut Pieces) -> Result<(), Error> + Send + 'static,
 {
     let (sender, receiver) = mpsc::channel::<Piece>(IN_FLIGHT);
     let db = Arc::clone(db);
@@ -87,7 +92,7 @@ where
                 .await;
         }
     });
-    Body::from_stream(futures_util::stream::unfold(
+    Box::pin(futures_util::stream::unfold(
         receiver,
         |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
     ))

@@ -1,0 +1,241 @@
+//! The native API's wire types from the domain's: one function per type, field by field, so a
+//! change on either side is a compile error here rather than a silent difference on the wire.
+
+use cairn_api as api;
+use cairn_service::model;
+
+pub(crate) fn visibility(value: model::Visibility) -> api::Visibility {
+    match value {
+        model::Visibility::Private => api::Visibility::Private,
+        model::Visibility::Public => api::Visibility::Public,
+        model::Visibility::Open => api::Visibility::Open,
+    }
+}
+
+pub(crate) fn visibility_from(value: api::Visibility) -> model::Visibility {
+    match value {
+        api::Visibility::Private => model::Visibility::Private,
+        api::Visibility::Public => model::Visibility::Public,
+        api::Visibility::Open => model::Visibility::Open,
+    }
+}
+
+pub(crate) fn role(value: model::Role) -> api::Role {
+    match value {
+        model::Role::Admin => api::Role::Admin,
+        model::Role::Member => api::Role::Member,
+    }
+}
+
+pub(crate) fn role_from(value: api::Role) -> model::Role {
+    match value {
+        api::Role::Admin => model::Role::Admin,
+        api::Role::Member => model::Role::Member,
+    }
+}
+
+pub(crate) fn user(value: model::User) -> api::User {
+    api::User {
+        username: value.username,
+        admin: value.admin,
+        created_at: value.created_at,
+    }
+}
+
+pub(crate) fn viewer(value: model::Viewer) -> api::Viewer {
+    api::Viewer {
+        user: user(value.user),
+        teams: value
+            .teams
+            .into_iter()
+            .map(|membership| api::TeamMembership {
+                team: membership.team,
+                role: role(membership.role),
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn created_api_key(value: model::CreatedApiKey) -> api::CreatedApiKey {
+    api::CreatedApiKey {
+        user: user(value.user),
+        api_key: value.api_key,
+    }
+}
+
+pub(crate) fn team(value: model::Team) -> api::Team {
+    api::Team {
+        name: value.name,
+        members: value
+            .members
+            .into_iter()
+            .map(|member| api::TeamMember {
+                username: member.username,
+                role: role(member.role),
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn project(value: model::Project) -> api::Project {
+    api::Project {
+        entity: value.entity,
+        name: value.name,
+        visibility: visibility(value.visibility),
+        created_at: value.created_at,
+    }
+}
+
+pub(crate) fn collection(value: model::Collection) -> api::Collection {
+    api::Collection {
+        entity: value.entity,
+        project: value.project,
+        name: value.name,
+        artifact_type: value.artifact_type,
+        version_count: value.version_count,
+        latest: value.latest,
+        created_at: value.created_at,
+        updated_at: value.updated_at,
+    }
+}
+
+pub(crate) fn version_state(value: model::VersionState) -> api::VersionState {
+    match value {
+        model::VersionState::Pending => api::VersionState::Pending,
+        model::VersionState::Committed => api::VersionState::Committed,
+        model::VersionState::Deleted => api::VersionState::Deleted,
+    }
+}
+
+pub(crate) fn version(value: model::Version) -> api::Version {
+    api::Version {
+        id: value.id,
+        entity: value.entity,
+        project: value.project,
+        collection: value.collection,
+        artifact_type: value.artifact_type,
+        version_index: value.version_index,
+        state: version_state(value.state),
+        digest: value.digest,
+        size: value.size,
+        file_count: value.file_count,
+        description: value.description,
+        metadata: value.metadata,
+        aliases: value.aliases,
+        tags: value.tags,
+        logged_by: value.logged_by,
+        created_at: value.created_at,
+        updated_at: value.updated_at,
+        committed_at: value.committed_at,
+    }
+}
+
+pub(crate) fn versions(values: Vec<model::Version>) -> Vec<api::Version> {
+    values.into_iter().map(version).collect()
+}
+
+pub(crate) fn created_version(value: model::CreatedVersion) -> api::CreatedVersion {
+    api::CreatedVersion {
+        status: match value.status {
+            model::CreateVersionStatus::Created => api::CreateVersionStatus::Created,
+            model::CreateVersionStatus::Resumed => api::CreateVersionStatus::Resumed,
+            model::CreateVersionStatus::Existing => api::CreateVersionStatus::Existing,
+        },
+        version: version(value.version),
+        manifest_uploaded: value.manifest_uploaded,
+    }
+}
+
+pub(crate) fn new_version(value: api::CreateVersion) -> model::NewVersion {
+    model::NewVersion {
+        collection: value.collection,
+        artifact_type: value.artifact_type,
+        digest: value.digest,
+        description: value.description,
+        metadata: value.metadata,
+        aliases: value.aliases,
+        tags: value.tags,
+        run: value.run,
+    }
+}
+
+pub(crate) fn version_edit(value: api::UpdateVersion) -> model::VersionEdit {
+    model::VersionEdit {
+        description: value.description,
+        metadata: value.metadata,
+        add_aliases: value.add_aliases,
+        remove_aliases: value.remove_aliases,
+        add_tags: value.add_tags,
+        remove_tags: value.remove_tags,
+    }
+}
+
+pub(crate) fn blob_ref(value: model::BlobRef) -> api::BlobRef {
+    api::BlobRef {
+        md5: value.md5,
+        size: value.size,
+    }
+}
+
+pub(crate) fn run(value: model::Run) -> api::Run {
+    api::Run {
+        id: value.id,
+        entity: value.entity,
+        project: value.project,
+        job_type: value.job_type,
+        state: match value.state {
+            model::RunState::Running => api::RunState::Running,
+            model::RunState::Finished => api::RunState::Finished,
+            model::RunState::Failed => api::RunState::Failed,
+        },
+        exit_code: value.exit_code,
+        user: value.user,
+        created_at: value.created_at,
+        finished_at: value.finished_at,
+        resumed: value.resumed,
+    }
+}
+
+pub(crate) fn new_run(value: api::CreateRun) -> model::NewRun {
+    model::NewRun {
+        id: value.id,
+        job_type: value.job_type,
+        resume: match value.resume {
+            api::ResumeMode::Never => model::ResumeMode::Never,
+            api::ResumeMode::Allow => model::ResumeMode::Allow,
+            api::ResumeMode::Must => model::ResumeMode::Must,
+        },
+    }
+}
+
+pub(crate) fn run_artifacts(value: model::RunArtifacts) -> api::RunArtifacts {
+    api::RunArtifacts {
+        logged: versions(value.logged),
+        used: versions(value.used),
+    }
+}
+
+fn run_ref(value: model::RunRef) -> api::RunRef {
+    api::RunRef {
+        entity: value.entity,
+        project: value.project,
+        id: value.id,
+    }
+}
+
+pub(crate) fn lineage(value: model::Lineage) -> api::Lineage {
+    api::Lineage {
+        logged_by: value.logged_by.map(run_ref),
+        used_by: value.used_by.into_iter().map(run_ref).collect(),
+    }
+}
+
+pub(crate) fn stats(value: model::Stats) -> api::ServerStats {
+    api::ServerStats {
+        blobs_received: value.blobs_received,
+        blob_bytes_received: value.blob_bytes_received,
+        blobs_rejected: value.blobs_rejected,
+        versions_committed: value.versions_committed,
+        blobs_served: value.blobs_served,
+    }
+}

@@ -1,0 +1,294 @@
+//! Users, API keys and teams: the viewer, user creation (server admins), new keys (the user or
+//! an admin), and teams (any signed-in user creates one and becomes its admin; team admins
+//! manage members; the last admin cannot leave or be demoted).
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use crate::access::{Caller, mint_key, required, role_in};
+use crate::db::enums::TextEnum as _;
+use crate::db::queries::{EntityKind, find_entity, team_role};
+use crate::db::schema::NOW;
+use crate::error::{Error, Kind};
+use crate::model::{CreatedApiKey, Role, Team, TeamMember, TeamMembership, User, Viewer};
+use crate::service::{Service, add_key, create_user};
+use crate::validate;
+
+fn load_user(connection: &Connection, username: &str) -> Result<Option<(i64, User)>, Error> {
+    Ok(connection
+        .prepare_cached("SELECT id, username, admin, created_at FROM users WHERE username = ?1")?
+        .query_row([username], |row| {
+            Ok((
+                row.get(0)?,
+                User {
+                    username: row.get(1)?,
+                    admin: row.get(2)?,
+                    created_at: row.get(3)?,
+                },
+            ))
+        })
+        .optional()?)
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::refused(
+        Kind::AlreadyExists,
+        format!("the name `{name}` is already taken by a user or team; pick another"),
+    )
+}
+
+impl Service {
+    /// Who the caller is, with their teams.
+    pub async fn viewer(&self, caller: Option<&Caller>) -> Result<Viewer, Error> {
+        let caller = required(caller)?.clone();
+        self.db()
+            .read(move |connection| {
+                let (_, user) = load_user(connection, &caller.username)?
+                    .ok_or_else(|| Error::internal("the caller's user vanished"))?;
+                let mut statement = connection.prepare_cached(
+                    "SELECT e.name, m.role FROM team_members m JOIN entities e ON e.id = m.team_id \
+                 WHERE m.user_id = ?1 ORDER BY e.name",
+                )?;
+                let teams = statement
+                    .query_map([caller.user_id], |row| {
+                        Ok(TeamMembership {
+                            team: row.get(0)?,
+                            role: Role::from_row(row, 1)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(Viewer { user, teams })
+            })
+            .await
+    }
+
+    /// Creates a user (server admins only) and their first API key.
+    pub async fn create_user(
+        &self,
+        caller: Option<&Caller>,
+        username: &str,
+        admin: bool,
+    ) -> Result<CreatedApiKey, Error> {
+        let caller = required(caller)?;
+        if !caller.admin {
+            return Err(Error::denied(format!(
+                "only server admins create users, and `{}` is not one",
+                caller.username
+            )));
+        }
+        validate::entity_name(username)?;
+        let key = mint_key()?;
+        let username = username.to_owned();
+        let created = self
+            .db()
+            .write(move |connection| {
+                if find_entity(connection, &username)?.is_some() {
+                    return Err(name_taken(&username));
+                }
+                let user_id = create_user(connection, &username, admin)?;
+                add_key(connection, user_id, &key)?;
+                let (_, user) = load_user(connection, &username)?
+                    .ok_or_else(|| Error::internal("a user just created is missing"))?;
+                Ok(CreatedApiKey {
+                    user,
+                    api_key: key.clone(),
+                })
+            })
+            .await?;
+        tracing::info!(username = created.user.username, "created user");
+        Ok(created)
+    }
+
+    /// A new API key for `username` (the user or a server admin).
+    pub async fn create_api_key(
+        &self,
+        caller: Option<&Caller>,
+        username: &str,
+    ) -> Result<CreatedApiKey, Error> {
+        let caller = required(caller)?;
+        let username = username.to_owned();
+        if !caller.admin && caller.username != username {
+            return Err(Error::denied(format!(
+                "`{}` may only create API keys for themselves, not for `{username}`",
+                caller.username
+            )));
+        }
+        let key = mint_key()?;
+        self.db()
+            .write(move |connection| {
+                let (user_id, user) = load_user(connection, &username)?
+                    .ok_or_else(|| Error::not_found(format!("user `{username}` not found")))?;
+                add_key(connection, user_id, &key)?;
+                Ok(CreatedApiKey {
+                    user,
+                    api_key: key.clone(),
+                })
+            })
+            .await
+    }
+}
+
+fn load_team(connection: &Connection, team_id: i64, name: &str) -> Result<Team, Error> {
+    let mut statement = connection.prepare_cached(
+        "SELECT u.username, m.role FROM team_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.team_id = ?1 ORDER BY u.username",
+    )?;
+    let members = statement
+        .query_map([team_id], |row| {
+            Ok(TeamMember {
+                username: row.get(0)?,
+                role: Role::from_row(row, 1)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Team {
+        name: name.to_owned(),
+        members,
+    })
+}
+
+/// The team, if the caller may see it (members and server admins); else `not_found`.
+fn visible_team(connection: &Connection, caller: &Caller, name: &str) -> Result<i64, Error> {
+    let not_found =
+        || Error::not_found(format!("team `{name}` not found (or you are not a member)"));
+    let team = find_entity(connection, name)?
+        .filter(|entity| entity.kind == EntityKind::Team)
+        .ok_or_else(not_found)?;
+    if caller.admin || role_in(connection, caller, team.id)?.is_some() {
+        Ok(team.id)
+    } else {
+        Err(not_found())
+    }
+}
+
+/// The team, if the caller administers it; `permission_denied` for plain members.
+fn managed_team(connection: &Connection, caller: &Caller, name: &str) -> Result<i64, Error> {
+    let team_id = visible_team(connection, caller, name)?;
+    if caller.admin || role_in(connection, caller, team_id)? == Some(Role::Admin) {
+        Ok(team_id)
+    } else {
+        Err(Error::denied(format!(
+            "only admins of team `{name}` manage its members, and `{}` is a member",
+            caller.username
+        )))
+    }
+}
+
+impl Service {
+    /// Creates a team; the caller becomes its first admin.
+    pub async fn create_team(&self, caller: Option<&Caller>, name: &str) -> Result<Team, Error> {
+        let caller = required(caller)?.clone();
+        validate::entity_name(name)?;
+        let name = name.to_owned();
+        self.db()
+            .write(move |connection| {
+                if find_entity(connection, &name)?.is_some() {
+                    return Err(name_taken(&name));
+                }
+                connection.execute(
+                    &format!(
+                        "INSERT INTO entities (name, kind, created_at) VALUES (?1, 'team', {NOW})"
+                    ),
+                    [&name],
+                )?;
+                let team_id = connection.last_insert_rowid();
+                connection.execute(
+                    "INSERT INTO team_members (team_id, user_id, role) VALUES (?1, ?2, 'admin')",
+                    params![team_id, caller.user_id],
+                )?;
+                load_team(connection, team_id, &name)
+            })
+            .await
+    }
+
+    /// A team the caller belongs to (or any, for server admins).
+    pub async fn team(&self, caller: Option<&Caller>, name: &str) -> Result<Team, Error> {
+        let caller = required(caller)?.clone();
+        let name = name.to_owned();
+        self.db()
+            .read(move |connection| {
+                let team_id = visible_team(connection, &caller, &name)?;
+                load_team(connection, team_id, &name)
+            })
+            .await
+    }
+}
+
+fn admin_count(connection: &Connection, team_id: i64) -> Result<i64, Error> {
+    Ok(connection.query_row(
+        "SELECT count(*) FROM team_members WHERE team_id = ?1 AND role = 'admin'",
+        [team_id],
+        |row| row.get(0),
+    )?)
+}
+
+fn last_admin(team: &str, username: &str) -> Error {
+    Error::conflict(format!(
+        "`{username}` is the last admin of team `{team}`; make another member admin first"
+    ))
+}
+
+impl Service {
+    /// Adds `username` to the team or changes their role (team admins).
+    pub async fn set_team_member(
+        &self,
+        caller: Option<&Caller>,
+        team: &str,
+        username: &str,
+        role: Role,
+    ) -> Result<Team, Error> {
+        let caller = required(caller)?.clone();
+        let (team, username) = (team.to_owned(), username.to_owned());
+        self.db()
+            .write(move |connection| {
+                let team_id = managed_team(connection, &caller, &team)?;
+                let (user_id, _) = load_user(connection, &username)?
+                    .ok_or_else(|| Error::not_found(format!("user `{username}` not found")))?;
+                let before = team_role(connection, team_id, user_id)?;
+                if before == Some(Role::Admin)
+                    && role != Role::Admin
+                    && admin_count(connection, team_id)? <= 1
+                {
+                    return Err(last_admin(&team, &username));
+                }
+                connection.execute(
+                    "INSERT INTO team_members (team_id, user_id, role) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role",
+                    params![team_id, user_id, role.as_sql()],
+                )?;
+                load_team(connection, team_id, &team)
+            })
+            .await
+    }
+
+    /// Removes `username` from the team (team admins, or members leaving).
+    pub async fn remove_team_member(
+        &self,
+        caller: Option<&Caller>,
+        team: &str,
+        username: &str,
+    ) -> Result<Team, Error> {
+        let caller = required(caller)?.clone();
+        let (team, username) = (team.to_owned(), username.to_owned());
+        self.db()
+            .write(move |connection| {
+                let team_id = if caller.username == username {
+                    visible_team(connection, &caller, &team)?
+                } else {
+                    managed_team(connection, &caller, &team)?
+                };
+                let not_member =
+                    || Error::not_found(format!("`{username}` is not a member of team `{team}`"));
+                let (user_id, _) = load_user(connection, &username)?.ok_or_else(not_member)?;
+                let role = team_role(connection, team_id, user_id)?.ok_or_else(not_member)?;
+                if role == Role::Admin && admin_count(connection, team_id)? <= 1 {
+                    return Err(last_admin(&team, &username));
+                }
+                connection.execute(
+                    "DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2",
+                    params![team_id, user_id],
+                )?;
+                load_team(connection, team_id, &team)
+            })
+            .await
+    }
+}

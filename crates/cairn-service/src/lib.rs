@@ -1,0 +1,44 @@
+//! Cairn's domain: accounts and API keys, access decisions, projects, collections, artifact
+//! versions (create, resume, manifest ingest, commit, labels, edits), blobs (received while
+//! hashing from any byte stream, read, packed or stored), runs and lineage. It knows nothing of
+//! HTTP: every front-end of `cairn-server` (the native REST API today; the W&B protocol and the
+//! web UI next) parses its requests, calls one function of [`Service`] with the [`Caller`] and
+//! typed inputs, and maps the domain [`Error`] to its own answer in one place.
+//!
+//! # How it is built
+//!
+//! * **Metadata in SQLite** (`data_dir/cairn.sqlite`, WAL, one writer connection, a reader
+//!   pool, migrations keyed by `PRAGMA user_version`). Each aggregate's SQL lives in its own
+//!   module under `db/`, so a second database can be added behind the same functions.
+//! * **Blobs** are content addressed by (MD5, size) and stored once; small ones packed into
+//!   `packed.sqlite`, larger ones in a [`cairn_storage::BlobStore`]. An upload is skipped only
+//!   for bytes the caller could already read (`db/presence.rs`).
+//! * **Access**: see [`access`]: what a caller may not read answers `NotFound`.
+//!
+//! # What it is not
+//!
+//! Not a front-end: it depends on neither axum, http nor `cairn-api`, and never prints.
+
+#![warn(missing_docs)]
+
+pub mod access;
+mod accounts;
+mod blobs;
+mod body;
+mod db;
+mod error;
+mod ingest;
+pub mod logging;
+pub mod model;
+mod projects;
+mod runs;
+mod service;
+mod store;
+mod validate;
+mod versions;
+
+pub use crate::access::{API_KEY_PREFIX, Caller};
+pub use crate::blobs::PACK_MAX_SIZE;
+pub use crate::body::ByteStream;
+pub use crate::error::{Error, Kind, OpenError, Refusal, Result, error_chain};
+pub use crate::service::{ADMIN_USERNAME, BlobStoreConfig, Bootstrap, Config, Service};

@@ -1,0 +1,685 @@
+//! The logging protocol after a version is created: its manifest (spooled, ingested entry by
+//! entry, kept verbatim), the receipt of what is missing for the caller, blobs received while
+//! hashing from any byte stream, the commit, and reading a version's manifest and blobs.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_hash::{Algorithms, Hasher};
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt as _};
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use crate::access::{Caller, require_pending, required, version_for_read, version_for_write};
+use crate::blobs::Blobs;
+use crate::body::ByteStream;
+use crate::db::presence;
+use crate::db::queries::{VersionRow, load_version, move_alias, touch_version};
+use crate::db::schema::NOW;
+use crate::error::{Error, Kind};
+use crate::ingest;
+use crate::model::{BlobRef, Version, VersionState};
+use crate::service::{Counters, Service};
+
+/// Blobs listed in a `MissingBlobs` refusal at most; `missing` lists them all.
+const MISSING_IN_REFUSAL: usize = 1000;
+
+/// Missing blobs handed to a receipt's consumer at a time.
+const MISSING_PER_PIECE: usize = 4096;
+
+/// The largest manifest accepted.
+pub const MANIFEST_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A version's manifest as the caller sees it: its digest and totals, and the blobs missing
+/// for the caller, streamed a piece at a time (a manifest of hundreds of thousands of new files
+/// has that many).
+pub struct Receipt {
+    /// The artifact digest.
+    pub digest: String,
+    /// Number of entries.
+    pub file_count: u64,
+    /// Total size of the entries.
+    pub size: u64,
+    /// The distinct missing blobs, ordered by MD5, in pieces; an `Err` ends the stream.
+    pub missing: BoxStream<'static, Result<Vec<BlobRef>, Error>>,
+}
+
+impl std::fmt::Debug for Receipt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receipt")
+            .field("digest", &self.digest)
+            .field("file_count", &self.file_count)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A version's stored manifest, ready to stream.
+pub struct StoredManifest {
+    /// MD5 of the bytes, lowercase hex (an ETag).
+    pub md5_hex: String,
+    /// Length in bytes.
+    pub length: u64,
+    /// The bytes, verbatim, in pieces.
+    pub bytes: ByteStream,
+}
+
+impl std::fmt::Debug for StoredManifest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredManifest")
+            .field("md5_hex", &self.md5_hex)
+            .field("length", &self.length)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A blob of a version that the caller may read, found by [`Service::find_blob`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServableBlob {
+    /// MD5, lowercase hex.
+    pub md5_hex: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The bytes of (a range of) a blob.
+pub enum BlobBytes {
+    /// Small blobs come whole from the packed database.
+    Whole(Bytes),
+    /// Larger ones stream from the blob store.
+    Stream(ByteStream),
+}
+
+impl std::fmt::Debug for BlobBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Whole(bytes) => f.debug_tuple("Whole").field(&bytes.len()).finish(),
+            Self::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// One frame of a batch of small blobs, as a front-end split it out of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The MD5 the content was sent under, lowercase hex.
+    pub md5_hex: String,
+    /// The content.
+    pub data: Bytes,
+}
+
+/// What receiving blobs did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// Blobs accepted.
+    pub blobs: u64,
+    /// Bytes of content accepted.
+    pub bytes: u64,
+}
+
+fn size_mismatch(md5: &str, expected: u64, got: impl std::fmt::Display) -> Error {
+    Error::refused(
+        Kind::SizeMismatch,
+        format!(
+            "blob `{md5}` is {expected} bytes per the manifest, but {got} bytes were sent; nothing was stored"
+        ),
+    )
+}
+
+fn digest_mismatch(md5: &str, actual: &str) -> Error {
+    Error::refused(
+        Kind::DigestMismatch,
+        format!(
+            "the bytes sent as blob `{md5}` hash to `{actual}`; nothing was stored, re-read the file and upload it again"
+        ),
+    )
+}
+
+/// Fails with `ManifestMissing` unless the version's manifest was uploaded.
+fn require_manifest(row: &VersionRow) -> Result<(), Error> {
+    if row.has_manifest {
+        Ok(())
+    } else {
+        Err(Error::refused(
+            Kind::ManifestMissing,
+            format!(
+                "artifact version `{}` has no manifest yet; upload it first",
+                row.version.id
+            ),
+        ))
+    }
+}
+
+/// A blob id: the content's MD5 as 32 hex digits, returned in lowercase.
+fn blob_md5(md5: &str) -> Result<String, Error> {
+    crate::validate::blob_md5(md5)
+}
+
+impl Service {
+    /// Checks that the caller may upload blobs to the version now (PENDING, manifest there),
+    /// before a front-end reads a body.
+    pub async fn check_upload(&self, caller: Option<&Caller>, id: &str) -> Result<(), Error> {
+        let caller = required(caller)?.clone();
+        let id = id.to_owned();
+        self.db()
+            .read(move |connection| {
+                let row = version_for_write(connection, &caller, &id)?;
+                require_pending(&row)?;
+                require_manifest(&row)
+            })
+            .await
+    }
+
+    /// Uploads the manifest of a PENDING version from `bytes` (at most [`MANIFEST_MAX_BYTES`];
+    /// `declared_length` is what the request announced, if anything): spooled, parsed entry
+    /// by entry, checked against the version's digest, kept verbatim. Answers the receipt.
+    pub async fn put_manifest<S, E>(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+        declared_length: Option<u64>,
+        bytes: S,
+    ) -> Result<Receipt, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let caller = required(caller)?.clone();
+        let row = {
+            let (caller, id) = (caller.clone(), id.to_owned());
+            self.db()
+                .read(move |connection| version_for_write(connection, &caller, &id))
+                .await?
+        };
+        require_pending(&row)?;
+        if declared_length.is_some_and(|length| length > MANIFEST_MAX_BYTES) {
+            return Err(ingest::too_large("a manifest", MANIFEST_MAX_BYTES));
+        }
+        let _permit = match declared_length {
+            Some(length) if length <= ingest::LARGE_MANIFEST_BYTES => None,
+            _ => Some(self.manifest_permit().await?),
+        };
+        let mut spooled = ingest::spool(self, bytes, MANIFEST_MAX_BYTES).await?;
+        let digest = row.version.digest.clone();
+        {
+            let (id, caller) = (id.to_owned(), caller.clone());
+            self.db()
+                .write(move |transaction| {
+                    let row = version_for_write(transaction, &caller, &id)?;
+                    require_pending(&row)?;
+                    if !ingest::holds(transaction, &id, &spooled)? {
+                        ingest::ingest(transaction, &id, &mut spooled, &digest)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        self.receipt(caller, id.to_owned()).await
+    }
+
+    /// The receipt of a version's manifest: what is missing for the caller.
+    pub async fn missing(&self, caller: Option<&Caller>, id: &str) -> Result<Receipt, Error> {
+        let caller = required(caller)?.clone();
+        {
+            let (caller, id) = (caller.clone(), id.to_owned());
+            self.db()
+                .read(move |connection| {
+                    let row = version_for_write(connection, &caller, &id)?;
+                    require_manifest(&row)
+                })
+                .await?;
+        }
+        self.receipt(caller, id.to_owned()).await
+    }
+
+    async fn receipt(&self, caller: Caller, id: String) -> Result<Receipt, Error> {
+        let (digest, size, file_count): (String, i64, i64) = {
+            let id = id.clone();
+            self.db()
+                .read(move |connection| {
+                    Ok(connection.query_row(
+                        "SELECT digest, size, file_count FROM versions WHERE id = ?1",
+                        [&id],
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    )?)
+                })
+                .await?
+        };
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<BlobRef>, Error>>(2);
+        let db = Arc::clone(self.db());
+        tokio::spawn(async move {
+            let failed = sender.clone();
+            let listed = db
+                .read(move |connection| {
+                    let mut piece = Vec::with_capacity(MISSING_PER_PIECE);
+                    let gone = || Error::internal("the receipt's reader went away");
+                    presence::for_each_missing(connection, &id, &caller, |md5, size| {
+                        piece.push(BlobRef {
+                            md5: md5.to_owned(),
+                            size,
+                        });
+                        if piece.len() == MISSING_PER_PIECE {
+                            let full = std::mem::replace(
+                                &mut piece,
+                                Vec::with_capacity(MISSING_PER_PIECE),
+                            );
+                            sender.blocking_send(Ok(full)).map_err(|_| gone())?;
+                        }
+                        Ok(())
+                    })?;
+                    if !piece.is_empty() {
+                        sender.blocking_send(Ok(piece)).map_err(|_| gone())?;
+                    }
+                    Ok(())
+                })
+                .await;
+            if let Err(error) = listed {
+                let _ = failed.send(Err(error)).await;
+            }
+        });
+        Ok(Receipt {
+            digest,
+            file_count: u64::try_from(file_count).unwrap_or_default(),
+            size: u64::try_from(size).unwrap_or_default(),
+            missing: Box::pin(futures_util::stream::unfold(
+                receiver,
+                |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+            )),
+        })
+    }
+
+    /// A version's manifest, verbatim, if the caller may read the version.
+    pub async fn manifest(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+    ) -> Result<StoredManifest, Error> {
+        let caller = caller.cloned();
+        let id = id.to_owned();
+        let stored = self
+            .db()
+            .read(move |connection| {
+                version_for_read(connection, caller.as_ref(), &id)?;
+                ingest::find_stored(connection, &id)?.ok_or_else(|| {
+                    Error::refused(
+                        Kind::ManifestMissing,
+                        format!("artifact version `{id}` has no manifest yet; upload it first"),
+                    )
+                })
+            })
+            .await?;
+        Ok(StoredManifest {
+            md5_hex: stored.md5_hex.clone(),
+            length: stored.length,
+            bytes: ingest::stream_stored(self, &stored),
+        })
+    }
+
+    /// Receives one blob of a PENDING version's manifest from `bytes`, hashing while it is
+    /// written; stores it only when its MD5 and size match (`declared_length` is what the
+    /// request announced, checked first).
+    pub async fn receive_blob<S, E>(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+        md5: &str,
+        declared_length: Option<u64>,
+        mut bytes: S,
+    ) -> Result<Received, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let caller = required(caller)?.clone();
+        let md5 = blob_md5(md5)?;
+        let size = {
+            let (id, md5) = (id.to_owned(), md5.clone());
+            self.db()
+                .read(move |connection| manifest_size(connection, &caller, &id, &md5))
+                .await?
+        };
+        let reject = |error: Error| {
+            Counters::add(&self.counters().blobs_rejected, 1);
+            error
+        };
+        if let Some(length) = declared_length
+            && length != size
+        {
+            return Err(reject(size_mismatch(&md5, size, length)));
+        }
+        let mut hasher = Hasher::new(Algorithms::MD5);
+        let keep_in_memory = Blobs::is_small(size);
+        let mut memory = bytes::BytesMut::new();
+        // The bytes are received and stored even when the server already holds the content: a
+        // shortcut would let the answer's timing tell whether anyone stores it.
+        let mut temp = if keep_in_memory {
+            None
+        } else {
+            Some(self.blobs().temp_file()?)
+        };
+        while let Some(chunk) = bytes.next().await {
+            let chunk = chunk.map_err(|error| {
+                reject(Error::bad_request(format!(
+                    "the body of blob `{md5}` ended early ({error}) after {} of {size} bytes; nothing was stored",
+                    hasher.size(),
+                )))
+            })?;
+            if hasher.size() + chunk.len() as u64 > size {
+                return Err(reject(size_mismatch(&md5, size, "more than that")));
+            }
+            hasher.update(&chunk);
+            if let Some(temp) = temp.as_mut() {
+                temp.write(chunk).await?;
+            } else {
+                memory.extend_from_slice(&chunk);
+            }
+        }
+        let digests = hasher.finalize();
+        if digests.size != size {
+            return Err(reject(size_mismatch(&md5, size, digests.size)));
+        }
+        let actual = digests.md5.to_hex();
+        if actual != md5 {
+            return Err(reject(digest_mismatch(&md5, &actual)));
+        }
+        match temp {
+            Some(temp) => self.blobs().store_file(&md5, size, temp).await?,
+            None => {
+                self.blobs()
+                    .store_packed(vec![(md5.clone(), size, memory.freeze())])
+                    .await?;
+            }
+        }
+        self.record(id.to_owned(), vec![(md5, size)]).await?;
+        let counters = self.counters();
+        Counters::add(&counters.blobs_received, 1);
+        Counters::add(&counters.blob_bytes_received, size);
+        Ok(Received {
+            blobs: 1,
+            bytes: size,
+        })
+    }
+
+    /// Receives small blobs split out of a batch: each is checked against the manifest and its
+    /// MD5, and the frames before the first bad one are stored. `cut` is why the batch itself
+    /// ended early, if it did (reported after the good frames are kept). Answers what was
+    /// stored, or the first failure with how many frames before it were kept.
+    pub async fn receive_batch(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+        frames: Vec<Frame>,
+        cut: Option<Error>,
+    ) -> Result<Received, Error> {
+        let caller = required(caller)?.clone();
+        let mut failure = cut;
+        // Frames are checked against the manifest once the body is in: one indexed lookup per
+        // frame, instead of loading a manifest of any size for every batch.
+        let mut accepted: Vec<(String, u64, Bytes)> = Vec::with_capacity(frames.len());
+        let mut bad: Option<Error> = None;
+        for frame in frames {
+            let actual = cairn_hash::md5(&frame.data).to_hex();
+            if actual != frame.md5_hex {
+                bad = Some(digest_mismatch(&frame.md5_hex, &actual));
+                break;
+            }
+            accepted.push((frame.md5_hex, frame.data.len() as u64, frame.data));
+        }
+        let sizes: Vec<(String, u64)> = accepted
+            .iter()
+            .map(|(md5, size, _)| (md5.clone(), *size))
+            .collect();
+        let stranger = {
+            let (id, caller) = (id.to_owned(), caller.clone());
+            self.db()
+                .read(move |connection| {
+                    let row = version_for_write(connection, &caller, &id)?;
+                    require_pending(&row)?;
+                    require_manifest(&row)?;
+                    first_stranger(connection, &id, &sizes)
+                })
+                .await?
+        };
+        if let Some((index, error)) = stranger {
+            accepted.truncate(index);
+            bad = Some(error);
+        }
+        if bad.is_some() {
+            failure = bad;
+        }
+        let count = accepted.len() as u64;
+        let bytes: u64 = accepted.iter().map(|(_, size, _)| size).sum();
+        let recorded: Vec<(String, u64)> = accepted
+            .iter()
+            .map(|(md5, size, _)| (md5.clone(), *size))
+            .collect();
+        self.blobs().store_packed(accepted).await?;
+        self.record(id.to_owned(), recorded).await?;
+        let counters = self.counters();
+        Counters::add(&counters.blobs_received, count);
+        Counters::add(&counters.blob_bytes_received, bytes);
+        if let Some(error) = failure {
+            if matches!(
+                error.kind(),
+                Some(Kind::DigestMismatch | Kind::SizeMismatch)
+            ) {
+                Counters::add(&counters.blobs_rejected, 1);
+            }
+            return Err(error.with_suffix(&format!(
+                "; the {count} blob(s) before it in the batch were stored, ask for the missing blobs and resend the rest"
+            )));
+        }
+        Ok(Received {
+            blobs: count,
+            bytes,
+        })
+    }
+
+    /// Records verified blobs as stored and as received for the version (which makes them
+    /// present for it, see `db::presence`).
+    async fn record(&self, version_id: String, blobs: Vec<(String, u64)>) -> Result<(), Error> {
+        if blobs.is_empty() {
+            return Ok(());
+        }
+        self.db()
+            .write(move |connection| {
+                let mut stored = connection.prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO blobs (md5_hex, size, location, created_at) VALUES (?1, ?2, ?3, {NOW})"
+                ))?;
+                let mut received = connection.prepare_cached(
+                    "INSERT OR IGNORE INTO version_blobs (version_id, md5_hex, size) VALUES (?1, ?2, ?3)",
+                )?;
+                for (md5, size) in &blobs {
+                    let size_sql = i64::try_from(*size).unwrap_or(i64::MAX);
+                    let location = if Blobs::is_small(*size) { "packed" } else { "store" };
+                    stored.execute(params![md5, size_sql, location])?;
+                    received.execute(params![version_id, md5, size_sql])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// A blob of a version the caller may read, if the version may serve it (once per
+    /// request: the bytes are then read with [`Service::read_blob`]).
+    pub async fn find_blob(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+        md5: &str,
+    ) -> Result<ServableBlob, Error> {
+        let md5 = blob_md5(md5)?;
+        let caller = caller.cloned();
+        let id = id.to_owned();
+        let size = {
+            let md5 = md5.clone();
+            self.db()
+                .read(move |connection| {
+                    let row = version_for_read(connection, caller.as_ref(), &id)?;
+                    let committed = row.version.state == VersionState::Committed;
+                    presence::servable_size(connection, &id, &md5, committed)?.ok_or_else(|| {
+                        Error::not_found(format!(
+                            "blob `{md5}` is not an uploaded file of artifact version `{id}`"
+                        ))
+                    })
+                })
+                .await?
+        };
+        Ok(ServableBlob { md5_hex: md5, size })
+    }
+
+    /// Bytes `range` of a blob found by [`Service::find_blob`] (the whole blob when `None`).
+    pub async fn read_blob(
+        &self,
+        blob: &ServableBlob,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<BlobBytes, Error> {
+        let bytes = if Blobs::is_small(blob.size) {
+            let bytes = self.blobs().read_packed(&blob.md5_hex, blob.size).await?;
+            let (start, end) = range.map_or((0, bytes.len()), |range| {
+                let clamp = |at: u64| usize::try_from(at).unwrap_or(usize::MAX).min(bytes.len());
+                (clamp(range.start), clamp(range.end))
+            });
+            BlobBytes::Whole(bytes.slice(start..end.max(start)))
+        } else {
+            let range = range.map(cairn_storage::GetRange::Bounded);
+            BlobBytes::Stream(
+                self.blobs()
+                    .read_stored(&blob.md5_hex, blob.size, range)
+                    .await?
+                    .map(|chunk| chunk.map_err(std::io::Error::other))
+                    .boxed(),
+            )
+        };
+        Counters::add(&self.counters().blobs_served, 1);
+        Ok(bytes)
+    }
+
+    /// Commits a PENDING version: every blob must be present for the caller, the version gets
+    /// the next `vN` and `latest` plus its requested aliases move to it, in one transaction.
+    /// Committing a committed version answers it again; if meanwhile the latest version got the
+    /// same digest, this one is discarded and that one answered.
+    pub async fn commit(&self, caller: Option<&Caller>, id: &str) -> Result<Version, Error> {
+        let caller = required(caller)?.clone();
+        let id = id.to_owned();
+        let (version, newly) = self
+        .db()
+        .write(move |connection| {
+            let row = version_for_write(connection, &caller, &id)?;
+            match row.version.state {
+                VersionState::Committed => return Ok((row.version, false)),
+                VersionState::Deleted => require_pending(&row)?,
+                VersionState::Pending => {}
+            }
+            require_manifest(&row)?;
+            let (missing, total) =
+                presence::first_missing(connection, &id, &caller, MISSING_IN_REFUSAL)?;
+            if total > 0 {
+                return Err(Error::missing_blobs(missing, total));
+            }
+            let mut aliases = row.requested_aliases.clone();
+            let tags = row.version.tags.clone();
+            if let Some((latest_id, latest_digest)) =
+                crate::db::queries::latest_committed(connection, row.collection_id)?
+                && latest_digest == row.version.digest
+            {
+                // Two identical logs raced: keep the committed one, discard this one.
+                connection.execute(
+                    &format!("UPDATE versions SET state = 'DELETED', updated_at = {NOW} WHERE id = ?1"),
+                    [&id],
+                )?;
+                crate::versions::apply_labels(connection, row.collection_id, &latest_id, &aliases, &tags)?;
+                let existing = load_version(connection, &latest_id)?
+                    .ok_or_else(|| Error::internal("the latest version vanished"))?;
+                return Ok((existing.version, false));
+            }
+            let next: i64 = connection.query_row(
+                "SELECT COALESCE(MAX(version_index) + 1, 0) FROM versions WHERE collection_id = ?1",
+                [row.collection_id],
+                |row| row.get(0),
+            )?;
+            connection.execute(
+                &format!(
+                    "UPDATE versions SET state = 'COMMITTED', version_index = ?2, committed_at = {NOW}, \
+                     updated_at = {NOW} WHERE id = ?1"
+                ),
+                params![id, next],
+            )?;
+            aliases.push(cairn_manifest::LATEST_ALIAS.to_owned());
+            for alias in &aliases {
+                move_alias(connection, row.collection_id, alias, &id)?;
+            }
+            touch_version(connection, &id)?;
+            connection.execute(
+                &format!("UPDATE collections SET updated_at = {NOW} WHERE id = ?1"),
+                [row.collection_id],
+            )?;
+            let committed = load_version(connection, &id)?
+                .ok_or_else(|| Error::internal("a version just committed is missing"))?;
+            Ok((committed.version, true))
+        })
+        .await?;
+        if newly {
+            Counters::add(&self.counters().versions_committed, 1);
+            tracing::info!(
+                version = version.qualified_name(),
+                id = version.id,
+                "committed"
+            );
+        }
+        Ok(version)
+    }
+}
+
+/// The size of blob `md5` in the manifest of a PENDING version the caller may upload to.
+fn manifest_size(
+    connection: &Connection,
+    caller: &Caller,
+    id: &str,
+    md5: &str,
+) -> Result<u64, Error> {
+    let row = version_for_write(connection, caller, id)?;
+    require_pending(&row)?;
+    require_manifest(&row)?;
+    let size: Option<i64> = connection
+        .prepare_cached("SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1")?
+        .query_row(params![id, md5], |row| row.get(0))
+        .optional()?;
+    let Some(size) = size else {
+        return Err(Error::not_found(format!(
+            "blob `{md5}` is not a file of artifact version `{id}`'s manifest; upload only the blobs the manifest lists"
+        )));
+    };
+    Ok(u64::try_from(size).unwrap_or_default())
+}
+
+/// The first frame whose blob is not a file of the manifest with that size, and why.
+fn first_stranger(
+    connection: &Connection,
+    id: &str,
+    frames: &[(String, u64)],
+) -> Result<Option<(usize, Error)>, Error> {
+    let mut statement = connection.prepare_cached(
+        "SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1",
+    )?;
+    for (index, (md5, size)) in frames.iter().enumerate() {
+        let found: Option<i64> = statement
+            .query_row(params![id, md5], |row| row.get(0))
+            .optional()?;
+        match found.and_then(|found| u64::try_from(found).ok()) {
+            None => {
+                return Ok(Some((
+                    index,
+                    Error::not_found(format!(
+                        "batch frame `{md5}` is not a file of this version's manifest"
+                    )),
+                )));
+            }
+            Some(expected) if expected != *size => {
+                return Ok(Some((index, size_mismatch(md5, expected, *size))));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(None)
+}

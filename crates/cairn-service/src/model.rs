@@ -1,0 +1,353 @@
+//! The domain's types: what the service functions take and return. They are plain Rust (no
+//! serde): each front-end maps them to its own wire shapes (`cairn-api` for the native API, the
+//! W&B protocol's GraphQL types), so no front-end's format leaks into the domain.
+
+use serde_json::{Map, Value};
+
+/// Who may read and write a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Visibility {
+    /// Only the owning user or the team's members read and write.
+    #[default]
+    Private,
+    /// Everyone reads, even without an API key; members write.
+    Public,
+    /// Everyone reads; every signed-in user writes.
+    Open,
+}
+
+/// A team member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Manages members and project settings.
+    Admin,
+    /// Reads and writes the team's projects.
+    Member,
+}
+
+/// The state of an artifact version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VersionState {
+    /// Still receiving its manifest and blobs.
+    Pending,
+    /// Committed: has a `vN`; its manifest never changes.
+    Committed,
+    /// Soft-deleted (or discarded as a duplicate).
+    Deleted,
+}
+
+/// The state of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunState {
+    /// Started and not finished.
+    Running,
+    /// Finished with exit code 0.
+    Finished,
+    /// Finished with another exit code.
+    Failed,
+}
+
+/// How creating a run treats an existing run with the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ResumeMode {
+    /// The id must be new.
+    #[default]
+    Never,
+    /// Resume it when it exists, create it otherwise.
+    Allow,
+    /// It must exist.
+    Must,
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The user name, also the name of the user's entity.
+    pub username: String,
+    /// Whether the user administers the whole server.
+    pub admin: bool,
+    /// When the user was created (RFC 3339).
+    pub created_at: String,
+}
+
+/// One team a user belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMembership {
+    /// The team's name.
+    pub team: String,
+    /// The user's role in it.
+    pub role: Role,
+}
+
+/// Who an API key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    /// The user.
+    pub user: User,
+    /// The user's teams.
+    pub teams: Vec<TeamMembership>,
+}
+
+/// A new API key, shown once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedApiKey {
+    /// Its user.
+    pub user: User,
+    /// The key.
+    pub api_key: String,
+}
+
+/// One member of a [`Team`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMember {
+    /// The user.
+    pub username: String,
+    /// The role.
+    pub role: Role,
+}
+
+/// A team and its members, sorted by user name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    /// The team's name.
+    pub name: String,
+    /// Its members.
+    pub members: Vec<TeamMember>,
+}
+
+/// A project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// The owning entity.
+    pub entity: String,
+    /// The name.
+    pub name: String,
+    /// Who may read and write it.
+    pub visibility: Visibility,
+    /// When it was created.
+    pub created_at: String,
+}
+
+/// An artifact collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection {
+    /// The owning entity.
+    pub entity: String,
+    /// The project.
+    pub project: String,
+    /// The name.
+    pub name: String,
+    /// Its artifact type.
+    pub artifact_type: String,
+    /// How many committed versions it holds.
+    pub version_count: u64,
+    /// The version `latest` points at (`v3`), if any.
+    pub latest: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When a version was last committed or changed.
+    pub updated_at: String,
+}
+
+/// An artifact version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    /// Opaque, globally unique id.
+    pub id: String,
+    /// The owning entity.
+    pub entity: String,
+    /// The project.
+    pub project: String,
+    /// The collection's name.
+    pub collection: String,
+    /// The artifact type.
+    pub artifact_type: String,
+    /// `N` of `vN`, once committed.
+    pub version_index: Option<u64>,
+    /// The state.
+    pub state: VersionState,
+    /// The artifact digest (32 hex digits).
+    pub digest: String,
+    /// Total size of the entries.
+    pub size: u64,
+    /// Number of entries.
+    pub file_count: u64,
+    /// Description.
+    pub description: Option<String>,
+    /// Metadata.
+    pub metadata: Map<String, Value>,
+    /// Aliases pointing here, sorted.
+    pub aliases: Vec<String>,
+    /// Tags, sorted.
+    pub tags: Vec<String>,
+    /// The run that logged it.
+    pub logged_by: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+    /// When it was committed.
+    pub committed_at: Option<String>,
+}
+
+impl Version {
+    /// `entity/project/collection:vN` (or `:<id>` while pending).
+    pub fn qualified_name(&self) -> String {
+        let selector = self
+            .version_index
+            .map_or_else(|| self.id.clone(), |index| format!("v{index}"));
+        format!(
+            "{}/{}/{}:{}",
+            self.entity, self.project, self.collection, selector
+        )
+    }
+}
+
+/// What starting a log did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateVersionStatus {
+    /// A new PENDING version.
+    Created,
+    /// An interrupted PENDING version of the same digest, to continue.
+    Resumed,
+    /// The latest committed version has this digest already; nothing was created.
+    Existing,
+}
+
+/// The answer to starting a log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedVersion {
+    /// What happened.
+    pub status: CreateVersionStatus,
+    /// The version.
+    pub version: Version,
+    /// Whether the server already holds its manifest (resumed versions only).
+    pub manifest_uploaded: bool,
+}
+
+/// What starting a log asks for.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewVersion {
+    /// The collection's name; created on first use.
+    pub collection: String,
+    /// The artifact type.
+    pub artifact_type: String,
+    /// The artifact digest the manifest will hash to.
+    pub digest: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Metadata.
+    pub metadata: Map<String, Value>,
+    /// Aliases to set at commit.
+    pub aliases: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The id of the run (same project) that logs it.
+    pub run: Option<String>,
+}
+
+/// Edits of a committed version, applied together.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VersionEdit {
+    /// A new description (empty clears it).
+    pub description: Option<String>,
+    /// New metadata, replacing the old.
+    pub metadata: Option<Map<String, Value>>,
+    /// Aliases to point here.
+    pub add_aliases: Vec<String>,
+    /// Aliases to remove from here.
+    pub remove_aliases: Vec<String>,
+    /// Tags to add.
+    pub add_tags: Vec<String>,
+    /// Tags to remove.
+    pub remove_tags: Vec<String>,
+}
+
+/// A blob as the server stores and deduplicates it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobRef {
+    /// MD5 of the content, lowercase hex.
+    pub md5: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// The run id, unique in its project.
+    pub id: String,
+    /// The owning entity.
+    pub entity: String,
+    /// The project.
+    pub project: String,
+    /// The job type.
+    pub job_type: Option<String>,
+    /// The state.
+    pub state: RunState,
+    /// The exit code it finished with.
+    pub exit_code: Option<i32>,
+    /// Who started it.
+    pub user: String,
+    /// When it was created.
+    pub created_at: String,
+    /// When it finished.
+    pub finished_at: Option<String>,
+    /// Whether this answer resumed an existing run.
+    pub resumed: bool,
+}
+
+/// What creating a run asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewRun {
+    /// The run id; one is picked when absent.
+    pub id: Option<String>,
+    /// The job type.
+    pub job_type: Option<String>,
+    /// What to do when the id exists.
+    pub resume: ResumeMode,
+}
+
+/// The versions a run logged and used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunArtifacts {
+    /// Logged.
+    pub logged: Vec<Version>,
+    /// Used.
+    pub used: Vec<Version>,
+}
+
+/// A pointer to a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRef {
+    /// The owning entity.
+    pub entity: String,
+    /// The project.
+    pub project: String,
+    /// The run id.
+    pub id: String,
+}
+
+/// A version's lineage: the runs the caller may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lineage {
+    /// The run that logged it.
+    pub logged_by: Option<RunRef>,
+    /// The runs that used it.
+    pub used_by: Vec<RunRef>,
+}
+
+/// Counters since the process started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Blobs whose content was received and verified.
+    pub blobs_received: u64,
+    /// Bytes of blob content received.
+    pub blob_bytes_received: u64,
+    /// Blobs rejected for a digest or size mismatch.
+    pub blobs_rejected: u64,
+    /// Versions committed.
+    pub versions_committed: u64,
+    /// Blob downloads served.
+    pub blobs_served: u64,
+}

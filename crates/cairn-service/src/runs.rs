@@ -1,0 +1,260 @@
+//! Runs: creating (or resuming) one, reading it, finishing it, recording the versions it used,
+//! and listing what it logged and used. Together with `versions.logged_by` these records are the
+//! lineage graph.
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use crate::access::{
+    Caller, can_read, project_for_read, project_for_write, random_hex, required, version_for_read,
+};
+use crate::db::enums::TextEnum as _;
+use crate::db::queries::{ProjectRow, load_versions};
+use crate::db::schema::NOW;
+use crate::error::{Error, Kind};
+use crate::model::{NewRun, ResumeMode, Run, RunArtifacts, RunState, Version, VersionState};
+use crate::service::Service;
+use crate::validate;
+
+/// The run with its internal id.
+fn load_run(
+    connection: &Connection,
+    project: &ProjectRow,
+    run_id: &str,
+) -> Result<Option<(i64, Run)>, Error> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT r.id, r.run_id, r.job_type, r.state, r.exit_code, u.username, r.created_at, r.finished_at \
+             FROM runs r JOIN users u ON u.id = r.user_id WHERE r.project_id = ?1 AND r.run_id = ?2",
+        )?
+        .query_row(params![project.id, run_id], |row| {
+            Ok((
+                row.get(0)?,
+                Run {
+                    id: row.get(1)?,
+                    entity: project.entity.clone(),
+                    project: project.name.clone(),
+                    job_type: row.get(2)?,
+                    state: RunState::from_row(row, 3)?,
+                    exit_code: row.get(4)?,
+                    user: row.get(5)?,
+                    created_at: row.get(6)?,
+                    finished_at: row.get(7)?,
+                    resumed: false,
+                },
+            ))
+        })
+        .optional()?)
+}
+
+fn run_not_found(project: &ProjectRow, run_id: &str) -> Error {
+    Error::not_found(format!(
+        "run `{run_id}` not found in project `{}`",
+        project.path()
+    ))
+}
+
+impl Service {
+    /// Creates a run in `entity/project` or resumes it (per `request.resume`); the answer's
+    /// `resumed` says which.
+    pub async fn create_run(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+        request: NewRun,
+    ) -> Result<Run, Error> {
+        let caller = required(caller)?.clone();
+        let (entity, project) = (entity.to_owned(), project.to_owned());
+        let run_id = match &request.id {
+            Some(id) => {
+                validate::run_id(id)?;
+                id.clone()
+            }
+            None => {
+                random_hex(6).map_err(|error| Error::internal(format!("no randomness: {error}")))?
+            }
+        };
+        let job_type = request.job_type.clone();
+        if job_type
+            .as_deref()
+            .is_some_and(|job| job.len() > 128 || job.chars().any(char::is_control))
+        {
+            return Err(Error::invalid_name(
+                "a job type must be at most 128 characters without control characters",
+            ));
+        }
+        self.db()
+        .write(move |connection| {
+            let project = project_for_write(connection, &caller, &entity, &project)?;
+            match (load_run(connection, &project, &run_id)?, request.resume) {
+                (Some(_), ResumeMode::Never) => Err(Error::refused(
+                    Kind::AlreadyExists,
+                    format!(
+                        "run `{run_id}` already exists in project `{}`; resume it (resume `allow` or `must`) or pick another id",
+                        project.path()
+                    ),
+                )),
+                (Some((id, _)), ResumeMode::Allow | ResumeMode::Must) => {
+                    connection.execute(
+                        "UPDATE runs SET state = 'running', exit_code = NULL, finished_at = NULL, \
+                         job_type = COALESCE(?2, job_type) WHERE id = ?1",
+                        params![id, job_type],
+                    )?;
+                    let (_, mut run) = load_run(connection, &project, &run_id)?
+                        .ok_or_else(|| run_not_found(&project, &run_id))?;
+                    run.resumed = true;
+                    Ok(run)
+                }
+                (None, ResumeMode::Must) => Err(Error::not_found(format!(
+                    "run `{run_id}` does not exist in project `{}`, and resume `must` requires it",
+                    project.path()
+                ))),
+                (None, ResumeMode::Never | ResumeMode::Allow) => {
+                    connection.execute(
+                        &format!(
+                            "INSERT INTO runs (project_id, run_id, job_type, state, user_id, created_at) \
+                             VALUES (?1, ?2, ?3, 'running', ?4, {NOW})"
+                        ),
+                        params![project.id, run_id, job_type, caller.user_id],
+                    )?;
+                    let (_, run) = load_run(connection, &project, &run_id)?
+                        .ok_or_else(|| run_not_found(&project, &run_id))?;
+                    Ok(run)
+                }
+            }
+        })
+        .await
+    }
+
+    /// A run of a project the caller may read.
+    pub async fn run(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+        run_id: &str,
+    ) -> Result<Run, Error> {
+        let caller = caller.cloned();
+        let (entity, project, run_id) = (entity.to_owned(), project.to_owned(), run_id.to_owned());
+        self.db()
+            .read(move |connection| {
+                let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
+                let (_, run) = load_run(connection, &project, &run_id)?
+                    .ok_or_else(|| run_not_found(&project, &run_id))?;
+                Ok(run)
+            })
+            .await
+    }
+}
+
+/// The run of a write request: the project must be writable and the run must exist.
+fn writable_run(
+    connection: &Connection,
+    caller: &Caller,
+    entity: &str,
+    project: &str,
+    run_id: &str,
+) -> Result<(ProjectRow, i64), Error> {
+    let project = project_for_write(connection, caller, entity, project)?;
+    let (id, _) =
+        load_run(connection, &project, run_id)?.ok_or_else(|| run_not_found(&project, run_id))?;
+    Ok((project, id))
+}
+
+impl Service {
+    /// Finishes a run: exit code 0 marks it finished, anything else failed.
+    pub async fn finish_run(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+        run_id: &str,
+        exit_code: i32,
+    ) -> Result<Run, Error> {
+        let caller = required(caller)?.clone();
+        let (entity, project, run_id) = (entity.to_owned(), project.to_owned(), run_id.to_owned());
+        self.db()
+            .write(move |connection| {
+                let (project, id) = writable_run(connection, &caller, &entity, &project, &run_id)?;
+                let state = if exit_code == 0 { "finished" } else { "failed" };
+                connection.execute(
+                &format!(
+                    "UPDATE runs SET state = ?2, exit_code = ?3, finished_at = {NOW} WHERE id = ?1"
+                ),
+                params![id, state, exit_code],
+            )?;
+                let (_, run) = load_run(connection, &project, &run_id)?
+                    .ok_or_else(|| run_not_found(&project, &run_id))?;
+                Ok(run)
+            })
+            .await
+    }
+
+    /// Records that the run used a committed version the caller may read; answers that version.
+    pub async fn use_artifact(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+        run_id: &str,
+        artifact_id: &str,
+    ) -> Result<Version, Error> {
+        let caller = required(caller)?.clone();
+        let (entity, project, run_id) = (entity.to_owned(), project.to_owned(), run_id.to_owned());
+        let artifact_id = artifact_id.to_owned();
+        self.db()
+        .write(move |connection| {
+            let (_, id) = writable_run(connection, &caller, &entity, &project, &run_id)?;
+            let row = version_for_read(connection, Some(&caller), &artifact_id)?;
+            if row.version.state != VersionState::Committed {
+                return Err(Error::conflict(format!(
+                    "artifact version `{}` is not committed; a run can only use committed versions",
+                    artifact_id
+                )));
+            }
+            connection.execute(
+                &format!("INSERT OR IGNORE INTO run_inputs (run_id, version_id, used_at) VALUES (?1, ?2, {NOW})"),
+                params![id, artifact_id],
+            )?;
+            Ok(row.version)
+        })
+        .await
+    }
+
+    /// The committed versions a run logged and used (those the caller may read), newest first.
+    pub async fn run_artifacts(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+        run_id: &str,
+    ) -> Result<RunArtifacts, Error> {
+        let caller = caller.cloned();
+        let (entity, project, run_id) = (entity.to_owned(), project.to_owned(), run_id.to_owned());
+        self.db()
+        .read(move |connection| {
+            let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
+            let (id, _) = load_run(connection, &project, &run_id)?.ok_or_else(|| run_not_found(&project, &run_id))?;
+            let logged = load_versions(
+                connection,
+                "WHERE v.logged_by = ?1 AND v.state = 'COMMITTED' ORDER BY v.committed_at DESC, v.id",
+                [id],
+            )?
+            .into_iter()
+            .map(|row| row.version)
+            .collect();
+            let mut used = Vec::new();
+            for row in load_versions(
+                connection,
+                "JOIN run_inputs i ON i.version_id = v.id WHERE i.run_id = ?1 ORDER BY i.used_at DESC, v.id",
+                [id],
+            )? {
+                if can_read(connection, caller.as_ref(), &row.project)? {
+                    used.push(row.version);
+                }
+            }
+            Ok(RunArtifacts { logged, used })
+        })
+        .await
+    }
+}

@@ -1,0 +1,346 @@
+//! The service: the metadata database, the blob storage and the counters, opened from a data
+//! directory (with the first start's bootstrap), and the handle every domain function hangs
+//! off ([`Service`]).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::{OptionalExtension as _, params};
+
+use crate::access::hash_key;
+use crate::blobs::{Blobs, clean_tmp};
+use crate::db::Db;
+use crate::db::schema::{METADATA, NOW, PACKED};
+use crate::error::{Error, OpenError};
+use crate::model::Stats;
+pub use crate::store::BlobStoreConfig;
+
+/// The name of the server admin created on the first start.
+pub const ADMIN_USERNAME: &str = "admin";
+
+/// How many manifests over [`crate::ingest::LARGE_MANIFEST_BYTES`] are spooled and ingested
+/// at once; more wait their turn. Ingesting holds the single writer anyway, so more would only
+/// pile up spooled uploads on disk.
+const LARGE_MANIFEST_PERMITS: usize = 2;
+
+/// What the service needs to open.
+#[derive(Clone)]
+pub struct Config {
+    /// Where the databases, local blobs and temporary uploads live.
+    pub data_dir: PathBuf,
+    /// Where blobs larger than [`crate::blobs::PACK_MAX_SIZE`] bytes are stored.
+    pub blob_store: BlobStoreConfig,
+    /// On the first start, the `admin` user's key (instead of a minted one); on later starts,
+    /// added as another key of `admin` if the service does not know it yet.
+    pub admin_api_key: Option<String>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("blob_store", &self.blob_store)
+            .field(
+                "admin_api_key",
+                &self.admin_api_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// The domain: every operation of the server is a method of this handle (in the modules
+/// beside this one). Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Db>,
+    manifest_permits: Arc<tokio::sync::Semaphore>,
+    blobs: Blobs,
+    counters: Counters,
+    data_dir: PathBuf,
+}
+
+impl fmt::Debug for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Service")
+            .field("data_dir", &self.inner.data_dir)
+            .field("blob_store", &self.inner.blobs.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What opening the data directory did about the admin account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Bootstrap {
+    /// The server admin's user name.
+    pub admin_username: String,
+    /// The admin's API key, only on the first start and only when the service minted it: print
+    /// it once, it cannot be shown again.
+    pub new_admin_api_key: Option<String>,
+}
+
+impl fmt::Debug for Bootstrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bootstrap")
+            .field("admin_username", &self.admin_username)
+            .field(
+                "new_admin_api_key",
+                &self.new_admin_api_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Counters since the process started ([`Stats`]).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) blobs_received: AtomicU64,
+    pub(crate) blob_bytes_received: AtomicU64,
+    pub(crate) blobs_rejected: AtomicU64,
+    pub(crate) versions_committed: AtomicU64,
+    pub(crate) blobs_served: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, amount: u64) {
+        counter.fetch_add(amount, Ordering::Relaxed);
+    }
+}
+
+impl Service {
+    /// Opens (creating on the first start) the data directory of `config`: the metadata and
+    /// packed-blob databases, migrated to this version's schema, and the blob store. Leftover
+    /// temporary uploads are removed. On the first start the server admin `admin` is created,
+    /// with `config.admin_api_key` or a minted key (returned in [`Bootstrap`] to print once).
+    pub async fn open(config: &Config) -> Result<(Self, Bootstrap), OpenError> {
+        let data_dir = config.data_dir.clone();
+        let admin_key = config.admin_api_key.clone();
+        if let Some(key) = &admin_key {
+            check_admin_key(key)?;
+        }
+        let opened = tokio::task::spawn_blocking(move || open_databases(&data_dir))
+            .await
+            .map_err(|error| OpenError::Task(error.to_string()))??;
+        let (db, packed, tmp) = opened;
+        let (store, local_root, prefix, kind) =
+            crate::store::open_store(&config.data_dir, &config.blob_store)?;
+        let blobs = Blobs::new(store, local_root, prefix, packed, tmp, kind);
+        let bootstrap = {
+            let db = Arc::clone(&db);
+            tokio::task::spawn_blocking(move || bootstrap(&db, admin_key.as_deref()))
+                .await
+                .map_err(|error| OpenError::Task(error.to_string()))??
+        };
+        let service = Self {
+            inner: Arc::new(Inner {
+                db,
+                manifest_permits: Arc::new(tokio::sync::Semaphore::new(LARGE_MANIFEST_PERMITS)),
+                blobs,
+                counters: Counters::default(),
+                data_dir: config.data_dir.clone(),
+            }),
+        };
+        Ok((service, bootstrap))
+    }
+
+    pub(crate) fn db(&self) -> &Arc<Db> {
+        &self.inner.db
+    }
+
+    /// Waits for a turn to ingest a large manifest; the turn ends when the permit is dropped.
+    pub(crate) async fn manifest_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
+        Arc::clone(&self.inner.manifest_permits)
+            .acquire_owned()
+            .await
+            .map_err(|error| Error::internal(format!("manifest permits: {error}")))
+    }
+
+    pub(crate) fn blobs(&self) -> &Blobs {
+        &self.inner.blobs
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// Where blobs are kept: `local`, `s3`, `gs` or `azure`.
+    pub fn blob_store_kind(&self) -> &'static str {
+        self.inner.blobs.kind()
+    }
+
+    /// The counters since the process started.
+    pub fn stats(&self) -> Stats {
+        let counters = &self.inner.counters;
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        Stats {
+            blobs_received: load(&counters.blobs_received),
+            blob_bytes_received: load(&counters.blob_bytes_received),
+            blobs_rejected: load(&counters.blobs_rejected),
+            versions_committed: load(&counters.versions_committed),
+            blobs_served: load(&counters.blobs_served),
+        }
+    }
+
+    /// The counters, for server admins only.
+    pub fn stats_for(&self, caller: Option<&crate::Caller>) -> Result<Stats, Error> {
+        let caller = crate::access::required(caller)?;
+        if !caller.admin {
+            return Err(Error::denied(format!(
+                "server statistics are for server admins, and `{}` is not one",
+                caller.username
+            )));
+        }
+        Ok(self.stats())
+    }
+
+    /// Whether the metadata database answers a trivial query (for health checks).
+    pub async fn check_health(&self) -> Result<(), Error> {
+        self.inner
+            .db
+            .read(|connection| Ok(connection.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    /// Folds both databases' write-ahead logs into their files; called after the last request
+    /// on shutdown (the databases are consistent without it).
+    pub async fn checkpoint(&self) -> Result<(), Error> {
+        self.inner.db.checkpoint().await?;
+        self.inner.blobs.checkpoint().await
+    }
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OpenError {
+    let path = path.to_owned();
+    move |source| OpenError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+type Opened = (Arc<Db>, Arc<Db>, PathBuf);
+
+fn open_databases(data_dir: &Path) -> Result<Opened, OpenError> {
+    fs_err::create_dir_all(data_dir).map_err(io_error("create the data directory", data_dir))?;
+    let tmp = data_dir.join("tmp");
+    fs_err::create_dir_all(&tmp).map_err(io_error("create the temporary directory", &tmp))?;
+    let removed = clean_tmp(&tmp).map_err(io_error("clean the temporary directory", &tmp))?;
+    if removed > 0 {
+        tracing::info!(removed, "removed leftover temporary uploads");
+    }
+    let db = Db::open(&data_dir.join("cairn.sqlite"), METADATA)?;
+    let packed = Db::open(&data_dir.join("packed.sqlite"), PACKED)?;
+    Ok((Arc::new(db), Arc::new(packed), tmp))
+}
+
+fn check_admin_key(key: &str) -> Result<(), OpenError> {
+    let fail = |reason: &str| OpenError::Config {
+        what: "admin API key (CAIRN_ADMIN_API_KEY)",
+        value: "<redacted>".to_owned(),
+        reason: reason.to_owned(),
+    };
+    if key.len() < 16 || key.len() > 256 {
+        return Err(fail("it must be 16 to 256 characters long"));
+    }
+    if !key.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Err(fail("it may only hold printable ASCII without spaces"));
+    }
+    Ok(())
+}
+
+/// Creates the admin on the first start; on later starts, adds a configured key it lacks.
+fn bootstrap(db: &Db, admin_key: Option<&str>) -> Result<Bootstrap, OpenError> {
+    let minted = match admin_key {
+        Some(_) => None,
+        None => {
+            Some(crate::access::mint_key().map_err(|error| OpenError::Task(format!("{error:?}")))?)
+        }
+    };
+    let admin_key = admin_key.map(str::to_owned);
+    let created = db
+        .write_blocking(|transaction| {
+            let users: i64 =
+                transaction.query_row("SELECT count(*) FROM users", [], |row| row.get(0))?;
+            if users == 0 {
+                let key = admin_key
+                    .clone()
+                    .or_else(|| minted.clone())
+                    .unwrap_or_default();
+                let user_id = create_user(transaction, ADMIN_USERNAME, true)?;
+                add_key(transaction, user_id, &key)?;
+                return Ok(admin_key.is_none());
+            }
+            if let Some(key) = &admin_key {
+                let hash = hash_key(key);
+                let known: Option<i64> = transaction
+                    .query_row(
+                        "SELECT user_id FROM api_keys WHERE key_hash = ?1",
+                        [&hash],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if known.is_none() {
+                    let admin: Option<i64> = transaction
+                        .query_row(
+                            "SELECT id FROM users WHERE username = ?1",
+                            [ADMIN_USERNAME],
+                            |row| row.get(0),
+                        )
+                        .optional()?;
+                    let admin = match admin {
+                        Some(admin) => admin,
+                        None => transaction.query_row(
+                            "SELECT id FROM users WHERE admin = 1 ORDER BY id LIMIT 1",
+                            [],
+                            |row| row.get(0),
+                        )?,
+                    };
+                    add_key(transaction, admin, key)?;
+                }
+            }
+            Ok(false)
+        })
+        .map_err(|error| OpenError::Task(format!("bootstrapping the admin failed: {error:?}")))?;
+    Ok(Bootstrap {
+        admin_username: ADMIN_USERNAME.to_owned(),
+        new_admin_api_key: if created { minted } else { None },
+    })
+}
+
+/// Creates a user and its entity; returns the user id.
+pub(crate) fn create_user(
+    connection: &rusqlite::Connection,
+    username: &str,
+    admin: bool,
+) -> std::result::Result<i64, Error> {
+    connection.execute(
+        &format!("INSERT INTO entities (name, kind, created_at) VALUES (?1, 'user', {NOW})"),
+        [username],
+    )?;
+    let entity_id = connection.last_insert_rowid();
+    connection.execute(
+        &format!(
+            "INSERT INTO users (entity_id, username, admin, created_at) VALUES (?1, ?2, ?3, {NOW})"
+        ),
+        params![entity_id, username, admin],
+    )?;
+    Ok(connection.last_insert_rowid())
+}
+
+/// Stores the hash of `key` for the user.
+pub(crate) fn add_key(
+    connection: &rusqlite::Connection,
+    user_id: i64,
+    key: &str,
+) -> std::result::Result<(), Error> {
+    connection.execute(
+        &format!("INSERT INTO api_keys (key_hash, user_id, created_at) VALUES (?1, ?2, {NOW})"),
+        params![hash_key(key), user_id],
+    )?;
+    Ok(())
+}
