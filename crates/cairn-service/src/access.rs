@@ -273,13 +273,36 @@ pub(crate) fn version_for_read(
     let Some(row) = queries::load_version(connection, id)? else {
         return Err(version_not_found(id));
     };
-    if !can_read(connection, caller, &row.project)? {
-        return Err(version_not_found(id));
-    }
-    if row.version.state == VersionState::Pending && !can_write(connection, caller, &row.project)? {
+    if !may_read_version(connection, caller, row.version.state, &row.project)? {
         return Err(version_not_found(id));
     }
     Ok(row)
+}
+
+/// The state of a version the caller may read (the rule of [`version_for_read`], in one query
+/// instead of loading the whole version).
+pub(crate) fn readable_state(
+    connection: &Connection,
+    caller: Option<&Caller>,
+    id: &str,
+) -> Result<VersionState, Error> {
+    match queries::version_place(connection, id)? {
+        Some((state, project)) if may_read_version(connection, caller, state, &project)? => {
+            Ok(state)
+        }
+        _ => Err(version_not_found(id)),
+    }
+}
+
+/// A version is readable when its project is, and, while PENDING, writable too.
+fn may_read_version(
+    connection: &Connection,
+    caller: Option<&Caller>,
+    state: VersionState,
+    project: &ProjectRow,
+) -> Result<bool, Error> {
+    Ok(can_read(connection, caller, project)?
+        && (state != VersionState::Pending || can_write(connection, caller, project)?))
 }
 
 /// The version, if the caller may write to its project: `not_found` when they cannot read it,

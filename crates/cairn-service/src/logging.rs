@@ -10,7 +10,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt as _};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use crate::access::{Caller, require_pending, required, version_for_read, version_for_write};
+use crate::access::{Caller, readable_state, require_pending, required, version_for_write};
 use crate::blobs::Blobs;
 use crate::body::ByteStream;
 use crate::db::presence;
@@ -299,7 +299,7 @@ impl Service {
         let stored = self
             .db()
             .read(move |connection| {
-                version_for_read(connection, caller.as_ref(), &id)?;
+                readable_state(connection, caller.as_ref(), &id)?;
                 ingest::find_stored(connection, &id)?.ok_or_else(|| {
                     Error::refused(
                         Kind::ManifestMissing,
@@ -515,8 +515,8 @@ impl Service {
             let md5 = md5.clone();
             self.db()
                 .read(move |connection| {
-                    let row = version_for_read(connection, caller.as_ref(), &id)?;
-                    let committed = row.version.state == VersionState::Committed;
+                    let state = readable_state(connection, caller.as_ref(), &id)?;
+                    let committed = state == VersionState::Committed;
                     presence::servable_size(connection, &id, &md5, committed)?.ok_or_else(|| {
                         Error::not_found(format!(
                             "blob `{md5}` is not an uploaded file of artifact version `{id}`"

@@ -109,6 +109,33 @@ pub(crate) fn project_by_id(connection: &Connection, id: i64) -> Result<ProjectR
         .query_row([id], project_from_row)?)
 }
 
+/// A version's state and project, in one query: what an access check needs, without the
+/// aliases, tags and counts of a whole [`VersionRow`] (blob reads ask this once per request).
+pub(crate) fn version_place(
+    connection: &Connection,
+    id: &str,
+) -> Result<Option<(VersionState, ProjectRow)>, Error> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "SELECT v.state, {PROJECT_COLUMNS} JOIN collections c ON c.project_id = p.id \
+             JOIN versions v ON v.collection_id = c.id WHERE v.id = ?1"
+        ))?
+        .query_row([id], |row| {
+            Ok((
+                VersionState::from_row(row, 0)?,
+                ProjectRow {
+                    id: row.get(1)?,
+                    entity_id: row.get(2)?,
+                    entity: row.get(3)?,
+                    name: row.get(4)?,
+                    visibility: Visibility::from_row(row, 5)?,
+                    created_at: row.get(6)?,
+                },
+            ))
+        })
+        .optional()?)
+}
+
 /// Every project of an entity, sorted by name.
 pub(crate) fn entity_projects(
     connection: &Connection,
