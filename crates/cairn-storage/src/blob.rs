@@ -208,6 +208,11 @@ impl BlobStore {
         }
     }
 
+    /// The backend's name: `file`, `s3`, `gs` or `azure`.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
     fn subject<'a>(&self, key: &'a str) -> Subject<'a> {
         Subject {
             backend: self.backend,

@@ -64,6 +64,7 @@
 //!   credential-bearing configuration types have hand-written `Debug`s.
 
 mod blob;
+mod blob_url;
 #[cfg(any(feature = "s3", feature = "gs", feature = "azure"))]
 mod cloud;
 #[cfg(feature = "testing")]
@@ -87,6 +88,7 @@ use cairn_manifest::{Entry, LogicalPath};
 use futures_util::stream::{BoxStream, TryStreamExt as _};
 
 pub use crate::blob::{BlobKey, BlobMeta, BlobStore, GetRange, PutMode, SINGLE_PUT_LIMIT};
+pub use crate::blob_url::BlobStoreUrl;
 #[cfg(any(feature = "s3", feature = "gs", feature = "azure"))]
 pub use crate::cloud::{AzureConfig, CloudHandler, GcsConfig, S3Config};
 pub use crate::error::{BoxError, Error, Result};
