@@ -105,12 +105,7 @@ impl Blobs {
     }
 
     /// Moves a verified temporary file into the store under (MD5, size).
-    pub(crate) async fn store_file(
-        &self,
-        md5_hex: &str,
-        size: u64,
-        mut temp: TempFile,
-    ) -> Result<(), Error> {
+    async fn store_file(&self, md5_hex: &str, size: u64, mut temp: TempFile) -> Result<(), Error> {
         let key = self.key(md5_hex, size)?;
         let file = temp.finish_writing().await?;
         if let Some(root) = &self.local_root {
@@ -174,7 +169,7 @@ impl Blobs {
     }
 
     /// A packed blob's bytes.
-    pub(crate) async fn read_packed(&self, md5_hex: &str, size: u64) -> Result<Bytes, Error> {
+    async fn read_packed(&self, md5_hex: &str, size: u64) -> Result<Bytes, Error> {
         let md5_hex = md5_hex.to_owned();
         let data: Option<Vec<u8>> = self
             .packed
@@ -193,7 +188,7 @@ impl Blobs {
     }
 
     /// Streams a stored (not packed) blob or a range of it.
-    pub(crate) async fn read_stored(
+    async fn read_stored(
         &self,
         md5_hex: &str,
         size: u64,
@@ -204,9 +199,86 @@ impl Blobs {
         Ok(stream)
     }
 
+    /// Where a blob of `size` bytes collects while it is received: memory for a blob that will
+    /// be packed, a temporary file otherwise. The packing policy lives here and nowhere else.
+    pub(crate) fn incoming(&self, size: u64) -> Result<Incoming, Error> {
+        Ok(if Self::is_small(size) {
+            Incoming::Memory(bytes::BytesMut::new())
+        } else {
+            Incoming::File(self.temp_file()?)
+        })
+    }
+
+    /// Stores a received blob, verified by the caller, under (MD5, size).
+    pub(crate) async fn store(
+        &self,
+        md5_hex: &str,
+        size: u64,
+        incoming: Incoming,
+    ) -> Result<(), Error> {
+        match incoming {
+            Incoming::File(temp) => self.store_file(md5_hex, size, temp).await,
+            Incoming::Memory(memory) => {
+                self.store_packed(vec![(md5_hex.to_owned(), size, memory.freeze())])
+                    .await
+            }
+        }
+    }
+
+    /// Bytes `range` of a stored blob (the whole blob when `None`), from wherever the packing
+    /// policy put it.
+    pub(crate) async fn read(
+        &self,
+        md5_hex: &str,
+        size: u64,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<crate::logging::BlobBytes, Error> {
+        use futures_util::StreamExt as _;
+        if Self::is_small(size) {
+            let bytes = self.read_packed(md5_hex, size).await?;
+            let (start, end) = range.map_or((0, bytes.len()), |range| {
+                let clamp = |at: u64| usize::try_from(at).unwrap_or(usize::MAX).min(bytes.len());
+                (clamp(range.start), clamp(range.end))
+            });
+            Ok(crate::logging::BlobBytes::Whole(
+                bytes.slice(start..end.max(start)),
+            ))
+        } else {
+            let range = range.map(GetRange::Bounded);
+            Ok(crate::logging::BlobBytes::Stream(
+                self.read_stored(md5_hex, size, range)
+                    .await?
+                    .map(|chunk| chunk.map_err(std::io::Error::other))
+                    .boxed(),
+            ))
+        }
+    }
+
     /// Folds the packed database's log into its file (on shutdown).
     pub(crate) async fn checkpoint(&self) -> Result<(), Error> {
         self.packed.checkpoint().await
+    }
+}
+
+/// A blob being received ([`Blobs::incoming`]).
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// A blob that will be packed, collected in memory (at most [`PACK_MAX_SIZE`] bytes).
+    Memory(bytes::BytesMut),
+    /// A larger blob, written to a temporary file.
+    File(TempFile),
+}
+
+impl Incoming {
+    /// Appends a chunk.
+    pub(crate) async fn write(&mut self, chunk: Bytes) -> Result<(), Error> {
+        match self {
+            Self::Memory(memory) => {
+                memory.extend_from_slice(&chunk);
+                Ok(())
+            }
+            Self::File(temp) => temp.write(chunk).await,
+        }
     }
 }
 

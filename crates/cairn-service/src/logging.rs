@@ -348,15 +348,9 @@ impl Service {
             return Err(reject(size_mismatch(&md5, size, length)));
         }
         let mut hasher = Hasher::new(Algorithms::MD5);
-        let keep_in_memory = Blobs::is_small(size);
-        let mut memory = bytes::BytesMut::new();
         // The bytes are received and stored even when the server already holds the content: a
         // shortcut would let the answer's timing tell whether anyone stores it.
-        let mut temp = if keep_in_memory {
-            None
-        } else {
-            Some(self.blobs().temp_file()?)
-        };
+        let mut incoming = self.blobs().incoming(size)?;
         while let Some(chunk) = bytes.next().await {
             let chunk = chunk.map_err(|error| {
                 reject(Error::bad_request(format!(
@@ -368,11 +362,7 @@ impl Service {
                 return Err(reject(size_mismatch(&md5, size, "more than that")));
             }
             hasher.update(&chunk);
-            if let Some(temp) = temp.as_mut() {
-                temp.write(chunk).await?;
-            } else {
-                memory.extend_from_slice(&chunk);
-            }
+            incoming.write(chunk).await?;
         }
         let digests = hasher.finalize();
         if digests.size != size {
@@ -382,14 +372,7 @@ impl Service {
         if actual != md5 {
             return Err(reject(digest_mismatch(&md5, &actual)));
         }
-        match temp {
-            Some(temp) => self.blobs().store_file(&md5, size, temp).await?,
-            None => {
-                self.blobs()
-                    .store_packed(vec![(md5.clone(), size, memory.freeze())])
-                    .await?;
-            }
-        }
+        self.blobs().store(&md5, size, incoming).await?;
         self.record(id.to_owned(), vec![(md5, size)]).await?;
         let counters = self.counters();
         Counters::add(&counters.blobs_received, 1);
@@ -418,6 +401,15 @@ impl Service {
         let mut accepted: Vec<(String, u64, Bytes)> = Vec::with_capacity(frames.len());
         let mut bad: Option<Error> = None;
         for frame in frames {
+            if !Blobs::is_small(frame.data.len() as u64) {
+                bad = Some(Error::bad_request(format!(
+                    "batch frame `{}` holds {} bytes; blobs over {} bytes go up one by one",
+                    frame.md5_hex,
+                    frame.data.len(),
+                    crate::blobs::PACK_MAX_SIZE
+                )));
+                break;
+            }
             let actual = cairn_hash::md5(&frame.data).to_hex();
             if actual != frame.md5_hex {
                 bad = Some(digest_mismatch(&frame.md5_hex, &actual));
@@ -534,23 +526,7 @@ impl Service {
         blob: &ServableBlob,
         range: Option<std::ops::Range<u64>>,
     ) -> Result<BlobBytes, Error> {
-        let bytes = if Blobs::is_small(blob.size) {
-            let bytes = self.blobs().read_packed(&blob.md5_hex, blob.size).await?;
-            let (start, end) = range.map_or((0, bytes.len()), |range| {
-                let clamp = |at: u64| usize::try_from(at).unwrap_or(usize::MAX).min(bytes.len());
-                (clamp(range.start), clamp(range.end))
-            });
-            BlobBytes::Whole(bytes.slice(start..end.max(start)))
-        } else {
-            let range = range.map(cairn_storage::GetRange::Bounded);
-            BlobBytes::Stream(
-                self.blobs()
-                    .read_stored(&blob.md5_hex, blob.size, range)
-                    .await?
-                    .map(|chunk| chunk.map_err(std::io::Error::other))
-                    .boxed(),
-            )
-        };
+        let bytes = self.blobs().read(&blob.md5_hex, blob.size, range).await?;
         Counters::add(&self.counters().blobs_served, 1);
         Ok(bytes)
     }
