@@ -106,7 +106,6 @@ pub(crate) fn code_of(kind: Kind) -> ErrorCode {
         Kind::MissingBlobs => ErrorCode::MissingBlobs,
         Kind::ManifestMissing => ErrorCode::ManifestMissing,
         Kind::PayloadTooLarge => ErrorCode::PayloadTooLarge,
-        Kind::RangeNotSatisfiable => ErrorCode::RangeNotSatisfiable,
         // `Kind` is non-exhaustive: a refusal this layer does not know yet is still the
         // caller's mistake, never a server failure.
         _ => ErrorCode::BadRequest,

@@ -43,8 +43,6 @@ pub enum Kind {
     ManifestMissing,
     /// A body is larger than allowed.
     PayloadTooLarge,
-    /// A range outside the blob.
-    RangeNotSatisfiable,
 }
 
 /// A refusal: its kind, the message, and for [`Kind::MissingBlobs`] the blobs.
@@ -161,7 +159,7 @@ impl Error {
         matches!(self, Self::Database(error) if is_busy(error))
     }
 
-    /// Prefixes a refusal's message (other errors are unchanged).
+    /// Appends `suffix` to a refusal's message (other errors are unchanged).
     pub(crate) fn with_suffix(self, suffix: &str) -> Self {
         match self {
             Self::Refused(mut refusal) => {
