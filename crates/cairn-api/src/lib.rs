@@ -14,6 +14,9 @@
 //! * [`ArtifactPath`]: `entity/project/name:alias` as users type it.
 //! * [`batch`]: the framing of `application/vnd.cairn.blob-batch` uploads of many small blobs.
 //!
+//! With the `openapi` feature (off by default, on in `cairn-server`), the wire types derive
+//! `utoipa::ToSchema`, and the server generates its OpenAPI document from them.
+//!
 //! # Example
 //!
 //! ```
@@ -54,6 +57,8 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod path;
 mod problem;
 pub mod routes;

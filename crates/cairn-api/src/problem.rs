@@ -56,6 +56,28 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code a server sends, in documentation order ([`Self::Unknown`] is not one).
+    pub const KNOWN: [Self; 18] = [
+        Self::BadRequest,
+        Self::InvalidName,
+        Self::InvalidMetadata,
+        Self::InvalidManifest,
+        Self::Unauthenticated,
+        Self::PermissionDenied,
+        Self::NotFound,
+        Self::AlreadyExists,
+        Self::Conflict,
+        Self::NotPending,
+        Self::DigestMismatch,
+        Self::SizeMismatch,
+        Self::MissingBlobs,
+        Self::ManifestMissing,
+        Self::PayloadTooLarge,
+        Self::RangeNotSatisfiable,
+        Self::StorageUnavailable,
+        Self::Internal,
+    ];
+
     /// The HTTP status that goes with the code.
     pub fn status(self) -> u16 {
         match self {
@@ -138,8 +160,10 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
-/// An RFC 9457 problem body (`application/problem+json`) with Cairn's extension members.
+/// An RFC 9457 problem body (`application/problem+json`) with Cairn's extension members. A 5xx
+/// body carries no internal detail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// A URI naming the problem type: `urn:cairn:problem:<code>`.
     #[serde(rename = "type")]
@@ -201,6 +225,36 @@ mod tests {
         }
         let unknown: Result<ErrorCode, _> = serde_json::from_str("\"from_the_future\"");
         assert!(matches!(unknown, Ok(ErrorCode::Unknown)));
+    }
+
+    #[test]
+    fn known_lists_every_code_a_server_sends() {
+        // A new code fails to compile here until it is sorted, and then listed in `KNOWN`.
+        let sent_by_servers = |code: ErrorCode| match code {
+            ErrorCode::BadRequest
+            | ErrorCode::InvalidName
+            | ErrorCode::InvalidMetadata
+            | ErrorCode::InvalidManifest
+            | ErrorCode::Unauthenticated
+            | ErrorCode::PermissionDenied
+            | ErrorCode::NotFound
+            | ErrorCode::AlreadyExists
+            | ErrorCode::Conflict
+            | ErrorCode::NotPending
+            | ErrorCode::DigestMismatch
+            | ErrorCode::SizeMismatch
+            | ErrorCode::MissingBlobs
+            | ErrorCode::ManifestMissing
+            | ErrorCode::PayloadTooLarge
+            | ErrorCode::RangeNotSatisfiable
+            | ErrorCode::StorageUnavailable
+            | ErrorCode::Internal => true,
+            ErrorCode::Unknown => false,
+        };
+        assert!(ErrorCode::KNOWN.into_iter().all(sent_by_servers));
+        let distinct: std::collections::BTreeSet<&str> =
+            ErrorCode::KNOWN.iter().map(|code| code.as_str()).collect();
+        assert_eq!(distinct.len(), ErrorCode::KNOWN.len());
     }
 
     #[test]

@@ -6,28 +6,33 @@ use serde_json::{Map, Value};
 
 /// `GET /healthz` and `GET /api/v1/server`: what the server is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerInfo {
     /// The native API version ([`crate::API_VERSION`]).
     pub api_version: u32,
     /// The server's package version.
     pub server_version: String,
     /// Where blobs are kept: `local`, `s3`, `gs` or `azure`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::blob_store))]
     pub blob_store: String,
 }
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// The user name, which is also the name of the user's own entity.
     pub username: String,
     /// Whether the user administers the whole server.
     pub admin: bool,
     /// When the user was created.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
 }
 
 /// `GET /api/v1/viewer`: who the API key belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Viewer {
     /// The user.
     pub user: User,
@@ -37,6 +42,7 @@ pub struct Viewer {
 
 /// One team a user belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TeamMembership {
     /// The team's name (an entity name).
     pub team: String,
@@ -46,17 +52,21 @@ pub struct TeamMembership {
 
 /// `POST /api/v1/users` (server admins only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateUser {
     /// The new user's name ([`crate::validate_entity_name`]).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"))]
     pub username: String,
     /// Whether the user administers the whole server.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
     pub admin: bool,
 }
 
 /// The answer to [`CreateUser`] and to `POST /api/v1/users/{username}/api-keys`: the key is shown
 /// this once and only its hash is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedApiKey {
     /// The user the key belongs to.
     pub user: User,
@@ -66,6 +76,7 @@ pub struct CreatedApiKey {
 
 /// A team member's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Manages members and project settings, and reads and writes every project.
@@ -76,13 +87,16 @@ pub enum Role {
 
 /// `POST /api/v1/teams`: the caller becomes the team's first admin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateTeam {
     /// The team's name ([`crate::validate_entity_name`]); it must not clash with a user name.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"))]
     pub name: String,
 }
 
 /// A team and its members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Team {
     /// The team's name.
     pub name: String,
@@ -92,6 +106,7 @@ pub struct Team {
 
 /// One member of a [`Team`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TeamMember {
     /// The user.
     pub username: String,
@@ -101,6 +116,7 @@ pub struct TeamMember {
 
 /// `PUT /api/v1/teams/{team}/members/{username}`: add a member or change a role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetTeamMember {
     /// The role to give.
     pub role: Role,
@@ -108,6 +124,7 @@ pub struct SetTeamMember {
 
 /// Who may read and write a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Only the owning user or the team's members read and write.
@@ -121,6 +138,7 @@ pub enum Visibility {
 
 /// A project: the place collections and runs live in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Project {
     /// The owning entity (user or team).
     pub entity: String,
@@ -129,12 +147,14 @@ pub struct Project {
     /// Who may read and write it.
     pub visibility: Visibility,
     /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
 }
 
 /// `PUT /api/v1/projects/{entity}/{project}`: create a project or change its settings (team
 /// admins and the owning user only).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpsertProject {
     /// The new visibility; unchanged (or `private` on creation) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +163,7 @@ pub struct UpsertProject {
 
 /// `GET /api/v1/entities/{entity}/projects`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectList {
     /// The projects the caller may read, sorted by name.
     pub projects: Vec<Project>,
@@ -150,6 +171,7 @@ pub struct ProjectList {
 
 /// An artifact collection (sequence): `entity/project/name` with a type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Collection {
     /// The owning entity.
     pub entity: String,
@@ -164,13 +186,16 @@ pub struct Collection {
     /// The version `latest` points at (`v3`), if any.
     pub latest: Option<String>,
     /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
     /// When a version was last committed or changed.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub updated_at: String,
 }
 
 /// `GET /api/v1/projects/{entity}/{project}/collections`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionList {
     /// The collections, sorted by name.
     pub collections: Vec<Collection>,
@@ -178,6 +203,7 @@ pub struct CollectionList {
 
 /// The state of an artifact version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum VersionState {
     /// Created, still receiving its manifest and blobs; invisible to readers by alias.
@@ -190,6 +216,7 @@ pub enum VersionState {
 
 /// An artifact version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Version {
     /// Opaque, globally unique id; this is what a manifest's `birthArtifactID` holds.
     pub id: String,
@@ -206,6 +233,7 @@ pub struct Version {
     /// The state.
     pub state: VersionState,
     /// The artifact digest (32 hex digits), as declared at creation.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
     pub digest: String,
     /// Total size of the file entries, in bytes (known once the manifest is uploaded).
     pub size: u64,
@@ -214,6 +242,7 @@ pub struct Version {
     /// Free-text description.
     pub description: Option<String>,
     /// User metadata, at most [`crate::MAX_METADATA_KEYS`] keys.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadata))]
     pub metadata: Map<String, Value>,
     /// The aliases pointing here, sorted (`latest` included when it does).
     pub aliases: Vec<String>,
@@ -222,10 +251,13 @@ pub struct Version {
     /// The id of the run that logged it, if one did.
     pub logged_by: Option<String>,
     /// When it was created (the start of logging).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
     /// When anything about it last changed.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub updated_at: String,
     /// When it was committed.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub committed_at: Option<String>,
 }
 
@@ -247,6 +279,7 @@ impl Version {
 
 /// `GET .../collections/{collection}/versions`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionList {
     /// Committed versions, newest first.
     pub versions: Vec<Version>,
@@ -255,18 +288,21 @@ pub struct VersionList {
 /// `POST /api/v1/projects/{entity}/{project}/artifacts`: start logging a version. The project is
 /// created on first use when the caller may write to the entity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateVersion {
     /// The collection's name; created on first use with `artifact_type`.
     pub collection: String,
     /// The artifact type; must equal the collection's when it exists.
     pub artifact_type: String,
     /// The artifact digest the manifest will hash to (32 hex digits).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-fA-F]{32}$"))]
     pub digest: String,
     /// Description of the new version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Metadata of the new version.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadata))]
     pub metadata: Map<String, Value>,
     /// Aliases to point at the version when it commits (`latest` always moves).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -281,6 +317,7 @@ pub struct CreateVersion {
 
 /// What [`CreateVersion`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CreateVersionStatus {
     /// A new PENDING version.
@@ -295,6 +332,7 @@ pub enum CreateVersionStatus {
 
 /// The answer to [`CreateVersion`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedVersion {
     /// What happened.
     pub status: CreateVersionStatus,
@@ -306,8 +344,10 @@ pub struct CreatedVersion {
 
 /// A blob as the server stores and deduplicates it: by MD5 and size.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobRef {
     /// The MD5 of the content, 32 lowercase hex digits.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
     pub md5: String,
     /// The size in bytes.
     pub size: u64,
@@ -315,8 +355,10 @@ pub struct BlobRef {
 
 /// The answer to a manifest upload and to `GET .../missing-blobs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManifestReceipt {
     /// The artifact digest the manifest hashes to.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
     pub digest: String,
     /// Number of entries.
     pub file_count: u64,
@@ -328,6 +370,7 @@ pub struct ManifestReceipt {
 
 /// The answer to a single blob upload or a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobReceipt {
     /// Blobs accepted (new to the entity or already held).
     pub blobs: u64,
@@ -337,16 +380,19 @@ pub struct BlobReceipt {
 
 /// `POST /api/v1/artifacts/{id}/commit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommitVersion {}
 
 /// `PATCH /api/v1/artifacts/{id}`: edits of a committed version, applied in one transaction.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateVersion {
     /// A new description (an empty string clears it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// New metadata, replacing the old.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::optional_metadata))]
     pub metadata: Option<Map<String, Value>>,
     /// Aliases to point here (moved from another version of the collection if needed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -364,6 +410,7 @@ pub struct UpdateVersion {
 
 /// The state of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     /// Started and not finished.
@@ -376,6 +423,7 @@ pub enum RunState {
 
 /// How [`CreateRun`] treats an existing run with the same id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResumeMode {
     /// The id must be new.
@@ -389,20 +437,24 @@ pub enum ResumeMode {
 
 /// `POST /api/v1/projects/{entity}/{project}/runs`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateRun {
     /// The run id (8–64 of `[a-z0-9_-]`); the server picks one when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9_-]{8,64}$"))]
     pub id: Option<String>,
     /// The job type (`train`, `eval`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_type: Option<String>,
     /// What to do when the id exists.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = "never"))]
     pub resume: ResumeMode,
 }
 
 /// A run: a unit of work that logs and uses artifact versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Run {
     /// The run id, unique within its project.
     pub id: String,
@@ -419,8 +471,10 @@ pub struct Run {
     /// The user who started it.
     pub user: String,
     /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
     /// When it finished.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub finished_at: Option<String>,
     /// Whether this answer resumed an existing run.
     #[serde(default)]
@@ -429,15 +483,18 @@ pub struct Run {
 
 /// `POST .../runs/{run}/finish`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FinishRun {
     /// The process's exit code; 0 marks the run finished, anything else failed.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = 0))]
     pub exit_code: i32,
 }
 
 /// `POST .../runs/{run}/inputs`: record that the run used a version (any project the caller
 /// may read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UseArtifact {
     /// The version's opaque id.
     pub artifact_id: String,
@@ -445,6 +502,7 @@ pub struct UseArtifact {
 
 /// `GET .../runs/{run}/artifacts`: the run's outputs and inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunArtifacts {
     /// Versions the run logged.
     pub logged: Vec<Version>,
@@ -454,6 +512,7 @@ pub struct RunArtifacts {
 
 /// A pointer to a run, in lineage answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunRef {
     /// The owning entity.
     pub entity: String,
@@ -465,6 +524,7 @@ pub struct RunRef {
 
 /// `GET /api/v1/artifacts/{id}/lineage`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lineage {
     /// The run that logged the version.
     pub logged_by: Option<RunRef>,
@@ -475,6 +535,7 @@ pub struct Lineage {
 /// `GET /api/v1/server/stats` (server admins only): counters since the process started, for
 /// operators and for end-to-end tests that check what really travelled.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerStats {
     /// Blob upload requests (single or batch members) whose content was stored or already held.
     pub blobs_received: u64,

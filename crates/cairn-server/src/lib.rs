@@ -68,7 +68,7 @@ mod error;
 mod extract;
 mod handlers;
 mod listen;
-pub mod openapi;
+mod openapi;
 mod router;
 mod state;
 mod wire;

@@ -1,6 +1,7 @@
-//! The route table: every `(method, path)` the server answers and its handler. [`crate::app`]
-//! builds the router from it, and a test checks it against the OpenAPI document, so the two
-//! cannot drift apart.
+//! The route table: every `(method, path)` the server answers, its handler and its OpenAPI
+//! operation. [`crate::app`] builds the router from it and `crate::openapi` the document, and a
+//! test checks that the operations describe exactly these methods and paths, so the two cannot
+//! drift apart.
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -8,6 +9,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use cairn_api::routes;
 
 use crate::handlers::{accounts, download, projects, receive, runs, server, upload, versions};
+use crate::openapi::{Doc, operations};
 use crate::state::AppState;
 
 /// One route.
@@ -20,13 +22,21 @@ pub(crate) struct Route {
     pub(crate) method: Method,
     pub(crate) path: &'static str,
     pub(crate) handler: MethodRouter<AppState>,
+    /// The OpenAPI entry, whose own method and path the document uses.
+    pub(crate) doc: fn() -> Doc,
 }
 
-fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Route {
+fn route(
+    method: Method,
+    path: &'static str,
+    handler: MethodRouter<AppState>,
+    doc: fn() -> Doc,
+) -> Route {
     Route {
         method,
         path,
         handler,
+        doc,
     }
 }
 
@@ -35,104 +45,210 @@ fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) ->
 /// is off everywhere.
 pub(crate) fn table() -> Vec<Route> {
     vec![
-        route(Method::GET, routes::HEALTHZ, get(server::healthz)),
-        route(Method::GET, routes::OPENAPI, get(server::openapi)),
-        route(Method::GET, routes::SERVER, get(server::server)),
-        route(Method::GET, routes::SERVER_STATS, get(server::stats)),
-        route(Method::GET, routes::VIEWER, get(accounts::viewer)),
-        route(Method::POST, routes::USERS, post(accounts::create)),
+        route(
+            Method::GET,
+            routes::HEALTHZ,
+            get(server::healthz),
+            operations::healthz,
+        ),
+        route(
+            Method::GET,
+            routes::OPENAPI,
+            get(server::openapi),
+            operations::openapi,
+        ),
+        route(
+            Method::GET,
+            routes::SERVER,
+            get(server::server),
+            operations::server_info,
+        ),
+        route(
+            Method::GET,
+            routes::SERVER_STATS,
+            get(server::stats),
+            operations::server_stats,
+        ),
+        route(
+            Method::GET,
+            routes::VIEWER,
+            get(accounts::viewer),
+            operations::viewer,
+        ),
+        route(
+            Method::POST,
+            routes::USERS,
+            post(accounts::create),
+            operations::create_user,
+        ),
         route(
             Method::POST,
             routes::PATTERN_API_KEYS,
             post(accounts::create_key),
+            operations::create_api_key,
         ),
-        route(Method::POST, routes::TEAMS, post(accounts::create_team)),
-        route(Method::GET, routes::PATTERN_TEAM, get(accounts::get_team)),
+        route(
+            Method::POST,
+            routes::TEAMS,
+            post(accounts::create_team),
+            operations::create_team,
+        ),
+        route(
+            Method::GET,
+            routes::PATTERN_TEAM,
+            get(accounts::get_team),
+            operations::get_team,
+        ),
         route(
             Method::PUT,
             routes::PATTERN_TEAM_MEMBER,
             put(accounts::set_member),
+            operations::set_team_member,
         ),
         route(
             Method::DELETE,
             routes::PATTERN_TEAM_MEMBER,
             delete(accounts::remove_member),
+            operations::remove_team_member,
         ),
         route(
             Method::GET,
             routes::PATTERN_ENTITY_PROJECTS,
             get(projects::list),
+            operations::list_projects,
         ),
-        route(Method::GET, routes::PATTERN_PROJECT, get(projects::get)),
-        route(Method::PUT, routes::PATTERN_PROJECT, put(projects::put)),
+        route(
+            Method::GET,
+            routes::PATTERN_PROJECT,
+            get(projects::get),
+            operations::get_project,
+        ),
+        route(
+            Method::PUT,
+            routes::PATTERN_PROJECT,
+            put(projects::put),
+            operations::upsert_project,
+        ),
         route(
             Method::GET,
             routes::PATTERN_COLLECTIONS,
             get(projects::collections),
+            operations::list_collections,
         ),
         route(
             Method::GET,
             routes::PATTERN_COLLECTION,
             get(projects::collection),
+            operations::get_collection,
         ),
         route(
             Method::GET,
             routes::PATTERN_COLLECTION_VERSIONS,
             get(projects::versions),
+            operations::list_versions,
         ),
         route(
             Method::POST,
             routes::PATTERN_VERSIONS,
             post(versions::create),
+            operations::create_version,
         ),
         route(
             Method::GET,
             routes::PATTERN_VERSION_BY_NAME,
             get(versions::by_name),
+            operations::get_version_by_name,
         ),
-        route(Method::POST, routes::PATTERN_RUNS, post(runs::create)),
-        route(Method::GET, routes::PATTERN_RUN, get(runs::get)),
-        route(Method::POST, routes::PATTERN_RUN_FINISH, post(runs::finish)),
+        route(
+            Method::POST,
+            routes::PATTERN_RUNS,
+            post(runs::create),
+            operations::create_run,
+        ),
+        route(
+            Method::GET,
+            routes::PATTERN_RUN,
+            get(runs::get),
+            operations::get_run,
+        ),
+        route(
+            Method::POST,
+            routes::PATTERN_RUN_FINISH,
+            post(runs::finish),
+            operations::finish_run,
+        ),
         route(
             Method::POST,
             routes::PATTERN_RUN_INPUTS,
             post(runs::use_artifact),
+            operations::use_artifact,
         ),
         route(
             Method::GET,
             routes::PATTERN_RUN_ARTIFACTS,
             get(runs::artifacts),
+            operations::run_artifacts,
         ),
-        route(Method::GET, routes::PATTERN_VERSION, get(versions::get)),
+        route(
+            Method::GET,
+            routes::PATTERN_VERSION,
+            get(versions::get),
+            operations::get_version,
+        ),
         route(
             Method::PATCH,
             routes::PATTERN_VERSION,
             patch(versions::update),
+            operations::update_version,
         ),
         route(
             Method::PUT,
             routes::PATTERN_MANIFEST,
             put(upload::put_manifest),
+            operations::put_manifest,
         ),
         route(
             Method::GET,
             routes::PATTERN_MANIFEST,
             get(upload::get_manifest),
+            operations::get_manifest,
         ),
         route(
             Method::GET,
             routes::PATTERN_MISSING_BLOBS,
             get(upload::get_missing),
+            operations::missing_blobs,
         ),
         route(
             Method::POST,
             routes::PATTERN_BLOB_BATCH,
             post(receive::put_batch),
+            operations::put_blob_batch,
         ),
-        route(Method::PUT, routes::PATTERN_BLOB, put(receive::put_blob)),
-        route(Method::GET, routes::PATTERN_BLOB, get(download::get_blob)),
-        route(Method::POST, routes::PATTERN_COMMIT, post(upload::commit)),
-        route(Method::GET, routes::PATTERN_LINEAGE, get(versions::lineage)),
+        route(
+            Method::PUT,
+            routes::PATTERN_BLOB,
+            put(receive::put_blob),
+            operations::put_blob,
+        ),
+        route(
+            Method::GET,
+            routes::PATTERN_BLOB,
+            get(download::get_blob),
+            operations::get_blob,
+        ),
+        route(
+            Method::POST,
+            routes::PATTERN_COMMIT,
+            post(upload::commit),
+            operations::commit_version,
+        ),
+        route(
+            Method::GET,
+            routes::PATTERN_LINEAGE,
+            get(versions::lineage),
+            operations::lineage,
+        ),
     ]
 }
 

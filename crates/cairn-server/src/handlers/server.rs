@@ -38,13 +38,16 @@ pub(crate) async fn stats(State(state): State<AppState>, auth: Auth) -> Result<R
 }
 
 /// `GET /api/v1/openapi.json`.
-pub(crate) async fn openapi() -> Response {
-    let mut response = (StatusCode::OK, crate::openapi::DOCUMENT).into_response();
+pub(crate) async fn openapi() -> Result<Response, ApiError> {
+    let document = crate::openapi::json().map_err(|error| {
+        ApiError::internal(format!("serialising the OpenAPI document: {error}"))
+    })?;
+    let mut response = (StatusCode::OK, document).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    response
+    Ok(response)
 }
 
 /// Any path no route matches.
