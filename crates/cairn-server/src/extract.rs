@@ -34,10 +34,16 @@ where
         check_content_length(request.headers(), JSON_MAX_BYTES, "a JSON body")?;
         let bytes = read_limited(request.into_body(), JSON_MAX_BYTES, "a JSON body").await?;
         // An empty body is an empty object, so `POST .../commit` needs no body.
-        let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Bytes::from_static(b"{}")
-        } else {
-            bytes
+        let bytes = match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
+            None => Bytes::from_static(b"{}"),
+            Some(b'{') => bytes,
+            // Every body is an object. serde would also take a struct from an array of its
+            // fields (`[null, null]`) and a field-less one from `null`.
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "the JSON body must be an object (`{...}`)",
+                ));
+            }
         };
         serde_json::from_slice(&bytes)
             .map(Self)

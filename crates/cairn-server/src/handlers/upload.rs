@@ -7,12 +7,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use bytes::Bytes;
+use cairn_api::CommitVersion;
 use cairn_service::logging::Receipt;
 use futures_util::StreamExt as _;
 
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{PathParams, content_length, ok};
+use crate::extract::{JsonBody, PathParams, content_length, ok};
 use crate::state::AppState;
 use crate::wire;
 
@@ -111,11 +112,13 @@ pub(crate) async fn get_missing(
     Ok(receipt_response(receipt))
 }
 
-/// `POST /api/v1/artifacts/{id}/commit`.
+/// `POST /api/v1/artifacts/{id}/commit`. The body, [`CommitVersion`], has no fields (yet), but
+/// is held to the same rules as every JSON body: absent, or an object.
 pub(crate) async fn commit(
     State(state): State<AppState>,
     auth: Auth,
     PathParams(id): PathParams<String>,
+    JsonBody(CommitVersion {}): JsonBody<CommitVersion>,
 ) -> Result<Response, ApiError> {
     let version = state.service().commit(auth.caller(), &id).await?;
     Ok(ok(&wire::version(version)))

@@ -13,6 +13,7 @@ mod access_matrix;
 mod blobs;
 mod connections;
 mod emulators;
+mod fuzzed;
 mod harness;
 mod hostile;
 mod limits;
