@@ -9,8 +9,9 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// A command line to run: program, arguments, extra environment and working directory.
 #[derive(Debug, Clone)]
@@ -126,6 +127,32 @@ impl Cmd {
         println!("$ {self}");
         let status = self.status(self.to_command())?;
         self.check(status)
+    }
+
+    /// Like [`Self::run`], but kills the command (and fails) when it has not finished within
+    /// `timeout`.
+    pub(crate) fn run_with_timeout(&self, timeout: Duration) -> Result<()> {
+        println!("$ {self}");
+        let mut child = self
+            .to_command()
+            .spawn()
+            .with_context(|| self.spawn_error())?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return self.check(status);
+            }
+            if Instant::now() >= deadline {
+                // Best effort: it may have exited in the meantime.
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "`{self}` did not finish within {} s and was killed",
+                    timeout.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Runs the command without printing it and with all output discarded; reports whether it

@@ -36,11 +36,25 @@ pub(crate) fn run(workspace: &Workspace) -> Result<()> {
 /// required.
 pub(crate) fn run_with_env(workspace: &Workspace, env: &[EnvVar]) -> Result<()> {
     let nextest = workspace.cargo(["nextest", "--version"]).probe();
+    let binary = cairn_binary(workspace, nextest)?;
+    let binary = binary.to_string_lossy().into_owned();
+    env.iter()
+        .fold(test_command(workspace, nextest), |cmd, (key, value)| {
+            cmd.env(key, value)
+        })
+        .env(BIN_ENV, &binary)
+        .run()
+}
+
+/// The `cairn` binary to test: `CAIRN_E2E_BIN` if set, else `<target>/debug/cairn`, built
+/// first by the main test step's build (`nextest` says which runner's), so the step that builds
+/// it first leaves nothing for the others to build. `crate::api_fuzz` tests the same binary.
+pub(crate) fn cairn_binary(workspace: &Workspace, nextest: bool) -> Result<PathBuf> {
     let binary = match std::env::var_os(BIN_ENV) {
         Some(binary) => {
             let binary = PathBuf::from(binary);
             println!(
-                "e2e: testing {BIN_ENV}={} (not building cairn)",
+                "testing {BIN_ENV}={} (not building cairn)",
                 binary.display()
             );
             binary
@@ -61,13 +75,7 @@ pub(crate) fn run_with_env(workspace: &Workspace, env: &[EnvVar]) -> Result<()> 
          `cairn` binary",
         binary.display()
     );
-    let binary = binary.to_string_lossy().into_owned();
-    env.iter()
-        .fold(test_command(workspace, nextest), |cmd, (key, value)| {
-            cmd.env(key, value)
-        })
-        .env(BIN_ENV, &binary)
-        .run()
+    Ok(binary)
 }
 
 /// Builds everything the main test step builds, which includes `<target>/debug/cairn`.

@@ -27,6 +27,7 @@ use clap::{Args, Subcommand};
 
 use crate::cmd::Cmd;
 use crate::emulators::install::Installed;
+pub(crate) use crate::emulators::install::{PythonTool, cache_dir, ensure_python_tool};
 use crate::emulators::process::Owner;
 pub(crate) use crate::emulators::session::Emulators;
 use crate::workspace::Workspace;

@@ -8,6 +8,8 @@
 //!   file sizes, machine paths).
 //! * `cargo xtask e2e`: the end-to-end scenarios (`tests/e2e/`) against the real `cairn` binary,
 //!   built first; also the last step of `test`.
+//! * `cargo xtask api-fuzz`: schemathesis fuzzes a seeded `cairn server` from its OpenAPI
+//!   document, anonymously and signed in; also a step of `test`.
 //! * `cargo xtask emulators start|stop|status|env`: the object-store emulators the storage tests
 //!   run against (`test` starts and stops them by itself).
 //! * `cargo xtask bench hash`: hashing throughput of `cairn manifest` against `md5sum` and,
@@ -26,6 +28,7 @@
     reason = "xtask is a developer tool whose whole job is to report to the terminal"
 )]
 
+mod api_fuzz;
 mod bench;
 mod cmd;
 mod e2e;
@@ -52,12 +55,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the full test suite: tidy, doc tests, `cargo nextest run` (or `cargo test`), e2e.
+    /// Run the full test suite: tidy, doc tests, API fuzzing, `cargo nextest run` (or `cargo
+    /// test`), e2e.
     Test,
     /// Run exactly what CI gates: fmt, clippy, rustdoc, then everything `test` runs.
     Ci,
     /// Build `cairn` and run the end-to-end scenarios against it (`tests/e2e/`).
     E2e,
+    /// Build `cairn`, seed a server and fuzz it from its OpenAPI document with schemathesis.
+    ApiFuzz,
     /// Check the tree: dependency edges, `//!` headers, lints settings, file sizes, machine paths.
     Tidy,
     /// Install, start, stop or show the object-store emulators (moto, fake-gcs-server, Azurite).
@@ -89,6 +95,7 @@ fn run(command: Command) -> Result<()> {
         Command::Test => test::run_steps(&workspace, &test::test_steps(&workspace)),
         Command::Ci => test::run_steps(&workspace, &test::ci_steps(&workspace)),
         Command::E2e => e2e::run(&workspace),
+        Command::ApiFuzz => api_fuzz::run(&workspace),
         Command::Tidy => tidy::run(&workspace),
         Command::Emulators(args) => emulators::run(&workspace, &args),
         Command::Bench(args) => bench::run(&workspace, args),

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use crate::api_fuzz;
 use crate::cmd::Cmd;
 use crate::e2e;
 use crate::emulators::Emulators;
@@ -77,6 +78,9 @@ pub(crate) fn test_steps(workspace: &Workspace) -> Vec<Step> {
             "doc tests",
             workspace.cargo_locked(["test", "--workspace", "--doc", "--all-features"]),
         ),
+        // Builds what the main run builds (the `cairn` binary is part of it), so the test runs
+        // that follow find it built.
+        Step::in_process("api fuzz", api_fuzz::run),
         tests_step(workspace),
         Step {
             name: "e2e",
@@ -202,5 +206,7 @@ mod tests {
         assert_eq!(test[0], "tidy");
         assert_eq!(test.last(), Some(&"e2e"));
         assert!(test[test.len() - 2].starts_with("tests"));
+        // The fuzzer's report comes before the test runners', whose summary closes the output.
+        assert_eq!(test[test.len() - 3], "api fuzz");
     }
 }

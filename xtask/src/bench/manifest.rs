@@ -70,7 +70,7 @@ pub(crate) fn run(workspace: &Workspace, args: &ManifestArgs) -> Result<()> {
     let mut rounds = Vec::new();
     for (index, uploads) in [1, args.concurrent].into_iter().enumerate() {
         let data_dir = work.join(format!("data-{index}"));
-        let server = Server::start(&cairn, &data_dir, &crate::bench::transfer::admin_key())?;
+        let server = Server::start(&cairn, &data_dir, &crate::bench::server::admin_key())?;
         let round = upload_round(&server, &manifest, &digest, uploads)?;
         server.stop()?;
         rounds.push(round);

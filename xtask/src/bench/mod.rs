@@ -3,8 +3,8 @@
 //!
 //! Each benchmark is a sibling module with its own arguments (`hash`, `cache`, `manifest`, `transfer`). The
 //! pieces they share live beside them: [`data`] generates deterministic datasets under the
-//! target dir, [`measure`] times commands; `transfer` adds a server ([`server`]), an upload sink
-//! for curl ([`sink`]) and its table ([`report`]).
+//! target dir, [`measure`] times commands; `transfer` adds a server ([`server`], which
+//! `crate::api_fuzz` uses too), an upload sink for curl ([`sink`]) and its table ([`report`]).
 
 mod cache;
 mod data;
@@ -12,7 +12,7 @@ mod hash;
 mod manifest;
 mod measure;
 mod report;
-mod server;
+pub(crate) mod server;
 mod sink;
 mod transfer;
 mod wandb;

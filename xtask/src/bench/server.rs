@@ -2,9 +2,11 @@
 //! directory, waited for through `GET /healthz`, stopped with SIGTERM, and measured by its peak
 //! resident set (`VmHWM` in `/proc/<pid>/status`, read just before it stops).
 //!
-//! xtask has no HTTP client dependency, so the two requests it needs (`/healthz` and
-//! `/api/v1/viewer`) go through [`http_get`], a few lines of HTTP/1.1 over a `TcpStream`.
+//! xtask has no HTTP client dependency, so the few requests it needs (`/healthz`,
+//! `/api/v1/viewer`, and `crate::api_fuzz`'s seeding) go through [`http_request`], a few lines
+//! of HTTP/1.1 over a `TcpStream`.
 
+use std::hash::{BuildHasher, RandomState};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -18,6 +20,15 @@ use crate::cmd::Cmd;
 
 /// How long the server may take to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A fresh admin key for a throwaway server: `cairn-` and 48 lowercase hex digits.
+pub(crate) fn admin_key() -> String {
+    let state = RandomState::new();
+    let words: Vec<String> = (0..3_u8)
+        .map(|word| format!("{:016x}", state.hash_one((word, std::process::id()))))
+        .collect();
+    format!("cairn-{}", words.concat())
+}
 
 /// A running `cairn server`.
 #[derive(Debug)]
@@ -77,6 +88,16 @@ impl Server {
     /// `http://127.0.0.1:PORT`.
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.address)
+    }
+
+    /// Where it listens.
+    pub(crate) fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The file its stderr (its log) goes to.
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.stderr_path
     }
 
     /// The admin key, for the client's `CAIRN_API_KEY`.
@@ -169,27 +190,48 @@ pub(crate) fn http_get(
     path: &str,
     bearer: Option<&str>,
 ) -> Result<(u16, String)> {
+    http_request(address, "GET", path, bearer, None)
+}
+
+/// `METHOD path` with an optional `(content type, body)` over a fresh connection; the status
+/// code and the (de-chunked) body.
+pub(crate) fn http_request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<(&str, &[u8])>,
+) -> Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))
         .with_context(|| format!("cannot connect to {address}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let authorization = bearer.map_or_else(String::new, |key| {
         format!("Authorization: Bearer {key}\r\n")
     });
+    let content = body.map_or_else(String::new, |(content_type, bytes)| {
+        format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            bytes.len()
+        )
+    });
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}{content}Connection: close\r\n\r\n"
     )?;
+    if let Some((_, bytes)) = body {
+        stream.write_all(bytes)?;
+    }
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let text = String::from_utf8_lossy(&response);
     let Some((head, body)) = text.split_once("\r\n\r\n") else {
-        bail!("`GET {path}` got a truncated answer: {text}");
+        bail!("`{method} {path}` got a truncated answer: {text}");
     };
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .with_context(|| format!("`GET {path}` got no status line: {head}"))?;
+        .with_context(|| format!("`{method} {path}` got no status line: {head}"))?;
     let chunked = head.lines().any(|line| {
         line.split_once(':').is_some_and(|(name, value)| {
             name.eq_ignore_ascii_case("transfer-encoding") && value.trim() == "chunked"

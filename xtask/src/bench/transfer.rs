@@ -18,7 +18,6 @@
 //! pays for the other's writes. `--scale 0.01` shrinks the datasets for a smoke test of the code
 //! paths; `CAIRN_BENCH_BIN` benchmarks another binary, as for `bench hash`.
 
-use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -46,15 +45,6 @@ pub(crate) struct TransferArgs {
     /// Multiply the file counts (A: the file size) by this; 0.01 makes a fast smoke test.
     #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
     scale: f64,
-}
-
-/// A fresh admin key for the benchmark's servers: `cairn-` and 48 lowercase hex digits.
-pub(crate) fn admin_key() -> String {
-    let state = RandomState::new();
-    let words: Vec<String> = (0..3_u8)
-        .map(|word| format!("{:016x}", state.hash_one((word, std::process::id()))))
-        .collect();
-    format!("cairn-{}", words.concat())
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {
@@ -101,7 +91,7 @@ pub(crate) fn run(workspace: &Workspace, args: &TransferArgs) -> Result<()> {
         work,
         sink: Sink::start()?,
         runs: args.runs,
-        admin_key: admin_key(),
+        admin_key: crate::bench::server::admin_key(),
     };
     let mut reports = Vec::new();
     for dataset in datasets {

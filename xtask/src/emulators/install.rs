@@ -5,6 +5,9 @@
 //! goes into an npm prefix. The two installs run in parallel. Each is skipped when its marker file
 //! holds exactly the pinned set below, so bumping a pin reinstalls on the next run. A lock file
 //! keeps two worktrees sharing the cache from installing into it at the same time.
+//!
+//! Other Python tools the test suite needs (schemathesis, for `crate::api_fuzz`) go into venvs
+//! of their own beside them, the same way ([`ensure_python_tool`]).
 
 use std::ffi::OsString;
 use std::fs::TryLockError;
@@ -93,16 +96,46 @@ pub(crate) fn is_installed(cache: &Path) -> bool {
         && marker_matches(&cache.join("npm"), NPM_PACKAGES)
 }
 
-/// Installs whatever is missing or outdated in `cache`, then finds the programs.
-pub(crate) fn ensure(cache: &Path) -> Result<Installed> {
-    let start = Instant::now();
+/// A Python tool installed with pip into its own venv in the cache, once per pinned set.
+#[derive(Debug)]
+pub(crate) struct PythonTool {
+    /// What it is, for messages.
+    pub(crate) label: &'static str,
+    /// The venv's directory name in the cache (its pip log is `<name>-pip-install.log`).
+    pub(crate) name: &'static str,
+    /// The pinned packages.
+    pub(crate) packages: &'static [&'static str],
+}
+
+/// Installs `tool` into `<cache>/<name>` unless its marker already holds exactly its pinned
+/// set, and returns the venv's `bin` directory. The venv is isolated from the machine's
+/// packages, so what runs is what the pins say.
+pub(crate) fn ensure_python_tool(cache: &Path, tool: &PythonTool) -> Result<PathBuf> {
+    let _lock = lock_cache(cache)?;
+    let venv = cache.join(tool.name);
+    if !marker_matches(&venv, tool.packages) {
+        eprintln!(
+            "{}: installing {} into `{}` (the first time takes 20-60 s)",
+            tool.label,
+            tool.packages.join(" "),
+            venv.display()
+        );
+        let log = cache.join(format!("{}-pip-install.log", tool.name));
+        install_pip(&venv, tool.packages, false, &log)?;
+    }
+    Ok(venv.join("bin"))
+}
+
+/// Creates `cache` and locks it against another xtask installing into it at the same time
+/// (another worktree sharing the cache); the lock holds until the file is dropped.
+fn lock_cache(cache: &Path) -> Result<fs_err::File> {
     fs_err::create_dir_all(cache)?;
     let lock = fs_err::File::create(cache.join(".lock"))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
             eprintln!(
-                "emulators: waiting for another install into `{}` to finish",
+                "waiting for another install into `{}` to finish",
                 cache.display()
             );
             lock.lock()?;
@@ -112,6 +145,13 @@ pub(crate) fn ensure(cache: &Path) -> Result<Installed> {
                 .with_context(|| format!("cannot lock `{}`", cache.join(".lock").display()));
         }
     }
+    Ok(lock)
+}
+
+/// Installs whatever is missing or outdated in `cache`, then finds the programs.
+pub(crate) fn ensure(cache: &Path) -> Result<Installed> {
+    let start = Instant::now();
+    let _lock = lock_cache(cache)?;
 
     let venv = cache.join("venv");
     let npm_prefix = cache.join("npm");
@@ -131,7 +171,11 @@ pub(crate) fn ensure(cache: &Path) -> Result<Installed> {
             cache.display()
         );
         let (pip, npm) = thread::scope(|scope| {
-            let pip = pip_needed.then(|| scope.spawn(|| install_pip(cache, &venv)));
+            let pip = pip_needed.then(|| {
+                scope.spawn(|| {
+                    install_pip(&venv, PIP_PACKAGES, true, &cache.join("pip-install.log"))
+                })
+            });
             let npm = npm_needed.then(|| scope.spawn(|| install_npm(cache, &npm_prefix)));
             (joined(pip, "pip"), joined(npm, "npm"))
         });
@@ -186,9 +230,15 @@ fn marker_matches(dir: &Path, packages: &[&str]) -> bool {
     fs_err::read_to_string(dir.join(MARKER)).is_ok_and(|text| text == marker_text(packages))
 }
 
-fn install_pip(cache: &Path, venv: &Path) -> Result<()> {
-    let log = cache.join("pip-install.log");
-    fs_err::write(&log, "")?;
+/// Installs `packages` into the venv `venv` (created first, reusing the machine's packages when
+/// `system_site_packages`), logging to `log`, and writes the marker.
+fn install_pip(
+    venv: &Path,
+    packages: &[&str],
+    system_site_packages: bool,
+    log: &Path,
+) -> Result<()> {
+    fs_err::write(log, "")?;
     let hint = format!(
         "check that PyPI (or `PIP_INDEX_URL`) is reachable and that `python3 -m venv` works \
          (Debian: `apt-get install python3-venv`); to start over, delete `{}`",
@@ -196,16 +246,19 @@ fn install_pip(cache: &Path, venv: &Path) -> Result<()> {
     );
     let python = venv.join("bin").join("python");
     if !python.is_file() {
-        let create = Cmd::new("python3")
-            .args(["-m", "venv", "--system-site-packages"])
-            .arg(venv);
-        run_logged(&create, &log, &hint)?;
+        let create = Cmd::new("python3").args(["-m", "venv"]);
+        let create = if system_site_packages {
+            create.arg("--system-site-packages")
+        } else {
+            create
+        };
+        run_logged(&create.arg(venv), log, &hint)?;
     }
     let install = Cmd::new(&python)
         .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
-        .args(PIP_PACKAGES);
-    run_logged(&install, &log, &hint)?;
-    fs_err::write(venv.join(MARKER), marker_text(PIP_PACKAGES))?;
+        .args(packages);
+    run_logged(&install, log, &hint)?;
+    fs_err::write(venv.join(MARKER), marker_text(packages))?;
     Ok(())
 }
 
