@@ -198,7 +198,7 @@ async fn an_interrupted_log_resumes_and_sends_only_the_rest() -> Result<()> {
     let request = CreateVersion {
         collection: artifact.name().to_owned(),
         artifact_type: artifact.artifact_type().to_owned(),
-        digest: artifact.digest(),
+        digest: cairn_hash::Md5Digest::from_hex(&artifact.digest()).unwrap(),
         description: None,
         metadata: serde_json::Map::new(),
         aliases: Vec::new(),

@@ -1,6 +1,7 @@
 //! Request and response bodies of the native API. Field names are `snake_case` on the wire;
 //! timestamps are RFC 3339 strings in UTC; ids are opaque strings that clients must not parse.
 
+use cairn_hash::Md5Digest;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -233,8 +234,12 @@ pub struct Version {
     /// The state.
     pub state: VersionState,
     /// The artifact digest (32 hex digits), as declared at creation.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
-    pub digest: String,
+    #[serde(with = "cairn_hash::serde_hex")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = "^[0-9a-f]{32}$")
+    )]
+    pub digest: Md5Digest,
     /// Total size of the file entries, in bytes (known once the manifest is uploaded).
     pub size: u64,
     /// Number of manifest entries (known once the manifest is uploaded).
@@ -295,8 +300,12 @@ pub struct CreateVersion {
     /// The artifact type; must equal the collection's when it exists.
     pub artifact_type: String,
     /// The artifact digest the manifest will hash to (32 hex digits).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-fA-F]{32}$"))]
-    pub digest: String,
+    #[serde(with = "cairn_hash::serde_hex")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = "^[0-9a-fA-F]{32}$")
+    )]
+    pub digest: Md5Digest,
     /// Description of the new version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -347,8 +356,12 @@ pub struct CreatedVersion {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobRef {
     /// The MD5 of the content, 32 lowercase hex digits.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
-    pub md5: String,
+    #[serde(with = "cairn_hash::serde_hex")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = "^[0-9a-f]{32}$")
+    )]
+    pub md5: Md5Digest,
     /// The size in bytes.
     pub size: u64,
 }
@@ -358,8 +371,12 @@ pub struct BlobRef {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManifestReceipt {
     /// The artifact digest the manifest hashes to.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
-    pub digest: String,
+    #[serde(with = "cairn_hash::serde_hex")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = "^[0-9a-f]{32}$")
+    )]
+    pub digest: Md5Digest,
     /// Number of entries.
     pub file_count: u64,
     /// Total size of the entries.

@@ -208,7 +208,7 @@ async fn fetch_manifest(client: &Client, version: &Version) -> Result<Manifest> 
         .map_err(|error| protocol(format!("the manifest does not parse: {error}")))?;
     let matches = [DigestAlgorithm::Md5, DigestAlgorithm::Xxh128]
         .into_iter()
-        .any(|algorithm| manifest.digest(algorithm) == version.digest);
+        .any(|algorithm| manifest.digest(algorithm) == version.digest.to_hex());
     if !matches {
         return Err(protocol(format!(
             "the manifest of `{}` does not hash to its digest `{}`",

@@ -85,7 +85,10 @@ pub(crate) async fn log(
     let request = CreateVersion {
         collection: artifact.name().to_owned(),
         artifact_type: artifact.artifact_type().to_owned(),
-        digest: artifact.digest(),
+        digest: Md5Digest::from_hex(&artifact.digest()).map_err(|error| Error::Protocol {
+            url: client.url(&routes::versions(entity, project)),
+            reason: format!("the artifact digest is not 32 hex digits: {error}"),
+        })?,
         description: artifact.description().map(str::to_owned),
         metadata: artifact.metadata().clone(),
         aliases,
@@ -132,8 +135,8 @@ impl Uploaded {
     }
 }
 
-/// The local file behind every distinct blob of the manifest, by hex MD5.
-fn blob_sources(manifest: &Manifest) -> Result<BTreeMap<String, Source>> {
+/// The local file behind every distinct blob of the manifest, by MD5.
+fn blob_sources(manifest: &Manifest) -> Result<BTreeMap<Md5Digest, Source>> {
     let mut sources = BTreeMap::new();
     for (path, entry) in manifest.entries() {
         if entry.is_reference() {
@@ -141,7 +144,7 @@ fn blob_sources(manifest: &Manifest) -> Result<BTreeMap<String, Source>> {
         }
         let md5 = crate::download::entry_md5(path, entry)?;
         if let Some(local_path) = &entry.local_path {
-            sources.entry(md5.to_hex()).or_insert_with(|| Source {
+            sources.entry(md5).or_insert_with(|| Source {
                 path: PathBuf::from(local_path),
                 md5,
             });
@@ -183,7 +186,7 @@ fn without_local_paths(manifest: &Manifest) -> Result<Manifest> {
 async fn commit_until_complete(
     client: &Client,
     id: &str,
-    sources: &BTreeMap<String, Source>,
+    sources: &BTreeMap<Md5Digest, Source>,
     uploaded: &mut Uploaded,
 ) -> Result<Version> {
     let mut round = 0;
@@ -234,7 +237,7 @@ async fn upload_blobs(
     client: &Client,
     id: &str,
     missing: &[BlobRef],
-    sources: &BTreeMap<String, Source>,
+    sources: &BTreeMap<Md5Digest, Source>,
 ) -> Result<Uploaded> {
     if missing.is_empty() {
         return Ok(Uploaded::default());
@@ -263,7 +266,7 @@ async fn upload_blobs(
 }
 
 /// Splits the missing blobs into single uploads and batches of at most [`BATCH_TARGET_BYTES`].
-fn plan(missing: &[BlobRef], sources: &BTreeMap<String, Source>) -> Result<Vec<Task>> {
+fn plan(missing: &[BlobRef], sources: &BTreeMap<Md5Digest, Source>) -> Result<Vec<Task>> {
     let limit = BATCH_TARGET_BYTES.min(BATCH_MAX_BYTES);
     let mut tasks = Vec::new();
     let mut batch = Vec::new();
@@ -273,7 +276,7 @@ fn plan(missing: &[BlobRef], sources: &BTreeMap<String, Source>) -> Result<Vec<T
         let source = sources
             .get(&blob.md5)
             .ok_or_else(|| Error::BlobUnavailable {
-                md5: blob.md5.clone(),
+                md5: blob.md5.to_hex(),
                 size: blob.size,
             })?;
         if blob.size > SMALL_BLOB_MAX_SIZE {
@@ -330,7 +333,7 @@ async fn upload_task(
             })
         }
         Task::Single(blob, source) => {
-            let path = routes::blob(id, &blob.md5);
+            let path = routes::blob(id, &blob.md5.to_hex());
             let progress = client.progress_arc();
             let _receipt: BlobReceipt = client
                 .retrying(&path, || async {
@@ -462,10 +465,7 @@ mod tests {
     fn blob(index: u8, size: u64) -> (BlobRef, Source) {
         let md5 = Md5Digest::from_bytes([index; 16]);
         (
-            BlobRef {
-                md5: md5.to_hex(),
-                size,
-            },
+            BlobRef { md5, size },
             Source {
                 path: PathBuf::from(format!("/data/{index}")),
                 md5,
@@ -484,7 +484,7 @@ mod tests {
         let missing: Vec<BlobRef> = blobs.iter().map(|(blob, _)| blob.clone()).collect();
         let sources = blobs
             .iter()
-            .map(|(blob, source)| (blob.md5.clone(), source.clone()))
+            .map(|(blob, source)| (blob.md5, source.clone()))
             .collect();
         let tasks = plan(&missing, &sources).unwrap();
         assert_eq!(tasks.len(), 2);
@@ -501,7 +501,7 @@ mod tests {
         let missing: Vec<BlobRef> = blobs.iter().map(|(blob, _)| blob.clone()).collect();
         let sources = blobs
             .iter()
-            .map(|(blob, source)| (blob.md5.clone(), source.clone()))
+            .map(|(blob, source)| (blob.md5, source.clone()))
             .collect();
         let tasks = plan(&missing, &sources).unwrap();
         let mut seen = 0;

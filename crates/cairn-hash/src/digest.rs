@@ -218,6 +218,30 @@ digest_type! {
     Blake3Digest, 32, "BLAKE3", display = to_hex, parse = from_hex
 }
 
+/// Serde of an [`Md5Digest`] as 32 lowercase hex digits instead of its base64 `Display` form,
+/// for wire fields that carry MD5s in hex: `#[serde(with = "cairn_hash::serde_hex")]`.
+/// Uppercase digits are accepted on input.
+#[cfg(feature = "serde")]
+pub mod serde_hex {
+    use super::Md5Digest;
+
+    /// Writes the digest as lowercase hex.
+    pub fn serialize<S: serde::Serializer>(
+        digest: &Md5Digest,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&digest.to_hex())
+    }
+
+    /// Reads 32 hex digits.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Md5Digest, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+        Md5Digest::from_hex(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

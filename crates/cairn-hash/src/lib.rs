@@ -52,6 +52,8 @@ mod file;
 mod hasher;
 mod parallel;
 
+#[cfg(feature = "serde")]
+pub use digest::serde_hex;
 pub use digest::{Blake3Digest, Md5Digest, ParseDigestError, Xxh128Digest};
 pub use error::{Error, Result};
 pub use file::{DEFAULT_BUFFER_SIZE, FileHasher};

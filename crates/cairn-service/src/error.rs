@@ -127,7 +127,10 @@ impl Error {
         };
         let message = format!(
             "{total} blob(s) of the manifest have not been uploaded{listed} (first: `{}`); upload them and commit again",
-            missing.first().map(|blob| blob.md5.as_str()).unwrap_or("")
+            missing
+                .first()
+                .map(|blob| blob.md5.to_hex())
+                .unwrap_or_default()
         );
         Self::Refused(Box::new(Refusal {
             kind: Kind::MissingBlobs,

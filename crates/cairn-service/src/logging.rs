@@ -200,7 +200,7 @@ impl Service {
             _ => Some(self.manifest_permit().await?),
         };
         let mut spooled = ingest::spool(self, bytes, MANIFEST_MAX_BYTES).await?;
-        let digest = row.version.digest.clone();
+        let digest = row.version.digest;
         {
             let (id, caller) = (id.to_owned(), caller.clone());
             self.db()
@@ -208,7 +208,7 @@ impl Service {
                     let row = version_for_write(transaction, &caller, &id)?;
                     require_pending(&row)?;
                     if !ingest::holds(transaction, &id, &spooled)? {
-                        ingest::ingest(transaction, &id, &mut spooled, &digest)?;
+                        ingest::ingest(transaction, &id, &mut spooled, &digest.to_hex())?;
                     }
                     Ok(())
                 })
@@ -254,10 +254,7 @@ impl Service {
                     let mut piece = Vec::with_capacity(MISSING_PER_PIECE);
                     let gone = || Error::internal("the receipt's reader went away");
                     presence::for_each_missing(connection, &id, &caller, |md5, size| {
-                        piece.push(BlobRef {
-                            md5: md5.to_owned(),
-                            size,
-                        });
+                        piece.push(BlobRef { md5, size });
                         if piece.len() == MISSING_PER_PIECE {
                             let full = std::mem::replace(
                                 &mut piece,

@@ -2,6 +2,7 @@
 //! serde): each front-end maps them to its own wire shapes (`cairn-api` for the native API, the
 //! W&B protocol's GraphQL types), so no front-end's format leaks into the domain.
 
+use cairn_hash::Md5Digest;
 use serde_json::{Map, Value};
 
 /// Who may read and write a project.
@@ -166,8 +167,8 @@ pub struct Version {
     pub version_index: Option<u64>,
     /// The state.
     pub state: VersionState,
-    /// The artifact digest (32 hex digits).
-    pub digest: String,
+    /// The artifact digest (MD5 of the manifest's preimage).
+    pub digest: Md5Digest,
     /// Total size of the entries.
     pub size: u64,
     /// Number of entries.
@@ -226,14 +227,14 @@ pub struct CreatedVersion {
 }
 
 /// What starting a log asks for.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewVersion {
     /// The collection's name; created on first use.
     pub collection: String,
     /// The artifact type.
     pub artifact_type: String,
     /// The artifact digest the manifest will hash to.
-    pub digest: String,
+    pub digest: Md5Digest,
     /// Description.
     pub description: Option<String>,
     /// Metadata.
@@ -266,8 +267,8 @@ pub struct VersionEdit {
 /// A blob as the server stores and deduplicates it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlobRef {
-    /// MD5 of the content, lowercase hex.
-    pub md5: String,
+    /// MD5 of the content.
+    pub md5: Md5Digest,
     /// Size in bytes.
     pub size: u64,
 }

@@ -86,17 +86,6 @@ pub(crate) fn metadata(metadata: &Map<String, Value>) -> Result<(), Error> {
         .map_err(|error| Error::refused(Kind::InvalidMetadata, error.to_string()))
 }
 
-/// An artifact digest: 32 hex digits, returned in lowercase.
-pub(crate) fn artifact_digest(digest: &str) -> Result<String, Error> {
-    if is_hex32(digest) {
-        Ok(digest.to_ascii_lowercase())
-    } else {
-        Err(Error::bad_request(format!(
-            "digest `{digest}` is not an artifact digest: it must be 32 hex digits"
-        )))
-    }
-}
-
 /// Whether `text` is 32 hex digits.
 pub(crate) fn is_hex32(text: &str) -> bool {
     text.len() == 32 && text.bytes().all(|byte| byte.is_ascii_hexdigit())
@@ -164,13 +153,6 @@ mod tests {
 
     #[test]
     fn digests() {
-        assert_eq!(
-            artifact_digest("0123456789ABCDEF0123456789abcdef")
-                .ok()
-                .as_deref(),
-            Some("0123456789abcdef0123456789abcdef")
-        );
-        assert!(artifact_digest("xyz").is_err());
         assert!(blob_md5(&"g".repeat(32)).is_err());
     }
 }

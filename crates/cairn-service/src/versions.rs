@@ -1,6 +1,7 @@
 //! Artifact versions: starting a log (`CreateVersion`), reading by id or by
 //! `name:alias|vN|digest`, editing a committed version, and its lineage.
 
+use cairn_hash::Md5Digest;
 use cairn_manifest::LATEST_ALIAS;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
@@ -35,7 +36,7 @@ impl Service {
         let (entity, project) = (entity.to_owned(), project.to_owned());
         validate::artifact_name(&request.collection)?;
         validate::artifact_type(&request.artifact_type, &request.collection)?;
-        let digest = validate::artifact_digest(&request.digest)?;
+        let digest = request.digest;
         let aliases = validate::requested_aliases(&request.aliases)?;
         let tags = validate::tags(&request.tags)?;
         validate::metadata(&request.metadata)?;
@@ -68,7 +69,7 @@ fn create_in(
     entity: &str,
     project_name: &str,
     request: &NewVersion,
-    digest: &str,
+    digest: &Md5Digest,
     aliases: &[String],
     tags: &[String],
     new_id: &str,
@@ -99,7 +100,7 @@ fn create_in(
         &request.artifact_type,
     )?;
     if let Some((latest_id, latest_digest)) = queries::latest_committed(connection, collection_id)?
-        && latest_digest == digest
+        && latest_digest == *digest
     {
         apply_labels(connection, collection_id, &latest_id, aliases, tags)?;
         let version = loaded(connection, &latest_id)?;
@@ -117,7 +118,7 @@ fn create_in(
         .query_row(
             "SELECT id FROM versions WHERE collection_id = ?1 AND digest = ?2 AND state = 'PENDING' \
              ORDER BY created_at DESC LIMIT 1",
-            params![collection_id, digest],
+            params![collection_id, digest.to_hex()],
             |row| row.get(0),
         )
         .optional()?;
@@ -139,7 +140,7 @@ fn create_in(
                      requested_aliases, logged_by, created_at, updated_at) \
                      VALUES (?1, ?2, 'PENDING', ?3, ?4, ?5, ?6, ?7, {NOW}, {NOW})"
                 ),
-                params![new_id, collection_id, digest, request.description, metadata, requested, run],
+                params![new_id, collection_id, digest.to_hex(), request.description, metadata, requested, run],
             )?;
             (CreateVersionStatus::Created, new_id.to_owned())
         }

@@ -45,7 +45,11 @@ async fn missing(server: &Server, id: &str) -> Vec<String> {
         .await
         .expect(StatusCode::OK)
         .json();
-    receipt.missing.into_iter().map(|blob| blob.md5).collect()
+    receipt
+        .missing
+        .into_iter()
+        .map(|blob| blob.md5.to_hex())
+        .collect()
 }
 
 fn tmp_is_empty(server: &Server) -> bool {
@@ -448,9 +452,9 @@ async fn another_entity_must_send_the_bytes_but_they_are_stored_once() {
         server
             .call_bytes(
                 Method::PUT,
-                &routes::blob(&created.version.id, &blob.md5),
+                &routes::blob(&created.version.id, &blob.md5.to_hex()),
                 Some(&alice),
-                files.blob(&blob.md5),
+                files.blob(&blob.md5.to_hex()),
             )
             .await
             .expect(StatusCode::OK);

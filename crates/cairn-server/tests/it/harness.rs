@@ -292,7 +292,7 @@ pub(crate) fn create_request(collection: &str, files: &Files) -> CreateVersion {
     CreateVersion {
         collection: collection.to_owned(),
         artifact_type: "dataset".to_owned(),
-        digest: files.digest(),
+        digest: cairn_hash::Md5Digest::from_hex(&files.digest()).unwrap(),
         description: None,
         metadata: serde_json::Map::new(),
         aliases: Vec::new(),
@@ -372,9 +372,9 @@ pub(crate) async fn log(
         server
             .call_bytes(
                 Method::PUT,
-                &routes::blob(&id, &blob.md5),
+                &routes::blob(&id, &blob.md5.to_hex()),
                 Some(key),
-                files.blob(&blob.md5),
+                files.blob(&blob.md5.to_hex()),
             )
             .await
             .expect(StatusCode::OK);

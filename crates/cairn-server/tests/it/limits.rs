@@ -176,7 +176,9 @@ async fn a_large_blob_streams_up_and_down_in_bounded_memory() {
         )
         .unwrap();
     let mut request = create_request("model", &Files::new(&[]));
-    request.digest = manifest.digest(cairn_manifest::DigestAlgorithm::Md5);
+    request.digest =
+        cairn_hash::Md5Digest::from_hex(&manifest.digest(cairn_manifest::DigestAlgorithm::Md5))
+            .unwrap();
     let created: CreatedVersion = server
         .call_json(
             Method::POST,

@@ -59,7 +59,7 @@ async fn create_manifest_upload_commit_read() {
         .await
         .expect(StatusCode::OK)
         .json();
-    assert_eq!(receipt.digest, files.digest());
+    assert_eq!(receipt.digest.to_hex(), files.digest());
     assert_eq!(receipt.file_count, 3);
     assert_eq!(receipt.size, 100_010);
     assert_eq!(receipt.missing.len(), 3);
@@ -75,9 +75,9 @@ async fn create_manifest_upload_commit_read() {
         server
             .call_bytes(
                 Method::PUT,
-                &routes::blob(&id, &blob.md5),
+                &routes::blob(&id, &blob.md5.to_hex()),
                 Some(&key),
-                files.blob(&blob.md5),
+                files.blob(&blob.md5.to_hex()),
             )
             .await
             .expect(StatusCode::OK);
@@ -194,7 +194,7 @@ async fn unchanged_relog_is_existing_and_one_changed_file_uploads_one_blob() {
     )
     .await;
     assert_eq!(receipt.missing.len(), 1);
-    assert_eq!(receipt.missing[0].md5, changed.md5("a.txt"));
+    assert_eq!(receipt.missing[0].md5.to_hex(), changed.md5("a.txt"));
     // Another collection of the same entity shares the blobs too.
     let (_, receipt) = begin_log(
         &server,
@@ -238,9 +238,9 @@ async fn a_pending_version_with_the_same_digest_is_resumed() {
     server
         .call_bytes(
             Method::PUT,
-            &routes::blob(&id, &first.md5),
+            &routes::blob(&id, &first.md5.to_hex()),
             Some(&key),
-            files.blob(&first.md5),
+            files.blob(&first.md5.to_hex()),
         )
         .await
         .expect(StatusCode::OK);
@@ -376,9 +376,13 @@ async fn requests_with_bad_names_metadata_or_types_are_refused() {
     let mut request = create_request("cats", &files);
     request.artifact_type = "wandb-history".to_owned();
     check(request, ErrorCode::InvalidName).await;
-    let mut request = create_request("cats", &files);
-    request.digest = "not-a-digest".to_owned();
-    check(request, ErrorCode::BadRequest).await;
+    // A digest that is not 32 hex digits does not even make a request body.
+    let mut body = serde_json::to_value(create_request("cats", &files)).unwrap();
+    body["digest"] = serde_json::Value::from("not-a-digest");
+    server
+        .call_json(Method::POST, &versions, Some(&key), &body)
+        .await
+        .expect_problem(axum::http::StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
     let mut request = create_request("cats", &files);
     request.run = Some("no-such-run".to_owned());
     check(request, ErrorCode::NotFound).await;
@@ -454,7 +458,8 @@ async fn reference_entries_need_no_upload_and_xxh128_files_are_refused() {
         )
         .unwrap();
     let mut request = create_request("mixed", &Files::new(&[]));
-    request.digest = manifest.digest(DigestAlgorithm::Md5);
+    request.digest =
+        cairn_hash::Md5Digest::from_hex(&manifest.digest(DigestAlgorithm::Md5)).unwrap();
     let created: CreatedVersion = server
         .call_json(
             Method::POST,
@@ -481,7 +486,7 @@ async fn reference_entries_need_no_upload_and_xxh128_files_are_refused() {
     server
         .call_bytes(
             Method::PUT,
-            &routes::blob(&id, &receipt.missing[0].md5),
+            &routes::blob(&id, &receipt.missing[0].md5.to_hex()),
             Some(&key),
             "local",
         )
@@ -506,7 +511,7 @@ async fn reference_entries_need_no_upload_and_xxh128_files_are_refused() {
     )
     .unwrap();
     let mut request = create_request("fast", &Files::new(&[]));
-    request.digest = xxh.digest(DigestAlgorithm::Md5);
+    request.digest = cairn_hash::Md5Digest::from_hex(&xxh.digest(DigestAlgorithm::Md5)).unwrap();
     let created: CreatedVersion = server
         .call_json(
             Method::POST,

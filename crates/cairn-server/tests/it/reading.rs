@@ -43,8 +43,8 @@ async fn selectors_resolve_aliases_indexes_and_digests() {
         ("best".to_owned(), 1),
         ("v0".to_owned(), 0),
         ("v2".to_owned(), 2),
-        (versions[1].digest.clone(), 1),
-        (versions[0].digest.to_ascii_uppercase(), 0),
+        (versions[1].digest.to_hex(), 1),
+        (versions[0].digest.to_hex().to_ascii_uppercase(), 0),
     ] {
         let version: Version = get(selector.clone()).await.expect(StatusCode::OK).json();
         assert_eq!(version.version_index, Some(expected), "{selector}");

@@ -185,9 +185,9 @@ async fn log_over_http(client: &reqwest::Client, base: &str, key: &str, files: &
         let receipt: ManifestReceipt = response.error_for_status().unwrap().parse().await;
         for blob in receipt.missing {
             let response = client
-                .put(format!("{base}{}", routes::blob(&id, &blob.md5)))
+                .put(format!("{base}{}", routes::blob(&id, &blob.md5.to_hex())))
                 .bearer_auth(key)
-                .body(files.blob(&blob.md5))
+                .body(files.blob(&blob.md5.to_hex()))
                 .send()
                 .await
                 .unwrap();

@@ -88,6 +88,14 @@ impl TextEnum for EntityKind {
     const ALL: &'static [(Self, &'static str)] = &[(Self::User, "user"), (Self::Team, "team")];
 }
 
+/// Column `index` of `row` as an MD5 stored in hex; anything else fails loudly.
+pub(crate) fn md5_from_row(row: &Row<'_>, index: usize) -> rusqlite::Result<cairn_hash::Md5Digest> {
+    let text: String = row.get(index)?;
+    cairn_hash::Md5Digest::from_hex(&text).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(error))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use rusqlite::Connection;

@@ -17,8 +17,10 @@
 use rusqlite::{Connection, params};
 
 use crate::access::Caller;
+use crate::db::enums::md5_from_row;
 use crate::error::Error;
 use crate::model::BlobRef;
+use cairn_hash::Md5Digest;
 
 /// The condition "blob `(e.md5_hex, e.size)` of version `e.version_id` is present", over the
 /// parameters `?2` (the caller is a server admin), `?3` (the caller's user id) and `?4` (the
@@ -42,7 +44,7 @@ pub(crate) fn for_each_missing(
     connection: &Connection,
     version_id: &str,
     caller: &Caller,
-    mut found: impl FnMut(&str, u64) -> Result<(), Error>,
+    mut found: impl FnMut(Md5Digest, u64) -> Result<(), Error>,
 ) -> Result<u64, Error> {
     let mut statement = connection.prepare_cached(&format!(
         "SELECT e.md5_hex, e.size FROM entries e WHERE e.version_id = ?1 \
@@ -55,21 +57,21 @@ pub(crate) fn for_each_missing(
         caller.entity_id
     ])?;
     // Rows of one MD5 are adjacent; a manifest may list the same content at many paths.
-    let mut current: Option<String> = None;
+    let mut current: Option<Md5Digest> = None;
     let mut sizes: Vec<u64> = Vec::new();
     let mut count = 0;
     while let Some(row) = rows.next()? {
-        let md5: String = row.get(0)?;
+        let md5 = md5_from_row(row, 0)?;
         let size = u64::try_from(row.get::<_, i64>(1)?).unwrap_or_default();
-        if current.as_deref() != Some(md5.as_str()) {
-            current = Some(md5.clone());
+        if current != Some(md5) {
+            current = Some(md5);
             sizes.clear();
         }
         if sizes.contains(&size) {
             continue;
         }
         sizes.push(size);
-        found(&md5, size)?;
+        found(md5, size)?;
         count += 1;
     }
     Ok(count)
@@ -85,10 +87,7 @@ pub(crate) fn first_missing(
     let mut first = Vec::new();
     let total = for_each_missing(connection, version_id, caller, |md5, size| {
         if first.len() < limit {
-            first.push(BlobRef {
-                md5: md5.to_owned(),
-                size,
-            });
+            first.push(BlobRef { md5, size });
         }
         Ok(())
     })?;

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 pub(crate) use crate::db::enums::EntityKind;
 use crate::db::enums::TextEnum as _;
+use crate::db::enums::md5_from_row;
 use crate::error::Error;
+use cairn_hash::Md5Digest;
 
 /// A row of `entities`.
 #[derive(Debug, Clone)]
@@ -208,7 +210,7 @@ fn partial_version(row: &Row<'_>) -> rusqlite::Result<PartialVersion> {
             artifact_type: row.get(15)?,
             version_index: index.and_then(|index| u64::try_from(index).ok()),
             state: VersionState::from_row(row, 3)?,
-            digest: row.get(4)?,
+            digest: md5_from_row(row, 4)?,
             size: u64::try_from(size).unwrap_or_default(),
             file_count: u64::try_from(file_count).unwrap_or_default(),
             description: row.get(7)?,
@@ -261,13 +263,15 @@ fn strings(connection: &Connection, sql: &str, id: &str) -> Result<Vec<String>, 
 pub(crate) fn latest_committed(
     connection: &Connection,
     collection_id: i64,
-) -> Result<Option<(String, String)>, Error> {
+) -> Result<Option<(String, Md5Digest)>, Error> {
     Ok(connection
         .prepare_cached(
             "SELECT id, digest FROM versions WHERE collection_id = ?1 AND state = 'COMMITTED' \
              ORDER BY version_index DESC LIMIT 1",
         )?
-        .query_row([collection_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_row([collection_id], |row| {
+            Ok((row.get(0)?, md5_from_row(row, 1)?))
+        })
         .optional()?)
 }
 
