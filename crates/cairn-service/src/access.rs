@@ -24,11 +24,12 @@
 //! `not_found` when the caller may not read the version's project and `permission_denied`
 //! when they may read but not write it.
 
-use rusqlite::{Connection, OptionalExtension as _};
+use rusqlite::Connection;
 use sha2::Digest as _;
 
-use crate::db::queries::{self, ProjectRow, VersionRow, find_entity, find_project};
-use crate::db::schema::NOW;
+use crate::db::accounts::{self, find_entity};
+use crate::db::projects::{self, ProjectRow, find_project};
+use crate::db::versions::{self, VersionRow};
 use crate::error::{Error, Kind};
 use crate::model::{Role, VersionState, Visibility};
 use crate::service::Service;
@@ -65,7 +66,7 @@ impl Service {
         let hash = hash_key(key);
         let caller = self
             .db()
-            .read(move |connection| caller_by_key_hash(connection, &hash))
+            .read(move |connection| accounts::caller_by_key_hash(connection, &hash))
             .await?;
         caller.ok_or_else(|| {
             Error::unauthenticated(
@@ -80,23 +81,6 @@ pub(crate) fn required(caller: Option<&Caller>) -> Result<&Caller, Error> {
     caller.ok_or_else(|| {
         Error::unauthenticated("this request needs an API key: send `Authorization: Bearer <key>`")
     })
-}
-
-fn caller_by_key_hash(connection: &Connection, hash: &str) -> Result<Option<Caller>, Error> {
-    Ok(connection
-        .prepare_cached(
-            "SELECT u.id, u.entity_id, u.username, u.admin FROM api_keys k \
-             JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?1",
-        )?
-        .query_row([hash], |row| {
-            Ok(Caller {
-                user_id: row.get(0)?,
-                entity_id: row.get(1)?,
-                username: row.get(2)?,
-                admin: row.get(3)?,
-            })
-        })
-        .optional()?)
 }
 
 /// The stored form of an API key: its SHA-256 in hex.
@@ -143,7 +127,7 @@ pub(crate) fn role_in(
     if caller.entity_id == entity_id {
         return Ok(Some(Role::Admin));
     }
-    crate::db::queries::team_role(connection, entity_id, caller.user_id)
+    accounts::team_role(connection, entity_id, caller.user_id)
 }
 
 /// Whether the caller may create projects in and write to the entity's private projects.
@@ -241,12 +225,7 @@ pub(crate) fn project_for_write(
     if !can_write_entity(connection, caller, owner.id)? {
         return Err(denied());
     }
-    connection.execute(
-        &format!(
-            "INSERT INTO projects (entity_id, name, visibility, created_at) VALUES (?1, ?2, 'private', {NOW})"
-        ),
-        rusqlite::params![owner.id, project],
-    )?;
+    projects::insert_project(connection, owner.id, project, Visibility::Private)?;
     tracing::info!(
         entity,
         project,
@@ -270,7 +249,7 @@ pub(crate) fn version_for_read(
     caller: Option<&Caller>,
     id: &str,
 ) -> Result<VersionRow, Error> {
-    let Some(row) = queries::load_version(connection, id)? else {
+    let Some(row) = versions::load_version(connection, id)? else {
         return Err(version_not_found(id));
     };
     if !may_read_version(connection, caller, row.version.state, &row.project)? {
@@ -286,7 +265,7 @@ pub(crate) fn readable_state(
     caller: Option<&Caller>,
     id: &str,
 ) -> Result<VersionState, Error> {
-    match queries::version_place(connection, id)? {
+    match versions::version_place(connection, id)? {
         Some((state, project)) if may_read_version(connection, caller, state, &project)? => {
             Ok(state)
         }
@@ -312,7 +291,7 @@ pub(crate) fn version_for_write(
     caller: &Caller,
     id: &str,
 ) -> Result<VersionRow, Error> {
-    let Some(row) = queries::load_version(connection, id)? else {
+    let Some(row) = versions::load_version(connection, id)? else {
         return Err(version_not_found(id));
     };
     if !can_read(connection, Some(caller), &row.project)? {

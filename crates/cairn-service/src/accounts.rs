@@ -2,32 +2,15 @@
 //! an admin), and teams (any signed-in user creates one and becomes its admin; team admins
 //! manage members; the last admin cannot leave or be demoted).
 
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::Connection;
 
-use crate::access::{Caller, mint_key, required, role_in};
-use crate::db::enums::TextEnum as _;
-use crate::db::queries::{EntityKind, find_entity, team_role};
-use crate::db::schema::NOW;
+use crate::access::{Caller, hash_key, mint_key, required, role_in};
+use crate::db::accounts;
+use crate::db::enums::EntityKind;
 use crate::error::{Error, Kind};
-use crate::model::{CreatedApiKey, Role, Team, TeamMember, TeamMembership, User, Viewer};
-use crate::service::{Service, add_key, create_user};
+use crate::model::{CreatedApiKey, Role, Team, Viewer};
+use crate::service::Service;
 use crate::validate;
-
-fn load_user(connection: &Connection, username: &str) -> Result<Option<(i64, User)>, Error> {
-    Ok(connection
-        .prepare_cached("SELECT id, username, admin, created_at FROM users WHERE username = ?1")?
-        .query_row([username], |row| {
-            Ok((
-                row.get(0)?,
-                User {
-                    username: row.get(1)?,
-                    admin: row.get(2)?,
-                    created_at: row.get(3)?,
-                },
-            ))
-        })
-        .optional()?)
-}
 
 fn name_taken(name: &str) -> Error {
     Error::refused(
@@ -42,20 +25,9 @@ impl Service {
         let caller = required(caller)?.clone();
         self.db()
             .read(move |connection| {
-                let (_, user) = load_user(connection, &caller.username)?
+                let (_, user) = accounts::load_user(connection, &caller.username)?
                     .ok_or_else(|| Error::internal("the caller's user vanished"))?;
-                let mut statement = connection.prepare_cached(
-                    "SELECT e.name, m.role FROM team_members m JOIN entities e ON e.id = m.team_id \
-                 WHERE m.user_id = ?1 ORDER BY e.name",
-                )?;
-                let teams = statement
-                    .query_map([caller.user_id], |row| {
-                        Ok(TeamMembership {
-                            team: row.get(0)?,
-                            role: Role::from_row(row, 1)?,
-                        })
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
+                let teams = accounts::user_teams(connection, caller.user_id)?;
                 Ok(Viewer { user, teams })
             })
             .await
@@ -81,12 +53,12 @@ impl Service {
         let created = self
             .db()
             .write(move |connection| {
-                if find_entity(connection, &username)?.is_some() {
+                if accounts::find_entity(connection, &username)?.is_some() {
                     return Err(name_taken(&username));
                 }
-                let user_id = create_user(connection, &username, admin)?;
-                add_key(connection, user_id, &key)?;
-                let (_, user) = load_user(connection, &username)?
+                let user_id = accounts::insert_user(connection, &username, admin)?;
+                accounts::insert_key(connection, user_id, &hash_key(&key))?;
+                let (_, user) = accounts::load_user(connection, &username)?
                     .ok_or_else(|| Error::internal("a user just created is missing"))?;
                 Ok(CreatedApiKey {
                     user,
@@ -115,9 +87,9 @@ impl Service {
         let key = mint_key()?;
         self.db()
             .write(move |connection| {
-                let (user_id, user) = load_user(connection, &username)?
+                let (user_id, user) = accounts::load_user(connection, &username)?
                     .ok_or_else(|| Error::not_found(format!("user `{username}` not found")))?;
-                add_key(connection, user_id, &key)?;
+                accounts::insert_key(connection, user_id, &hash_key(&key))?;
                 Ok(CreatedApiKey {
                     user,
                     api_key: key.clone(),
@@ -128,21 +100,9 @@ impl Service {
 }
 
 fn load_team(connection: &Connection, team_id: i64, name: &str) -> Result<Team, Error> {
-    let mut statement = connection.prepare_cached(
-        "SELECT u.username, m.role FROM team_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.team_id = ?1 ORDER BY u.username",
-    )?;
-    let members = statement
-        .query_map([team_id], |row| {
-            Ok(TeamMember {
-                username: row.get(0)?,
-                role: Role::from_row(row, 1)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
     Ok(Team {
         name: name.to_owned(),
-        members,
+        members: accounts::team_members(connection, team_id)?,
     })
 }
 
@@ -150,7 +110,7 @@ fn load_team(connection: &Connection, team_id: i64, name: &str) -> Result<Team, 
 fn visible_team(connection: &Connection, caller: &Caller, name: &str) -> Result<i64, Error> {
     let not_found =
         || Error::not_found(format!("team `{name}` not found (or you are not a member)"));
-    let team = find_entity(connection, name)?
+    let team = accounts::find_entity(connection, name)?
         .filter(|entity| entity.kind == EntityKind::Team)
         .ok_or_else(not_found)?;
     if caller.admin || role_in(connection, caller, team.id)?.is_some() {
@@ -181,20 +141,10 @@ impl Service {
         let name = name.to_owned();
         self.db()
             .write(move |connection| {
-                if find_entity(connection, &name)?.is_some() {
+                if accounts::find_entity(connection, &name)?.is_some() {
                     return Err(name_taken(&name));
                 }
-                connection.execute(
-                    &format!(
-                        "INSERT INTO entities (name, kind, created_at) VALUES (?1, 'team', {NOW})"
-                    ),
-                    [&name],
-                )?;
-                let team_id = connection.last_insert_rowid();
-                connection.execute(
-                    "INSERT INTO team_members (team_id, user_id, role) VALUES (?1, ?2, 'admin')",
-                    params![team_id, caller.user_id],
-                )?;
+                let team_id = accounts::insert_team(connection, &name, caller.user_id)?;
                 load_team(connection, team_id, &name)
             })
             .await
@@ -211,14 +161,6 @@ impl Service {
             })
             .await
     }
-}
-
-fn admin_count(connection: &Connection, team_id: i64) -> Result<i64, Error> {
-    Ok(connection.query_row(
-        "SELECT count(*) FROM team_members WHERE team_id = ?1 AND role = 'admin'",
-        [team_id],
-        |row| row.get(0),
-    )?)
 }
 
 fn last_admin(team: &str, username: &str) -> Error {
@@ -241,20 +183,16 @@ impl Service {
         self.db()
             .write(move |connection| {
                 let team_id = managed_team(connection, &caller, &team)?;
-                let (user_id, _) = load_user(connection, &username)?
+                let (user_id, _) = accounts::load_user(connection, &username)?
                     .ok_or_else(|| Error::not_found(format!("user `{username}` not found")))?;
-                let before = team_role(connection, team_id, user_id)?;
+                let before = accounts::team_role(connection, team_id, user_id)?;
                 if before == Some(Role::Admin)
                     && role != Role::Admin
-                    && admin_count(connection, team_id)? <= 1
+                    && accounts::admin_count(connection, team_id)? <= 1
                 {
                     return Err(last_admin(&team, &username));
                 }
-                connection.execute(
-                    "INSERT INTO team_members (team_id, user_id, role) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role",
-                    params![team_id, user_id, role.as_sql()],
-                )?;
+                accounts::set_member(connection, team_id, user_id, role)?;
                 load_team(connection, team_id, &team)
             })
             .await
@@ -278,15 +216,14 @@ impl Service {
                 };
                 let not_member =
                     || Error::not_found(format!("`{username}` is not a member of team `{team}`"));
-                let (user_id, _) = load_user(connection, &username)?.ok_or_else(not_member)?;
-                let role = team_role(connection, team_id, user_id)?.ok_or_else(not_member)?;
-                if role == Role::Admin && admin_count(connection, team_id)? <= 1 {
+                let (user_id, _) =
+                    accounts::load_user(connection, &username)?.ok_or_else(not_member)?;
+                let role =
+                    accounts::team_role(connection, team_id, user_id)?.ok_or_else(not_member)?;
+                if role == Role::Admin && accounts::admin_count(connection, team_id)? <= 1 {
                     return Err(last_admin(&team, &username));
                 }
-                connection.execute(
-                    "DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2",
-                    params![team_id, user_id],
-                )?;
+                accounts::remove_member(connection, team_id, user_id)?;
                 load_team(connection, team_id, &team)
             })
             .await

@@ -199,6 +199,15 @@ impl Blobs {
         Ok(stream)
     }
 
+    /// Where a stored blob of `size` bytes lives, as the `blobs` table records it.
+    pub(crate) fn location(size: u64) -> &'static str {
+        if Self::is_small(size) {
+            "packed"
+        } else {
+            "store"
+        }
+    }
+
     /// Where a blob of `size` bytes collects while it is received: memory for a blob that will
     /// be packed, a temporary file otherwise. The packing policy lives here and nowhere else.
     pub(crate) fn incoming(&self, size: u64) -> Result<Incoming, Error> {

@@ -8,16 +8,16 @@ use bytes::Bytes;
 use cairn_hash::{Algorithms, Hasher};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt as _};
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::Connection;
 
 use crate::access::{Caller, readable_state, require_pending, required, version_for_write};
 use crate::blobs::Blobs;
 use crate::body::ByteStream;
+use crate::db::manifests as ingest;
 use crate::db::presence;
-use crate::db::queries::{VersionRow, load_version, move_alias, touch_version};
-use crate::db::schema::NOW;
+use crate::db::projects;
+use crate::db::versions::{self, VersionRow, load_version, move_alias, touch_version};
 use crate::error::{Error, Kind};
-use crate::ingest;
 use crate::model::{BlobRef, Version, VersionState};
 use crate::service::{Counters, Service};
 
@@ -233,16 +233,10 @@ impl Service {
     }
 
     async fn receipt(&self, caller: Caller, id: String) -> Result<Receipt, Error> {
-        let (digest, size, file_count): (String, i64, i64) = {
+        let (digest, size, file_count) = {
             let id = id.clone();
             self.db()
-                .read(move |connection| {
-                    Ok(connection.query_row(
-                        "SELECT digest, size, file_count FROM versions WHERE id = ?1",
-                        [&id],
-                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                    )?)
-                })
+                .read(move |connection| versions::totals(connection, &id))
                 .await?
         };
         let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<BlobRef>, Error>>(2);
@@ -276,8 +270,8 @@ impl Service {
         });
         Ok(Receipt {
             digest,
-            file_count: u64::try_from(file_count).unwrap_or_default(),
-            size: u64::try_from(size).unwrap_or_default(),
+            file_count,
+            size,
             missing: Box::pin(futures_util::stream::unfold(
                 receiver,
                 |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
@@ -470,22 +464,12 @@ impl Service {
         if blobs.is_empty() {
             return Ok(());
         }
+        let blobs: Vec<(String, u64, &'static str)> = blobs
+            .into_iter()
+            .map(|(md5, size)| (md5, size, Blobs::location(size)))
+            .collect();
         self.db()
-            .write(move |connection| {
-                let mut stored = connection.prepare_cached(&format!(
-                    "INSERT OR IGNORE INTO blobs (md5_hex, size, location, created_at) VALUES (?1, ?2, ?3, {NOW})"
-                ))?;
-                let mut received = connection.prepare_cached(
-                    "INSERT OR IGNORE INTO version_blobs (version_id, md5_hex, size) VALUES (?1, ?2, ?3)",
-                )?;
-                for (md5, size) in &blobs {
-                    let size_sql = i64::try_from(*size).unwrap_or(i64::MAX);
-                    let location = if Blobs::is_small(*size) { "packed" } else { "store" };
-                    stored.execute(params![md5, size_sql, location])?;
-                    received.execute(params![version_id, md5, size_sql])?;
-                }
-                Ok(())
-            })
+            .write(move |connection| presence::record_received(connection, &version_id, &blobs))
             .await
     }
 
@@ -536,62 +520,52 @@ impl Service {
         let caller = required(caller)?.clone();
         let id = id.to_owned();
         let (version, newly) = self
-        .db()
-        .write(move |connection| {
-            let row = version_for_write(connection, &caller, &id)?;
-            match row.version.state {
-                VersionState::Committed => return Ok((row.version, false)),
-                VersionState::Deleted => require_pending(&row)?,
-                VersionState::Pending => {}
-            }
-            require_manifest(&row)?;
-            let (missing, total) =
-                presence::first_missing(connection, &id, &caller, MISSING_IN_REFUSAL)?;
-            if total > 0 {
-                return Err(Error::missing_blobs(missing, total));
-            }
-            let mut aliases = row.requested_aliases.clone();
-            let tags = row.version.tags.clone();
-            if let Some((latest_id, latest_digest)) =
-                crate::db::queries::latest_committed(connection, row.collection_id)?
-                && latest_digest == row.version.digest
-            {
-                // Two identical logs raced: keep the committed one, discard this one.
-                connection.execute(
-                    &format!("UPDATE versions SET state = 'DELETED', updated_at = {NOW} WHERE id = ?1"),
-                    [&id],
-                )?;
-                crate::versions::apply_labels(connection, row.collection_id, &latest_id, &aliases, &tags)?;
-                let existing = load_version(connection, &latest_id)?
-                    .ok_or_else(|| Error::internal("the latest version vanished"))?;
-                return Ok((existing.version, false));
-            }
-            let next: i64 = connection.query_row(
-                "SELECT COALESCE(MAX(version_index) + 1, 0) FROM versions WHERE collection_id = ?1",
-                [row.collection_id],
-                |row| row.get(0),
-            )?;
-            connection.execute(
-                &format!(
-                    "UPDATE versions SET state = 'COMMITTED', version_index = ?2, committed_at = {NOW}, \
-                     updated_at = {NOW} WHERE id = ?1"
-                ),
-                params![id, next],
-            )?;
-            aliases.push(cairn_manifest::LATEST_ALIAS.to_owned());
-            for alias in &aliases {
-                move_alias(connection, row.collection_id, alias, &id)?;
-            }
-            touch_version(connection, &id)?;
-            connection.execute(
-                &format!("UPDATE collections SET updated_at = {NOW} WHERE id = ?1"),
-                [row.collection_id],
-            )?;
-            let committed = load_version(connection, &id)?
-                .ok_or_else(|| Error::internal("a version just committed is missing"))?;
-            Ok((committed.version, true))
-        })
-        .await?;
+            .db()
+            .write(move |connection| {
+                let row = version_for_write(connection, &caller, &id)?;
+                match row.version.state {
+                    VersionState::Committed => return Ok((row.version, false)),
+                    VersionState::Deleted => require_pending(&row)?,
+                    VersionState::Pending => {}
+                }
+                require_manifest(&row)?;
+                let (missing, total) =
+                    presence::first_missing(connection, &id, &caller, MISSING_IN_REFUSAL)?;
+                if total > 0 {
+                    return Err(Error::missing_blobs(missing, total));
+                }
+                let mut aliases = row.requested_aliases.clone();
+                let tags = row.version.tags.clone();
+                if let Some((latest_id, latest_digest)) =
+                    versions::latest_committed(connection, row.collection_id)?
+                    && latest_digest == row.version.digest
+                {
+                    // Two identical logs raced: keep the committed one, discard this one.
+                    versions::mark_deleted(connection, &id)?;
+                    crate::versions::apply_labels(
+                        connection,
+                        row.collection_id,
+                        &latest_id,
+                        &aliases,
+                        &tags,
+                    )?;
+                    let existing = load_version(connection, &latest_id)?
+                        .ok_or_else(|| Error::internal("the latest version vanished"))?;
+                    return Ok((existing.version, false));
+                }
+                let next = versions::next_index(connection, row.collection_id)?;
+                versions::mark_committed(connection, &id, next)?;
+                aliases.push(cairn_manifest::LATEST_ALIAS.to_owned());
+                for alias in &aliases {
+                    move_alias(connection, row.collection_id, alias, &id)?;
+                }
+                touch_version(connection, &id)?;
+                projects::touch_collection(connection, row.collection_id)?;
+                let committed = load_version(connection, &id)?
+                    .ok_or_else(|| Error::internal("a version just committed is missing"))?;
+                Ok((committed.version, true))
+            })
+            .await?;
         if newly {
             Counters::add(&self.counters().versions_committed, 1);
             tracing::info!(
@@ -614,16 +588,11 @@ fn manifest_size(
     let row = version_for_write(connection, caller, id)?;
     require_pending(&row)?;
     require_manifest(&row)?;
-    let size: Option<i64> = connection
-        .prepare_cached("SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1")?
-        .query_row(params![id, md5], |row| row.get(0))
-        .optional()?;
-    let Some(size) = size else {
-        return Err(Error::not_found(format!(
+    presence::file_size(connection, id, md5)?.ok_or_else(|| {
+        Error::not_found(format!(
             "blob `{md5}` is not a file of artifact version `{id}`'s manifest; upload only the blobs the manifest lists"
-        )));
-    };
-    Ok(u64::try_from(size).unwrap_or_default())
+        ))
+    })
 }
 
 /// The first frame whose blob is not a file of the manifest with that size, and why.
@@ -632,14 +601,8 @@ fn first_stranger(
     id: &str,
     frames: &[(String, u64)],
 ) -> Result<Option<(usize, Error)>, Error> {
-    let mut statement = connection.prepare_cached(
-        "SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1",
-    )?;
     for (index, (md5, size)) in frames.iter().enumerate() {
-        let found: Option<i64> = statement
-            .query_row(params![id, md5], |row| row.get(0))
-            .optional()?;
-        match found.and_then(|found| u64::try_from(found).ok()) {
+        match presence::file_size(connection, id, md5)? {
             None => {
                 return Ok(Some((
                     index,

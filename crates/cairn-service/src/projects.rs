@@ -1,12 +1,12 @@
 //! Projects and collections: an entity's projects (only the readable ones), a project's
 //! settings, its collections and a collection's committed versions.
 
-use rusqlite::{Connection, OptionalExtension as _, Row, params};
+use rusqlite::Connection;
 
 use crate::access::{Caller, can_manage, can_read, project_for_read, required};
-use crate::db::enums::TextEnum as _;
-use crate::db::queries::{self, ProjectRow, entity_projects, find_entity, find_project};
-use crate::db::schema::NOW;
+use crate::db::accounts::find_entity;
+use crate::db::projects::{self, ProjectRow, entity_projects, find_project};
+use crate::db::versions;
 use crate::error::Error;
 use crate::model::{Collection, Project, Version, Visibility};
 use crate::service::Service;
@@ -81,21 +81,14 @@ impl Service {
             let existing = find_project(connection, &entity, &project)?;
             let created = existing.is_none();
             match (existing, visibility) {
-                (Some(row), Some(visibility)) => {
-                    connection.execute(
-                        "UPDATE projects SET visibility = ?2 WHERE id = ?1",
-                        params![row.id, visibility.as_sql()],
-                    )?;
-                }
+                (Some(row), Some(visibility)) => projects::set_visibility(connection, row.id, visibility)?,
                 (Some(_), None) => {}
-                (None, visibility) => {
-                    connection.execute(
-                        &format!(
-                            "INSERT INTO projects (entity_id, name, visibility, created_at) VALUES (?1, ?2, ?3, {NOW})"
-                        ),
-                        params![owner.id, project, visibility.unwrap_or_default().as_sql()],
-                    )?;
-                }
+                (None, visibility) => projects::insert_project(
+                    connection,
+                    owner.id,
+                    &project,
+                    visibility.unwrap_or_default(),
+                )?,
             }
             let row = find_project(connection, &entity, &project)?
                 .ok_or_else(|| Error::internal("a project just written is missing"))?;
@@ -106,43 +99,12 @@ impl Service {
     }
 }
 
-const COLLECTION_COLUMNS: &str = "c.id, c.name, t.name, c.created_at, c.updated_at, \
-     (SELECT count(*) FROM versions v WHERE v.collection_id = c.id AND v.state = 'COMMITTED'), \
-     (SELECT v.version_index FROM aliases a JOIN versions v ON v.id = a.version_id \
-      WHERE a.collection_id = c.id AND a.alias = 'latest') \
-     FROM collections c JOIN artifact_types t ON t.id = c.type_id";
-
-fn collection_from_row(project: &ProjectRow, row: &Row<'_>) -> rusqlite::Result<(i64, Collection)> {
-    let count: i64 = row.get(5)?;
-    let latest: Option<i64> = row.get(6)?;
-    Ok((
-        row.get(0)?,
-        Collection {
-            entity: project.entity.clone(),
-            project: project.name.clone(),
-            name: row.get(1)?,
-            artifact_type: row.get(2)?,
-            version_count: u64::try_from(count).unwrap_or_default(),
-            latest: latest.map(|index| format!("v{index}")),
-            created_at: row.get(3)?,
-            updated_at: row.get(4)?,
-        },
-    ))
-}
-
 fn find_collection(
     connection: &Connection,
     project: &ProjectRow,
     name: &str,
 ) -> Result<(i64, Collection), Error> {
-    connection
-        .prepare_cached(&format!(
-            "SELECT {COLLECTION_COLUMNS} WHERE c.project_id = ?1 AND c.name = ?2"
-        ))?
-        .query_row(params![project.id, name], |row| {
-            collection_from_row(project, row)
-        })
-        .optional()?
+    projects::find_collection(connection, project, name)?
         .ok_or_else(|| Error::not_found(format!("artifact `{}/{name}` not found", project.path())))
 }
 
@@ -159,15 +121,7 @@ impl Service {
         self.db()
             .read(move |connection| {
                 let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
-                let mut statement = connection.prepare_cached(&format!(
-                    "SELECT {COLLECTION_COLUMNS} WHERE c.project_id = ?1 ORDER BY c.name"
-                ))?;
-                let collections = statement
-                    .query_map([project.id], |row| {
-                        collection_from_row(&project, row).map(|(_, c)| c)
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
-                Ok(collections)
+                projects::list_collections(connection, &project)
             })
             .await
     }
@@ -200,21 +154,16 @@ impl Service {
     ) -> Result<Vec<Version>, Error> {
         let caller = caller.cloned();
         let (entity, project, name) = (entity.to_owned(), project.to_owned(), name.to_owned());
-        self
-        .db()
-        .read(move |connection| {
-            let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
-            let (collection_id, _) = find_collection(connection, &project, &name)?;
-            let versions = queries::load_versions(
-                connection,
-                "WHERE v.collection_id = ?1 AND v.state = 'COMMITTED' ORDER BY v.version_index DESC",
-                [collection_id],
-            )?
-            .into_iter()
-            .map(|row| row.version)
-            .collect();
-            Ok(versions)
-        })
-        .await
+        self.db()
+            .read(move |connection| {
+                let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
+                let (collection_id, _) = find_collection(connection, &project, &name)?;
+                let versions = versions::committed_of_collection(connection, collection_id)?
+                    .into_iter()
+                    .map(|row| row.version)
+                    .collect();
+                Ok(versions)
+            })
+            .await
     }
 }

@@ -2,49 +2,17 @@
 //! and listing what it logged and used. Together with `versions.logged_by` these records are the
 //! lineage graph.
 
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::Connection;
 
 use crate::access::{
     Caller, can_read, project_for_read, project_for_write, random_hex, required, version_for_read,
 };
-use crate::db::enums::TextEnum as _;
-use crate::db::queries::{ProjectRow, load_versions};
-use crate::db::schema::NOW;
+use crate::db::projects::ProjectRow;
+use crate::db::{runs, versions};
 use crate::error::{Error, Kind};
 use crate::model::{NewRun, ResumeMode, Run, RunArtifacts, RunState, Version, VersionState};
 use crate::service::Service;
 use crate::validate;
-
-/// The run with its internal id.
-fn load_run(
-    connection: &Connection,
-    project: &ProjectRow,
-    run_id: &str,
-) -> Result<Option<(i64, Run)>, Error> {
-    Ok(connection
-        .prepare_cached(
-            "SELECT r.id, r.run_id, r.job_type, r.state, r.exit_code, u.username, r.created_at, r.finished_at \
-             FROM runs r JOIN users u ON u.id = r.user_id WHERE r.project_id = ?1 AND r.run_id = ?2",
-        )?
-        .query_row(params![project.id, run_id], |row| {
-            Ok((
-                row.get(0)?,
-                Run {
-                    id: row.get(1)?,
-                    entity: project.entity.clone(),
-                    project: project.name.clone(),
-                    job_type: row.get(2)?,
-                    state: RunState::from_row(row, 3)?,
-                    exit_code: row.get(4)?,
-                    user: row.get(5)?,
-                    created_at: row.get(6)?,
-                    finished_at: row.get(7)?,
-                    resumed: false,
-                },
-            ))
-        })
-        .optional()?)
-}
 
 fn run_not_found(project: &ProjectRow, run_id: &str) -> Error {
     Error::not_found(format!(
@@ -86,7 +54,7 @@ impl Service {
         self.db()
         .write(move |connection| {
             let project = project_for_write(connection, &caller, &entity, &project)?;
-            match (load_run(connection, &project, &run_id)?, request.resume) {
+            match (runs::load_run(connection, &project, &run_id)?, request.resume) {
                 (Some(_), ResumeMode::Never) => Err(Error::refused(
                     Kind::AlreadyExists,
                     format!(
@@ -95,12 +63,8 @@ impl Service {
                     ),
                 )),
                 (Some((id, _)), ResumeMode::Allow | ResumeMode::Must) => {
-                    connection.execute(
-                        "UPDATE runs SET state = 'running', exit_code = NULL, finished_at = NULL, \
-                         job_type = COALESCE(?2, job_type) WHERE id = ?1",
-                        params![id, job_type],
-                    )?;
-                    let (_, mut run) = load_run(connection, &project, &run_id)?
+                    runs::resume_run(connection, id, job_type.as_deref())?;
+                    let (_, mut run) = runs::load_run(connection, &project, &run_id)?
                         .ok_or_else(|| run_not_found(&project, &run_id))?;
                     run.resumed = true;
                     Ok(run)
@@ -110,14 +74,14 @@ impl Service {
                     project.path()
                 ))),
                 (None, ResumeMode::Never | ResumeMode::Allow) => {
-                    connection.execute(
-                        &format!(
-                            "INSERT INTO runs (project_id, run_id, job_type, state, user_id, created_at) \
-                             VALUES (?1, ?2, ?3, 'running', ?4, {NOW})"
-                        ),
-                        params![project.id, run_id, job_type, caller.user_id],
+                    runs::insert_run(
+                        connection,
+                        project.id,
+                        &run_id,
+                        job_type.as_deref(),
+                        caller.user_id,
                     )?;
-                    let (_, run) = load_run(connection, &project, &run_id)?
+                    let (_, run) = runs::load_run(connection, &project, &run_id)?
                         .ok_or_else(|| run_not_found(&project, &run_id))?;
                     Ok(run)
                 }
@@ -139,7 +103,7 @@ impl Service {
         self.db()
             .read(move |connection| {
                 let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
-                let (_, run) = load_run(connection, &project, &run_id)?
+                let (_, run) = runs::load_run(connection, &project, &run_id)?
                     .ok_or_else(|| run_not_found(&project, &run_id))?;
                 Ok(run)
             })
@@ -156,8 +120,8 @@ fn writable_run(
     run_id: &str,
 ) -> Result<(ProjectRow, i64), Error> {
     let project = project_for_write(connection, caller, entity, project)?;
-    let (id, _) =
-        load_run(connection, &project, run_id)?.ok_or_else(|| run_not_found(&project, run_id))?;
+    let (id, _) = runs::load_run(connection, &project, run_id)?
+        .ok_or_else(|| run_not_found(&project, run_id))?;
     Ok((project, id))
 }
 
@@ -176,14 +140,13 @@ impl Service {
         self.db()
             .write(move |connection| {
                 let (project, id) = writable_run(connection, &caller, &entity, &project, &run_id)?;
-                let state = if exit_code == 0 { "finished" } else { "failed" };
-                connection.execute(
-                &format!(
-                    "UPDATE runs SET state = ?2, exit_code = ?3, finished_at = {NOW} WHERE id = ?1"
-                ),
-                params![id, state, exit_code],
-            )?;
-                let (_, run) = load_run(connection, &project, &run_id)?
+                let state = if exit_code == 0 {
+                    RunState::Finished
+                } else {
+                    RunState::Failed
+                };
+                runs::finish_run(connection, id, state, exit_code)?;
+                let (_, run) = runs::load_run(connection, &project, &run_id)?
                     .ok_or_else(|| run_not_found(&project, &run_id))?;
                 Ok(run)
             })
@@ -212,10 +175,7 @@ impl Service {
                     artifact_id
                 )));
             }
-            connection.execute(
-                &format!("INSERT OR IGNORE INTO run_inputs (run_id, version_id, used_at) VALUES (?1, ?2, {NOW})"),
-                params![id, artifact_id],
-            )?;
+            runs::record_input(connection, id, &artifact_id)?;
             Ok(row.version)
         })
         .await
@@ -232,29 +192,22 @@ impl Service {
         let caller = caller.cloned();
         let (entity, project, run_id) = (entity.to_owned(), project.to_owned(), run_id.to_owned());
         self.db()
-        .read(move |connection| {
-            let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
-            let (id, _) = load_run(connection, &project, &run_id)?.ok_or_else(|| run_not_found(&project, &run_id))?;
-            let logged = load_versions(
-                connection,
-                "WHERE v.logged_by = ?1 AND v.state = 'COMMITTED' ORDER BY v.committed_at DESC, v.id",
-                [id],
-            )?
-            .into_iter()
-            .map(|row| row.version)
-            .collect();
-            let mut used = Vec::new();
-            for row in load_versions(
-                connection,
-                "JOIN run_inputs i ON i.version_id = v.id WHERE i.run_id = ?1 ORDER BY i.used_at DESC, v.id",
-                [id],
-            )? {
-                if can_read(connection, caller.as_ref(), &row.project)? {
-                    used.push(row.version);
+            .read(move |connection| {
+                let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
+                let (id, _) = runs::load_run(connection, &project, &run_id)?
+                    .ok_or_else(|| run_not_found(&project, &run_id))?;
+                let logged = versions::logged_by_run(connection, id)?
+                    .into_iter()
+                    .map(|row| row.version)
+                    .collect();
+                let mut used = Vec::new();
+                for row in versions::used_by_run(connection, id)? {
+                    if can_read(connection, caller.as_ref(), &row.project)? {
+                        used.push(row.version);
+                    }
                 }
-            }
-            Ok(RunArtifacts { logged, used })
-        })
-        .await
+                Ok(RunArtifacts { logged, used })
+            })
+            .await
     }
 }

@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rusqlite::{OptionalExtension as _, params};
-
 use crate::access::hash_key;
 use crate::blobs::{Blobs, clean_tmp};
 use crate::db::Db;
-use crate::db::schema::{METADATA, NOW, PACKED};
+use crate::db::accounts;
+use crate::db::schema::{METADATA, PACKED};
 use crate::error::{Error, OpenError};
 use crate::model::Stats;
 pub use crate::store::BlobStoreConfig;
@@ -20,7 +19,7 @@ pub use crate::store::BlobStoreConfig;
 /// The name of the server admin created on the first start.
 pub const ADMIN_USERNAME: &str = "admin";
 
-/// How many manifests over [`crate::ingest::LARGE_MANIFEST_BYTES`] are spooled and ingested
+/// How many manifests over [`crate::db::manifests::LARGE_MANIFEST_BYTES`] are spooled and ingested
 /// at once; more wait their turn. Ingesting holds the single writer anyway, so more would only
 /// pile up spooled uploads on disk.
 const LARGE_MANIFEST_PERMITS: usize = 2;
@@ -202,7 +201,7 @@ impl Service {
     pub async fn check_health(&self) -> Result<(), Error> {
         self.inner
             .db
-            .read(|connection| Ok(connection.query_row("SELECT 1", [], |_| Ok(()))?))
+            .read(crate::db::ping)
             .await
     }
 
@@ -264,43 +263,20 @@ fn bootstrap(db: &Db, admin_key: Option<&str>) -> Result<Bootstrap, OpenError> {
     let admin_key = admin_key.map(str::to_owned);
     let created = db
         .write_blocking(|transaction| {
-            let users: i64 =
-                transaction.query_row("SELECT count(*) FROM users", [], |row| row.get(0))?;
-            if users == 0 {
+            if accounts::user_count(transaction)? == 0 {
                 let key = admin_key
                     .clone()
                     .or_else(|| minted.clone())
                     .unwrap_or_default();
-                let user_id = create_user(transaction, ADMIN_USERNAME, true)?;
-                add_key(transaction, user_id, &key)?;
+                let user_id = accounts::insert_user(transaction, ADMIN_USERNAME, true)?;
+                accounts::insert_key(transaction, user_id, &hash_key(&key))?;
                 return Ok(admin_key.is_none());
             }
             if let Some(key) = &admin_key {
                 let hash = hash_key(key);
-                let known: Option<i64> = transaction
-                    .query_row(
-                        "SELECT user_id FROM api_keys WHERE key_hash = ?1",
-                        [&hash],
-                        |row| row.get(0),
-                    )
-                    .optional()?;
-                if known.is_none() {
-                    let admin: Option<i64> = transaction
-                        .query_row(
-                            "SELECT id FROM users WHERE username = ?1",
-                            [ADMIN_USERNAME],
-                            |row| row.get(0),
-                        )
-                        .optional()?;
-                    let admin = match admin {
-                        Some(admin) => admin,
-                        None => transaction.query_row(
-                            "SELECT id FROM users WHERE admin = 1 ORDER BY id LIMIT 1",
-                            [],
-                            |row| row.get(0),
-                        )?,
-                    };
-                    add_key(transaction, admin, key)?;
+                if !accounts::key_known(transaction, &hash)? {
+                    let admin = accounts::admin_user_id(transaction, ADMIN_USERNAME)?;
+                    accounts::insert_key(transaction, admin, &hash)?;
                 }
             }
             Ok(false)
@@ -310,37 +286,4 @@ fn bootstrap(db: &Db, admin_key: Option<&str>) -> Result<Bootstrap, OpenError> {
         admin_username: ADMIN_USERNAME.to_owned(),
         new_admin_api_key: if created { minted } else { None },
     })
-}
-
-/// Creates a user and its entity; returns the user id.
-pub(crate) fn create_user(
-    connection: &rusqlite::Connection,
-    username: &str,
-    admin: bool,
-) -> std::result::Result<i64, Error> {
-    connection.execute(
-        &format!("INSERT INTO entities (name, kind, created_at) VALUES (?1, 'user', {NOW})"),
-        [username],
-    )?;
-    let entity_id = connection.last_insert_rowid();
-    connection.execute(
-        &format!(
-            "INSERT INTO users (entity_id, username, admin, created_at) VALUES (?1, ?2, ?3, {NOW})"
-        ),
-        params![entity_id, username, admin],
-    )?;
-    Ok(connection.last_insert_rowid())
-}
-
-/// Stores the hash of `key` for the user.
-pub(crate) fn add_key(
-    connection: &rusqlite::Connection,
-    user_id: i64,
-    key: &str,
-) -> std::result::Result<(), Error> {
-    connection.execute(
-        &format!("INSERT INTO api_keys (key_hash, user_id, created_at) VALUES (?1, ?2, {NOW})"),
-        params![hash_key(key), user_id],
-    )?;
-    Ok(())
 }

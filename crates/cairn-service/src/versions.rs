@@ -3,14 +3,14 @@
 
 use cairn_hash::Md5Digest;
 use cairn_manifest::LATEST_ALIAS;
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::Connection;
 
 use crate::access::{
     Caller, can_read, mint_id, project_for_read, project_for_write, required, version_for_read,
     version_for_write,
 };
-use crate::db::queries::{self, add_tags, load_version, move_alias, touch_version};
-use crate::db::schema::NOW;
+use crate::db::versions::{self, add_tags, load_version, move_alias, touch_version};
+use crate::db::{projects, runs};
 use crate::error::Error;
 use crate::model::{
     CreateVersionStatus, CreatedVersion, Lineage, NewVersion, RunRef, Version, VersionEdit,
@@ -77,19 +77,12 @@ fn create_in(
     let project = project_for_write(connection, caller, entity, project_name)?;
     let run = match &request.run {
         Some(run_id) => Some(
-            connection
-                .query_row(
-                    "SELECT id FROM runs WHERE project_id = ?1 AND run_id = ?2",
-                    params![project.id, run_id],
-                    |row| row.get::<_, i64>(0),
-                )
-                .optional()?
-                .ok_or_else(|| {
-                    Error::not_found(format!(
-                        "run `{run_id}` not found in project `{}`; create it first",
-                        project.path()
-                    ))
-                })?,
+            runs::run_row_id(connection, project.id, run_id)?.ok_or_else(|| {
+                Error::not_found(format!(
+                    "run `{run_id}` not found in project `{}`; create it first",
+                    project.path()
+                ))
+            })?,
         ),
         None => None,
     };
@@ -99,7 +92,7 @@ fn create_in(
         &request.collection,
         &request.artifact_type,
     )?;
-    if let Some((latest_id, latest_digest)) = queries::latest_committed(connection, collection_id)?
+    if let Some((latest_id, latest_digest)) = versions::latest_committed(connection, collection_id)?
         && latest_digest == *digest
     {
         apply_labels(connection, collection_id, &latest_id, aliases, tags)?;
@@ -114,34 +107,19 @@ fn create_in(
         .map_err(|error| Error::internal(format!("metadata: {error}")))?;
     let requested = serde_json::to_string(aliases)
         .map_err(|error| Error::internal(format!("aliases: {error}")))?;
-    let pending: Option<String> = connection
-        .query_row(
-            "SELECT id FROM versions WHERE collection_id = ?1 AND digest = ?2 AND state = 'PENDING' \
-             ORDER BY created_at DESC LIMIT 1",
-            params![collection_id, digest.to_hex()],
-            |row| row.get(0),
-        )
-        .optional()?;
-    let (status, id) = match pending {
+    let details = versions::Details {
+        description: request.description.as_deref(),
+        metadata: &metadata,
+        requested_aliases: &requested,
+        logged_by: run,
+    };
+    let (status, id) = match versions::pending_with_digest(connection, collection_id, digest)? {
         Some(id) => {
-            connection.execute(
-                &format!(
-                    "UPDATE versions SET description = ?2, metadata = ?3, requested_aliases = ?4, \
-                     logged_by = ?5, updated_at = {NOW} WHERE id = ?1"
-                ),
-                params![id, request.description, metadata, requested, run],
-            )?;
+            versions::update_pending(connection, &id, details)?;
             (CreateVersionStatus::Resumed, id)
         }
         None => {
-            connection.execute(
-                &format!(
-                    "INSERT INTO versions (id, collection_id, state, digest, description, metadata, \
-                     requested_aliases, logged_by, created_at, updated_at) \
-                     VALUES (?1, ?2, 'PENDING', ?3, ?4, ?5, ?6, ?7, {NOW}, {NOW})"
-                ),
-                params![new_id, collection_id, digest.to_hex(), request.description, metadata, requested, run],
-            )?;
+            versions::insert_pending(connection, new_id, collection_id, digest, details)?;
             (CreateVersionStatus::Created, new_id.to_owned())
         }
     };
@@ -162,15 +140,7 @@ fn collection(
     name: &str,
     artifact_type: &str,
 ) -> Result<i64, Error> {
-    let existing: Option<(i64, String)> = connection
-        .query_row(
-            "SELECT c.id, t.name FROM collections c JOIN artifact_types t ON t.id = c.type_id \
-             WHERE c.project_id = ?1 AND c.name = ?2",
-            params![project_id, name],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?;
-    if let Some((id, existing_type)) = existing {
+    if let Some((id, existing_type)) = projects::collection_type(connection, project_id, name)? {
         if existing_type != artifact_type {
             return Err(Error::conflict(format!(
                 "artifact `{name}` has type `{existing_type}`, not `{artifact_type}`; use type `{existing_type}` or another artifact name"
@@ -178,23 +148,7 @@ fn collection(
         }
         return Ok(id);
     }
-    connection.execute(
-        "INSERT OR IGNORE INTO artifact_types (project_id, name) VALUES (?1, ?2)",
-        params![project_id, artifact_type],
-    )?;
-    let type_id: i64 = connection.query_row(
-        "SELECT id FROM artifact_types WHERE project_id = ?1 AND name = ?2",
-        params![project_id, artifact_type],
-        |row| row.get(0),
-    )?;
-    connection.execute(
-        &format!(
-            "INSERT INTO collections (project_id, name, type_id, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, {NOW}, {NOW})"
-        ),
-        params![project_id, name, type_id],
-    )?;
-    Ok(connection.last_insert_rowid())
+    projects::insert_collection(connection, project_id, name, artifact_type)
 }
 
 /// Points the aliases at a committed version and adds the tags.
@@ -254,13 +208,7 @@ impl Service {
                         project.path()
                     ))
                 };
-                let collection_id: i64 = connection
-                    .query_row(
-                        "SELECT id FROM collections WHERE project_id = ?1 AND name = ?2",
-                        params![project.id, collection],
-                        |row| row.get(0),
-                    )
-                    .optional()?
+                let collection_id = projects::collection_id(connection, project.id, collection)?
                     .ok_or_else(not_found)?;
                 let id =
                     resolve_selector(connection, collection_id, selector)?.ok_or_else(not_found)?;
@@ -276,40 +224,20 @@ fn resolve_selector(
     collection_id: i64,
     selector: &str,
 ) -> Result<Option<String>, Error> {
-    let committed = "state = 'COMMITTED' AND collection_id = ?1";
     if let Some(index) = selector
         .strip_prefix('v')
         .filter(|digits| !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()))
         .and_then(|digits| digits.parse::<i64>().ok())
     {
-        return Ok(connection
-            .query_row(
-                &format!("SELECT id FROM versions WHERE {committed} AND version_index = ?2"),
-                params![collection_id, index],
-                |row| row.get(0),
-            )
-            .optional()?);
+        return versions::committed_by_index(connection, collection_id, index);
     }
-    let by_alias: Option<String> = connection
-        .query_row(
-            "SELECT v.id FROM aliases a JOIN versions v ON v.id = a.version_id \
-             WHERE a.collection_id = ?1 AND a.alias = ?2 AND v.state = 'COMMITTED'",
-            params![collection_id, selector],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if by_alias.is_some() || !validate::is_hex32(selector) {
-        return Ok(by_alias);
+    let by_alias = versions::committed_by_alias(connection, collection_id, selector)?;
+    match Md5Digest::from_hex(selector) {
+        Ok(digest) if by_alias.is_none() => {
+            versions::committed_by_digest(connection, collection_id, &digest)
+        }
+        _ => Ok(by_alias),
     }
-    Ok(connection
-        .query_row(
-            &format!(
-                "SELECT id FROM versions WHERE {committed} AND digest = ?2 ORDER BY version_index DESC LIMIT 1"
-            ),
-            params![collection_id, selector.to_ascii_lowercase()],
-            |row| row.get(0),
-        )
-        .optional()?)
 }
 
 impl Service {
@@ -356,31 +284,22 @@ impl Service {
             }
             if let Some(description) = &request.description {
                 let description = (!description.is_empty()).then_some(description);
-                connection.execute(
-                    "UPDATE versions SET description = ?2 WHERE id = ?1",
-                    params![id, description],
-                )?;
+                versions::set_description(connection, &id, description.map(String::as_str))?;
             }
             if let Some(metadata) = &request.metadata {
                 let text = serde_json::to_string(metadata)
                     .map_err(|error| Error::internal(format!("metadata: {error}")))?;
-                connection.execute("UPDATE versions SET metadata = ?2 WHERE id = ?1", params![id, text])?;
+                versions::set_metadata(connection, &id, &text)?;
             }
             for alias in &request.remove_aliases {
-                connection.execute(
-                    "DELETE FROM aliases WHERE collection_id = ?1 AND alias = ?2 AND version_id = ?3",
-                    params![row.collection_id, alias, id],
-                )?;
+                versions::remove_alias(connection, row.collection_id, alias, &id)?;
             }
             for tag in &request.remove_tags {
-                connection.execute("DELETE FROM tags WHERE version_id = ?1 AND tag = ?2", params![id, tag])?;
+                versions::remove_tag(connection, &id, tag)?;
             }
             apply_labels(connection, row.collection_id, &id, &add_aliases, &add_tags_list)?;
             touch_version(connection, &id)?;
-            connection.execute(
-                &format!("UPDATE collections SET updated_at = {NOW} WHERE id = ?1"),
-                [row.collection_id],
-            )?;
+            projects::touch_collection(connection, row.collection_id)?;
             loaded(connection, &id)
         })
         .await
@@ -391,38 +310,32 @@ impl Service {
         let caller = caller.cloned();
         let id = id.to_owned();
         self.db()
-        .read(move |connection| {
-            version_for_read(connection, caller.as_ref(), &id)?;
-            let run_of = |sql: &str| -> Result<Vec<(i64, String)>, Error> {
-                let mut statement = connection.prepare_cached(sql)?;
-                let rows = statement.query_map([&id], |row| Ok((row.get(0)?, row.get(1)?)))?;
-                Ok(rows.collect::<rusqlite::Result<_>>()?)
-            };
-            let readable = |runs: Vec<(i64, String)>| -> Result<Vec<RunRef>, Error> {
-                let mut refs = Vec::new();
-                for (project_id, run_id) in runs {
-                    let project = queries::project_by_id(connection, project_id)?;
-                    if can_read(connection, caller.as_ref(), &project)? {
-                        refs.push(RunRef {
-                            entity: project.entity,
-                            project: project.name,
-                            id: run_id,
-                        });
+            .read(move |connection| {
+                version_for_read(connection, caller.as_ref(), &id)?;
+                let readable = |runs: Vec<(i64, String)>| -> Result<Vec<RunRef>, Error> {
+                    let mut refs = Vec::new();
+                    for (project_id, run_id) in runs {
+                        let project = projects::project_by_id(connection, project_id)?;
+                        if can_read(connection, caller.as_ref(), &project)? {
+                            refs.push(RunRef {
+                                entity: project.entity,
+                                project: project.name,
+                                id: run_id,
+                            });
+                        }
                     }
-                }
-                Ok(refs)
-            };
-            let logged_by = readable(run_of(
-                "SELECT r.project_id, r.run_id FROM versions v JOIN runs r ON r.id = v.logged_by WHERE v.id = ?1",
-            )?)?
-            .into_iter()
-            .next();
-            let used_by = readable(run_of(
-                "SELECT r.project_id, r.run_id FROM run_inputs i JOIN runs r ON r.id = i.run_id \
-                 WHERE i.version_id = ?1 ORDER BY i.used_at, r.run_id",
-            )?)?;
-            Ok(Lineage { logged_by, used_by })
-        })
-        .await
+                    Ok(refs)
+                };
+                let logged_by = readable(
+                    versions::logging_run(connection, &id)?
+                        .into_iter()
+                        .collect(),
+                )?
+                .into_iter()
+                .next();
+                let used_by = readable(versions::using_runs(connection, &id)?)?;
+                Ok(Lineage { logged_by, used_by })
+            })
+            .await
     }
 }

@@ -7,10 +7,14 @@
 //! processes (a backup, a second server by mistake), and a write that still finds the database
 //! busy is retried a few times before it answers `storage_unavailable`, never a 500.
 
+pub(crate) mod accounts;
 pub(crate) mod enums;
+pub(crate) mod manifests;
 pub(crate) mod presence;
-pub(crate) mod queries;
+pub(crate) mod projects;
+pub(crate) mod runs;
 pub(crate) mod schema;
+pub(crate) mod versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -28,6 +32,11 @@ const BUSY_RETRIES: u32 = 5;
 
 /// Idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 8;
+
+/// Whether the connection answers a trivial query.
+pub(crate) fn ping(connection: &Connection) -> Result<(), Error> {
+    Ok(connection.query_row("SELECT 1", [], |_| Ok(()))?)
+}
 
 /// One SQLite database file.
 #[derive(Debug)]

@@ -14,7 +14,9 @@
 //! version serves every blob of its manifest (the commit checked them), a pending one only the
 //! blobs received for it.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use crate::db::schema::NOW;
 
 use crate::access::Caller;
 use crate::db::enums::md5_from_row;
@@ -115,5 +117,41 @@ pub(crate) fn servable_size(
             )?
             .query_row(params![version_id, md5_hex, committed], |row| row.get(0)),
     )?;
+    Ok(size.and_then(|size| u64::try_from(size).ok()))
+}
+
+/// Records verified blobs as stored (at `location`: `packed` or `store`) and as received for
+/// the version, which makes them present for it.
+pub(crate) fn record_received(
+    connection: &Connection,
+    version_id: &str,
+    blobs: &[(String, u64, &'static str)],
+) -> Result<(), Error> {
+    let mut stored = connection.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO blobs (md5_hex, size, location, created_at) VALUES (?1, ?2, ?3, {NOW})"
+    ))?;
+    let mut received = connection.prepare_cached(
+        "INSERT OR IGNORE INTO version_blobs (version_id, md5_hex, size) VALUES (?1, ?2, ?3)",
+    )?;
+    for (md5, size, location) in blobs {
+        let size = i64::try_from(*size).unwrap_or(i64::MAX);
+        stored.execute(params![md5, size, location])?;
+        received.execute(params![version_id, md5, size])?;
+    }
+    Ok(())
+}
+
+/// The size the version's manifest gives the uploaded file with this MD5 (hex), if it lists one.
+pub(crate) fn file_size(
+    connection: &Connection,
+    version_id: &str,
+    md5_hex: &str,
+) -> Result<Option<u64>, Error> {
+    let size: Option<i64> = connection
+        .prepare_cached(
+            "SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1",
+        )?
+        .query_row(params![version_id, md5_hex], |row| row.get(0))
+        .optional()?;
     Ok(size.and_then(|size| u64::try_from(size).ok()))
 }

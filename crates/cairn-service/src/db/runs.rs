@@ -1,0 +1,117 @@
+//! The SQL of runs and their inputs (the lineage edges from versions to the runs that used them;
+//! the edges to the runs that logged them are `versions.logged_by`).
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use crate::db::enums::TextEnum as _;
+use crate::db::projects::ProjectRow;
+use crate::db::schema::NOW;
+use crate::error::Error;
+use crate::model::{Run, RunState};
+
+/// The run `run_id` of the project, with its row id.
+pub(crate) fn load_run(
+    connection: &Connection,
+    project: &ProjectRow,
+    run_id: &str,
+) -> Result<Option<(i64, Run)>, Error> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT r.id, r.run_id, r.job_type, r.state, r.exit_code, u.username, r.created_at, r.finished_at \
+             FROM runs r JOIN users u ON u.id = r.user_id WHERE r.project_id = ?1 AND r.run_id = ?2",
+        )?
+        .query_row(params![project.id, run_id], |row| {
+            Ok((
+                row.get(0)?,
+                Run {
+                    id: row.get(1)?,
+                    entity: project.entity.clone(),
+                    project: project.name.clone(),
+                    job_type: row.get(2)?,
+                    state: RunState::from_row(row, 3)?,
+                    exit_code: row.get(4)?,
+                    user: row.get(5)?,
+                    created_at: row.get(6)?,
+                    finished_at: row.get(7)?,
+                    resumed: false,
+                },
+            ))
+        })
+        .optional()?)
+}
+
+/// The row id of the run `run_id` of the project.
+pub(crate) fn run_row_id(
+    connection: &Connection,
+    project_id: i64,
+    run_id: &str,
+) -> Result<Option<i64>, Error> {
+    Ok(connection
+        .query_row(
+            "SELECT id FROM runs WHERE project_id = ?1 AND run_id = ?2",
+            params![project_id, run_id],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
+/// Marks a run running again (resumed), keeping its job type unless a new one is given.
+pub(crate) fn resume_run(
+    connection: &Connection,
+    id: i64,
+    job_type: Option<&str>,
+) -> Result<(), Error> {
+    connection.execute(
+        "UPDATE runs SET state = 'running', exit_code = NULL, finished_at = NULL, \
+         job_type = COALESCE(?2, job_type) WHERE id = ?1",
+        params![id, job_type],
+    )?;
+    Ok(())
+}
+
+/// Creates a running run.
+pub(crate) fn insert_run(
+    connection: &Connection,
+    project_id: i64,
+    run_id: &str,
+    job_type: Option<&str>,
+    user_id: i64,
+) -> Result<(), Error> {
+    connection.execute(
+        &format!(
+            "INSERT INTO runs (project_id, run_id, job_type, state, user_id, created_at) \
+             VALUES (?1, ?2, ?3, 'running', ?4, {NOW})"
+        ),
+        params![project_id, run_id, job_type, user_id],
+    )?;
+    Ok(())
+}
+
+/// Finishes a run in `state` with `exit_code`.
+pub(crate) fn finish_run(
+    connection: &Connection,
+    id: i64,
+    state: RunState,
+    exit_code: i32,
+) -> Result<(), Error> {
+    connection.execute(
+        &format!("UPDATE runs SET state = ?2, exit_code = ?3, finished_at = {NOW} WHERE id = ?1"),
+        params![id, state.as_sql(), exit_code],
+    )?;
+    Ok(())
+}
+
+/// Records that a run used a version (once).
+pub(crate) fn record_input(
+    connection: &Connection,
+    run: i64,
+    version_id: &str,
+) -> Result<(), Error> {
+    connection.execute(
+        &format!(
+            "INSERT OR IGNORE INTO run_inputs (run_id, version_id, used_at) VALUES (?1, ?2, {NOW})"
+        ),
+        params![run, version_id],
+    )?;
+    Ok(())
+}
