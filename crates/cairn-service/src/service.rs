@@ -199,10 +199,7 @@ impl Service {
 
     /// Whether the metadata database answers a trivial query (for health checks).
     pub async fn check_health(&self) -> Result<(), Error> {
-        self.inner
-            .db
-            .read(crate::db::ping)
-            .await
+        self.inner.db.read(crate::db::ping).await
     }
 
     /// Folds both databases' write-ahead logs into their files; called after the last request

@@ -33,6 +33,20 @@ const BUSY_RETRIES: u32 = 5;
 /// Idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 8;
 
+/// Turns an SQLite error while opening the database at `path` into an [`OpenError`] saying
+/// what was being done.
+pub(crate) fn database_error(
+    path: &Path,
+    action: &'static str,
+) -> impl FnOnce(rusqlite::Error) -> OpenError + use<> {
+    let path = path.to_owned();
+    move |source| OpenError::Database {
+        action,
+        path,
+        source,
+    }
+}
+
 /// Whether the connection answers a trivial query.
 pub(crate) fn ping(connection: &Connection) -> Result<(), Error> {
     Ok(connection.query_row("SELECT 1", [], |_| Ok(()))?)
@@ -49,14 +63,7 @@ pub(crate) struct Db {
 impl Db {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub(crate) fn open(path: &Path, migrations: &[&str]) -> Result<Self, OpenError> {
-        let database_error = |action| {
-            let path = path.to_owned();
-            move |source| OpenError::Database {
-                action,
-                path,
-                source,
-            }
-        };
+        let database_error = |action| database_error(path, action);
         let mut writer = open_connection(path).map_err(database_error("open"))?;
         writer
             .pragma_update(None, "journal_mode", "WAL")

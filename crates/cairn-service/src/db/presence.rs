@@ -40,6 +40,27 @@ const PRESENT: &str = "EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = e.md5_hex
                      AND (p.visibility <> 'private' OR ?2 OR p.entity_id = ?4 \
                           OR p.entity_id IN (SELECT team_id FROM team_members WHERE user_id = ?3))))";
 
+/// The version's (`?1`) file entries whose blob is not present for the caller, by MD5.
+pub(crate) fn missing_sql() -> String {
+    format!(
+        "SELECT e.md5_hex, e.size FROM entries e WHERE e.version_id = ?1 \
+         AND e.md5_hex IS NOT NULL AND e.ref IS NULL AND NOT ({PRESENT}) ORDER BY e.md5_hex"
+    )
+}
+
+/// The size of file `?2` (hex MD5) in version `?1`'s manifest, if the version may serve it:
+/// the bytes are stored, and the version is committed (`?3`) or received them itself.
+pub(crate) const SERVABLE_SIZE: &str = "SELECT e.size FROM entries e WHERE e.version_id = ?1 \
+     AND e.md5_hex = ?2 AND e.ref IS NULL \
+     AND EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = e.md5_hex AND b.size = e.size) \
+     AND (?3 OR EXISTS (SELECT 1 FROM version_blobs r WHERE r.version_id = e.version_id \
+                        AND r.md5_hex = e.md5_hex AND r.size = e.size)) \
+     LIMIT 1";
+
+/// The size version `?1`'s manifest gives the uploaded file with MD5 `?2` (hex).
+pub(crate) const FILE_SIZE: &str =
+    "SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1";
+
 /// Calls `found` once for each distinct missing blob of the version, ordered by MD5; returns
 /// how many there were.
 pub(crate) fn for_each_missing(
@@ -48,10 +69,7 @@ pub(crate) fn for_each_missing(
     caller: &Caller,
     mut found: impl FnMut(Md5Digest, u64) -> Result<(), Error>,
 ) -> Result<u64, Error> {
-    let mut statement = connection.prepare_cached(&format!(
-        "SELECT e.md5_hex, e.size FROM entries e WHERE e.version_id = ?1 \
-         AND e.md5_hex IS NOT NULL AND e.ref IS NULL AND NOT ({PRESENT}) ORDER BY e.md5_hex"
-    ))?;
+    let mut statement = connection.prepare_cached(&missing_sql())?;
     let mut rows = statement.query(params![
         version_id,
         caller.admin,
@@ -105,18 +123,10 @@ pub(crate) fn servable_size(
     md5_hex: &str,
     committed: bool,
 ) -> Result<Option<u64>, Error> {
-    let size: Option<i64> = rusqlite::OptionalExtension::optional(
-        connection
-            .prepare_cached(
-                "SELECT e.size FROM entries e WHERE e.version_id = ?1 AND e.md5_hex = ?2 \
-                 AND e.ref IS NULL \
-                 AND EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = e.md5_hex AND b.size = e.size) \
-                 AND (?3 OR EXISTS (SELECT 1 FROM version_blobs r WHERE r.version_id = e.version_id \
-                                    AND r.md5_hex = e.md5_hex AND r.size = e.size)) \
-                 LIMIT 1",
-            )?
-            .query_row(params![version_id, md5_hex, committed], |row| row.get(0)),
-    )?;
+    let size: Option<i64> = connection
+        .prepare_cached(SERVABLE_SIZE)?
+        .query_row(params![version_id, md5_hex, committed], |row| row.get(0))
+        .optional()?;
     Ok(size.and_then(|size| u64::try_from(size).ok()))
 }
 
@@ -148,9 +158,7 @@ pub(crate) fn file_size(
     md5_hex: &str,
 ) -> Result<Option<u64>, Error> {
     let size: Option<i64> = connection
-        .prepare_cached(
-            "SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1",
-        )?
+        .prepare_cached(FILE_SIZE)?
         .query_row(params![version_id, md5_hex], |row| row.get(0))
         .optional()?;
     Ok(size.and_then(|size| u64::try_from(size).ok()))

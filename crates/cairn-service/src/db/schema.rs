@@ -201,14 +201,7 @@ pub(crate) fn migrate(
     path: &Path,
     migrations: &[&str],
 ) -> Result<(), OpenError> {
-    let database_error = |action| {
-        let path = path.to_owned();
-        move |source| OpenError::Database {
-            action,
-            path,
-            source,
-        }
-    };
+    let database_error = |action| super::database_error(path, action);
     let supported = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
     let found: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -239,24 +232,21 @@ pub(crate) fn migrate(
 mod tests {
     use super::*;
 
-    /// The query plans of the per-blob lookups use the blob index: a full scan of a version's
-    /// entries per blob made batch uploads of large manifests quadratic.
+    /// The query plans of the per-blob lookups (the real queries, not copies) use the blob
+    /// index: a full scan of a version's entries per blob made batch uploads of large manifests
+    /// quadratic.
     #[test]
     fn blob_lookups_use_the_index() -> Result<(), Box<dyn std::error::Error>> {
         let mut connection = Connection::open_in_memory()?;
         migrate(&mut connection, Path::new(":memory:"), METADATA)?;
         for query in [
-            "SELECT size FROM entries WHERE version_id = ?1 AND md5_hex = ?2 AND ref IS NULL LIMIT 1",
-            "SELECT e.size FROM entries e WHERE e.version_id = ?1 AND e.md5_hex = ?2 \
-             AND e.ref IS NULL \
-             AND EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = e.md5_hex AND b.size = e.size) \
-             AND (?3 OR EXISTS (SELECT 1 FROM version_blobs r WHERE r.version_id = e.version_id \
-                                AND r.md5_hex = e.md5_hex AND r.size = e.size)) \
-             LIMIT 1",
+            crate::db::presence::FILE_SIZE.to_owned(),
+            crate::db::presence::SERVABLE_SIZE.to_owned(),
+            crate::db::presence::missing_sql(),
         ] {
             let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {query}"))?;
             let count = statement.parameter_count();
-            let values: Vec<&dyn rusqlite::ToSql> = [&"v" as &dyn rusqlite::ToSql, &"m", &1]
+            let values: Vec<&dyn rusqlite::ToSql> = [&"v" as &dyn rusqlite::ToSql, &"m", &1, &1]
                 .into_iter()
                 .take(count)
                 .collect();
