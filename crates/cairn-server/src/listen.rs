@@ -46,6 +46,9 @@ use crate::listen::slots::{Slot, SlotGuard, Slots, connection_cap, open_file_lim
 /// How long the loop pauses after an accept error that is not about one connection.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How often the accept loop looks again while evicted connections are still closing.
+const CLOSING_WAIT: Duration = Duration::from_millis(5);
+
 /// How often a repeated warning (refusals, accept errors) reaches the log during a flood.
 const WARN_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -79,7 +82,15 @@ pub(crate) async fn run(
     let (mut refusal_warning, mut accept_warning) = (Throttle::default(), Throttle::default());
     let (stop, stopped) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
-    loop {
+    'accepting: loop {
+        // Evicted connections keep their descriptors until their tasks close them: wait for
+        // them instead of accepting more, so a burst cannot run out of descriptors.
+        while slots.saturated() {
+            tokio::select! {
+                () = &mut shutdown => break 'accepting,
+                () = tokio::time::sleep(CLOSING_WAIT) => {}
+            }
+        }
         let accepted = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => accepted,

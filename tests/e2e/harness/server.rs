@@ -116,8 +116,11 @@ impl Server {
             open_files,
             logs: temp_dir("server-logs")?,
             starts: 0,
+            // No pooled connections: the server closes idle ones (header timeout, eviction at
+            // its connection cap), and a request sent on one it just closed would fail.
             http: Client::builder()
                 .timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(0)
                 .build()
                 .context("cannot build the harness's HTTP client")?,
         };

@@ -24,6 +24,11 @@ use crate::config::DEFAULT_MAX_CONNECTIONS;
 /// Descriptors kept free for SQLite, blob files, temporary uploads and the listener itself.
 pub(crate) const DESCRIPTOR_RESERVE: u64 = 64;
 
+/// Evicted connections still closing that may stand beside a full table: an evicted connection
+/// keeps its descriptor until its task has closed it, so the accept loop waits for them rather
+/// than let a burst of new connections run the process out of descriptors.
+pub(crate) const CLOSING_SLACK: usize = 8;
+
 /// The smallest cap the open-file limit can push the default down to.
 pub(crate) const MIN_CONNECTIONS: usize = 8;
 
@@ -90,6 +95,12 @@ impl Slots {
     /// The cap.
     pub(crate) fn max(&self) -> usize {
         self.max
+    }
+
+    /// Whether the table, evicted connections still closing included, is as full as it may
+    /// get; then no connection should be accepted until one has closed.
+    pub(crate) fn saturated(&self) -> bool {
+        self.open() >= self.max + CLOSING_SLACK
     }
 
     /// Connections in the table, evicted ones still closing included.
@@ -294,6 +305,27 @@ mod tests {
         assert!(first.slot().is_idle() && first.slot().has_served());
         assert!(slots.admit().is_some());
         assert!(first.slot().state.load(Ordering::Acquire) & EVICTED != 0);
+    }
+
+    /// Evicted connections still hold their descriptors until they close: once the cap plus
+    /// the slack of them stand in the table, the server must wait before accepting more.
+    #[test]
+    fn evicted_connections_still_closing_saturate_the_table() {
+        let slots = Slots::new(2);
+        let mut guards = Vec::new();
+        for _ in 0..2 + CLOSING_SLACK {
+            assert!(!slots.saturated());
+            // Every admission past the cap evicts an idle connection, which stays open.
+            guards.push(
+                slots
+                    .admit()
+                    .unwrap_or_else(|| panic!("an idle one is evictable")),
+            );
+        }
+        assert_eq!(slots.open(), 2 + CLOSING_SLACK);
+        assert!(slots.saturated());
+        guards.remove(0);
+        assert!(!slots.saturated());
     }
 
     #[test]
