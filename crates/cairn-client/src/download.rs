@@ -31,6 +31,10 @@ use crate::progress::PhaseGuard;
 use crate::transfer::{PumpError, pump, write_verified};
 use crate::{Error, LoggedArtifact, Phase, Result, paths};
 
+/// An entry fetched straight to its destination, and its size (`None` for an allowed missing
+/// reference).
+type Fetched = (Planned, Option<u64>);
+
 /// How [`LoggedArtifact::download`] works.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DownloadOptions {
@@ -427,11 +431,36 @@ impl LoggedArtifact {
             total_bytes,
         );
         let allow_missing = options.allow_missing_references;
-        let outcomes: Vec<(Planned, Option<u64>)> = futures_util::stream::iter(todo)
-            .map(|plan| self.fetch_one_direct(root, plan, &guard, allow_missing))
+        // Every write runs on a blocking thread that outlives a dropped future, so a failure
+        // must not drop the fetches in flight (their temporary files would appear in `root`
+        // after this returns): after the first failure no new fetch starts, the ones in flight
+        // finish, and then the first error is returned.
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let finished: Vec<Result<Option<Fetched>>> = futures_util::stream::iter(todo)
+            .map(|plan| {
+                let (failed, guard) = (&failed, &guard);
+                async move {
+                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        return Ok(None);
+                    }
+                    let outcome = self
+                        .fetch_one_direct(root, plan, guard, allow_missing)
+                        .await;
+                    if outcome.is_err() {
+                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    outcome.map(Some)
+                }
+            })
             .buffer_unordered(self.client.concurrency())
-            .try_collect()
-            .await?;
+            .collect()
+            .await;
+        let mut outcomes = Vec::with_capacity(finished.len());
+        for outcome in finished {
+            if let Some(done) = outcome? {
+                outcomes.push(done);
+            }
+        }
         for (plan, size) in &outcomes {
             match size {
                 Some(size) => {
