@@ -127,7 +127,8 @@ pub(crate) async fn execute(roots: &dyn Roots, request: Request) -> Response {
         Ok(document) => document,
         Err(error) => return request_error(format!("the GraphQL document does not parse: {error}")),
     };
-    let operation = match pick_operation(&document, request.operation_name.as_deref()) {
+    let name = request.operation_name.as_deref().filter(|name| !name.is_empty());
+    let operation = match pick_operation(&document, name) {
         Ok(operation) => operation,
         Err(message) => return request_error(message),
     };

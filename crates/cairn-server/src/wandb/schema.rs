@@ -1044,7 +1044,7 @@ async fn files_connection(cx: &Cxr, version: &Version, args: &Args) -> Result<Ou
             "__typename": "File",
             "id": ids::encode("File", &format!("{}/{}", version.id, entry.path)),
             "name": entry.path,
-            "displayName": entry.path.rsplit('/').next(),
+            "displayName": entry.path,
             "directUrl": url,
             "url": url,
             "digest": entry.digest,
