@@ -458,7 +458,8 @@ pub enum ResumeMode {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateRun {
-    /// The run id (8–64 of `[a-z0-9_-]`); the server picks one when absent.
+    /// The run id (1–64 of `[A-Za-z0-9._-]`, not starting with `.`); the server picks one when
+    /// absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9_-]{8,64}$"))]
     pub id: Option<String>,

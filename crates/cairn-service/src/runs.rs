@@ -116,7 +116,10 @@ impl Service {
 /// The largest config or summary of a run, as JSON text.
 const RUN_JSON_MAX_BYTES: usize = 4 * 1024 * 1024;
 
-fn check_run_json(what: &str, map: Option<&serde_json::Map<String, serde_json::Value>>) -> Result<(), Error> {
+fn check_run_json(
+    what: &str,
+    map: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Result<(), Error> {
     let Some(map) = map else { return Ok(()) };
     let length = serde_json::to_vec(map)
         .map_err(|error| Error::internal(format!("run {what}: {error}")))?

@@ -92,7 +92,10 @@ pub(crate) fn run_file_path(entity: &str, project: &str, run: &str, name: &str) 
 pub(crate) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/graphql", post(graphql))
-        .route("/files/{entity}/{project}/{run}/file_stream", post(file_stream))
+        .route(
+            "/files/{entity}/{project}/{run}/file_stream",
+            post(file_stream),
+        )
         .route(
             "/wandb/v1/artifacts/{version}/blobs/{md5}",
             put(upload_blob).get(download_blob),
@@ -134,10 +137,23 @@ fn base_url(headers: &HeaderMap) -> String {
 /// `POST /graphql`.
 async fn graphql(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Result<Auth, ApiError>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // The SDK shows a GraphQL error's message; a problem document would reach the user as
+    // `{"data":null}`.
+    let auth = match auth {
+        Ok(auth) => auth,
+        Err(error) => {
+            let status = error.status();
+            let message = error.message();
+            return Ok(crate::extract::json(
+                status,
+                &json!({ "errors": [{ "message": message }] }),
+            ));
+        }
+    };
     let bytes = read_limited(body, GRAPHQL_MAX_BYTES, "a GraphQL request").await?;
     let request: exec::Request = serde_json::from_slice(&bytes).map_err(|error| {
         ApiError::bad_request(format!(
@@ -170,7 +186,11 @@ async fn file_stream(
     let bytes = read_limited(body, FILE_STREAM_MAX_BYTES, "a file stream update").await?;
     let update: Map<String, Value> = match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => map,
-        Ok(_) => return Err(ApiError::bad_request("a file stream update is a JSON object")),
+        Ok(_) => {
+            return Err(ApiError::bad_request(
+                "a file stream update is a JSON object",
+            ));
+        }
         Err(error) => {
             return Err(ApiError::bad_request(format!(
                 "a file stream update is not valid JSON: {error}"
@@ -209,7 +229,9 @@ async fn file_stream(
             RunReport { summary, exit_code },
         )
         .await?;
-    Ok(crate::extract::ok(&json!({ "exitcode": null, "limits": {} })))
+    Ok(crate::extract::ok(
+        &json!({ "exitcode": null, "limits": {} }),
+    ))
 }
 
 /// The `token` query parameter of a capability URL.
@@ -383,7 +405,9 @@ async fn fallback_download(
             .find_blob(auth.caller(), &version, md5)
             .await
         {
-            Ok(blob) => return crate::handlers::download::serve_blob(&state, &blob, &headers).await,
+            Ok(blob) => {
+                return crate::handlers::download::serve_blob(&state, &blob, &headers).await;
+            }
             Err(error) => last = Some(error),
         }
     }

@@ -109,7 +109,9 @@ fn json_string_object(
             Ok(Value::Object(map)) => Ok(Some(map)),
             Ok(Value::Null) => Ok(None),
             Ok(_) => Err(FieldError::new(format!("`{name}` must be a JSON object"))),
-            Err(error) => Err(FieldError::new(format!("`{name}` is not valid JSON: {error}"))),
+            Err(error) => Err(FieldError::new(format!(
+                "`{name}` is not valid JSON: {error}"
+            ))),
         },
         Some(Value::Object(map)) => Ok(Some(map.clone())),
         Some(_) => Err(FieldError::new(format!("`{name}` must be a JSON string"))),
@@ -138,7 +140,10 @@ fn connection(
         .into_iter()
         .zip(cursors)
         .map(|(node, cursor)| {
-            Out::object(Edge { node: Arc::new(std::sync::Mutex::new(Some(node))), cursor })
+            Out::object(Edge {
+                node: Arc::new(std::sync::Mutex::new(Some(node))),
+                cursor,
+            })
         })
         .collect();
     Out::object(Connection {
@@ -351,7 +356,9 @@ impl Object for Query {
             "artifact" => {
                 let id = ids::version_of(required_str(args, "id")?);
                 let version = found(cx.service().version(cx.caller(), &id).await)?;
-                some(Out::optional(version.map(|version| ArtifactObj::new(cx, version))))
+                some(Out::optional(
+                    version.map(|version| ArtifactObj::new(cx, version)),
+                ))
             }
             _ => Ok(None),
         }
@@ -378,8 +385,15 @@ impl Object for Mutation {
             "createArtifactFiles" => create_files(cx, input(args)?).await.map(Some),
             "commitArtifact" => {
                 let id = ids::version_of(required_str(input(args)?, "artifactID")?);
-                let version = cx.service().commit(cx.caller(), &id).await.map_err(domain)?;
-                some(payload("artifact", Out::object(ArtifactObj::new(cx, version))))
+                let version = cx
+                    .service()
+                    .commit(cx.caller(), &id)
+                    .await
+                    .map_err(domain)?;
+                some(payload(
+                    "artifact",
+                    Out::object(ArtifactObj::new(cx, version)),
+                ))
             }
             "useArtifact" => use_artifact(cx, input(args)?).await.map(Some),
             "addAliases" | "deleteAliases" => {
@@ -481,7 +495,9 @@ async fn upsert_bucket(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fiel
             .map(|caller| caller.username().to_owned())
             .ok_or_else(|| FieldError::new("creating a run needs an API key"))?,
     };
-    let project = arg_str(input, "modelName").unwrap_or("uncategorized").to_owned();
+    let project = arg_str(input, "modelName")
+        .unwrap_or("uncategorized")
+        .to_owned();
     let run_id = arg_str(input, "name").map(str::to_owned);
     let update = RunUpdate {
         job_type: arg_str(input, "jobType").map(str::to_owned),
@@ -694,7 +710,9 @@ impl Object for ProjectObj {
             "entity" => some(entity_json(&self.entity)),
             "artifact" => {
                 let version = self.version_named(required_str(args, "name")?).await?;
-                some(Out::optional(version.map(|version| ArtifactObj::new(cx, version))))
+                some(Out::optional(
+                    version.map(|version| ArtifactObj::new(cx, version)),
+                ))
             }
             "artifactCollectionMembership" => {
                 let version = self.version_named(required_str(args, "name")?).await?;
@@ -1119,7 +1137,10 @@ async fn create_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fi
 }
 
 fn some_payload_artifact(cx: &Cxr, version: Version) -> Result<Out, FieldError> {
-    Ok(payload("artifact", Out::object(ArtifactObj::new(cx, version))))
+    Ok(payload(
+        "artifact",
+        Out::object(ArtifactObj::new(cx, version)),
+    ))
 }
 
 fn tag_name(tag: &Value) -> Option<String> {
@@ -1143,7 +1164,10 @@ fn ttl_unsupported() -> FieldError {
 async fn create_manifest(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, FieldError> {
     let id = match arg_str(input, "artifactID") {
         Some(id) => ids::version_of(id),
-        None => ids::decode("ArtifactManifest", required_str(input, "artifactManifestID")?),
+        None => ids::decode(
+            "ArtifactManifest",
+            required_str(input, "artifactManifestID")?,
+        ),
     };
     let version = cx
         .service()

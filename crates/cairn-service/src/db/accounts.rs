@@ -123,7 +123,10 @@ pub(crate) fn caller_by_key_hash(
 }
 
 /// The user with this row id, as a caller.
-pub(crate) fn caller_by_user_id(connection: &Connection, user_id: i64) -> Result<Option<Caller>, Error> {
+pub(crate) fn caller_by_user_id(
+    connection: &Connection,
+    user_id: i64,
+) -> Result<Option<Caller>, Error> {
     Ok(connection
         .prepare_cached("SELECT id, entity_id, username, admin FROM users WHERE id = ?1")?
         .query_row([user_id], |row| {
