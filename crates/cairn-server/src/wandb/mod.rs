@@ -166,6 +166,9 @@ async fn graphql(
         base_url: base_url(&headers),
     });
     let response = exec::execute(&schema::Schema(cx), request).await;
+    if let Some(errors) = response.body.get("errors") {
+        tracing::debug!(%errors, "a W&B GraphQL request answered errors");
+    }
     let status = if response.unavailable {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
