@@ -50,7 +50,7 @@ pub(crate) enum Out {
     /// An object whose fields are resolved one by one.
     Object(Arc<dyn Object>),
     /// A list.
-    List(Vec<Out>),
+    List(Vec<Self>),
 }
 
 impl Out {
