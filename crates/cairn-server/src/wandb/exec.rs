@@ -44,6 +44,7 @@ impl FieldError {
 }
 
 /// What a field resolved to.
+#[derive(Clone)]
 pub(crate) enum Out {
     /// A JSON value; objects in it are projected by the field's selection.
     Json(Value),

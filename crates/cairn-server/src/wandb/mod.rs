@@ -27,10 +27,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post, put};
+use cairn_api::routes::segment;
 use cairn_service::capability::Grant;
 use cairn_service::model::RunReport;
 use futures_util::StreamExt as _;
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Auth;
@@ -43,24 +44,6 @@ const GRAPHQL_MAX_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The largest `file_stream` body.
 const FILE_STREAM_MAX_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Characters escaped in a URL path segment.
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
-
-fn segment(text: &str) -> String {
-    utf8_percent_encode(text, SEGMENT).to_string()
-}
 
 /// Where a version's blob is uploaded to and downloaded from.
 pub(crate) fn blob_path(version: &str, md5_hex: &str) -> String {

@@ -139,35 +139,36 @@ fn connection(
     let edges: Vec<Out> = nodes
         .into_iter()
         .zip(cursors)
-        .map(|(node, cursor)| {
-            Out::object(Edge {
-                node: Arc::new(std::sync::Mutex::new(Some(node))),
-                cursor,
-            })
-        })
+        .map(|(node, cursor)| Record::new(&[("node", node), ("cursor", json!(cursor).into())]))
         .collect();
-    Out::object(Connection {
-        edges: std::sync::Mutex::new(Some(edges)),
-        page_info: json!({
-            "__typename": "PageInfo",
-            "endCursor": end,
-            "hasNextPage": has_next,
-        }),
-        total,
-    })
+    Record::new(&[
+        ("edges", Out::List(edges)),
+        (
+            "pageInfo",
+            json!({ "__typename": "PageInfo", "endCursor": end, "hasNextPage": has_next }).into(),
+        ),
+        ("totalCount", json!(total).into()),
+    ])
 }
 
-/// A connection: `edges`, `pageInfo`, `totalCount`.
-struct Connection {
-    edges: std::sync::Mutex<Option<Vec<Out>>>,
-    page_info: Value,
-    total: Option<u64>,
+/// An object of already resolved fields: connections, edges, mutation payloads. It takes any
+/// fragment's type condition (the SDK's fragments on payload types name W&B's own types).
+struct Record {
+    fields: Vec<(&'static str, Out)>,
+}
+
+impl Record {
+    fn new(fields: &[(&'static str, Out)]) -> Out {
+        Out::object(Self {
+            fields: fields.to_vec(),
+        })
+    }
 }
 
 #[async_trait::async_trait]
-impl Object for Connection {
+impl Object for Record {
     fn typename(&self) -> &'static str {
-        "Connection"
+        "Record"
     }
 
     fn satisfies(&self, _condition: &str) -> bool {
@@ -175,52 +176,11 @@ impl Object for Connection {
     }
 
     async fn field(&self, name: &str, _args: &Args) -> Result<Option<Out>, FieldError> {
-        match name {
-            "edges" => {
-                let edges = self
-                    .edges
-                    .lock()
-                    .map_err(|_| FieldError::new("a connection was read twice"))?
-                    .take()
-                    .unwrap_or_default();
-                some(Out::List(edges))
-            }
-            "pageInfo" => some(self.page_info.clone()),
-            "totalCount" => some(json!(self.total)),
-            _ => Ok(None),
-        }
-    }
-}
-
-struct Edge {
-    node: Arc<std::sync::Mutex<Option<Out>>>,
-    cursor: String,
-}
-
-#[async_trait::async_trait]
-impl Object for Edge {
-    fn typename(&self) -> &'static str {
-        "Edge"
-    }
-
-    fn satisfies(&self, _condition: &str) -> bool {
-        true
-    }
-
-    async fn field(&self, name: &str, _args: &Args) -> Result<Option<Out>, FieldError> {
-        match name {
-            "node" => {
-                let node = self
-                    .node
-                    .lock()
-                    .map_err(|_| FieldError::new("an edge was read twice"))?
-                    .take()
-                    .unwrap_or_else(Out::null);
-                some(node)
-            }
-            "cursor" => some(json!(self.cursor)),
-            _ => Ok(None),
-        }
+        Ok(self
+            .fields
+            .iter()
+            .find(|(field, _)| *field == name)
+            .map(|(_, value)| value.clone()))
     }
 }
 
@@ -443,46 +403,8 @@ impl Object for Mutation {
 }
 
 /// A mutation's payload object with one field.
-fn payload(field: &str, value: Out) -> Out {
-    let mut fields = Map::new();
-    fields.insert("clientMutationId".to_owned(), Value::Null);
-    Out::object(Payload {
-        fields,
-        object: std::sync::Mutex::new(Some((field.to_owned(), value))),
-    })
-}
-
-struct Payload {
-    fields: Map<String, Value>,
-    object: std::sync::Mutex<Option<(String, Out)>>,
-}
-
-#[async_trait::async_trait]
-impl Object for Payload {
-    fn typename(&self) -> &'static str {
-        "Payload"
-    }
-
-    fn satisfies(&self, _condition: &str) -> bool {
-        true
-    }
-
-    async fn field(&self, name: &str, _args: &Args) -> Result<Option<Out>, FieldError> {
-        if let Some(value) = self.fields.get(name) {
-            return some(value.clone());
-        }
-        let mut slot = self
-            .object
-            .lock()
-            .map_err(|_| FieldError::new("a payload was read twice"))?;
-        match slot.take() {
-            Some((field, value)) if field == name => some(value),
-            other => {
-                *slot = other;
-                Ok(None)
-            }
-        }
-    }
+fn payload(field: &'static str, value: Out) -> Out {
+    Record::new(&[(field, value), ("clientMutationId", Out::null())])
 }
 
 // ----- runs -----
@@ -511,19 +433,17 @@ async fn upsert_bucket(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fiel
         .upsert_run(cx.caller(), &entity, &project, run_id.as_deref(), update)
         .await
         .map_err(domain)?;
-    let mut fields = Map::new();
-    fields.insert("inserted".to_owned(), json!(inserted));
-    fields.insert("clientMutationId".to_owned(), Value::Null);
-    Ok(Out::object(Payload {
-        fields,
-        object: std::sync::Mutex::new(Some((
-            "bucket".to_owned(),
+    Ok(Record::new(&[
+        (
+            "bucket",
             Out::object(RunObj {
                 cx: Arc::clone(cx),
                 run,
             }),
-        ))),
-    }))
+        ),
+        ("inserted", json!(inserted).into()),
+        ("clientMutationId", Out::null()),
+    ]))
 }
 
 async fn create_run_files(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, FieldError> {
