@@ -591,3 +591,71 @@ async fn malformed_requests_answer_4xx_or_graphql_errors_never_5xx() {
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
     }
 }
+
+#[tokio::test]
+async fn graphql_never_walks_from_a_public_object_into_a_private_one() {
+    let server = Server::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let files = Files::new(&[("open.txt", b"shared with the world")]);
+    let logged = begin(&server, &alice, "alice", "showcase", "data", &files).await;
+    let committed = finish(&server, &alice, &files, &logged).await;
+    assert_eq!(errors(&committed), Vec::<String>::new(), "{committed}");
+    server
+        .set_visibility("alice", "showcase", cairn_api::Visibility::Public)
+        .await;
+    // A run in alice's private project uses the public version.
+    let upsert = "mutation($name: String, $project: String, $entity: String) {
+        upsertBucket(input: {name: $name, modelName: $project, entityName: $entity}) { bucket { id } } }";
+    let made = gql(
+        &server,
+        Some(&alice),
+        upsert,
+        json!({ "name": "secret-run", "project": "hidden", "entity": "alice" }),
+    )
+    .await;
+    assert_eq!(errors(&made), Vec::<String>::new(), "{made}");
+    let used = gql(
+        &server,
+        Some(&alice),
+        "mutation($id: ID!) { useArtifact(input: {entityName: \"alice\", projectName: \"hidden\", runName: \"secret-run\", artifactID: $id}) { artifact { id } } }",
+        json!({ "id": logged.artifact_id }),
+    )
+    .await;
+    assert_eq!(errors(&used), Vec::<String>::new(), "{used}");
+
+    let lineage = "query($id: ID!) { artifact(id: $id) { id usedBy { edges { node { name project { name } } } } } }";
+    let seen_by_alice = gql(
+        &server,
+        Some(&alice),
+        lineage,
+        json!({ "id": logged.artifact_id }),
+    )
+    .await;
+    assert_eq!(
+        seen_by_alice["data"]["artifact"]["usedBy"]["edges"][0]["node"]["name"],
+        "secret-run"
+    );
+    for key in [Some(bob.as_str()), None] {
+        let seen = gql(&server, key, lineage, json!({ "id": logged.artifact_id })).await;
+        assert_eq!(errors(&seen), Vec::<String>::new(), "{seen}");
+        assert!(
+            seen["data"]["artifact"]["id"].is_string(),
+            "the public version is readable: {seen}"
+        );
+        assert_eq!(
+            seen["data"]["artifact"]["usedBy"]["edges"],
+            json!([]),
+            "{seen}"
+        );
+        // Nor can the private run be named directly.
+        let run = gql(
+            &server,
+            key,
+            "{ project(name: \"hidden\", entityName: \"alice\") { run(name: \"secret-run\") { name } } }",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(run["data"]["project"], Value::Null, "{run}");
+    }
+}
