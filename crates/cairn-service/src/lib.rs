@@ -44,6 +44,10 @@ pub use crate::body::ByteStream;
 pub use crate::db::runs::CRASHED_AFTER;
 pub use crate::error::{Error, Kind, OpenError, Refusal, Result, error_chain};
 pub use crate::service::{ADMIN_USERNAME, BlobStoreConfig, Bootstrap, Config, Service};
+/// The digest type of the domain's model, re-exported so front-ends need no edge to `cairn-hash`.
+pub use cairn_hash::Md5Digest;
+/// The alias that always names a collection's newest version.
+pub use cairn_manifest::LATEST_ALIAS;
 
 #[cfg(test)]
 mod tests {

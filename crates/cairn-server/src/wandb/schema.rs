@@ -8,12 +8,11 @@
 
 use std::sync::Arc;
 
-use cairn_hash::Md5Digest;
 use cairn_service::capability::{DEFAULT_GRANT_TTL, Grant};
 use cairn_service::model::{
     NewVersion, Run, RunState, RunUpdate, Version, VersionEdit, VersionState,
 };
-use cairn_service::{Caller, Kind};
+use cairn_service::{Caller, Kind, LATEST_ALIAS, Md5Digest};
 use serde_json::{Map, Value, json};
 
 use super::exec::{Args, FieldError, Object, Out, Roots};
@@ -964,19 +963,30 @@ async fn files_connection(cx: &Cxr, version: &Version, args: &Args) -> Result<Ou
     let mut end = None;
     for entry in entries.into_iter().take(first) {
         end = Some(entry.path.clone());
-        // References are not files: the SDK resolves them itself.
-        let Some(md5) = entry.md5 else { continue };
         if names
             .as_ref()
             .is_some_and(|names| !names.contains(&entry.path))
         {
             continue;
         }
-        let grant = Grant::ReadBlob {
-            version: version.id.clone(),
-            md5_hex: md5.to_hex(),
+        // A reference is listed with its URI as the URL: the SDK lists every entry and reads
+        // references through its own storage handlers, never from this server.
+        let (url, md5, storage_path) = match (entry.md5, &entry.reference) {
+            (Some(md5), _) => {
+                let grant = Grant::ReadBlob {
+                    version: version.id.clone(),
+                    md5_hex: md5.to_hex(),
+                };
+                let url = cx.signed_url(&super::blob_path(&version.id, &md5.to_hex()), &grant)?;
+                (
+                    url,
+                    json!(md5.to_base64()),
+                    json!(format!("{}/{}", version.id, md5.to_hex())),
+                )
+            }
+            (None, Some(reference)) => (reference.clone(), Value::Null, Value::Null),
+            (None, None) => continue,
         };
-        let url = cx.signed_url(&super::blob_path(&version.id, &md5.to_hex()), &grant)?;
         cursors.push(entry.path.clone());
         nodes.push(Out::Json(json!({
             "__typename": "File",
@@ -986,10 +996,10 @@ async fn files_connection(cx: &Cxr, version: &Version, args: &Args) -> Result<Ou
             "directUrl": url,
             "url": url,
             "digest": entry.digest,
-            "md5": md5.to_base64(),
+            "md5": md5,
             "sizeBytes": entry.size,
             "mimetype": "application/octet-stream",
-            "storagePath": format!("{}/{}", version.id, md5.to_hex()),
+            "storagePath": storage_path,
             "updatedAt": version.updated_at,
         })));
     }
@@ -1028,7 +1038,7 @@ async fn create_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fi
             aliases
                 .iter()
                 .filter_map(|alias| alias.get("alias").and_then(Value::as_str))
-                .filter(|alias| *alias != cairn_manifest::LATEST_ALIAS)
+                .filter(|alias| *alias != LATEST_ALIAS)
                 .map(str::to_owned)
                 .collect()
         })
