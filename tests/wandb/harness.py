@@ -482,10 +482,12 @@ def run(main: Callable[[], None]) -> None:
         main()
     except ScenarioFailure as failure:
         traceback.print_exc()
+        _report_sdk_logs()
         print(f"\nFAILED {name} after {time.monotonic() - start:.1f}s: {failure}", flush=True)
         _exit(1)
     except BaseException as error:  # noqa: BLE001 - report anything the SDK raises
         traceback.print_exc()
+        _report_sdk_logs()
         print(
             f"\nFAILED {name} after {time.monotonic() - start:.1f}s: the SDK raised "
             f"{type(error).__name__}: {error}",
@@ -494,6 +496,27 @@ def run(main: Callable[[], None]) -> None:
         _exit(1)
     print(f"PASSED {name} in {time.monotonic() - start:.1f}s", flush=True)
     _exit(0)
+
+
+def _report_sdk_logs(lines: int = 20) -> None:
+    """Prints the last warnings and errors of wandb-core's debug logs (they name the failing
+    GraphQL operation or HTTP request, which the Python traceback often does not)."""
+    work = os.environ.get("CAIRN_WANDB_WORK")
+    if not work:
+        return
+    for log in sorted(pathlib.Path(work).rglob("debug-internal.log")):
+        if log.is_symlink():  # `wandb/debug-internal.log` links to the latest run's
+            continue
+        found = [
+            line.rstrip()
+            for line in log.read_text(errors="replace").splitlines()
+            if '"level":"ERROR"' in line or '"level":"WARN"' in line or "level=ERROR" in line
+            or "level=WARN" in line
+        ]
+        if found:
+            print(f"\nwarnings and errors of {log}:")
+            for line in found[-lines:]:
+                print("  " + line[:2000])
 
 
 def _exit(code: int) -> None:
