@@ -436,6 +436,8 @@ pub enum RunState {
     Finished,
     /// Finished with a non-zero exit code.
     Failed,
+    /// Never finished, and stopped sending heartbeats (W&B SDK runs only): the process died.
+    Crashed,
 }
 
 /// How [`CreateRun`] treats an existing run with the same id.

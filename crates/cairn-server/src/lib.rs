@@ -71,6 +71,7 @@ mod listen;
 mod openapi;
 mod router;
 mod state;
+mod wandb;
 mod wire;
 
 use std::future::Future;

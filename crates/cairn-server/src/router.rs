@@ -259,6 +259,7 @@ pub(crate) fn router(state: AppState) -> axum::Router {
         router = router.route(path, handler);
     }
     router
+        .merge(crate::wandb::routes())
         .fallback(server::no_route)
         .method_not_allowed_fallback(server::wrong_method)
         .layer(DefaultBodyLimit::disable())

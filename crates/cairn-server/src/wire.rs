@@ -187,6 +187,7 @@ pub(crate) fn run(value: model::Run) -> api::Run {
             model::RunState::Running => api::RunState::Running,
             model::RunState::Finished => api::RunState::Finished,
             model::RunState::Failed => api::RunState::Failed,
+            model::RunState::Crashed => api::RunState::Crashed,
         },
         exit_code: value.exit_code,
         user: value.user,

@@ -25,6 +25,7 @@ pub mod access;
 mod accounts;
 mod blobs;
 mod body;
+pub mod capability;
 mod db;
 mod error;
 
@@ -39,6 +40,7 @@ mod versions;
 
 pub use crate::access::{API_KEY_PREFIX, Caller};
 pub use crate::blobs::PACK_MAX_SIZE;
+pub use crate::db::runs::CRASHED_AFTER;
 pub use crate::body::ByteStream;
 pub use crate::error::{Error, Kind, OpenError, Refusal, Result, error_chain};
 pub use crate::service::{ADMIN_USERNAME, BlobStoreConfig, Bootstrap, Config, Service};

@@ -156,6 +156,20 @@ fn blob_md5(md5: &str) -> Result<String, Error> {
 }
 
 impl Service {
+    /// Checks that the caller may write to the version and that it is still PENDING, and
+    /// answers it.
+    pub async fn pending_version(&self, caller: Option<&Caller>, id: &str) -> Result<Version, Error> {
+        let caller = required(caller)?.clone();
+        let id = id.to_owned();
+        self.db()
+            .read(move |connection| {
+                let row = version_for_write(connection, &caller, &id)?;
+                require_pending(&row)?;
+                Ok(row.version)
+            })
+            .await
+    }
+
     /// Checks that the caller may upload blobs to the version now (PENDING, manifest there),
     /// before a front-end reads a body.
     pub async fn check_upload(&self, caller: Option<&Caller>, id: &str) -> Result<(), Error> {
@@ -323,21 +337,27 @@ impl Service {
     {
         let caller = required(caller)?.clone();
         let md5 = blob_md5(md5)?;
-        let size = {
+        let listed = {
             let (id, md5) = (id.to_owned(), md5.clone());
             self.db()
-                .read(move |connection| manifest_size(connection, &caller, &id, &md5))
+                .read(move |connection| expected_size(connection, &caller, &id, &md5))
                 .await?
         };
         let reject = |error: Error| {
             Counters::add(&self.counters().blobs_rejected, 1);
             error
         };
-        if let Some(length) = declared_length
-            && length != size
-        {
-            return Err(reject(size_mismatch(&md5, size, length)));
-        }
+        let size = match (listed, declared_length) {
+            (Some(size), Some(length)) if length != size => {
+                return Err(reject(size_mismatch(&md5, size, length)));
+            }
+            (Some(size), _) | (None, Some(size)) => size,
+            (None, None) => {
+                return Err(Error::bad_request(format!(
+                    "blob `{md5}` is sent before the version's manifest, so its size must be announced: send a `Content-Length`"
+                )));
+            }
+        };
         let mut hasher = Hasher::new(Algorithms::MD5);
         // The bytes are received and stored even when the server already holds the content: a
         // shortcut would let the answer's timing tell whether anyone stores it.
@@ -473,6 +493,50 @@ impl Service {
             .await
     }
 
+    /// For each MD5, whether the PENDING version may use that content without it being sent
+    /// (the W&B protocol asks before the manifest is uploaded): it was received for this
+    /// version, or the caller can already read it in a committed version. The same rule as the
+    /// receipt of [`Service::put_manifest`], which the commit applies to the manifest's
+    /// (MD5, size) pairs in the end.
+    pub async fn present_contents(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+        md5s: &[cairn_hash::Md5Digest],
+    ) -> Result<Vec<bool>, Error> {
+        let caller = required(caller)?.clone();
+        let id = id.to_owned();
+        let md5s: Vec<String> = md5s.iter().map(cairn_hash::Md5Digest::to_hex).collect();
+        self.db()
+            .read(move |connection| {
+                let row = version_for_write(connection, &caller, &id)?;
+                require_pending(&row)?;
+                presence::present_by_md5(connection, &id, &caller, &md5s)
+            })
+            .await
+    }
+
+    /// At most `limit` (capped at 10,000) entries of a readable version's manifest after path
+    /// `after`, in path order.
+    pub async fn files(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::model::FileEntry>, Error> {
+        let caller = caller.cloned();
+        let id = id.to_owned();
+        let after = after.map(str::to_owned);
+        let limit = limit.clamp(1, 10_000);
+        self.db()
+            .read(move |connection| {
+                readable_state(connection, caller.as_ref(), &id)?;
+                ingest::list_entries(connection, &id, after.as_deref(), limit)
+            })
+            .await
+    }
+
     /// A blob of a version the caller may read, if the version may serve it (once per
     /// request: the bytes are then read with [`Service::read_blob`]).
     pub async fn find_blob(
@@ -578,21 +642,27 @@ impl Service {
     }
 }
 
-/// The size of blob `md5` in the manifest of a PENDING version the caller may upload to.
-fn manifest_size(
+/// The size of blob `md5` in the manifest of a PENDING version the caller may upload to, or
+/// `None` while the version has no manifest yet (the W&B protocol uploads files first; their
+/// sizes are checked against the manifest at commit).
+fn expected_size(
     connection: &Connection,
     caller: &Caller,
     id: &str,
     md5: &str,
-) -> Result<u64, Error> {
+) -> Result<Option<u64>, Error> {
     let row = version_for_write(connection, caller, id)?;
     require_pending(&row)?;
-    require_manifest(&row)?;
-    presence::file_size(connection, id, md5)?.ok_or_else(|| {
-        Error::not_found(format!(
-            "blob `{md5}` is not a file of artifact version `{id}`'s manifest; upload only the blobs the manifest lists"
-        ))
-    })
+    if !row.has_manifest {
+        return Ok(None);
+    }
+    presence::file_size(connection, id, md5)?
+        .map(Some)
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "blob `{md5}` is not a file of artifact version `{id}`'s manifest; upload only the blobs the manifest lists"
+            ))
+        })
 }
 
 /// The first frame whose blob is not a file of the manifest with that size, and why.

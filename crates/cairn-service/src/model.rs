@@ -46,6 +46,8 @@ pub enum RunState {
     Finished,
     /// Finished with another exit code.
     Failed,
+    /// Never finished, and silent for longer than [`crate::CRASHED_AFTER`]: the process died.
+    Crashed,
 }
 
 /// How creating a run treats an existing run with the same id.
@@ -119,6 +121,8 @@ pub struct Team {
 /// A project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
+    /// The project's number on this server, fixed for its lifetime (W&B's `internalId`).
+    pub id: i64,
     /// The owning entity.
     pub entity: String,
     /// The name.
@@ -159,6 +163,8 @@ pub struct Version {
     pub entity: String,
     /// The project.
     pub project: String,
+    /// The project's number on this server (see [`Project::id`]).
+    pub project_id: i64,
     /// The collection's name.
     pub collection: String,
     /// The artifact type.
@@ -264,6 +270,24 @@ pub struct VersionEdit {
     pub remove_tags: Vec<String>,
 }
 
+/// One entry of a version's manifest, as the server indexed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The logical path.
+    pub path: String,
+    /// The digest as the manifest gives it (base64 MD5 for files; for references the
+    /// reference's own digest, such as an ETag).
+    pub digest: String,
+    /// The content's MD5, for uploaded files.
+    pub md5: Option<Md5Digest>,
+    /// The size.
+    pub size: u64,
+    /// The URI of a reference entry.
+    pub reference: Option<String>,
+    /// The id of the version whose upload first stored this content.
+    pub birth_artifact_id: String,
+}
+
 /// A blob as the server stores and deduplicates it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlobRef {
@@ -282,6 +306,8 @@ pub struct Run {
     pub entity: String,
     /// The project.
     pub project: String,
+    /// The project's number on this server (see [`Project::id`]).
+    pub project_id: i64,
     /// The job type.
     pub job_type: Option<String>,
     /// The state.
@@ -296,6 +322,40 @@ pub struct Run {
     pub finished_at: Option<String>,
     /// Whether this answer resumed an existing run.
     pub resumed: bool,
+    /// The name shown for it, if one was given.
+    pub display_name: Option<String>,
+    /// Free-text notes.
+    pub notes: Option<String>,
+    /// Its configuration (hyperparameters), as the logging client sent it.
+    pub config: Map<String, Value>,
+    /// Its summary: the last value of each metric, as the logging client sent it.
+    pub summary: Map<String, Value>,
+    /// When the run last reported (file stream heartbeats), if ever.
+    pub heartbeat_at: Option<String>,
+}
+
+/// Changes to a run's record, each applied when present.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunUpdate {
+    /// The job type.
+    pub job_type: Option<String>,
+    /// The name shown for it.
+    pub display_name: Option<String>,
+    /// Free-text notes.
+    pub notes: Option<String>,
+    /// A new configuration, replacing the old.
+    pub config: Option<Map<String, Value>>,
+    /// A new summary, replacing the old.
+    pub summary: Option<Map<String, Value>>,
+}
+
+/// What a running run reports: a sign of life, perhaps a new summary, perhaps its end.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunReport {
+    /// A new summary, replacing the old.
+    pub summary: Option<Map<String, Value>>,
+    /// The exit code, when the run has ended.
+    pub exit_code: Option<i32>,
 }
 
 /// What creating a run asks for.

@@ -10,7 +10,9 @@ use crate::access::{
 use crate::db::projects::ProjectRow;
 use crate::db::{runs, versions};
 use crate::error::{Error, Kind};
-use crate::model::{NewRun, ResumeMode, Run, RunArtifacts, RunState, Version, VersionState};
+use crate::model::{
+    NewRun, ResumeMode, Run, RunArtifacts, RunReport, RunState, RunUpdate, Version, VersionState,
+};
 use crate::service::Service;
 use crate::validate;
 
@@ -103,6 +105,125 @@ impl Service {
         self.db()
             .read(move |connection| {
                 let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
+                let (_, run) = runs::load_run(connection, &project, &run_id)?
+                    .ok_or_else(|| run_not_found(&project, &run_id))?;
+                Ok(run)
+            })
+            .await
+    }
+}
+
+/// The largest config or summary of a run, as JSON text.
+const RUN_JSON_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+fn check_run_json(what: &str, map: Option<&serde_json::Map<String, serde_json::Value>>) -> Result<(), Error> {
+    let Some(map) = map else { return Ok(()) };
+    let length = serde_json::to_vec(map)
+        .map_err(|error| Error::internal(format!("run {what}: {error}")))?
+        .len();
+    if length > RUN_JSON_MAX_BYTES {
+        return Err(Error::bad_request(format!(
+            "the run's {what} is {length} bytes of JSON; at most {RUN_JSON_MAX_BYTES} are kept"
+        )));
+    }
+    Ok(())
+}
+
+fn check_text(what: &str, text: Option<&str>, max: usize) -> Result<(), Error> {
+    if text.is_some_and(|text| text.len() > max) {
+        return Err(Error::bad_request(format!(
+            "a run's {what} must be at most {max} bytes"
+        )));
+    }
+    Ok(())
+}
+
+impl Service {
+    /// Creates the run `run_id` in `entity/project` (created on first use like any write), or
+    /// updates it when it exists; answers the run and whether it was created. This is the W&B
+    /// protocol's `upsertBucket`: a run is created and later updated through the same call.
+    pub async fn upsert_run(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+        run_id: Option<&str>,
+        update: RunUpdate,
+    ) -> Result<(Run, bool), Error> {
+        let caller = required(caller)?.clone();
+        let run_id = match run_id {
+            Some(id) => {
+                validate::run_id(id)?;
+                id.to_owned()
+            }
+            None => {
+                random_hex(6).map_err(|error| Error::internal(format!("no randomness: {error}")))?
+            }
+        };
+        check_text("job type", update.job_type.as_deref(), 128)?;
+        check_text("display name", update.display_name.as_deref(), 1024)?;
+        check_text("notes", update.notes.as_deref(), 64 * 1024)?;
+        check_run_json("config", update.config.as_ref())?;
+        check_run_json("summary", update.summary.as_ref())?;
+        let (entity, project) = (entity.to_owned(), project.to_owned());
+        self.db()
+            .write(move |connection| {
+                let project = project_for_write(connection, &caller, &entity, &project)?;
+                let inserted = match runs::load_run(connection, &project, &run_id)? {
+                    Some(_) => false,
+                    None => {
+                        runs::insert_run(
+                            connection,
+                            project.id,
+                            &run_id,
+                            update.job_type.as_deref(),
+                            caller.user_id,
+                        )?;
+                        true
+                    }
+                };
+                let (id, _) = runs::load_run(connection, &project, &run_id)?
+                    .ok_or_else(|| run_not_found(&project, &run_id))?;
+                runs::update_run(connection, id, &update)?;
+                let (_, run) = runs::load_run(connection, &project, &run_id)?
+                    .ok_or_else(|| run_not_found(&project, &run_id))?;
+                Ok((run, inserted))
+            })
+            .await
+    }
+
+    /// Records what a running run reports: a heartbeat, a new summary, and when `exit_code` is
+    /// there, its end (0 finished, anything else failed).
+    pub async fn report_run(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+        run_id: &str,
+        report: RunReport,
+    ) -> Result<Run, Error> {
+        let caller = required(caller)?.clone();
+        check_run_json("summary", report.summary.as_ref())?;
+        let (entity, project, run_id) = (entity.to_owned(), project.to_owned(), run_id.to_owned());
+        self.db()
+            .write(move |connection| {
+                let (project, id) = writable_run(connection, &caller, &entity, &project, &run_id)?;
+                runs::heartbeat(connection, id)?;
+                if report.summary.is_some() {
+                    let update = RunUpdate {
+                        summary: report.summary.clone(),
+                        ..RunUpdate::default()
+                    };
+                    runs::update_run(connection, id, &update)?;
+                }
+                if let Some(exit_code) = report.exit_code {
+                    let state = if exit_code == 0 {
+                        RunState::Finished
+                    } else {
+                        RunState::Failed
+                    };
+                    runs::finish_run(connection, id, state, exit_code)?;
+                }
                 let (_, run) = runs::load_run(connection, &project, &run_id)?
                     .ok_or_else(|| run_not_found(&project, &run_id))?;
                 Ok(run)

@@ -62,6 +62,7 @@ struct Inner {
     blobs: Blobs,
     counters: Counters,
     data_dir: PathBuf,
+    signing_key: Vec<u8>,
 }
 
 impl fmt::Debug for Service {
@@ -135,6 +136,15 @@ impl Service {
                 .await
                 .map_err(|error| OpenError::Task(error.to_string()))??
         };
+        let signing_key = {
+            let db = Arc::clone(&db);
+            tokio::task::spawn_blocking(move || {
+                db.write_blocking(|transaction| crate::db::secrets::signing_key(transaction))
+            })
+            .await
+            .map_err(|error| OpenError::Task(error.to_string()))?
+            .map_err(|error| OpenError::Task(format!("the URL-signing key: {error:?}")))?
+        };
         let service = Self {
             inner: Arc::new(Inner {
                 db,
@@ -142,6 +152,7 @@ impl Service {
                 blobs,
                 counters: Counters::default(),
                 data_dir: config.data_dir.clone(),
+                signing_key,
             }),
         };
         Ok((service, bootstrap))
@@ -157,6 +168,10 @@ impl Service {
             .acquire_owned()
             .await
             .map_err(|error| Error::internal(format!("manifest permits: {error}")))
+    }
+
+    pub(crate) fn signing_key(&self) -> &[u8] {
+        &self.inner.signing_key
     }
 
     pub(crate) fn blobs(&self) -> &Blobs {

@@ -92,11 +92,21 @@ pub(crate) async fn get_blob(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let blob = state.service().find_blob(auth.caller(), &id, &md5).await?;
+    serve_blob(&state, &blob, &headers).await
+}
+
+/// Answers a blob found by `Service::find_blob`, honouring `Range` and `If-None-Match` (the
+/// native route and the W&B protocol's download URLs).
+pub(crate) async fn serve_blob(
+    state: &AppState,
+    blob: &cairn_service::logging::ServableBlob,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let (md5, size) = (blob.md5_hex.as_str(), blob.size);
     let etag = format!("\"{md5}\"");
     let etag_value =
         HeaderValue::from_str(&etag).map_err(|error| ApiError::internal(error.to_string()))?;
-    if none_match(&headers, &etag) {
+    if none_match(headers, &etag) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         response.headers_mut().insert(header::ETAG, etag_value);
         return Ok(response);
@@ -123,7 +133,7 @@ pub(crate) async fn get_blob(
         }
     };
     let range = (status == StatusCode::PARTIAL_CONTENT).then_some(start..end);
-    let body = match state.service().read_blob(&blob, range).await? {
+    let body = match state.service().read_blob(blob, range).await? {
         BlobBytes::Whole(bytes) => Body::from(bytes),
         BlobBytes::Stream(stream) => Body::from_stream(stream),
     };

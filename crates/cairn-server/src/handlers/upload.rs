@@ -83,10 +83,18 @@ pub(crate) async fn get_manifest(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let stored = state.service().manifest(auth.caller(), &id).await?;
+    serve_manifest(stored, &headers)
+}
+
+/// Answers a stored manifest, verbatim and streamed, honouring `If-None-Match`.
+pub(crate) fn serve_manifest(
+    stored: cairn_service::logging::StoredManifest,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let etag = format!("\"{}\"", stored.md5_hex);
     let etag_value =
         HeaderValue::from_str(&etag).map_err(|error| ApiError::internal(error.to_string()))?;
-    if crate::handlers::download::none_match(&headers, &etag) {
+    if crate::handlers::download::none_match(headers, &etag) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         response.headers_mut().insert(header::ETAG, etag_value);
         return Ok(response);

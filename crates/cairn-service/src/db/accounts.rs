@@ -122,6 +122,21 @@ pub(crate) fn caller_by_key_hash(
         .optional()?)
 }
 
+/// The user with this row id, as a caller.
+pub(crate) fn caller_by_user_id(connection: &Connection, user_id: i64) -> Result<Option<Caller>, Error> {
+    Ok(connection
+        .prepare_cached("SELECT id, entity_id, username, admin FROM users WHERE id = ?1")?
+        .query_row([user_id], |row| {
+            Ok(Caller {
+                user_id: row.get(0)?,
+                entity_id: row.get(1)?,
+                username: row.get(2)?,
+                admin: row.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
 /// How many users there are.
 pub(crate) fn user_count(connection: &Connection) -> Result<i64, Error> {
     Ok(connection.query_row("SELECT count(*) FROM users", [], |row| row.get(0))?)

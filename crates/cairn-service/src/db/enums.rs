@@ -80,6 +80,7 @@ impl TextEnum for RunState {
         (Self::Running, "running"),
         (Self::Finished, "finished"),
         (Self::Failed, "failed"),
+        (Self::Crashed, "crashed"),
     ];
 }
 

@@ -351,3 +351,29 @@ pub(crate) fn too_large(what: &str, limit: u64) -> Error {
         format!("{what} may be at most {limit} bytes"),
     )
 }
+
+/// At most `limit` entries of a version's manifest after path `after`, in path order.
+pub(crate) fn list_entries(
+    connection: &rusqlite::Connection,
+    version_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<crate::model::FileEntry>, Error> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut statement = connection.prepare_cached(
+        "SELECT path, digest, md5_hex, size, ref, birth_artifact_id FROM entries \
+         WHERE version_id = ?1 AND (?2 IS NULL OR path > ?2) ORDER BY path LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![version_id, after, limit], |row| {
+        let md5_hex: Option<String> = row.get(2)?;
+        Ok(crate::model::FileEntry {
+            path: row.get(0)?,
+            digest: row.get(1)?,
+            md5: md5_hex.and_then(|hex: String| Md5Digest::from_hex(&hex).ok()),
+            size: u64::try_from(row.get::<_, i64>(3)?).unwrap_or_default(),
+            reference: row.get(4)?,
+            birth_artifact_id: row.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -14,6 +14,7 @@ pub(crate) mod presence;
 pub(crate) mod projects;
 pub(crate) mod runs;
 pub(crate) mod schema;
+pub(crate) mod secrets;
 pub(crate) mod versions;
 
 use std::path::{Path, PathBuf};

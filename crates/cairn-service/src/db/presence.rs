@@ -163,3 +163,42 @@ pub(crate) fn file_size(
         .optional()?;
     Ok(size.and_then(|size| u64::try_from(size).ok()))
 }
+
+/// Whether content with MD5 `?5` (hex, any size) is present for version `?1` before its
+/// manifest is known (the W&B protocol asks per file before it uploads the manifest): it was
+/// received for the version, or a COMMITTED version the caller may read (parameters as in
+/// [`PRESENT`]) lists it as an uploaded file whose bytes are stored. The commit still checks
+/// every (MD5, size) of the manifest with [`PRESENT`].
+const PRESENT_BY_MD5: &str = "SELECT EXISTS (SELECT 1 FROM version_blobs r WHERE r.version_id = ?1 AND r.md5_hex = ?5) \
+     OR EXISTS (SELECT 1 FROM entries o JOIN versions v ON v.id = o.version_id \
+                JOIN collections c ON c.id = v.collection_id \
+                JOIN projects p ON p.id = c.project_id \
+                WHERE o.md5_hex = ?5 AND o.ref IS NULL AND v.state = 'COMMITTED' \
+                AND EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = o.md5_hex AND b.size = o.size) \
+                AND (p.visibility <> 'private' OR ?2 OR p.entity_id = ?4 \
+                     OR p.entity_id IN (SELECT team_id FROM team_members WHERE user_id = ?3)))";
+
+/// For each MD5 (hex), whether its content is present for the version (see
+/// [`PRESENT_BY_MD5`]).
+pub(crate) fn present_by_md5(
+    connection: &Connection,
+    version_id: &str,
+    caller: &Caller,
+    md5s: &[String],
+) -> Result<Vec<bool>, Error> {
+    let mut statement = connection.prepare_cached(PRESENT_BY_MD5)?;
+    let mut present = Vec::with_capacity(md5s.len());
+    for md5 in md5s {
+        present.push(statement.query_row(
+            params![
+                version_id,
+                caller.admin,
+                caller.user_id,
+                caller.entity_id,
+                md5
+            ],
+            |row| row.get::<_, bool>(0),
+        )?);
+    }
+    Ok(present)
+}

@@ -21,6 +21,7 @@ pub(crate) struct ProjectRow {
 impl ProjectRow {
     pub(crate) fn to_model(&self) -> Project {
         Project {
+            id: self.id,
             entity: self.entity.clone(),
             name: self.name.clone(),
             visibility: self.visibility,

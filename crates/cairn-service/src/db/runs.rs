@@ -7,7 +7,8 @@ use crate::db::enums::TextEnum as _;
 use crate::db::projects::ProjectRow;
 use crate::db::schema::NOW;
 use crate::error::Error;
-use crate::model::{Run, RunState};
+use crate::model::{Run, RunState, RunUpdate};
+use serde_json::{Map, Value};
 
 /// The run `run_id` of the project, with its row id.
 pub(crate) fn load_run(
@@ -17,8 +18,11 @@ pub(crate) fn load_run(
 ) -> Result<Option<(i64, Run)>, Error> {
     Ok(connection
         .prepare_cached(
-            "SELECT r.id, r.run_id, r.job_type, r.state, r.exit_code, u.username, r.created_at, r.finished_at \
-             FROM runs r JOIN users u ON u.id = r.user_id WHERE r.project_id = ?1 AND r.run_id = ?2",
+            &format!(
+                "SELECT r.id, r.run_id, r.job_type, {STATE}, r.exit_code, u.username, r.created_at, \
+                 r.finished_at, r.display_name, r.notes, r.config, r.summary, r.heartbeat_at \
+                 FROM runs r JOIN users u ON u.id = r.user_id WHERE r.project_id = ?1 AND r.run_id = ?2"
+            ),
         )?
         .query_row(params![project.id, run_id], |row| {
             Ok((
@@ -27,6 +31,7 @@ pub(crate) fn load_run(
                     id: row.get(1)?,
                     entity: project.entity.clone(),
                     project: project.name.clone(),
+                    project_id: project.id,
                     job_type: row.get(2)?,
                     state: RunState::from_row(row, 3)?,
                     exit_code: row.get(4)?,
@@ -34,10 +39,73 @@ pub(crate) fn load_run(
                     created_at: row.get(6)?,
                     finished_at: row.get(7)?,
                     resumed: false,
+                    display_name: row.get(8)?,
+                    notes: row.get(9)?,
+                    config: json_object(row, 10)?,
+                    summary: json_object(row, 11)?,
+                    heartbeat_at: row.get(12)?,
                 },
             ))
         })
         .optional()?)
+}
+
+/// A run's state as read: a running run that reported heartbeats and then fell silent for
+/// longer than [`CRASHED_AFTER`] reads as `crashed`. Runs that never send heartbeats (the
+/// native client's) stay `running` until finished.
+const STATE: &str = "CASE WHEN r.state = 'running' AND r.heartbeat_at IS NOT NULL \
+     AND r.heartbeat_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-300 seconds') \
+     THEN 'crashed' ELSE r.state END";
+
+/// How long a run that sends heartbeats may stay silent before it reads as crashed (the
+/// seconds in [`STATE`]).
+pub const CRASHED_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A JSON object stored as text; anything else reads as empty.
+fn json_object(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Map<String, Value>> {
+    let text: String = row.get(index)?;
+    Ok(match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    })
+}
+
+/// Applies the present fields of `update` to a run.
+pub(crate) fn update_run(
+    connection: &Connection,
+    id: i64,
+    update: &RunUpdate,
+) -> Result<(), Error> {
+    let text = |map: &Option<Map<String, Value>>| -> Result<Option<String>, Error> {
+        map.as_ref()
+            .map(|map| {
+                serde_json::to_string(map).map_err(|error| Error::internal(format!("run JSON: {error}")))
+            })
+            .transpose()
+    };
+    connection.execute(
+        "UPDATE runs SET job_type = COALESCE(?2, job_type), display_name = COALESCE(?3, display_name), \
+         notes = COALESCE(?4, notes), config = COALESCE(?5, config), summary = COALESCE(?6, summary) \
+         WHERE id = ?1",
+        params![
+            id,
+            update.job_type,
+            update.display_name,
+            update.notes,
+            text(&update.config)?,
+            text(&update.summary)?
+        ],
+    )?;
+    Ok(())
+}
+
+/// Records a sign of life of a run.
+pub(crate) fn heartbeat(connection: &Connection, id: i64) -> Result<(), Error> {
+    connection.execute(
+        &format!("UPDATE runs SET heartbeat_at = {NOW} WHERE id = ?1"),
+        params![id],
+    )?;
+    Ok(())
 }
 
 /// The row id of the run `run_id` of the project.

@@ -183,6 +183,20 @@ INSERT INTO manifests_v2 (version_id, uploaded_at, md5_hex, length, bytes)
 DROP TABLE manifests;
 ALTER TABLE manifests_v2 RENAME TO manifests;
 ",
+    r"
+-- What the W&B protocol keeps of a run: its display name, notes, config and summary (JSON
+-- object texts) and the last sign of life, which tells a running run from a crashed one.
+ALTER TABLE runs ADD COLUMN display_name TEXT;
+ALTER TABLE runs ADD COLUMN notes TEXT;
+ALTER TABLE runs ADD COLUMN config TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE runs ADD COLUMN summary TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+-- Server-wide secrets, such as the key that signs upload and download URLs.
+CREATE TABLE secrets (
+    name   TEXT PRIMARY KEY,
+    value  BLOB NOT NULL
+);
+",
 ];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.

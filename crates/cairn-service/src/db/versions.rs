@@ -104,6 +104,7 @@ fn partial_version(row: &Row<'_>) -> rusqlite::Result<PartialVersion> {
             id: row.get(0)?,
             entity: String::new(),
             project: String::new(),
+            project_id: 0,
             collection: row.get(14)?,
             artifact_type: row.get(15)?,
             version_index: index.and_then(|index| u64::try_from(index).ok()),
@@ -132,6 +133,7 @@ fn complete_version(connection: &Connection, partial: PartialVersion) -> Result<
     let mut version = partial.version;
     version.entity = project.entity.clone();
     version.project = project.name.clone();
+    version.project_id = project.id;
     version.aliases = strings(
         connection,
         "SELECT alias FROM aliases WHERE version_id = ?1 ORDER BY alias",
