@@ -14,8 +14,8 @@ ctx = harness.setup()
 import wandb  # noqa: E402 - after the environment is set
 
 NOT_FOUND = ["not found", "does not exist", "permission", "not authorized"]
-REFUSED = ["permission", "403", "not authorized", "not allowed", "forbidden", "denied",
-           "not found"]
+REFUSED = ["permission", "403", "not authorized", "not allowed", "may not", "forbidden",
+           "denied", "not found"]
 AUTH = ["api key", "401", "unauthorized", "authenticat", "invalid", "not logged in",
         "permission"]
 

@@ -208,7 +208,10 @@ fn run_scenarios(workspace: &Workspace, scenarios: &[Scenario], env: &[EnvVar]) 
     let bin = ensure_python_tool(&cache_dir()?, &SDK)?;
     let python = bin.join("python");
     let nextest = workspace.cargo(["nextest", "--version"]).probe();
+    // Absolute: the scenarios run in their own directories (`CAIRN_E2E_BIN` may be relative).
     let cairn = e2e::cairn_binary(workspace, nextest)?;
+    let cairn = std::path::absolute(&cairn)
+        .with_context(|| format!("cannot make `{}` absolute", cairn.display()))?;
     let work = workspace.metadata()?.target_directory.join("wandb");
     if work.exists() {
         fs_err::remove_dir_all(&work)?;
