@@ -19,6 +19,7 @@
 //!   emulators on; run alone, this command starts them (and stops them afterwards) unless the
 //!   variable is already set.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -40,8 +41,12 @@ const SDK: PythonTool = PythonTool {
     packages: &["wandb==0.31.0", "boto3==1.43.11", "botocore==1.43.11"],
 };
 
-/// How long one scenario may run before it is killed with its process group.
+/// How long one scenario may run before it is killed with its process group, unless
+/// [`TIMEOUT_VAR`] says otherwise.
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The variable that overrides [`SCENARIO_TIMEOUT`], in seconds.
+const TIMEOUT_VAR: &str = "CAIRN_WANDB_SCENARIO_TIMEOUT";
 
 /// Where the scenario scripts live, relative to the workspace root.
 const SCENARIO_DIR: &str = "tests/wandb";
@@ -51,6 +56,9 @@ const S3_SCENARIO: &str = "references";
 
 /// The variable holding the S3 emulator's endpoint (`crate::emulators::ENDPOINT_VARS`).
 const S3_VAR: &str = "CAIRN_TEST_S3_ENDPOINT";
+
+/// Words of the command lines of the SDK's background processes.
+const SDK_PROCESSES: &[&str] = &["wandb-core", "wandb-symon"];
 
 /// Lines of a failed scenario's log shown in the report.
 const TAIL_LINES: usize = 60;
@@ -113,6 +121,18 @@ pub(crate) fn run(workspace: &Workspace, args: &WandbArgs) -> Result<()> {
 pub(crate) fn run_with_env(workspace: &Workspace, env: &[EnvVar]) -> Result<()> {
     let scenarios = discover(&workspace.root().join(SCENARIO_DIR))?;
     run_scenarios(workspace, &scenarios, env)
+}
+
+/// [`SCENARIO_TIMEOUT`], or the whole seconds [`TIMEOUT_VAR`] gives.
+fn scenario_timeout() -> Result<Duration> {
+    match std::env::var(TIMEOUT_VAR) {
+        Ok(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse()
+            .map(Duration::from_secs)
+            .with_context(|| format!("{TIMEOUT_VAR}={text:?} is not a number of seconds")),
+        _ => Ok(SCENARIO_TIMEOUT),
+    }
 }
 
 /// The scripts `sNN_NAME.py` of `dir`, in file name order.
@@ -205,6 +225,7 @@ struct Outcome {
 /// Installs the SDK, starts and seeds the server, runs `scenarios` one by one, stops the server.
 fn run_scenarios(workspace: &Workspace, scenarios: &[Scenario], env: &[EnvVar]) -> Result<()> {
     let start = Instant::now();
+    let timeout = scenario_timeout()?;
     let bin = ensure_python_tool(&cache_dir()?, &SDK)?;
     let python = bin.join("python");
     let nextest = workspace.cargo(["nextest", "--version"]).probe();
@@ -226,12 +247,30 @@ fn run_scenarios(workspace: &Workspace, scenarios: &[Scenario], env: &[EnvVar]) 
         work.display(),
         start.elapsed().as_secs_f64(),
         scenarios.len(),
-        SCENARIO_TIMEOUT.as_secs()
+        timeout.as_secs()
     );
+
+    // Everything but the script and its scratch directory, which `run_one` adds.
+    let to_str = |path: &Path| path.to_string_lossy().into_owned();
+    let mut base = Cmd::new(&python)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONUNBUFFERED", "1")
+        .env("CAIRN_WANDB_BASE_URL", &server.url())
+        .env("CAIRN_WANDB_ADMIN_KEY", server.admin_key())
+        .env("CAIRN_WANDB_ALICE_KEY", &seeded.alice_key)
+        .env("CAIRN_WANDB_BOB_KEY", &seeded.bob_key)
+        .env("CAIRN_WANDB_TEAM", seeded.team)
+        .env("CAIRN_WANDB_PRIVATE_PROJECT", seeded.private_project)
+        .env("CAIRN_WANDB_PUBLIC_PROJECT", seeded.public_project)
+        .env("CAIRN_WANDB_OPEN_PROJECT", seeded.open_project)
+        .env("CAIRN_WANDB_CAIRN_BIN", &to_str(&cairn));
+    for (key, value) in env {
+        base = base.env(key, value);
+    }
 
     let mut outcomes = Vec::new();
     for scenario in scenarios {
-        let outcome = run_one(&python, &cairn, &server, &seeded, env, &work, scenario)?;
+        let outcome = run_one(&base, &work, scenario, timeout)?;
         match &outcome.failure {
             None => println!(
                 "wandb sdk: {} passed in {:.1}s",
@@ -288,41 +327,20 @@ fn run_scenarios(workspace: &Workspace, scenarios: &[Scenario], env: &[EnvVar]) 
     Ok(())
 }
 
-/// Runs one scenario script in its own process group and scratch directory.
-fn run_one(
-    python: &Path,
-    cairn: &Path,
-    server: &Server,
-    seeded: &Seeded,
-    env: &[EnvVar],
-    work: &Path,
-    scenario: &Scenario,
-) -> Result<Outcome> {
+/// Runs one scenario script (`base` is the Python with the suite's environment) in its own
+/// process group and scratch directory.
+fn run_one(base: &Cmd, work: &Path, scenario: &Scenario, timeout: Duration) -> Result<Outcome> {
     let scratch = work.join("scenarios").join(&scenario.name);
     fs_err::create_dir_all(&scratch)?;
     let log = work.join("logs").join(format!("{}.log", scenario.name));
-    let to_str = |path: &Path| path.to_string_lossy().into_owned();
-    let mut cmd = Cmd::new(python)
+    let cmd = base
+        .clone()
         .arg(&scenario.script)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONUNBUFFERED", "1")
-        .env("CAIRN_WANDB_BASE_URL", &server.url())
-        .env("CAIRN_WANDB_ADMIN_KEY", server.admin_key())
-        .env("CAIRN_WANDB_ALICE_KEY", &seeded.alice_key)
-        .env("CAIRN_WANDB_BOB_KEY", &seeded.bob_key)
-        .env("CAIRN_WANDB_TEAM", seeded.team)
-        .env("CAIRN_WANDB_PRIVATE_PROJECT", seeded.private_project)
-        .env("CAIRN_WANDB_PUBLIC_PROJECT", seeded.public_project)
-        .env("CAIRN_WANDB_OPEN_PROJECT", seeded.open_project)
-        .env("CAIRN_WANDB_WORK", &to_str(&scratch))
-        .env("CAIRN_WANDB_CAIRN_BIN", &to_str(cairn));
-    for (key, value) in env {
-        cmd = cmd.env(key, value);
-    }
+        .env("CAIRN_WANDB_WORK", &scratch.to_string_lossy());
     println!("==> wandb sdk: {}", scenario.name);
     let start = Instant::now();
     let mut child = process::spawn(&cmd, &scratch, &log)?;
-    let deadline = start + SCENARIO_TIMEOUT;
+    let deadline = start + timeout;
     let failure = loop {
         if let Some(status) = child.try_wait()? {
             break (!status.success()).then(|| status.to_string());
@@ -333,17 +351,29 @@ fn run_one(
             let _reaped = child.wait();
             break Some(format!(
                 "did not finish within {} s and was killed with its process group",
-                SCENARIO_TIMEOUT.as_secs()
+                timeout.as_secs()
             ));
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    stop_leftovers(&scratch)?;
     Ok(Outcome {
         name: scenario.name.clone(),
         took: start.elapsed(),
         failure,
         log,
     })
+}
+
+/// Stops the SDK's service processes a scenario left behind. `wandb-core` runs in a session of
+/// its own, so killing a scenario's process group misses it, and it outlives a killed parent;
+/// it is found by its working directory, the scenario's scratch directory.
+fn stop_leftovers(scratch: &Path) -> Result<()> {
+    for pid in process::orphans(scratch, SDK_PROCESSES, &BTreeSet::new()) {
+        println!("wandb sdk: stopping pid {pid}, an SDK process the scenario left running");
+        process::stop_group(pid)?;
+    }
+    Ok(())
 }
 
 /// Seeds the server as its admin: users `alice` and `bob` with a key each; alice's team
