@@ -20,6 +20,13 @@ pub(crate) fn metadata() -> ObjectBuilder {
     metadata_of(SchemaType::Type(Type::Object))
 }
 
+/// Any JSON object (a run's config and summary).
+pub(crate) fn json_object() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .description(Some("A JSON object, as the logging client sent it."))
+}
+
 /// [`crate::UpdateVersion::metadata`]: new metadata, or `null` (or absent) to keep the old.
 pub(crate) fn optional_metadata() -> ObjectBuilder {
     metadata_of(SchemaType::from_iter([Type::Object, Type::Null]))

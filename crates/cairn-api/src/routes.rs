@@ -35,7 +35,12 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b')')
     .add(b'*');
 
-fn segment(value: &str) -> String {
+/// `value` percent-encoded as one path segment: it can never add or remove a `/`.
+///
+/// ```
+/// assert_eq!(cairn_api::routes::segment("a/b c"), "a%2Fb%20c");
+/// ```
+pub fn segment(value: &str) -> String {
     utf8_percent_encode(value, SEGMENT).to_string()
 }
 

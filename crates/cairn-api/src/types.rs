@@ -458,7 +458,8 @@ pub enum ResumeMode {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateRun {
-    /// The run id (8–64 of `[a-z0-9_-]`); the server picks one when absent.
+    /// The run id (1–64 of `[A-Za-z0-9._-]`, not starting with `.`); the server picks one when
+    /// absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9_-]{8,64}$"))]
     pub id: Option<String>,
@@ -498,6 +499,24 @@ pub struct Run {
     /// Whether this answer resumed an existing run.
     #[serde(default)]
     pub resumed: bool,
+    /// The name shown for it (W&B SDK runs), if one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Free-text notes (W&B SDK runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Its configuration as the W&B SDK sent it (`{"key": {"value": ...}}`).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::json_object))]
+    pub config: Map<String, Value>,
+    /// Its summary (the last value of each metric) as the W&B SDK sent it.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::json_object))]
+    pub summary: Map<String, Value>,
+    /// When it last sent a heartbeat (W&B SDK runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub heartbeat_at: Option<String>,
 }
 
 /// `POST .../runs/{run}/finish`.

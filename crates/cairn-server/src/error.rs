@@ -74,6 +74,32 @@ impl ApiError {
     pub(crate) fn internal(detail: impl Into<String>) -> Self {
         Self::Internal(detail.into())
     }
+
+    /// The HTTP status this error answers with.
+    pub(crate) fn status(&self) -> axum::http::StatusCode {
+        let status = match self {
+            Self::Domain(cairn_service::Error::Refused(refusal)) => code_of(refusal.kind).status(),
+            Self::Domain(cairn_service::Error::Unavailable(_)) => {
+                ErrorCode::StorageUnavailable.status()
+            }
+            Self::Domain(_) | Self::Internal(_) => 500,
+            Self::Problem(problem) => problem.status,
+        };
+        axum::http::StatusCode::from_u16(status)
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The words shown to the user (a 5xx's detail stays in the log).
+    pub(crate) fn message(&self) -> String {
+        match self {
+            Self::Domain(cairn_service::Error::Refused(refusal)) => refusal.message.clone(),
+            Self::Domain(cairn_service::Error::Unavailable(message)) => message.clone(),
+            Self::Domain(_) | Self::Internal(_) => {
+                "the server failed to answer this request (the error is in its log)".to_owned()
+            }
+            Self::Problem(problem) => problem.detail.clone(),
+        }
+    }
 }
 
 impl From<cairn_service::Error> for ApiError {

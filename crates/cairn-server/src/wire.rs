@@ -194,6 +194,11 @@ pub(crate) fn run(value: model::Run) -> api::Run {
         created_at: value.created_at,
         finished_at: value.finished_at,
         resumed: value.resumed,
+        display_name: value.display_name,
+        notes: value.notes,
+        config: value.config,
+        summary: value.summary,
+        heartbeat_at: value.heartbeat_at,
     }
 }
 

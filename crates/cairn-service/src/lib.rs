@@ -40,8 +40,8 @@ mod versions;
 
 pub use crate::access::{API_KEY_PREFIX, Caller};
 pub use crate::blobs::PACK_MAX_SIZE;
-pub use crate::db::runs::CRASHED_AFTER;
 pub use crate::body::ByteStream;
+pub use crate::db::runs::CRASHED_AFTER;
 pub use crate::error::{Error, Kind, OpenError, Refusal, Result, error_chain};
 pub use crate::service::{ADMIN_USERNAME, BlobStoreConfig, Bootstrap, Config, Service};
 

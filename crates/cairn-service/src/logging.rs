@@ -158,7 +158,11 @@ fn blob_md5(md5: &str) -> Result<String, Error> {
 impl Service {
     /// Checks that the caller may write to the version and that it is still PENDING, and
     /// answers it.
-    pub async fn pending_version(&self, caller: Option<&Caller>, id: &str) -> Result<Version, Error> {
+    pub async fn pending_version(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+    ) -> Result<Version, Error> {
         let caller = required(caller)?.clone();
         let id = id.to_owned();
         self.db()

@@ -116,7 +116,10 @@ impl Service {
 /// The largest config or summary of a run, as JSON text.
 const RUN_JSON_MAX_BYTES: usize = 4 * 1024 * 1024;
 
-fn check_run_json(what: &str, map: Option<&serde_json::Map<String, serde_json::Value>>) -> Result<(), Error> {
+fn check_run_json(
+    what: &str,
+    map: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Result<(), Error> {
     let Some(map) = map else { return Ok(()) };
     let length = serde_json::to_vec(map)
         .map_err(|error| Error::internal(format!("run {what}: {error}")))?
@@ -216,20 +219,34 @@ impl Service {
                     };
                     runs::update_run(connection, id, &update)?;
                 }
-                if let Some(exit_code) = report.exit_code {
-                    let state = if exit_code == 0 {
-                        RunState::Finished
-                    } else {
-                        RunState::Failed
-                    };
-                    runs::finish_run(connection, id, state, exit_code)?;
+                match report.exit_code {
+                    Some(exit_code) => finish_in(connection, &project, &run_id, id, exit_code),
+                    None => runs::load_run(connection, &project, &run_id)?
+                        .map(|(_, run)| run)
+                        .ok_or_else(|| run_not_found(&project, &run_id)),
                 }
-                let (_, run) = runs::load_run(connection, &project, &run_id)?
-                    .ok_or_else(|| run_not_found(&project, &run_id))?;
-                Ok(run)
             })
             .await
     }
+}
+
+/// Ends run `id`: exit code 0 marks it finished, anything else failed. Answers the run.
+fn finish_in(
+    connection: &Connection,
+    project: &ProjectRow,
+    run_id: &str,
+    id: i64,
+    exit_code: i32,
+) -> Result<Run, Error> {
+    let state = if exit_code == 0 {
+        RunState::Finished
+    } else {
+        RunState::Failed
+    };
+    runs::finish_run(connection, id, state, exit_code)?;
+    let (_, run) = runs::load_run(connection, project, run_id)?
+        .ok_or_else(|| run_not_found(project, run_id))?;
+    Ok(run)
 }
 
 /// The run of a write request: the project must be writable and the run must exist.
@@ -261,15 +278,7 @@ impl Service {
         self.db()
             .write(move |connection| {
                 let (project, id) = writable_run(connection, &caller, &entity, &project, &run_id)?;
-                let state = if exit_code == 0 {
-                    RunState::Finished
-                } else {
-                    RunState::Failed
-                };
-                runs::finish_run(connection, id, state, exit_code)?;
-                let (_, run) = runs::load_run(connection, &project, &run_id)?
-                    .ok_or_else(|| run_not_found(&project, &run_id))?;
-                Ok(run)
+                finish_in(connection, &project, &run_id, id, exit_code)
             })
             .await
     }

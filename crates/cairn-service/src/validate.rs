@@ -102,17 +102,19 @@ pub(crate) fn blob_md5(md5: &str) -> Result<String, Error> {
     }
 }
 
-/// A run id: 8–64 of `[a-z0-9_-]`.
+/// A run id: 1–64 of `[A-Za-z0-9._-]`, not starting with `.` (the W&B SDK lets users pick ids
+/// such as `exp-1`, and refuses `/ \\ # ? % :` in them).
 pub(crate) fn run_id(id: &str) -> Result<(), Error> {
-    let ok = (8..=64).contains(&id.len())
+    let ok = (1..=64).contains(&id.len())
+        && !id.starts_with('.')
         && id.bytes().all(|byte| {
-            byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'-'
+            byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' || byte == b'.'
         });
     if ok {
         Ok(())
     } else {
         Err(Error::invalid_name(format!(
-            "run id `{id}` must be 8 to 64 of lowercase letters, digits, `_` and `-`"
+            "run id `{id}` must be 1 to 64 of letters, digits, `.`, `_` and `-`, not starting with `.`"
         )))
     }
 }
@@ -147,8 +149,12 @@ mod tests {
         assert!(artifact_type("wandb-x", "cats").is_err());
         assert!(artifact_type("", "cats").is_err());
         assert!(run_id("abcdefgh").is_ok());
-        assert!(run_id("short").is_err());
-        assert!(run_id("UPPERCASE1").is_err());
+        assert!(run_id("exp-1.B_2").is_ok());
+        assert!(run_id("").is_err());
+        assert!(run_id(".hidden").is_err());
+        assert!(run_id("a/b").is_err());
+        assert!(run_id("a:b").is_err());
+        assert!(run_id(&"x".repeat(65)).is_err());
     }
 
     #[test]

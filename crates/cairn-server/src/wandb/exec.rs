@@ -44,13 +44,14 @@ impl FieldError {
 }
 
 /// What a field resolved to.
+#[derive(Clone)]
 pub(crate) enum Out {
     /// A JSON value; objects in it are projected by the field's selection.
     Json(Value),
     /// An object whose fields are resolved one by one.
     Object(Arc<dyn Object>),
     /// A list.
-    List(Vec<Out>),
+    List(Vec<Self>),
 }
 
 impl Out {
@@ -125,9 +126,14 @@ pub(crate) trait Roots: Send + Sync {
 pub(crate) async fn execute(roots: &dyn Roots, request: Request) -> Response {
     let document = match async_graphql_parser::parse_query(&request.query) {
         Ok(document) => document,
-        Err(error) => return request_error(format!("the GraphQL document does not parse: {error}")),
+        Err(error) => {
+            return request_error(format!("the GraphQL document does not parse: {error}"));
+        }
     };
-    let name = request.operation_name.as_deref().filter(|name| !name.is_empty());
+    let name = request
+        .operation_name
+        .as_deref()
+        .filter(|name| !name.is_empty());
     let operation = match pick_operation(&document, name) {
         Ok(operation) => operation,
         Err(message) => return request_error(message),
@@ -169,9 +175,17 @@ pub(crate) async fn execute(roots: &dyn Roots, request: Request) -> Response {
     };
     let mut errors = Vec::new();
     let data = execution
-        .object(root.as_ref(), &[&operation.selection_set.node], &mut Path::root(), &mut errors, serial)
+        .object(
+            root.as_ref(),
+            &[&operation.selection_set.node],
+            &mut Path::root(),
+            &mut errors,
+            serial,
+        )
         .await;
-    let unavailable = errors.iter().any(|(error, _): &(FieldError, Vec<Value>)| error.unavailable);
+    let unavailable = errors
+        .iter()
+        .any(|(error, _): &(FieldError, Vec<Value>)| error.unavailable);
     let mut body = Map::new();
     body.insert("data".to_owned(), data);
     if !errors.is_empty() {
@@ -201,7 +215,9 @@ fn pick_operation<'a>(
             let mut all = operations.values();
             match (all.next(), all.next()) {
                 (Some(operation), None) => Ok(&operation.node),
-                _ => Err("the document has several operations; name one in `operationName`".to_owned()),
+                _ => Err(
+                    "the document has several operations; name one in `operationName`".to_owned(),
+                ),
             }
         }
     }
@@ -353,7 +369,10 @@ impl<'a> Execution<'a> {
                 let field = group.fields[0];
                 let name = field.name.node.as_str();
                 if name == "__typename" {
-                    out.insert(group.key.to_owned(), Value::String(object.typename().to_owned()));
+                    out.insert(
+                        group.key.to_owned(),
+                        Value::String(object.typename().to_owned()),
+                    );
                     continue;
                 }
                 let mut args = Args::new();
@@ -405,7 +424,10 @@ impl<'a> Execution<'a> {
             match resolved {
                 Out::Json(value) if !selects => value,
                 Out::Json(value) => self.project(value, sets, path, errors),
-                Out::Object(object) => self.object(object.as_ref(), sets, path, errors, false).await,
+                Out::Object(object) => {
+                    self.object(object.as_ref(), sets, path, errors, false)
+                        .await
+                }
                 Out::List(items) => {
                     let mut out = Vec::with_capacity(items.len());
                     for (index, item) in items.into_iter().enumerate() {
@@ -450,7 +472,13 @@ impl<'a> Execution<'a> {
                 let kinds = map
                     .get("__kinds")
                     .and_then(Value::as_array)
-                    .map(|kinds| kinds.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>())
+                    .map(|kinds| {
+                        kinds
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect::<Vec<_>>()
+                    })
                     .unwrap_or_default();
                 let applies = |condition: &str| match &typename {
                     Some(name) => name == condition || kinds.iter().any(|kind| kind == condition),
@@ -594,7 +622,10 @@ mod tests {
         let body = run("{ fails thing { nope } missing }", Value::Null).await;
         assert_eq!(body["data"]["fails"], Value::Null);
         let errors = body["errors"].as_array().cloned().unwrap_or_default();
-        let messages: Vec<&str> = errors.iter().filter_map(|e| e["message"].as_str()).collect();
+        let messages: Vec<&str> = errors
+            .iter()
+            .filter_map(|e| e["message"].as_str())
+            .collect();
         assert_eq!(
             messages,
             [
@@ -609,8 +640,18 @@ mod tests {
     #[tokio::test]
     async fn bad_documents_are_request_errors() {
         let body = run("query {", Value::Null).await;
-        assert!(body["errors"][0]["message"].as_str().unwrap_or_default().contains("does not parse"));
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("does not parse")
+        );
         let body = run("query A { echo } query B { echo }", Value::Null).await;
-        assert!(body["errors"][0]["message"].as_str().unwrap_or_default().contains("operationName"));
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("operationName")
+        );
     }
 }

@@ -43,7 +43,10 @@ mod tests {
     fn round_trips_and_raw_ids_pass_through() {
         assert_eq!(encode("Artifact", "101"), "QXJ0aWZhY3Q6MTAx");
         assert_eq!(version_of(&artifact("0123abcd")), "0123abcd");
-        assert_eq!(version_of("0123456789abcdef01234567"), "0123456789abcdef01234567");
+        assert_eq!(
+            version_of("0123456789abcdef01234567"),
+            "0123456789abcdef01234567"
+        );
         // Another kind's id is not an artifact's key.
         assert_eq!(version_of(&encode("Run", "x")), encode("Run", "x"));
     }

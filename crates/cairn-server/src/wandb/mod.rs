@@ -27,10 +27,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post, put};
+use cairn_api::routes::segment;
 use cairn_service::capability::Grant;
 use cairn_service::model::RunReport;
 use futures_util::StreamExt as _;
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Auth;
@@ -43,24 +44,6 @@ const GRAPHQL_MAX_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The largest `file_stream` body.
 const FILE_STREAM_MAX_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Characters escaped in a URL path segment.
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
-
-fn segment(text: &str) -> String {
-    utf8_percent_encode(text, SEGMENT).to_string()
-}
 
 /// Where a version's blob is uploaded to and downloaded from.
 pub(crate) fn blob_path(version: &str, md5_hex: &str) -> String {
@@ -92,7 +75,10 @@ pub(crate) fn run_file_path(entity: &str, project: &str, run: &str, name: &str) 
 pub(crate) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/graphql", post(graphql))
-        .route("/files/{entity}/{project}/{run}/file_stream", post(file_stream))
+        .route(
+            "/files/{entity}/{project}/{run}/file_stream",
+            post(file_stream),
+        )
         .route(
             "/wandb/v1/artifacts/{version}/blobs/{md5}",
             put(upload_blob).get(download_blob),
@@ -134,10 +120,23 @@ fn base_url(headers: &HeaderMap) -> String {
 /// `POST /graphql`.
 async fn graphql(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Result<Auth, ApiError>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // The SDK shows a GraphQL error's message; a problem document would reach the user as
+    // `{"data":null}`.
+    let auth = match auth {
+        Ok(auth) => auth,
+        Err(error) => {
+            let status = error.status();
+            let message = error.message();
+            return Ok(crate::extract::json(
+                status,
+                &json!({ "errors": [{ "message": message }] }),
+            ));
+        }
+    };
     let bytes = read_limited(body, GRAPHQL_MAX_BYTES, "a GraphQL request").await?;
     let request: exec::Request = serde_json::from_slice(&bytes).map_err(|error| {
         ApiError::bad_request(format!(
@@ -150,6 +149,9 @@ async fn graphql(
         base_url: base_url(&headers),
     });
     let response = exec::execute(&schema::Schema(cx), request).await;
+    if let Some(errors) = response.body.get("errors") {
+        tracing::debug!(%errors, "a W&B GraphQL request answered errors");
+    }
     let status = if response.unavailable {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -170,7 +172,11 @@ async fn file_stream(
     let bytes = read_limited(body, FILE_STREAM_MAX_BYTES, "a file stream update").await?;
     let update: Map<String, Value> = match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => map,
-        Ok(_) => return Err(ApiError::bad_request("a file stream update is a JSON object")),
+        Ok(_) => {
+            return Err(ApiError::bad_request(
+                "a file stream update is a JSON object",
+            ));
+        }
         Err(error) => {
             return Err(ApiError::bad_request(format!(
                 "a file stream update is not valid JSON: {error}"
@@ -209,7 +215,9 @@ async fn file_stream(
             RunReport { summary, exit_code },
         )
         .await?;
-    Ok(crate::extract::ok(&json!({ "exitcode": null, "limits": {} })))
+    Ok(crate::extract::ok(
+        &json!({ "exitcode": null, "limits": {} }),
+    ))
 }
 
 /// The `token` query parameter of a capability URL.
@@ -383,7 +391,9 @@ async fn fallback_download(
             .find_blob(auth.caller(), &version, md5)
             .await
         {
-            Ok(blob) => return crate::handlers::download::serve_blob(&state, &blob, &headers).await,
+            Ok(blob) => {
+                return crate::handlers::download::serve_blob(&state, &blob, &headers).await;
+            }
             Err(error) => last = Some(error),
         }
     }

@@ -109,7 +109,9 @@ fn json_string_object(
             Ok(Value::Object(map)) => Ok(Some(map)),
             Ok(Value::Null) => Ok(None),
             Ok(_) => Err(FieldError::new(format!("`{name}` must be a JSON object"))),
-            Err(error) => Err(FieldError::new(format!("`{name}` is not valid JSON: {error}"))),
+            Err(error) => Err(FieldError::new(format!(
+                "`{name}` is not valid JSON: {error}"
+            ))),
         },
         Some(Value::Object(map)) => Ok(Some(map.clone())),
         Some(_) => Err(FieldError::new(format!("`{name}` must be a JSON string"))),
@@ -137,32 +139,36 @@ fn connection(
     let edges: Vec<Out> = nodes
         .into_iter()
         .zip(cursors)
-        .map(|(node, cursor)| {
-            Out::object(Edge { node: Arc::new(std::sync::Mutex::new(Some(node))), cursor })
-        })
+        .map(|(node, cursor)| Record::new(&[("node", node), ("cursor", json!(cursor).into())]))
         .collect();
-    Out::object(Connection {
-        edges: std::sync::Mutex::new(Some(edges)),
-        page_info: json!({
-            "__typename": "PageInfo",
-            "endCursor": end,
-            "hasNextPage": has_next,
-        }),
-        total,
-    })
+    Record::new(&[
+        ("edges", Out::List(edges)),
+        (
+            "pageInfo",
+            json!({ "__typename": "PageInfo", "endCursor": end, "hasNextPage": has_next }).into(),
+        ),
+        ("totalCount", json!(total).into()),
+    ])
 }
 
-/// A connection: `edges`, `pageInfo`, `totalCount`.
-struct Connection {
-    edges: std::sync::Mutex<Option<Vec<Out>>>,
-    page_info: Value,
-    total: Option<u64>,
+/// An object of already resolved fields: connections, edges, mutation payloads. It takes any
+/// fragment's type condition (the SDK's fragments on payload types name W&B's own types).
+struct Record {
+    fields: Vec<(&'static str, Out)>,
+}
+
+impl Record {
+    fn new(fields: &[(&'static str, Out)]) -> Out {
+        Out::object(Self {
+            fields: fields.to_vec(),
+        })
+    }
 }
 
 #[async_trait::async_trait]
-impl Object for Connection {
+impl Object for Record {
     fn typename(&self) -> &'static str {
-        "Connection"
+        "Record"
     }
 
     fn satisfies(&self, _condition: &str) -> bool {
@@ -170,52 +176,11 @@ impl Object for Connection {
     }
 
     async fn field(&self, name: &str, _args: &Args) -> Result<Option<Out>, FieldError> {
-        match name {
-            "edges" => {
-                let edges = self
-                    .edges
-                    .lock()
-                    .map_err(|_| FieldError::new("a connection was read twice"))?
-                    .take()
-                    .unwrap_or_default();
-                some(Out::List(edges))
-            }
-            "pageInfo" => some(self.page_info.clone()),
-            "totalCount" => some(json!(self.total)),
-            _ => Ok(None),
-        }
-    }
-}
-
-struct Edge {
-    node: Arc<std::sync::Mutex<Option<Out>>>,
-    cursor: String,
-}
-
-#[async_trait::async_trait]
-impl Object for Edge {
-    fn typename(&self) -> &'static str {
-        "Edge"
-    }
-
-    fn satisfies(&self, _condition: &str) -> bool {
-        true
-    }
-
-    async fn field(&self, name: &str, _args: &Args) -> Result<Option<Out>, FieldError> {
-        match name {
-            "node" => {
-                let node = self
-                    .node
-                    .lock()
-                    .map_err(|_| FieldError::new("an edge was read twice"))?
-                    .take()
-                    .unwrap_or_else(Out::null);
-                some(node)
-            }
-            "cursor" => some(json!(self.cursor)),
-            _ => Ok(None),
-        }
+        Ok(self
+            .fields
+            .iter()
+            .find(|(field, _)| *field == name)
+            .map(|(_, value)| value.clone()))
     }
 }
 
@@ -351,7 +316,9 @@ impl Object for Query {
             "artifact" => {
                 let id = ids::version_of(required_str(args, "id")?);
                 let version = found(cx.service().version(cx.caller(), &id).await)?;
-                some(Out::optional(version.map(|version| ArtifactObj::new(cx, version))))
+                some(Out::optional(
+                    version.map(|version| ArtifactObj::new(cx, version)),
+                ))
             }
             _ => Ok(None),
         }
@@ -378,8 +345,15 @@ impl Object for Mutation {
             "createArtifactFiles" => create_files(cx, input(args)?).await.map(Some),
             "commitArtifact" => {
                 let id = ids::version_of(required_str(input(args)?, "artifactID")?);
-                let version = cx.service().commit(cx.caller(), &id).await.map_err(domain)?;
-                some(payload("artifact", Out::object(ArtifactObj::new(cx, version))))
+                let version = cx
+                    .service()
+                    .commit(cx.caller(), &id)
+                    .await
+                    .map_err(domain)?;
+                some(payload(
+                    "artifact",
+                    Out::object(ArtifactObj::new(cx, version)),
+                ))
             }
             "useArtifact" => use_artifact(cx, input(args)?).await.map(Some),
             "addAliases" | "deleteAliases" => {
@@ -429,46 +403,8 @@ impl Object for Mutation {
 }
 
 /// A mutation's payload object with one field.
-fn payload(field: &str, value: Out) -> Out {
-    let mut fields = Map::new();
-    fields.insert("clientMutationId".to_owned(), Value::Null);
-    Out::object(Payload {
-        fields,
-        object: std::sync::Mutex::new(Some((field.to_owned(), value))),
-    })
-}
-
-struct Payload {
-    fields: Map<String, Value>,
-    object: std::sync::Mutex<Option<(String, Out)>>,
-}
-
-#[async_trait::async_trait]
-impl Object for Payload {
-    fn typename(&self) -> &'static str {
-        "Payload"
-    }
-
-    fn satisfies(&self, _condition: &str) -> bool {
-        true
-    }
-
-    async fn field(&self, name: &str, _args: &Args) -> Result<Option<Out>, FieldError> {
-        if let Some(value) = self.fields.get(name) {
-            return some(value.clone());
-        }
-        let mut slot = self
-            .object
-            .lock()
-            .map_err(|_| FieldError::new("a payload was read twice"))?;
-        match slot.take() {
-            Some((field, value)) if field == name => some(value),
-            other => {
-                *slot = other;
-                Ok(None)
-            }
-        }
-    }
+fn payload(field: &'static str, value: Out) -> Out {
+    Record::new(&[(field, value), ("clientMutationId", Out::null())])
 }
 
 // ----- runs -----
@@ -481,7 +417,9 @@ async fn upsert_bucket(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fiel
             .map(|caller| caller.username().to_owned())
             .ok_or_else(|| FieldError::new("creating a run needs an API key"))?,
     };
-    let project = arg_str(input, "modelName").unwrap_or("uncategorized").to_owned();
+    let project = arg_str(input, "modelName")
+        .unwrap_or("uncategorized")
+        .to_owned();
     let run_id = arg_str(input, "name").map(str::to_owned);
     let update = RunUpdate {
         job_type: arg_str(input, "jobType").map(str::to_owned),
@@ -495,19 +433,17 @@ async fn upsert_bucket(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fiel
         .upsert_run(cx.caller(), &entity, &project, run_id.as_deref(), update)
         .await
         .map_err(domain)?;
-    let mut fields = Map::new();
-    fields.insert("inserted".to_owned(), json!(inserted));
-    fields.insert("clientMutationId".to_owned(), Value::Null);
-    Ok(Out::object(Payload {
-        fields,
-        object: std::sync::Mutex::new(Some((
-            "bucket".to_owned(),
+    Ok(Record::new(&[
+        (
+            "bucket",
             Out::object(RunObj {
                 cx: Arc::clone(cx),
                 run,
             }),
-        ))),
-    }))
+        ),
+        ("inserted", json!(inserted).into()),
+        ("clientMutationId", Out::null()),
+    ]))
 }
 
 async fn create_run_files(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, FieldError> {
@@ -694,7 +630,9 @@ impl Object for ProjectObj {
             "entity" => some(entity_json(&self.entity)),
             "artifact" => {
                 let version = self.version_named(required_str(args, "name")?).await?;
-                some(Out::optional(version.map(|version| ArtifactObj::new(cx, version))))
+                some(Out::optional(
+                    version.map(|version| ArtifactObj::new(cx, version)),
+                ))
             }
             "artifactCollectionMembership" => {
                 let version = self.version_named(required_str(args, "name")?).await?;
@@ -1119,7 +1057,10 @@ async fn create_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fi
 }
 
 fn some_payload_artifact(cx: &Cxr, version: Version) -> Result<Out, FieldError> {
-    Ok(payload("artifact", Out::object(ArtifactObj::new(cx, version))))
+    Ok(payload(
+        "artifact",
+        Out::object(ArtifactObj::new(cx, version)),
+    ))
 }
 
 fn tag_name(tag: &Value) -> Option<String> {
@@ -1143,7 +1084,10 @@ fn ttl_unsupported() -> FieldError {
 async fn create_manifest(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, FieldError> {
     let id = match arg_str(input, "artifactID") {
         Some(id) => ids::version_of(id),
-        None => ids::decode("ArtifactManifest", required_str(input, "artifactManifestID")?),
+        None => ids::decode(
+            "ArtifactManifest",
+            required_str(input, "artifactManifestID")?,
+        ),
     };
     let version = cx
         .service()

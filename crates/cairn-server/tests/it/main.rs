@@ -20,3 +20,4 @@ mod limits;
 mod logging;
 mod reading;
 mod serving;
+mod wandb;

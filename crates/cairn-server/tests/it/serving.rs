@@ -293,7 +293,13 @@ async fn sixteen_concurrent_logs_get_dense_unique_versions() {
 async fn identical_concurrent_logs_commit_one_version() {
     let server = Server::start().await;
     let (base, stop, task) = serve(server.state.clone()).await;
-    let client = reqwest::Client::new();
+    // A fresh connection per request: an upload refused before its body was read (the
+    // version was discarded meanwhile) closes its connection, and a pooled client can race
+    // that close with its next request (`IncompleteMessage`).
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let files = Files::new(&[("a", b"same"), ("b", &[3_u8; 90_000])]);
     let mut tasks = Vec::new();
     for _ in 0..4 {

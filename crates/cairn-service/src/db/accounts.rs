@@ -111,29 +111,28 @@ pub(crate) fn caller_by_key_hash(
             "SELECT u.id, u.entity_id, u.username, u.admin FROM api_keys k \
              JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?1",
         )?
-        .query_row([hash], |row| {
-            Ok(Caller {
-                user_id: row.get(0)?,
-                entity_id: row.get(1)?,
-                username: row.get(2)?,
-                admin: row.get(3)?,
-            })
-        })
+        .query_row([hash], caller_from_row)
         .optional()?)
 }
 
+/// A caller from the columns `id, entity_id, username, admin` of `users`.
+fn caller_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Caller> {
+    Ok(Caller {
+        user_id: row.get(0)?,
+        entity_id: row.get(1)?,
+        username: row.get(2)?,
+        admin: row.get(3)?,
+    })
+}
+
 /// The user with this row id, as a caller.
-pub(crate) fn caller_by_user_id(connection: &Connection, user_id: i64) -> Result<Option<Caller>, Error> {
+pub(crate) fn caller_by_user_id(
+    connection: &Connection,
+    user_id: i64,
+) -> Result<Option<Caller>, Error> {
     Ok(connection
         .prepare_cached("SELECT id, entity_id, username, admin FROM users WHERE id = ?1")?
-        .query_row([user_id], |row| {
-            Ok(Caller {
-                user_id: row.get(0)?,
-                entity_id: row.get(1)?,
-                username: row.get(2)?,
-                admin: row.get(3)?,
-            })
-        })
+        .query_row([user_id], caller_from_row)
         .optional()?)
 }
 

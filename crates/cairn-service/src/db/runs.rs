@@ -79,7 +79,8 @@ pub(crate) fn update_run(
     let text = |map: &Option<Map<String, Value>>| -> Result<Option<String>, Error> {
         map.as_ref()
             .map(|map| {
-                serde_json::to_string(map).map_err(|error| Error::internal(format!("run JSON: {error}")))
+                serde_json::to_string(map)
+                    .map_err(|error| Error::internal(format!("run JSON: {error}")))
             })
             .transpose()
     };
