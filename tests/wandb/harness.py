@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -389,6 +390,11 @@ def run_child(
             f"SDK retry loop) and was killed; its output:\n{_tail(stdout)}\n{_tail(stderr)}"
         ) from None
     took = time.monotonic() - start
+    # What the child reported about itself (not the SDK's chatter), for the scenario's log.
+    for line in (stdout or "").splitlines()[-30:]:
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", line)
+        if plain.strip() and not plain.startswith("wandb:"):
+            print(f"    > {line}")
     result = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
     if expect_ok and process.returncode != 0:
         raise ScenarioFailure(

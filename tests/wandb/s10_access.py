@@ -98,8 +98,9 @@ def main() -> None:
                       f"bob's write into the {kind} project should fail; it printed:\n"
                       f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
         text = (result.stdout + result.stderr).lower()
-        harness.check(any(word in text for word in REFUSED),
-                      f"bob's refused write into {kind} should say why:\n{text[-2000:]}")
+        reasons = [line for line in text.splitlines() if any(word in line for word in REFUSED)]
+        harness.check(reasons, f"bob's refused write into {kind} should say why:\n{text[-2000:]}")
+        print(f"  bob's write into {kind} was refused: {reasons[0].strip()[:300]}")
         harness.expect_error(
             lambda: wandb.Api().artifact(f"{entity}/{project}/from-bob:latest"),
             f"alice looks for bob's refused artifact in {kind}", NOT_FOUND)
