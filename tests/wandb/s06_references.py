@@ -1,7 +1,8 @@
 """References: a `file://` directory and an `s3://` prefix (on moto, `checksum=True`).
 
-The SDK logs one artifact holding both kinds of reference (nothing is uploaded for them), then
-downloads it, and so does `cairn artifact get`; both trees must equal the referenced bytes. The
+The SDK logs one artifact holding both kinds of reference (nothing is uploaded for them); then
+`cairn artifact get` downloads it, the SDK lists it (`files()`) and downloads it; both trees must
+equal the referenced bytes. The
 recorded entries must be W&B's: `file://` digests are the content's MD5, `s3://` ones the ETag.
 """
 
@@ -57,16 +58,18 @@ def main() -> None:
     delta = harness.stats_delta(before, harness.stats(ctx))
     harness.check_eq(delta["blobs_received"], 0, "blobs received for references only")
 
-    harness.step("the SDK downloads the references")
-    harness.clear_cache(ctx)
-    got = wandb.Api().artifact(ctx.qualified("refs:latest"))
-    harness.check_eq(got.file_count, len(expected), "file_count of refs")
-    harness.check_tree(got.download(root=str(ctx.path("dl", "sdk"))), expected, "SDK download")
-
     harness.step("cairn artifact get downloads the same references")
     root = ctx.path("dl", "cairn")
     harness.cairn(ctx, ["artifact", "get", ctx.qualified("refs:latest"), "--root", str(root)])
     harness.check_tree(root, expected, "cairn artifact get")
+
+    harness.step("the SDK downloads the references")
+    harness.clear_cache(ctx)
+    got = wandb.Api().artifact(ctx.qualified("refs:latest"))
+    harness.check_eq(got.file_count, len(expected), "file_count of refs")
+    harness.check_eq(sorted(f.name for f in got.files()), sorted(expected),
+                     "names files() lists (references included)")
+    harness.check_tree(got.download(root=str(ctx.path("dl", "sdk"))), expected, "SDK download")
 
 
 harness.run(main)
