@@ -16,7 +16,7 @@
 //! emulator a failure instead of a skip.
 
 mod install;
-mod process;
+pub(crate) mod process;
 mod session;
 
 use std::collections::BTreeSet;

@@ -10,6 +10,8 @@
 //!   built first; also the last step of `test`.
 //! * `cargo xtask api-fuzz`: schemathesis fuzzes a seeded `cairn server` from its OpenAPI
 //!   document, anonymously and signed in; also a step of `test`.
+//! * `cargo xtask wandb [--scenario NAME]`: the official W&B SDK (pinned) runs the scenarios of
+//!   `tests/wandb/` against a seeded `cairn server`; also a step of `test`.
 //! * `cargo xtask emulators start|stop|status|env`: the object-store emulators the storage tests
 //!   run against (`test` starts and stops them by itself).
 //! * `cargo xtask bench hash`: hashing throughput of `cairn manifest` against `md5sum` and,
@@ -35,6 +37,7 @@ mod e2e;
 mod emulators;
 mod test;
 mod tidy;
+mod wandb;
 mod workspace;
 
 use std::process::ExitCode;
@@ -55,8 +58,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the full test suite: tidy, doc tests, API fuzzing, `cargo nextest run` (or `cargo
-    /// test`), e2e.
+    /// Run the full test suite: tidy, doc tests, API fuzzing, the W&B SDK scenarios, `cargo
+    /// nextest run` (or `cargo test`), e2e.
     Test,
     /// Run exactly what CI gates: fmt, clippy, rustdoc, then everything `test` runs.
     Ci,
@@ -64,6 +67,8 @@ enum Command {
     E2e,
     /// Build `cairn`, seed a server and fuzz it from its OpenAPI document with schemathesis.
     ApiFuzz,
+    /// Run the official W&B SDK's scenarios (`tests/wandb/`) against a seeded `cairn server`.
+    Wandb(wandb::WandbArgs),
     /// Check the tree: dependency edges, `//!` headers, lints settings, file sizes, machine paths.
     Tidy,
     /// Install, start, stop or show the object-store emulators (moto, fake-gcs-server, Azurite).
@@ -96,6 +101,7 @@ fn run(command: Command) -> Result<()> {
         Command::Ci => test::run_steps(&workspace, &test::ci_steps(&workspace)),
         Command::E2e => e2e::run(&workspace),
         Command::ApiFuzz => api_fuzz::run(&workspace),
+        Command::Wandb(args) => wandb::run(&workspace, &args),
         Command::Tidy => tidy::run(&workspace),
         Command::Emulators(args) => emulators::run(&workspace, &args),
         Command::Bench(args) => bench::run(&workspace, args),

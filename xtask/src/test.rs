@@ -18,6 +18,7 @@ use crate::cmd::Cmd;
 use crate::e2e;
 use crate::emulators::Emulators;
 use crate::tidy;
+use crate::wandb;
 use crate::workspace::Workspace;
 
 /// An environment variable for a step's commands (the emulators' endpoints).
@@ -81,6 +82,11 @@ pub(crate) fn test_steps(workspace: &Workspace) -> Vec<Step> {
         // Builds what the main run builds (the `cairn` binary is part of it), so the test runs
         // that follow find it built.
         Step::in_process("api fuzz", api_fuzz::run),
+        // The official W&B SDK against the same binary; its S3 references use the emulators.
+        Step {
+            name: "wandb sdk",
+            action: Action::InProcessWithEnv(wandb::run_with_env),
+        },
         tests_step(workspace),
         Step {
             name: "e2e",
@@ -206,7 +212,9 @@ mod tests {
         assert_eq!(test[0], "tidy");
         assert_eq!(test.last(), Some(&"e2e"));
         assert!(test[test.len() - 2].starts_with("tests"));
-        // The fuzzer's report comes before the test runners', whose summary closes the output.
-        assert_eq!(test[test.len() - 3], "api fuzz");
+        // The fuzzer's and the SDK scenarios' reports come before the test runners', whose
+        // summary closes the output.
+        assert_eq!(test[test.len() - 3], "wandb sdk");
+        assert_eq!(test[test.len() - 4], "api fuzz");
     }
 }
