@@ -138,9 +138,9 @@ fn connection(
     let edges: Vec<Out> = nodes
         .into_iter()
         .zip(cursors)
-        .map(|(node, cursor)| Record::new(&[("node", node), ("cursor", json!(cursor).into())]))
+        .map(|(node, cursor)| Record::out(&[("node", node), ("cursor", json!(cursor).into())]))
         .collect();
-    Record::new(&[
+    Record::out(&[
         ("edges", Out::List(edges)),
         (
             "pageInfo",
@@ -157,7 +157,7 @@ struct Record {
 }
 
 impl Record {
-    fn new(fields: &[(&'static str, Out)]) -> Out {
+    fn out(fields: &[(&'static str, Out)]) -> Out {
         Out::object(Self {
             fields: fields.to_vec(),
         })
@@ -403,7 +403,7 @@ impl Object for Mutation {
 
 /// A mutation's payload object with one field.
 fn payload(field: &'static str, value: Out) -> Out {
-    Record::new(&[(field, value), ("clientMutationId", Out::null())])
+    Record::out(&[(field, value), ("clientMutationId", Out::null())])
 }
 
 // ----- runs -----
@@ -432,7 +432,7 @@ async fn upsert_bucket(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fiel
         .upsert_run(cx.caller(), &entity, &project, run_id.as_deref(), update)
         .await
         .map_err(domain)?;
-    Ok(Record::new(&[
+    Ok(Record::out(&[
         (
             "bucket",
             Out::object(RunObj {
