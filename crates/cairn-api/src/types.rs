@@ -192,6 +192,44 @@ pub struct Collection {
     /// When a version was last committed or changed.
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub updated_at: String,
+    /// Its description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `PATCH /api/v1/projects/{entity}/{project}/collections/{collection}`: rename it and/or change
+/// its description. The old name stops resolving; versions keep their numbers and aliases.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCollection {
+    /// A new name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new description; an empty string clears it.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// One artifact type of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ArtifactType {
+    /// The type's name.
+    pub name: String,
+    /// How many collections have it.
+    pub collection_count: u64,
+    /// When its first collection was created.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub created_at: String,
+}
+
+/// `GET /api/v1/projects/{entity}/{project}/types`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ArtifactTypeList {
+    /// The types, sorted by name.
+    pub types: Vec<ArtifactType>,
 }
 
 /// `GET /api/v1/projects/{entity}/{project}/collections`.
@@ -288,6 +326,12 @@ impl Version {
 pub struct VersionList {
     /// Committed versions, newest first.
     pub versions: Vec<Version>,
+    /// How many versions match in all.
+    #[serde(default)]
+    pub total: u64,
+    /// The `before` of the next page (a version number); absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
 }
 
 /// `POST /api/v1/projects/{entity}/{project}/artifacts`: start logging a version. The project is

@@ -137,9 +137,21 @@ pub(crate) fn table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            routes::PATTERN_ARTIFACT_TYPES,
+            get(projects::types),
+            operations::list_artifact_types,
+        ),
+        route(
+            Method::GET,
             routes::PATTERN_COLLECTION,
             get(projects::collection),
             operations::get_collection,
+        ),
+        route(
+            Method::PATCH,
+            routes::PATTERN_COLLECTION,
+            patch(projects::update_collection),
+            operations::update_collection,
         ),
         route(
             Method::GET,

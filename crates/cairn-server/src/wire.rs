@@ -96,6 +96,15 @@ pub(crate) fn collection(value: model::Collection) -> api::Collection {
         latest: value.latest,
         created_at: value.created_at,
         updated_at: value.updated_at,
+        description: value.description,
+    }
+}
+
+pub(crate) fn artifact_type(value: model::ArtifactType) -> api::ArtifactType {
+    api::ArtifactType {
+        name: value.name,
+        collection_count: value.collection_count,
+        created_at: value.created_at,
     }
 }
 

@@ -133,9 +133,65 @@ pub struct Project {
     pub created_at: String,
 }
 
+/// An artifact type of a project, with how many collections have it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactType {
+    /// The type's name.
+    pub name: String,
+    /// How many collections of the project have it.
+    pub collection_count: u64,
+    /// When its first collection was created.
+    pub created_at: String,
+}
+
+/// Edits of a collection, applied together.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CollectionEdit {
+    /// A new name: the old one stops resolving; versions keep their numbers.
+    pub name: Option<String>,
+    /// A new description (empty clears it).
+    pub description: Option<String>,
+}
+
+/// Which committed versions of a collection to list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionQuery {
+    /// Only the version this alias points at.
+    pub alias: Option<String>,
+    /// Only versions older than `vN` (the `next` of the previous page).
+    pub before: Option<u64>,
+    /// At most this many (capped at 1,000).
+    pub limit: usize,
+}
+
+impl Default for VersionQuery {
+    fn default() -> Self {
+        Self {
+            alias: None,
+            before: None,
+            limit: 100,
+        }
+    }
+}
+
+/// A page of committed versions, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionPage {
+    /// The versions.
+    pub versions: Vec<Version>,
+    /// How many versions match in all.
+    pub total: u64,
+    /// Pass as [`VersionQuery::before`] for the next page; `None` on the last one.
+    pub next: Option<u64>,
+}
+
 /// An artifact collection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collection {
+    /// The collection's number on this server, fixed for its lifetime (a rename keeps it).
+    pub id: i64,
+    /// Its description.
+    pub description: Option<String>,
     /// The owning entity.
     pub entity: String,
     /// The project.
@@ -165,6 +221,8 @@ pub struct Version {
     pub project: String,
     /// The project's number on this server (see [`Project::id`]).
     pub project_id: i64,
+    /// The collection's number (see [`Collection::id`]).
+    pub collection_id: i64,
     /// The collection's name.
     pub collection: String,
     /// The artifact type.

@@ -1,11 +1,12 @@
-//! `cairn artifact put|get|ls`: log a file or directory as a new version, download a version,
-//! list a project's collections.
+//! `cairn artifact put|get|ls|collection`: log a file or directory as a new version, download a
+//! version, list a project's collections or a collection's versions, rename or describe a
+//! collection.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use cairn_api::{ArtifactPath, Collection};
+use cairn_api::{ArtifactPath, Collection, UpdateCollection, Version};
 use cairn_cache::LinkMode;
 use cairn_client::{
     AddDirOptions, AddFileOptions, Api, Artifact, Client, DownloadOptions, RunOptions,
@@ -23,8 +24,10 @@ pub(crate) enum ArtifactCommand {
     Put(PutArgs),
     /// Download a version into a directory.
     Get(GetArgs),
-    /// List the artifact collections of a project.
+    /// List the artifact collections of a project, or the versions of one collection.
     Ls(LsArgs),
+    /// Show a collection; rename it or change its description.
+    Collection(CollectionArgs),
 }
 
 /// Arguments of `cairn artifact put`.
@@ -81,9 +84,35 @@ pub(crate) struct GetArgs {
 /// Arguments of `cairn artifact ls`.
 #[derive(Debug, Args)]
 pub(crate) struct LsArgs {
-    /// `entity/project`.
-    project: String,
+    /// `entity/project` lists its collections; `entity/project/name` lists that collection's
+    /// committed versions, newest first.
+    path: String,
+    /// Only collections of this artifact type.
+    #[arg(long = "type")]
+    artifact_type: Option<String>,
+    /// Only the version this alias points at (with `entity/project/name`).
+    #[arg(long)]
+    alias: Option<String>,
+    /// At most this many versions (with `entity/project/name`); all when absent.
+    #[arg(long)]
+    limit: Option<usize>,
     /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `cairn artifact collection`.
+#[derive(Debug, Args)]
+pub(crate) struct CollectionArgs {
+    /// `entity/project/name`.
+    path: String,
+    /// A new name: the old one stops resolving; versions keep their numbers and aliases.
+    #[arg(long)]
+    rename: Option<String>,
+    /// A new description (an empty string clears it).
+    #[arg(long)]
+    description: Option<String>,
+    /// Print one JSON object instead of words.
     #[arg(long)]
     json: bool,
 }
@@ -94,6 +123,7 @@ pub(crate) fn run(command: ArtifactCommand) -> anyhow::Result<()> {
         ArtifactCommand::Put(args) => runtime()?.block_on(put(args)),
         ArtifactCommand::Get(args) => runtime()?.block_on(get(args)),
         ArtifactCommand::Ls(args) => runtime()?.block_on(ls(args)),
+        ArtifactCommand::Collection(args) => runtime()?.block_on(collection(args)),
     }
 }
 
@@ -239,23 +269,210 @@ async fn get(args: GetArgs) -> anyhow::Result<()> {
 }
 
 #[expect(clippy::print_stdout, reason = "the command's result")]
+/// `entity/project` or `entity/project/name`, split.
+fn split_path(path: &str) -> Option<(&str, &str, Option<&str>)> {
+    let parts: Vec<&str> = path.split('/').collect();
+    if parts.iter().any(|part| part.is_empty()) {
+        return None;
+    }
+    match parts.as_slice() {
+        [entity, project] => Some((entity, project, None)),
+        [entity, project, name] => Some((entity, project, Some(name))),
+        _ => None,
+    }
+}
+
+#[expect(clippy::print_stdout, reason = "the command's result")]
 async fn ls(args: LsArgs) -> anyhow::Result<()> {
-    let Some((entity, project)) = args.project.split_once('/').filter(|(entity, project)| {
-        !entity.is_empty() && !project.is_empty() && !project.contains('/')
-    }) else {
-        return Err(UsageError::new(format!("`{}` is not `entity/project`", args.project)).into());
+    let Some((entity, project, name)) = split_path(&args.path) else {
+        return Err(UsageError::new(format!(
+            "`{}` is not `entity/project` or `entity/project/name`",
+            args.path
+        ))
+        .into());
     };
     let api = Api::new(Client::from_env()?);
-    let collections = api.collections(entity, project).await?;
+    if let Some(name) = name {
+        if args.artifact_type.is_some() {
+            return Err(UsageError::new(
+                "`--type` filters collections; it does not apply to one collection's versions",
+            )
+            .into());
+        }
+        return ls_versions(&api, entity, project, name, &args).await;
+    }
+    if args.alias.is_some() || args.limit.is_some() {
+        return Err(UsageError::new(
+            "`--alias` and `--limit` list one collection's versions: name it as `entity/project/name`",
+        )
+        .into());
+    }
+    let collections = match &args.artifact_type {
+        Some(artifact_type) => {
+            api.collections_of_type(entity, project, artifact_type)
+                .await?
+        }
+        None => api.collections(entity, project).await?,
+    };
     if args.json {
         println!("{}", json!({ "collections": collections }));
         return Ok(());
     }
     if collections.is_empty() {
-        println!("no artifacts in {entity}/{project} yet");
+        match &args.artifact_type {
+            Some(artifact_type) => {
+                println!("no artifacts of type `{artifact_type}` in {entity}/{project}");
+            }
+            None => println!("no artifacts in {entity}/{project} yet"),
+        }
         return Ok(());
     }
     print_table(&collections);
+    Ok(())
+}
+
+/// `cairn artifact ls entity/project/name`: the committed versions, newest first, a page of the
+/// server's at a time.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn ls_versions(
+    api: &Api,
+    entity: &str,
+    project: &str,
+    name: &str,
+    args: &LsArgs,
+) -> anyhow::Result<()> {
+    let mut versions: Vec<Version> = Vec::new();
+    let mut before = None;
+    let mut total = 0;
+    loop {
+        let wanted = args
+            .limit
+            .map(|limit| limit.saturating_sub(versions.len()).min(1000))
+            .unwrap_or(1000);
+        if wanted == 0 {
+            break;
+        }
+        let page = api
+            .versions_page(
+                entity,
+                project,
+                name,
+                args.alias.as_deref(),
+                before,
+                Some(wanted),
+            )
+            .await?;
+        total = page.total;
+        versions.extend(page.versions);
+        match page.next {
+            Some(next) if Some(next) != before => before = Some(next),
+            _ => break,
+        }
+    }
+    if args.json {
+        println!("{}", json!({ "versions": versions, "total": total }));
+        return Ok(());
+    }
+    if versions.is_empty() {
+        match &args.alias {
+            Some(alias) => println!("no version of {entity}/{project}/{name} has alias `{alias}`"),
+            None => println!("{entity}/{project}/{name} has no committed version yet"),
+        }
+        return Ok(());
+    }
+    print_versions(&versions);
+    let shown = versions.len() as u64;
+    if total > shown {
+        println!("({shown} of {total} versions; raise --limit to see more)");
+    }
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "the command's result")]
+fn print_versions(versions: &[Version]) {
+    let rows: Vec<[String; 5]> = versions
+        .iter()
+        .map(|version| {
+            [
+                version.version_name().unwrap_or_else(|| "-".to_owned()),
+                if version.aliases.is_empty() {
+                    "-".to_owned()
+                } else {
+                    version.aliases.join(",")
+                },
+                human_bytes(version.size),
+                version.file_count.to_string(),
+                version.created_at.clone(),
+            ]
+        })
+        .collect();
+    let titles = ["VERSION", "ALIASES", "SIZE", "FILES", "CREATED"];
+    let widths: Vec<usize> = (0..titles.len())
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .chain([titles[column].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: [&str; 5]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {}",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+        )
+    };
+    println!("{}", line(titles));
+    for row in &rows {
+        println!("{}", line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    }
+}
+
+/// `cairn artifact collection entity/project/name [--rename NEW] [--description TEXT]`.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn collection(args: CollectionArgs) -> anyhow::Result<()> {
+    let Some((entity, project, Some(name))) = split_path(&args.path) else {
+        return Err(
+            UsageError::new(format!("`{}` is not `entity/project/name`", args.path)).into(),
+        );
+    };
+    let api = Api::new(Client::from_env()?);
+    let collection = if args.rename.is_some() || args.description.is_some() {
+        let edit = UpdateCollection {
+            name: args.rename.clone(),
+            description: args.description.clone(),
+        };
+        api.update_collection(entity, project, name, &edit).await?
+    } else {
+        api.collection(entity, project, name).await?
+    };
+    if args.json {
+        println!("{}", json!(collection));
+        return Ok(());
+    }
+    if let Some(new_name) = &args.rename {
+        println!("renamed {entity}/{project}/{name} to {entity}/{project}/{new_name}");
+    }
+    println!(
+        "{}/{}/{}  type {}  {} version(s), latest {}",
+        collection.entity,
+        collection.project,
+        collection.name,
+        collection.artifact_type,
+        collection.version_count,
+        collection.latest.as_deref().unwrap_or("-"),
+    );
+    if let Some(description) = &collection.description {
+        println!("{description}");
+    }
     Ok(())
 }
 

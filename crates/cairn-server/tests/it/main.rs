@@ -11,6 +11,7 @@
 mod access;
 mod access_matrix;
 mod blobs;
+mod collections;
 mod connections;
 mod emulators;
 mod fuzzed;
