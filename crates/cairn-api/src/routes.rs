@@ -105,6 +105,8 @@ pub const PATTERN_BLOB: &str = "/api/v1/artifacts/{id}/blobs/{md5}";
 pub const PATTERN_COMMIT: &str = "/api/v1/artifacts/{id}/commit";
 /// `GET` [`crate::Lineage`].
 pub const PATTERN_LINEAGE: &str = "/api/v1/artifacts/{id}/lineage";
+/// `GET` [`crate::LineageGraph`].
+pub const PATTERN_LINEAGE_GRAPH: &str = "/api/v1/artifacts/{id}/lineage/graph";
 
 /// `/api/v1/users/{username}/api-keys`.
 pub fn api_keys(username: &str) -> String {
@@ -272,6 +274,25 @@ pub fn commit(id: &str) -> String {
 /// `/api/v1/artifacts/{id}/lineage`.
 pub fn lineage(id: &str) -> String {
     format!("{}/lineage", version(id))
+}
+
+/// `/api/v1/artifacts/{id}/lineage/graph?depth=..&direction=..&after=..&limit=..`.
+pub fn lineage_graph(
+    id: &str,
+    depth: u32,
+    direction: crate::LineageDirection,
+    after: usize,
+    limit: usize,
+) -> String {
+    let direction = match direction {
+        crate::LineageDirection::Up => "up",
+        crate::LineageDirection::Down => "down",
+        crate::LineageDirection::Both => "both",
+    };
+    format!(
+        "{}/lineage/graph?depth={depth}&direction={direction}&after={after}&limit={limit}",
+        version(id)
+    )
 }
 
 #[cfg(test)]

@@ -261,6 +261,12 @@ pub(crate) fn table() -> Vec<Route> {
             get(versions::lineage),
             operations::lineage,
         ),
+        route(
+            Method::GET,
+            routes::PATTERN_LINEAGE_GRAPH,
+            get(versions::lineage_graph),
+            operations::lineage_graph,
+        ),
     ]
 }
 

@@ -470,3 +470,110 @@ pub struct Stats {
     /// Blob downloads served.
     pub blobs_served: u64,
 }
+
+/// Which way a lineage graph is walked from its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LineageDirection {
+    /// What the version was made from: its logging run, that run's inputs, their runs, ...
+    Up,
+    /// What was made from it: the runs that used it, what they logged, ...
+    Down,
+    /// Both.
+    #[default]
+    Both,
+}
+
+/// Which part of a lineage graph to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineageQuery {
+    /// How many hops (version → run or run → version) from the version, at least 1.
+    pub depth: u32,
+    /// Which way.
+    pub direction: LineageDirection,
+    /// Nodes to skip (the `next` of the previous page).
+    pub after: usize,
+    /// Nodes on this page at most.
+    pub limit: usize,
+}
+
+impl Default for LineageQuery {
+    fn default() -> Self {
+        Self {
+            depth: 2,
+            direction: LineageDirection::Both,
+            after: 0,
+            limit: 1000,
+        }
+    }
+}
+
+/// What a lineage node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineageNodeKind {
+    /// A committed version.
+    Version {
+        /// Its id.
+        id: String,
+        /// The owning entity.
+        entity: String,
+        /// The project.
+        project: String,
+        /// The collection.
+        collection: String,
+        /// The artifact type.
+        artifact_type: String,
+        /// `N` of `vN`.
+        version_index: Option<u64>,
+    },
+    /// A run.
+    Run {
+        /// The owning entity.
+        entity: String,
+        /// The project.
+        project: String,
+        /// The run id.
+        id: String,
+        /// Its state.
+        state: RunState,
+        /// Its job type.
+        job_type: Option<String>,
+    },
+}
+
+/// One node of a lineage graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineageNode {
+    /// `version:<id>` or `run:<entity>/<project>/<run>`, what edges refer to.
+    pub key: String,
+    /// Hops from the graph's version.
+    pub depth: u32,
+    /// The version or run.
+    pub kind: LineageNodeKind,
+}
+
+/// One edge: a run logged a version (run → version) or a version was used by a run
+/// (version → run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineageEdge {
+    /// The older node's key.
+    pub from: String,
+    /// The newer node's key.
+    pub to: String,
+}
+
+/// A page of a lineage graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineageGraph {
+    /// The key of the version the graph is around.
+    pub root: String,
+    /// The nodes of this page, breadth first (the version itself first on the first page).
+    pub nodes: Vec<LineageNode>,
+    /// The edges between nodes of this and earlier pages that touch this page.
+    pub edges: Vec<LineageEdge>,
+    /// Neighbours not shown because the caller may not read them (they are not walked past).
+    pub hidden: u64,
+    /// Visible nodes in the whole graph.
+    pub total: u64,
+    /// The `after` of the next page; `None` on the last one.
+    pub next: Option<usize>,
+}

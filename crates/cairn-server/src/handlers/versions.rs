@@ -78,3 +78,35 @@ pub(crate) async fn lineage(
     let lineage = state.service().lineage(auth.caller(), &id).await?;
     Ok(ok(&wire::lineage(lineage)))
 }
+
+/// The query of `GET .../lineage/graph`.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct GraphQuery {
+    depth: Option<u32>,
+    direction: Option<cairn_api::LineageDirection>,
+    after: Option<usize>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/artifacts/{id}/lineage/graph`.
+pub(crate) async fn lineage_graph(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    crate::extract::QueryParams(query): crate::extract::QueryParams<GraphQuery>,
+) -> Result<Response, ApiError> {
+    let defaults = cairn_service::model::LineageQuery::default();
+    let query = cairn_service::model::LineageQuery {
+        depth: query.depth.unwrap_or(defaults.depth),
+        direction: query
+            .direction
+            .map_or(defaults.direction, wire::lineage_direction),
+        after: query.after.unwrap_or(0),
+        limit: query.limit.unwrap_or(defaults.limit),
+    };
+    let graph = state
+        .service()
+        .lineage_graph(auth.caller(), &id, query)
+        .await?;
+    Ok(ok(&wire::lineage_graph(graph)))
+}

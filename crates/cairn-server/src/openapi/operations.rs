@@ -9,9 +9,10 @@
 
 use cairn_api::{
     ArtifactTypeList, BlobReceipt, CommitVersion, CreateRun, CreateTeam, CreateUser, CreateVersion,
-    CreatedApiKey, CreatedVersion, FinishRun, Lineage, ManifestReceipt, Project, ProjectList, Run,
-    RunArtifacts, ServerInfo, ServerStats, SetTeamMember, Team, UpdateCollection, UpdateVersion,
-    UpsertProject, UseArtifact, Version, VersionList, Viewer, routes,
+    CreatedApiKey, CreatedVersion, FinishRun, Lineage, LineageDirection, LineageGraph,
+    ManifestReceipt, Project, ProjectList, Run, RunArtifacts, ServerInfo, ServerStats,
+    SetTeamMember, Team, UpdateCollection, UpdateVersion, UpsertProject, UseArtifact, Version,
+    VersionList, Viewer, routes,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -89,6 +90,23 @@ struct ProjectPath {
     entity: String,
     /// The project's name.
     project: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes query parameters; never built")]
+struct GraphQuery {
+    /// Hops from the version (version → run or run → version), 1 to 1000; default 2.
+    #[param(minimum = 1, maximum = 1000)]
+    depth: Option<u32>,
+    /// `up` (what it was made from), `down` (what was made from it) or `both` (default).
+    direction: Option<LineageDirection>,
+    /// Nodes to skip: the `next` of the previous page.
+    #[param(minimum = 0)]
+    after: Option<u64>,
+    /// Nodes on this page at most, 1 to 10,000; default 1000.
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<u64>,
 }
 
 #[derive(IntoParams)]
@@ -903,4 +921,25 @@ pub(crate) fn commit_version() -> Doc {
 )]
 pub(crate) fn lineage() -> Doc {
     Doc::of::<__path_lineage>(Tag::Runs)
+}
+
+/// Lineage graph of a version
+///
+/// The bipartite graph of runs and committed versions around the version, upstream,
+/// downstream or both, to a depth, breadth first and a page of nodes at a time. Runs and
+/// versions the caller may not read are left out and not walked past; `hidden` counts them.
+#[utoipa::path(
+    get, path = routes::PATTERN_LINEAGE_GRAPH, operation_id = "lineageGraph",
+    params(VersionPath, GraphQuery),
+    security((), ("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "A page of the graph", body = LineageGraph),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub(crate) fn lineage_graph() -> Doc {
+    Doc::of::<__path_lineage_graph>(Tag::Runs)
 }

@@ -18,6 +18,7 @@ mod fuzzed;
 mod harness;
 mod hostile;
 mod limits;
+mod lineage;
 mod logging;
 mod reading;
 mod serving;
