@@ -186,6 +186,34 @@ impl LoggedArtifact {
             .get_json(&routes::lineage(&self.version.id))
             .await
     }
+
+    /// The whole lineage graph around this version to `depth` hops in `direction`, fetched a
+    /// page at a time (runs and versions the caller may not read are left out and counted in
+    /// `hidden`).
+    pub async fn lineage_graph(
+        &self,
+        depth: u32,
+        direction: cairn_api::LineageDirection,
+    ) -> Result<cairn_api::LineageGraph> {
+        const PAGE: usize = 5000;
+        let id = &self.version().id;
+        let mut graph: cairn_api::LineageGraph = self
+            .client
+            .get_json(&routes::lineage_graph(id, depth, direction, 0, PAGE))
+            .await?;
+        while let Some(after) = graph.next {
+            let page: cairn_api::LineageGraph = self
+                .client
+                .get_json(&routes::lineage_graph(id, depth, direction, after, PAGE))
+                .await?;
+            graph.nodes.extend(page.nodes);
+            graph.edges.extend(page.edges);
+            graph.hidden = page.hidden;
+            graph.total = page.total;
+            graph.next = page.next.filter(|next| *next > after);
+        }
+        Ok(graph)
+    }
 }
 
 fn push_unique(list: &mut Vec<String>, value: &str) {

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use cairn_api::{ArtifactPath, Collection, UpdateCollection, Version};
+use cairn_api::{
+    ArtifactPath, Collection, LineageDirection, LineageGraph, LineageNode, UpdateCollection,
+    Version,
+};
 use cairn_cache::LinkMode;
 use cairn_client::{
     AddDirOptions, AddFileOptions, Api, Artifact, Client, DownloadOptions, RunOptions,
@@ -28,6 +31,24 @@ pub(crate) enum ArtifactCommand {
     Ls(LsArgs),
     /// Show a collection; rename it or change its description.
     Collection(CollectionArgs),
+    /// The lineage graph of a version: the runs and versions it came from and led to.
+    Lineage(LineageArgs),
+}
+
+/// Arguments of `cairn artifact lineage`.
+#[derive(Debug, Args)]
+pub(crate) struct LineageArgs {
+    /// `entity/project/name[:alias|:vN|:digest]`; the alias defaults to `latest`.
+    artifact: String,
+    /// Hops from the version (version → run or run → version).
+    #[arg(long, default_value_t = 2)]
+    depth: u32,
+    /// `up` (what it was made from), `down` (what was made from it) or `both`.
+    #[arg(long, default_value = "both")]
+    direction: String,
+    /// `text`, `json` or `dot` (Graphviz: `| dot -Tsvg > lineage.svg`).
+    #[arg(long, default_value = "text")]
+    format: String,
 }
 
 /// Arguments of `cairn artifact put`.
@@ -124,6 +145,7 @@ pub(crate) fn run(command: ArtifactCommand) -> anyhow::Result<()> {
         ArtifactCommand::Get(args) => runtime()?.block_on(get(args)),
         ArtifactCommand::Ls(args) => runtime()?.block_on(ls(args)),
         ArtifactCommand::Collection(args) => runtime()?.block_on(collection(args)),
+        ArtifactCommand::Lineage(args) => runtime()?.block_on(lineage(args)),
     }
 }
 
@@ -504,6 +526,170 @@ fn print_table(collections: &[Collection]) {
     }
 }
 
+/// `cairn artifact lineage PATH`.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn lineage(args: LineageArgs) -> anyhow::Result<()> {
+    let direction = match args.direction.as_str() {
+        "up" => LineageDirection::Up,
+        "down" => LineageDirection::Down,
+        "both" => LineageDirection::Both,
+        other => {
+            return Err(
+                UsageError::new(format!("`--direction {other}`: use up, down or both")).into(),
+            );
+        }
+    };
+    if !matches!(args.format.as_str(), "text" | "json" | "dot") {
+        return Err(
+            UsageError::new(format!("`--format {}`: use text, json or dot", args.format)).into(),
+        );
+    }
+    let api = Api::new(Client::from_env()?);
+    let artifact = api.artifact(&args.artifact).await?;
+    let graph = artifact.lineage_graph(args.depth, direction).await?;
+    match args.format.as_str() {
+        "json" => println!("{}", json!(graph)),
+        "dot" => print!("{}", lineage_dot(&graph)),
+        _ => print!("{}", lineage_text(&graph)),
+    }
+    Ok(())
+}
+
+/// How a node is named for people.
+fn node_label(node: &LineageNode) -> String {
+    match node {
+        LineageNode::Version {
+            entity,
+            project,
+            collection,
+            version_index,
+            artifact_type,
+            ..
+        } => {
+            let index = version_index.map_or_else(|| "?".to_owned(), |index| index.to_string());
+            format!("{entity}/{project}/{collection}:v{index} ({artifact_type})")
+        }
+        LineageNode::Run {
+            entity,
+            project,
+            id,
+            state,
+            job_type,
+            ..
+        } => {
+            let state = serde_json::to_value(state)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            match job_type {
+                Some(job) => format!("run {entity}/{project}/{id} ({job}, {state})"),
+                None => format!("run {entity}/{project}/{id} ({state})"),
+            }
+        }
+    }
+}
+
+/// The graph as lines: each node by depth, then each edge.
+fn lineage_text(graph: &LineageGraph) -> String {
+    use std::fmt::Write as _;
+    let labels: std::collections::HashMap<&str, String> = graph
+        .nodes
+        .iter()
+        .map(|node| (node.key(), node_label(node)))
+        .collect();
+    let label = |key: &str| labels.get(key).cloned().unwrap_or_else(|| key.to_owned());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} nodes, {} edges{}",
+        graph.nodes.len(),
+        graph.edges.len(),
+        if graph.hidden > 0 {
+            format!(", {} hidden (not readable by you)", graph.hidden)
+        } else {
+            String::new()
+        }
+    );
+    for node in &graph.nodes {
+        let _ = writeln!(
+            out,
+            "{}{}",
+            "  ".repeat(node.depth() as usize),
+            node_label(node)
+        );
+    }
+    if !graph.edges.is_empty() {
+        let _ = writeln!(out, "edges:");
+        for edge in &graph.edges {
+            let _ = writeln!(out, "  {} -> {}", label(&edge.from), label(&edge.to));
+        }
+    }
+    out
+}
+
+/// A DOT string literal.
+fn dot_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for character in text.chars() {
+        match character {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(character);
+            }
+            '\n' => quoted.push_str("\\n"),
+            character if character.is_control() => {}
+            character => quoted.push(character),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// The graph in Graphviz's DOT language: versions as boxes, runs as ellipses, the version the
+/// graph is around in bold.
+fn lineage_dot(graph: &LineageGraph) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("digraph lineage {\n  rankdir=LR;\n");
+    for node in &graph.nodes {
+        let shape = match node {
+            LineageNode::Version { .. } => "box",
+            LineageNode::Run { .. } => "ellipse",
+        };
+        let style = if node.key() == graph.root {
+            ", style=bold"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {} [shape={shape}, label={}{style}];",
+            dot_string(node.key()),
+            dot_string(&node_label(node))
+        );
+    }
+    for edge in &graph.edges {
+        let _ = writeln!(
+            out,
+            "  {} -> {};",
+            dot_string(&edge.from),
+            dot_string(&edge.to)
+        );
+    }
+    if graph.hidden > 0 {
+        let _ = writeln!(
+            out,
+            "  label={};",
+            dot_string(&format!(
+                "{} node(s) hidden: not readable by you",
+                graph.hidden
+            ))
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
 /// `1.5 MiB`-style sizes for people.
 pub(crate) fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -522,7 +708,13 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human_bytes;
+    use super::{dot_string, human_bytes};
+
+    #[test]
+    fn dot_strings_escape_quotes_backslashes_and_newlines() {
+        assert_eq!(dot_string("plain"), "\"plain\"");
+        assert_eq!(dot_string("a\"b\\c\nd\u{7}"), "\"a\\\"b\\\\c\\nd\"");
+    }
 
     #[test]
     fn sizes_for_people() {
