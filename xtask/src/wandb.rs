@@ -495,7 +495,9 @@ mod tests {
                 "resume",
                 "cli",
                 "interop",
-                "access"
+                "access",
+                "collections",
+                "lineage_graph"
             ]
         );
         let picked = select(&all, &["s03_api_edit".to_owned(), "cli".to_owned()]).unwrap();
