@@ -155,10 +155,16 @@ pub(crate) async fn versions(
     PathParams((entity, project, name)): PathParams<(String, String, String)>,
     QueryParams(query): QueryParams<VersionsQuery>,
 ) -> Result<Response, ApiError> {
+    let limit = query.limit.unwrap_or(VersionQuery::default().limit);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "`limit` must be 1 to 1000, not {limit}"
+        )));
+    }
     let query = VersionQuery {
         alias: query.alias,
         before: query.before,
-        limit: query.limit.unwrap_or(VersionQuery::default().limit),
+        limit,
     };
     let page = state
         .service()

@@ -96,13 +96,20 @@ pub(crate) async fn lineage_graph(
     crate::extract::QueryParams(query): crate::extract::QueryParams<GraphQuery>,
 ) -> Result<Response, ApiError> {
     let defaults = cairn_service::model::LineageQuery::default();
+    let limit = query.limit.unwrap_or(defaults.limit);
+    if !(1..=cairn_service::lineage::MAX_LINEAGE_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "`limit` must be 1 to {}, not {limit}",
+            cairn_service::lineage::MAX_LINEAGE_PAGE
+        )));
+    }
     let query = cairn_service::model::LineageQuery {
         depth: query.depth.unwrap_or(defaults.depth),
         direction: query
             .direction
             .map_or(defaults.direction, wire::lineage_direction),
         after: query.after.unwrap_or(0),
-        limit: query.limit.unwrap_or(defaults.limit),
+        limit,
     };
     let graph = state
         .service()
