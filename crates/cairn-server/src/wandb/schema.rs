@@ -733,23 +733,12 @@ impl Object for ProjectObj {
                     .artifact_types(cx.caller(), &self.entity, &self.name)
                     .await
                     .map_err(domain)?;
-                let (after, first) = page(args, 50);
-                let rest: Vec<_> = types
-                    .into_iter()
-                    .filter(|artifact_type| {
-                        after
-                            .as_deref()
-                            .is_none_or(|after| artifact_type.name.as_str() > after)
-                    })
-                    .collect();
-                let has_next = rest.len() > first;
-                let (nodes, cursors): (Vec<Out>, Vec<String>) = rest
-                    .into_iter()
-                    .take(first)
-                    .map(|artifact_type| (Out::Json(type_json(&artifact_type)), artifact_type.name))
-                    .unzip();
-                let end = cursors.last().cloned();
-                some(connection(nodes, cursors, end, has_next, None))
+                some(sorted_page(types, args, 50, false, |artifact_type| {
+                    (
+                        artifact_type.name.clone(),
+                        Out::Json(type_json(&artifact_type)),
+                    )
+                }))
             }
             "run" | "bucket" => {
                 let run_id = required_str(args, "name")?;
@@ -882,27 +871,15 @@ impl Object for CollectionObj {
                     .collection_aliases(cx.caller(), self.id)
                     .await
                     .map_err(domain)?;
-                let (after, first) = page(args, 1000);
-                let start = after
-                    .as_deref()
-                    .and_then(|cursor| aliases.iter().position(|alias| alias == cursor))
-                    .map_or(0, |index| index + 1);
-                let rest: Vec<String> = aliases.into_iter().skip(start).collect();
-                let has_next = rest.len() > first;
-                let cursors: Vec<String> = rest.into_iter().take(first).collect();
-                let nodes = cursors
-                    .iter()
-                    .map(|alias| {
-                        Out::Json(json!({
-                            "__typename": "ArtifactAlias",
-                            "id": ids::encode("ArtifactAlias", &format!("{}:{alias}", self.id)),
-                            "alias": alias,
-                            "artifactCollectionName": self.name,
-                        }))
-                    })
-                    .collect();
-                let end = cursors.last().cloned();
-                some(connection(nodes, cursors, end, has_next, None))
+                some(sorted_page(aliases, args, 1000, false, |alias| {
+                    let node = Out::Json(json!({
+                        "__typename": "ArtifactAlias",
+                        "id": ids::encode("ArtifactAlias", &format!("{}:{alias}", self.id)),
+                        "alias": alias,
+                        "artifactCollectionName": self.name,
+                    }));
+                    (alias, node)
+                }))
             }
             "artifacts" => self.artifacts(args).await.map(Some),
             "latestArtifact" | "artifactMembership" => {
@@ -1063,30 +1040,44 @@ fn collections_connection(
     collections: Vec<cairn_service::model::Collection>,
     args: &Args,
 ) -> Out {
-    let (after, first) = page(args, 50);
-    let total = collections.len() as u64;
-    let rest: Vec<_> = collections
-        .into_iter()
-        .filter(|collection| {
-            after
-                .as_deref()
-                .is_none_or(|after| collection.name.as_str() > after)
-        })
-        .collect();
-    let has_next = rest.len() > first;
-    let (nodes, cursors): (Vec<Out>, Vec<String>) = rest
-        .into_iter()
-        .take(first)
-        .map(|collection| {
-            let cursor = collection.name.clone();
-            (
-                Out::object(CollectionObj::listed(cx, project_id, collection)),
-                cursor,
-            )
-        })
-        .unzip();
+    sorted_page(collections, args, 50, true, |collection| {
+        (
+            collection.name.clone(),
+            Out::object(CollectionObj::listed(cx, project_id, collection)),
+        )
+    })
+}
+
+/// A connection over items sorted by a unique name, which is also the cursor: the page after
+/// `after`, `first` long (`default` when absent), with `totalCount` when `with_total`.
+fn sorted_page<T>(
+    items: Vec<T>,
+    args: &Args,
+    default: usize,
+    with_total: bool,
+    mut node: impl FnMut(T) -> (String, Out),
+) -> Out {
+    let (after, first) = page(args, default);
+    let total = with_total.then_some(items.len() as u64);
+    let mut rest: Vec<(String, Out)> = Vec::new();
+    let mut has_next = false;
+    for item in items {
+        let (cursor, out) = node(item);
+        if after
+            .as_deref()
+            .is_some_and(|after| cursor.as_str() <= after)
+        {
+            continue;
+        }
+        if rest.len() == first {
+            has_next = true;
+            break;
+        }
+        rest.push((cursor, out));
+    }
+    let (cursors, nodes): (Vec<String>, Vec<Out>) = rest.into_iter().unzip();
     let end = cursors.last().cloned();
-    connection(nodes, cursors, end, has_next, Some(total))
+    connection(nodes, cursors, end, has_next, total)
 }
 
 fn collection_json(version: &Version) -> Value {
