@@ -204,6 +204,7 @@ async fn an_interrupted_log_resumes_and_sends_only_the_rest() -> Result<()> {
         aliases: Vec::new(),
         tags: Vec::new(),
         run: Some(run.info().id.clone()),
+        distributed_id: None,
     };
     let created: CreatedVersion = server
         .request_json(

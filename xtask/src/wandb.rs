@@ -497,7 +497,8 @@ mod tests {
                 "interop",
                 "access",
                 "collections",
-                "lineage_graph"
+                "lineage_graph",
+                "distributed"
             ]
         );
         let picked = select(&all, &["s03_api_edit".to_owned(), "cli".to_owned()]).unwrap();

@@ -366,6 +366,11 @@ pub struct CreateVersion {
     /// The id of the run (in the same project) that logs it; recorded as lineage at commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// Makes this a part of a distributed version: every log with this id (in this
+    /// collection) adds its files to the same PENDING version, until one of them commits it.
+    /// `digest` is then only this part's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed_id: Option<String>,
 }
 
 /// What [`CreateVersion`] did.

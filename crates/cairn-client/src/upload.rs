@@ -94,6 +94,7 @@ pub(crate) async fn log(
         aliases,
         tags: Vec::new(),
         run: run.map(str::to_owned),
+        distributed_id: None,
     };
     let created: CreatedVersion = client
         .send_json(Method::POST, &routes::versions(entity, project), &request)

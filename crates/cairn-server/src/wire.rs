@@ -165,6 +165,7 @@ pub(crate) fn new_version(value: api::CreateVersion) -> model::NewVersion {
         aliases: value.aliases,
         tags: value.tags,
         run: value.run,
+        distributed_id: value.distributed_id,
     }
 }
 

@@ -38,6 +38,13 @@ pub enum Grant {
         /// The version's id.
         version: String,
     },
+    /// Upload one writer's part of a distributed PENDING version's manifest.
+    UploadPart {
+        /// The version's id.
+        version: String,
+        /// Who writes the part (a run).
+        writer: String,
+    },
     /// Read a blob of a version.
     ReadBlob {
         /// The version's id.
@@ -65,11 +72,13 @@ pub enum Grant {
 
 impl Grant {
     /// The signed text: a kind and the fields, each on its own line (no field holds a newline:
-    /// ids, MD5s and validated names).
+    /// ids, MD5s and validated names; a part's writer is a run path, refused with control
+    /// characters).
     fn message(&self, expires: u64, user: &str) -> String {
         let fields: Vec<&str> = match self {
             Self::UploadBlob { version, md5_hex } => vec!["upload-blob", version, md5_hex],
             Self::UploadManifest { version } => vec!["upload-manifest", version],
+            Self::UploadPart { version, writer } => vec!["upload-part", version, writer],
             Self::ReadBlob { version, md5_hex } => vec!["read-blob", version, md5_hex],
             Self::ReadManifest { version } => vec!["read-manifest", version],
             Self::UploadRunFile {

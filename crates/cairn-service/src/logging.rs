@@ -135,9 +135,10 @@ fn digest_mismatch(md5: &str, actual: &str) -> Error {
     )
 }
 
-/// Fails with `ManifestMissing` unless the version's manifest was uploaded.
+/// Fails with `ManifestMissing` unless the version's manifest was uploaded (or, for a
+/// distributed version, parts of it: they are merged into the manifest at commit).
 fn require_manifest(row: &VersionRow) -> Result<(), Error> {
-    if row.has_manifest {
+    if row.has_manifest || row.distributed_id.is_some() {
         Ok(())
     } else {
         Err(Error::refused(
@@ -202,6 +203,27 @@ impl Service {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        self.put_manifest_as(caller, id, None, declared_length, bytes)
+            .await
+    }
+
+    /// [`Service::put_manifest`], saying who writes. For a distributed version the upload is
+    /// one writer's part (`writer`, else the caller's name): its entries join the version's
+    /// (a path another writer gave other contents is a conflict naming both), and the receipt
+    /// lists only this part's missing blobs; the commit merges every part into the manifest.
+    /// For any other version `writer` is not used.
+    pub async fn put_manifest_as<S, E>(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+        writer: Option<&str>,
+        declared_length: Option<u64>,
+        bytes: S,
+    ) -> Result<Receipt, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
         let caller = required(caller)?.clone();
         let row = {
             let (caller, id) = (caller.clone(), id.to_owned());
@@ -218,6 +240,30 @@ impl Service {
             _ => Some(self.manifest_permit().await?),
         };
         let mut spooled = ingest::spool(self, bytes, MANIFEST_MAX_BYTES).await?;
+        if row.distributed_id.is_some() {
+            let writer = writer.unwrap_or(caller.username()).to_owned();
+            if writer.is_empty() || writer.len() > 256 || writer.chars().any(char::is_control) {
+                return Err(Error::bad_request(
+                    "a writer's name must be 1 to 256 characters without control characters",
+                ));
+            }
+            {
+                let (id, caller, writer) = (id.to_owned(), caller.clone(), writer.clone());
+                self.db()
+                    .write(move |transaction| {
+                        let row = version_for_write(transaction, &caller, &id)?;
+                        require_pending(&row)?;
+                        if row.has_manifest {
+                            return Err(Error::conflict(format!(
+                                "distributed artifact version `{id}` is being finished; it takes no more parts"
+                            )));
+                        }
+                        ingest::ingest_patch(transaction, &id, &mut spooled, &writer)
+                    })
+                    .await?;
+            }
+            return self.receipt(caller, id.to_owned(), Some(writer)).await;
+        }
         let digest = row.version.digest;
         {
             let (id, caller) = (id.to_owned(), caller.clone());
@@ -232,7 +278,7 @@ impl Service {
                 })
                 .await?;
         }
-        self.receipt(caller, id.to_owned()).await
+        self.receipt(caller, id.to_owned(), None).await
     }
 
     /// The receipt of a version's manifest: what is missing for the caller.
@@ -247,10 +293,15 @@ impl Service {
                 })
                 .await?;
         }
-        self.receipt(caller, id.to_owned()).await
+        self.receipt(caller, id.to_owned(), None).await
     }
 
-    async fn receipt(&self, caller: Caller, id: String) -> Result<Receipt, Error> {
+    async fn receipt(
+        &self,
+        caller: Caller,
+        id: String,
+        writer: Option<String>,
+    ) -> Result<Receipt, Error> {
         let (digest, size, file_count) = {
             let id = id.clone();
             self.db()
@@ -265,17 +316,23 @@ impl Service {
                 .read(move |connection| {
                     let mut piece = Vec::with_capacity(MISSING_PER_PIECE);
                     let gone = || Error::internal("the receipt's reader went away");
-                    presence::for_each_missing(connection, &id, &caller, |md5, size| {
-                        piece.push(BlobRef { md5, size });
-                        if piece.len() == MISSING_PER_PIECE {
-                            let full = std::mem::replace(
-                                &mut piece,
-                                Vec::with_capacity(MISSING_PER_PIECE),
-                            );
-                            sender.blocking_send(Ok(full)).map_err(|_| gone())?;
-                        }
-                        Ok(())
-                    })?;
+                    presence::for_each_missing(
+                        connection,
+                        &id,
+                        &caller,
+                        writer.as_deref(),
+                        |md5, size| {
+                            piece.push(BlobRef { md5, size });
+                            if piece.len() == MISSING_PER_PIECE {
+                                let full = std::mem::replace(
+                                    &mut piece,
+                                    Vec::with_capacity(MISSING_PER_PIECE),
+                                );
+                                sender.blocking_send(Ok(full)).map_err(|_| gone())?;
+                            }
+                            Ok(())
+                        },
+                    )?;
                     if !piece.is_empty() {
                         sender.blocking_send(Ok(piece)).map_err(|_| gone())?;
                     }
@@ -586,6 +643,7 @@ impl Service {
     /// same digest, this one is discarded and that one answered.
     pub async fn commit(&self, caller: Option<&Caller>, id: &str) -> Result<Version, Error> {
         let caller = required(caller)?.clone();
+        self.merge_parts(&caller, id).await?;
         let id = id.to_owned();
         let (version, newly) = self
             .db()
@@ -646,6 +704,116 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Finishing a distributed version: merges its parts into one manifest (wandb-core's
+    /// format, entries in path order), whose digest becomes the version's, and ingests it like
+    /// an uploaded manifest. Nothing to do for other versions, or once merged.
+    async fn merge_parts(&self, caller: &Caller, id: &str) -> Result<(), Error> {
+        let (caller, id) = (caller.clone(), id.to_owned());
+        let parts = {
+            let (caller, id) = (caller.clone(), id.clone());
+            self.db()
+                .read(move |connection| {
+                    let row = version_for_write(connection, &caller, &id)?;
+                    if row.distributed_id.is_none()
+                        || row.has_manifest
+                        || row.version.state != VersionState::Pending
+                    {
+                        return Ok(None);
+                    }
+                    Ok(Some(ingest::patches(connection, &id)?))
+                })
+                .await?
+        };
+        let Some(parts) = parts else {
+            return Ok(());
+        };
+        if parts.is_empty() {
+            return Err(Error::refused(
+                Kind::ManifestMissing,
+                format!("distributed artifact version `{id}` has no parts yet; upload one first"),
+            ));
+        }
+        let count = parts.len();
+        let (bytes, digest) = tokio::task::spawn_blocking(move || merge(&parts))
+            .await
+            .map_err(|error| Error::internal(format!("merging the parts: {error}")))??;
+        let chunk: Result<Bytes, std::convert::Infallible> = Ok(Bytes::from(bytes));
+        let mut spooled = ingest::spool(
+            self,
+            futures_util::stream::iter([chunk]),
+            MANIFEST_MAX_BYTES,
+        )
+        .await?;
+        self.db()
+            .write(move |transaction| {
+                let row = version_for_write(transaction, &caller, &id)?;
+                require_pending(&row)?;
+                if row.has_manifest {
+                    return Ok(());
+                }
+                if ingest::patches(transaction, &id)?.len() != count {
+                    return Err(Error::conflict(format!(
+                        "a part of distributed artifact version `{id}` arrived while it was being finished; finish it again"
+                    )));
+                }
+                ingest::set_digest(transaction, &id, &digest)?;
+                ingest::ingest(transaction, &id, &mut spooled, &digest.to_hex())?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// The union of a distributed version's parts as one manifest (wandb-core's bytes) and its
+/// artifact digest. Two parts giving a path different contents are a conflict naming both.
+fn merge(parts: &[(String, Vec<u8>)]) -> Result<(Vec<u8>, cairn_hash::Md5Digest), Error> {
+    let invalid = |writer: &str, error: &dyn std::fmt::Display| {
+        Error::refused(
+            Kind::InvalidManifest,
+            format!("the part written by {writer} is not a valid manifest: {error}"),
+        )
+    };
+    let mut merged: Option<cairn_manifest::Manifest> = None;
+    let mut writers: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for (writer, bytes) in parts {
+        let text = std::str::from_utf8(bytes).map_err(|error| invalid(writer, &error))?;
+        let part =
+            cairn_manifest::Manifest::from_json(text).map_err(|error| invalid(writer, &error))?;
+        let target = merged.get_or_insert_with(|| {
+            cairn_manifest::Manifest::with_storage_policy_config(
+                part.storage_policy_config().clone(),
+            )
+        });
+        for (path, entry) in part.entries() {
+            if let Some(existing) = target.get(path.as_str()) {
+                if existing.digest != entry.digest {
+                    let other = writers
+                        .get(path.as_str())
+                        .copied()
+                        .unwrap_or("another writer");
+                    return Err(Error::conflict(format!(
+                        "`{}` is written twice with different contents: by {other} (digest `{}`) and by {writer} (digest `{}`)",
+                        path.as_str(),
+                        existing.digest,
+                        entry.digest
+                    )));
+                }
+                continue;
+            }
+            writers.insert(path.as_str().to_owned(), writer);
+            target
+                .add(path.clone(), entry.clone(), false)
+                .map_err(|error| invalid(writer, &error))?;
+        }
+    }
+    let manifest = merged.unwrap_or_default();
+    let digest =
+        cairn_hash::Md5Digest::from_hex(&manifest.digest(cairn_manifest::DigestAlgorithm::Md5))
+            .map_err(|error| Error::internal(format!("the merged digest: {error}")))?;
+    Ok((manifest.to_core_json().into_bytes(), digest))
+}
+
 /// The size of blob `md5` in the manifest of a PENDING version the caller may upload to, or
 /// `None` while the version has no manifest yet (the W&B protocol uploads files first; their
 /// sizes are checked against the manifest at commit).
@@ -658,7 +826,9 @@ fn expected_size(
     let row = version_for_write(connection, caller, id)?;
     require_pending(&row)?;
     if !row.has_manifest {
-        return Ok(None);
+        // Before the manifest (the W&B protocol) or between a distributed version's parts:
+        // a listed file must have its listed size, anything else its announced one.
+        return presence::file_size(connection, id, md5);
     }
     presence::file_size(connection, id, md5)?
         .map(Some)

@@ -253,6 +253,8 @@ pub struct Version {
     pub updated_at: String,
     /// When it was committed.
     pub committed_at: Option<String>,
+    /// The distributed id of a distributed version (several writers upload its parts).
+    pub distributed_id: Option<String>,
 }
 
 impl Version {
@@ -309,6 +311,10 @@ pub struct NewVersion {
     pub tags: Vec<String>,
     /// The id of the run (same project) that logs it.
     pub run: Option<String>,
+    /// Set for a distributed version: every log with this id (in this collection) adds a part
+    /// to the same PENDING version until one of them commits it (see
+    /// [`crate::Service::put_manifest_as`]). `digest` is then only that part's.
+    pub distributed_id: Option<String>,
 }
 
 /// Edits of a committed version, applied together.

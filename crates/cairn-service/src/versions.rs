@@ -40,6 +40,15 @@ impl Service {
         let aliases = validate::requested_aliases(&request.aliases)?;
         let tags = validate::tags(&request.tags)?;
         validate::metadata(&request.metadata)?;
+        if let Some(distributed_id) = &request.distributed_id
+            && (distributed_id.is_empty()
+                || distributed_id.len() > 128
+                || distributed_id.chars().any(char::is_control))
+        {
+            return Err(Error::invalid_name(
+                "a distributed id must be 1 to 128 characters without control characters",
+            ));
+        }
         let new_id = mint_id()?;
         self.db()
             .write(move |transaction| {
@@ -92,6 +101,19 @@ fn create_in(
         &request.collection,
         &request.artifact_type,
     )?;
+    if let Some(distributed_id) = &request.distributed_id {
+        return distributed_in(
+            connection,
+            collection_id,
+            distributed_id,
+            request,
+            digest,
+            aliases,
+            tags,
+            run,
+            new_id,
+        );
+    }
     if let Some((latest_id, latest_digest)) = versions::latest_committed(connection, collection_id)?
         && latest_digest == *digest
     {
@@ -131,6 +153,93 @@ fn create_in(
         manifest_uploaded: status == CreateVersionStatus::Resumed && row.has_manifest,
         version: row.version,
     })
+}
+
+/// One writer's log of a distributed version: the PENDING version of this distributed id,
+/// created by the first writer; every writer's aliases and tags are applied at the commit. Once
+/// committed (or discarded), the id is finalized and further logs are refused.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the validated parts of one request"
+)]
+fn distributed_in(
+    connection: &Connection,
+    collection_id: i64,
+    distributed_id: &str,
+    request: &NewVersion,
+    digest: &Md5Digest,
+    aliases: &[String],
+    tags: &[String],
+    run: Option<i64>,
+    new_id: &str,
+) -> Result<CreatedVersion, Error> {
+    let metadata = serde_json::to_string(&request.metadata)
+        .map_err(|error| Error::internal(format!("metadata: {error}")))?;
+    match versions::with_distributed_id(connection, collection_id, distributed_id)? {
+        Some(id) => {
+            let row = load_version(connection, &id)?
+                .ok_or_else(|| Error::internal("a distributed version vanished"))?;
+            if row.version.state != VersionState::Pending {
+                return Err(Error::refused(
+                    crate::error::Kind::NotPending,
+                    format!(
+                        "distributed artifact `{}` (id `{distributed_id}`) was finished already as `{}`; it takes no more parts, start a new one with another distributed id",
+                        request.collection,
+                        row.version.qualified_name()
+                    ),
+                ));
+            }
+            if row.has_manifest {
+                return Err(Error::conflict(format!(
+                    "distributed artifact `{}` (id `{distributed_id}`) is being finished; it takes no more parts",
+                    request.collection
+                )));
+            }
+            let mut requested = row.requested_aliases.clone();
+            for alias in aliases {
+                if !requested.contains(alias) {
+                    requested.push(alias.clone());
+                }
+            }
+            let requested = serde_json::to_string(&requested)
+                .map_err(|error| Error::internal(format!("aliases: {error}")))?;
+            let description = request
+                .description
+                .as_deref()
+                .or(row.version.description.as_deref());
+            let details = versions::Details {
+                description,
+                metadata: &metadata,
+                requested_aliases: &requested,
+                logged_by: run,
+            };
+            versions::update_pending(connection, &id, details)?;
+            add_tags(connection, &id, tags)?;
+            Ok(CreatedVersion {
+                status: CreateVersionStatus::Resumed,
+                manifest_uploaded: false,
+                version: loaded(connection, &id)?,
+            })
+        }
+        None => {
+            let requested = serde_json::to_string(aliases)
+                .map_err(|error| Error::internal(format!("aliases: {error}")))?;
+            let details = versions::Details {
+                description: request.description.as_deref(),
+                metadata: &metadata,
+                requested_aliases: &requested,
+                logged_by: run,
+            };
+            versions::insert_pending(connection, new_id, collection_id, digest, details)?;
+            versions::set_distributed_id(connection, new_id, distributed_id)?;
+            add_tags(connection, new_id, tags)?;
+            Ok(CreatedVersion {
+                status: CreateVersionStatus::Created,
+                manifest_uploaded: false,
+                version: loaded(connection, new_id)?,
+            })
+        }
+    }
 }
 
 /// The collection's id, created with its type on first use; a different type is a conflict.

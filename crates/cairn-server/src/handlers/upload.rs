@@ -13,7 +13,7 @@ use futures_util::StreamExt as _;
 
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, PathParams, content_length, ok};
+use crate::extract::{JsonBody, PathParams, QueryParams, content_length, ok};
 use crate::state::AppState;
 use crate::wire;
 
@@ -55,19 +55,29 @@ fn receipt_response(receipt: Receipt) -> Response {
     response
 }
 
-/// `PUT /api/v1/artifacts/{id}/manifest`.
+/// The query of `PUT .../manifest`.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ManifestQuery {
+    /// Who writes this part of a distributed version (a run); the caller's name by default.
+    writer: Option<String>,
+}
+
+/// `PUT /api/v1/artifacts/{id}/manifest[?writer=]`: the manifest, or for a distributed version
+/// one writer's part of it.
 pub(crate) async fn put_manifest(
     State(state): State<AppState>,
     auth: Auth,
     PathParams(id): PathParams<String>,
+    QueryParams(query): QueryParams<ManifestQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let receipt = state
         .service()
-        .put_manifest(
+        .put_manifest_as(
             auth.caller(),
             &id,
+            query.writer.as_deref(),
             content_length(&headers),
             body.into_data_stream(),
         )

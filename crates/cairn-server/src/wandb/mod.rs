@@ -59,6 +59,15 @@ pub(crate) fn manifest_path(version: &str) -> String {
     format!("/wandb/v1/artifacts/{}/manifest", segment(version))
 }
 
+/// Where one writer's part of a distributed version's manifest is uploaded to.
+pub(crate) fn part_path(version: &str, writer: &str) -> String {
+    format!(
+        "/wandb/v1/artifacts/{}/parts/{}",
+        segment(version),
+        segment(writer)
+    )
+}
+
 /// Where a run's own file is uploaded to.
 pub(crate) fn run_file_path(entity: &str, project: &str, run: &str, name: &str) -> String {
     let name: Vec<String> = name.split('/').map(segment).collect();
@@ -86,6 +95,10 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route(
             "/wandb/v1/artifacts/{version}/manifest",
             put(upload_manifest).get(download_manifest),
+        )
+        .route(
+            "/wandb/v1/artifacts/{version}/parts/{writer}",
+            put(upload_part),
         )
         .route(
             "/wandb/v1/runs/{entity}/{project}/{run}/files/{*name}",
@@ -311,6 +324,35 @@ async fn upload_manifest(
         )
         .await?;
     // What is missing is checked again at commit; the SDK has uploaded its files already.
+    let digest = receipt.digest.clone();
+    drop(receipt);
+    Ok(etag_response(&digest))
+}
+
+/// `PUT /wandb/v1/artifacts/{id}/parts/{writer}?token=`: one writer's part of a distributed
+/// version (`upsert_artifact` / `finish_artifact`), merged into the manifest at commit.
+async fn upload_part(
+    State(state): State<AppState>,
+    PathParams((version, writer)): PathParams<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let grant = Grant::UploadPart {
+        version: version.clone(),
+        writer: writer.clone(),
+    };
+    let caller = state.service().redeem(&grant, &token(&uri)?).await?;
+    let receipt = state
+        .service()
+        .put_manifest_as(
+            caller.as_ref(),
+            &version,
+            Some(&writer),
+            content_length(&headers),
+            body.into_data_stream(),
+        )
+        .await?;
     let digest = receipt.digest.clone();
     drop(receipt);
     Ok(etag_response(&digest))

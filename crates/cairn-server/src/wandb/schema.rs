@@ -1340,11 +1340,6 @@ async fn files_connection(cx: &Cxr, version: &Version, args: &Args) -> Result<Ou
 async fn create_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, FieldError> {
     let entity = required_str(input, "entityName")?;
     let project = required_str(input, "projectName")?;
-    if input.get("distributedID").is_some_and(|id| !id.is_null()) {
-        return Err(FieldError::new(
-            "this Cairn server does not support distributed artifacts (upsert_artifact / finish_artifact) yet (planned)",
-        ));
-    }
     if let Some(algorithm) = arg_str(input, "digestAlgorithm")
         && algorithm != "MANIFEST_MD5"
     {
@@ -1385,6 +1380,7 @@ async fn create_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fi
         aliases,
         tags,
         run: arg_str(input, "runName").map(str::to_owned),
+        distributed_id: arg_str(input, "distributedID").map(str::to_owned),
     };
     let created = cx
         .service()
@@ -1420,27 +1416,66 @@ fn ttl_unsupported() -> FieldError {
 }
 
 async fn create_manifest(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, FieldError> {
-    let id = match arg_str(input, "artifactID") {
-        Some(id) => ids::version_of(id),
-        None => ids::decode(
-            "ArtifactManifest",
-            required_str(input, "artifactManifestID")?,
-        ),
+    // `updateArtifactManifest` names the manifest by the id this answer gave: for a distributed
+    // version's part it holds the writer too (`<version>/<writer>`), since that call carries no
+    // run name.
+    let (id, known_writer) = match arg_str(input, "artifactID") {
+        Some(id) => (ids::version_of(id), None),
+        None => {
+            let key = ids::decode(
+                "ArtifactManifest",
+                required_str(input, "artifactManifestID")?,
+            );
+            match key.split_once('/') {
+                Some((version, writer)) => (version.to_owned(), Some(writer.to_owned())),
+                None => (key, None),
+            }
+        }
     };
     let version = cx
         .service()
         .pending_version(cx.caller(), &id)
         .await
         .map_err(domain)?;
-    let grant = Grant::UploadManifest {
-        version: version.id.clone(),
+    // A distributed version's manifest comes in parts, one per writer (run).
+    let (url, manifest_id) = match &version.distributed_id {
+        Some(_) => {
+            let writer = match (known_writer, arg_str(input, "runName"), cx.caller()) {
+                (Some(writer), _, _) => writer,
+                (None, Some(run), _) => format!(
+                    "run `{}/{}/{run}`",
+                    arg_str(input, "entityName").unwrap_or(&version.entity),
+                    arg_str(input, "projectName").unwrap_or(&version.project)
+                ),
+                (None, None, Some(caller)) => format!("user `{}`", caller.username()),
+                (None, None, None) => {
+                    return Err(FieldError::new("uploading a part needs an API key"));
+                }
+            };
+            let grant = Grant::UploadPart {
+                version: version.id.clone(),
+                writer: writer.clone(),
+            };
+            (
+                cx.signed_url(&super::part_path(&version.id, &writer), &grant)?,
+                ids::encode("ArtifactManifest", &format!("{}/{writer}", version.id)),
+            )
+        }
+        None => {
+            let grant = Grant::UploadManifest {
+                version: version.id.clone(),
+            };
+            (
+                cx.signed_url(&super::manifest_path(&version.id), &grant)?,
+                ids::encode("ArtifactManifest", &version.id),
+            )
+        }
     };
-    let url = cx.signed_url(&super::manifest_path(&version.id), &grant)?;
     Ok(payload(
         "artifactManifest",
         json!({
             "__typename": "ArtifactManifest",
-            "id": ids::encode("ArtifactManifest", &version.id),
+            "id": manifest_id,
             "file": {
                 "__typename": "File",
                 "id": ids::encode("File", &format!("{}/wandb_manifest.json", version.id)),

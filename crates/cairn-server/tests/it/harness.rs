@@ -298,6 +298,7 @@ pub(crate) fn create_request(collection: &str, files: &Files) -> CreateVersion {
         aliases: Vec::new(),
         tags: Vec::new(),
         run: None,
+        distributed_id: None,
     }
 }
 

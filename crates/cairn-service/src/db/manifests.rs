@@ -101,7 +101,7 @@ pub(crate) fn ingest(
     expected_digest: &str,
 ) -> Result<Ingested, Error> {
     transaction.execute("DELETE FROM entries WHERE version_id = ?1", [version_id])?;
-    read_entries(transaction, version_id, spooled)?;
+    read_entries(transaction, version_id, spooled, None)?;
     let ingested = check_entries(transaction, version_id, expected_digest)?;
     store_bytes(transaction, version_id, spooled)?;
     transaction.execute(
@@ -123,14 +123,17 @@ fn read_entries(
     transaction: &Transaction<'_>,
     version_id: &str,
     spooled: &mut Spooled,
+    writer: Option<&str>,
 ) -> Result<(), Error> {
     spooled.file.rewind().map_err(spool_error)?;
     let mut insert = transaction.prepare_cached(
-        "INSERT INTO entries (version_id, path, digest, md5_hex, size, ref, birth_artifact_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (version_id, path) DO UPDATE SET \
+        "INSERT INTO entries (version_id, path, digest, md5_hex, size, ref, birth_artifact_id, writer) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (version_id, path) DO UPDATE SET \
          digest = excluded.digest, md5_hex = excluded.md5_hex, size = excluded.size, \
-         ref = excluded.ref, birth_artifact_id = excluded.birth_artifact_id",
+         ref = excluded.ref, birth_artifact_id = excluded.birth_artifact_id, writer = excluded.writer",
     )?;
+    let mut existing = transaction
+        .prepare_cached("SELECT digest, writer FROM entries WHERE version_id = ?1 AND path = ?2")?;
     let reader = BufReader::with_capacity(PIECE, &mut spooled.file);
     let read = cairn_manifest::read_manifest(reader, |path, entry| {
         let path = path.as_str();
@@ -158,6 +161,24 @@ fn read_entries(
         // The version that uploads a file is its birth artifact unless the uploader says
         // otherwise (an incremental version keeps the ids of the files it carries over).
         let birth = entry.birth_artifact_id.as_deref().unwrap_or(version_id);
+        if let Some(writer) = writer {
+            // A distributed version's part: another writer may not give this path other
+            // contents.
+            let found: Option<(String, Option<String>)> = existing
+                .query_row(params![version_id, path], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            if let Some((digest, other)) = found
+                && digest != entry.digest
+            {
+                let other = other.unwrap_or_else(|| "an earlier writer".to_owned());
+                return Err(Error::conflict(format!(
+                    "`{path}` is written twice with different contents: by {other} (digest `{digest}`) and by {writer} (digest `{}`); each path of a distributed artifact must have one content",
+                    entry.digest
+                )));
+            }
+        }
         insert.execute(params![
             version_id,
             path,
@@ -165,7 +186,8 @@ fn read_entries(
             md5_hex,
             size,
             entry.reference,
-            birth
+            birth,
+            writer
         ])?;
         Ok(())
     });
@@ -376,4 +398,61 @@ pub(crate) fn list_entries(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Adds one writer's part (a PATCH manifest) to a distributed PENDING version: its entries join
+/// the version's (a path another writer gave other contents is a conflict naming both), the
+/// bytes are kept for the merge at finish, and the version's totals follow.
+pub(crate) fn ingest_patch(
+    transaction: &Transaction<'_>,
+    version_id: &str,
+    spooled: &mut Spooled,
+    writer: &str,
+) -> Result<(), Error> {
+    read_entries(transaction, version_id, spooled, Some(writer))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(spooled.length).unwrap_or(0));
+    spooled.file.rewind().map_err(spool_error)?;
+    spooled.file.read_to_end(&mut bytes).map_err(spool_error)?;
+    transaction.execute(
+        &format!(
+            "INSERT INTO manifest_patches (version_id, seq, writer, uploaded_at, bytes) \
+             VALUES (?1, (SELECT COALESCE(max(seq), 0) + 1 FROM manifest_patches WHERE version_id = ?1), \
+             ?2, {NOW}, ?3)"
+        ),
+        params![version_id, writer, bytes],
+    )?;
+    transaction.execute(
+        &format!(
+            "UPDATE versions SET size = (SELECT COALESCE(sum(size), 0) FROM entries WHERE version_id = ?1), \
+             file_count = (SELECT count(*) FROM entries WHERE version_id = ?1), updated_at = {NOW} \
+             WHERE id = ?1"
+        ),
+        [version_id],
+    )?;
+    Ok(())
+}
+
+/// The parts uploaded for a distributed version, in order, with their writers.
+pub(crate) fn patches(
+    connection: &rusqlite::Connection,
+    version_id: &str,
+) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let mut statement = connection.prepare_cached(
+        "SELECT writer, bytes FROM manifest_patches WHERE version_id = ?1 ORDER BY seq",
+    )?;
+    let rows = statement.query_map([version_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Sets a version's digest (a distributed version's, once its parts are merged).
+pub(crate) fn set_digest(
+    transaction: &Transaction<'_>,
+    version_id: &str,
+    digest: &Md5Digest,
+) -> Result<(), Error> {
+    transaction.execute(
+        "UPDATE versions SET digest = ?2 WHERE id = ?1",
+        params![version_id, digest.to_hex()],
+    )?;
+    Ok(())
 }

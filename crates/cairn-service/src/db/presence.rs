@@ -40,11 +40,13 @@ const PRESENT: &str = "EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = e.md5_hex
                      AND (p.visibility <> 'private' OR ?2 OR p.entity_id = ?4 \
                           OR p.entity_id IN (SELECT team_id FROM team_members WHERE user_id = ?3))))";
 
-/// The version's (`?1`) file entries whose blob is not present for the caller, by MD5.
+/// The version's (`?1`) file entries whose blob is not present for the caller, by MD5; only
+/// those of writer `?5` when it is not NULL (a distributed version's part).
 pub(crate) fn missing_sql() -> String {
     format!(
         "SELECT e.md5_hex, e.size FROM entries e WHERE e.version_id = ?1 \
-         AND e.md5_hex IS NOT NULL AND e.ref IS NULL AND NOT ({PRESENT}) ORDER BY e.md5_hex"
+         AND e.md5_hex IS NOT NULL AND e.ref IS NULL AND (?5 IS NULL OR e.writer = ?5) \
+         AND NOT ({PRESENT}) ORDER BY e.md5_hex"
     )
 }
 
@@ -67,6 +69,7 @@ pub(crate) fn for_each_missing(
     connection: &Connection,
     version_id: &str,
     caller: &Caller,
+    writer: Option<&str>,
     mut found: impl FnMut(Md5Digest, u64) -> Result<(), Error>,
 ) -> Result<u64, Error> {
     let mut statement = connection.prepare_cached(&missing_sql())?;
@@ -74,7 +77,8 @@ pub(crate) fn for_each_missing(
         version_id,
         caller.admin,
         caller.user_id,
-        caller.entity_id
+        caller.entity_id,
+        writer
     ])?;
     // Rows of one MD5 are adjacent; a manifest may list the same content at many paths.
     let mut current: Option<Md5Digest> = None;
@@ -105,7 +109,7 @@ pub(crate) fn first_missing(
     limit: usize,
 ) -> Result<(Vec<BlobRef>, u64), Error> {
     let mut first = Vec::new();
-    let total = for_each_missing(connection, version_id, caller, |md5, size| {
+    let total = for_each_missing(connection, version_id, caller, None, |md5, size| {
         if first.len() < limit {
             first.push(BlobRef { md5, size });
         }

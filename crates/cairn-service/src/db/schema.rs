@@ -202,6 +202,23 @@ CREATE TABLE secrets (
 ALTER TABLE collections ADD COLUMN description TEXT;
 CREATE INDEX versions_by_collection ON versions(collection_id, state, version_index);
 ",
+    r"
+-- Distributed versions: several writers upsert parts (patches) of one PENDING version under a
+-- distributed id, and finishing it merges them into its manifest. Each entry remembers its
+-- writer, so two writers giving one path different contents can be named.
+ALTER TABLE versions ADD COLUMN distributed_id TEXT;
+CREATE UNIQUE INDEX versions_by_distributed_id ON versions(collection_id, distributed_id)
+    WHERE distributed_id IS NOT NULL;
+ALTER TABLE entries ADD COLUMN writer TEXT;
+CREATE TABLE manifest_patches (
+    version_id  TEXT NOT NULL REFERENCES versions(id),
+    seq         INTEGER NOT NULL,
+    writer      TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL,
+    bytes       BLOB NOT NULL,
+    PRIMARY KEY (version_id, seq)
+);
+",
 ];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.
@@ -265,10 +282,12 @@ mod tests {
         ] {
             let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {query}"))?;
             let count = statement.parameter_count();
-            let values: Vec<&dyn rusqlite::ToSql> = [&"v" as &dyn rusqlite::ToSql, &"m", &1, &1]
-                .into_iter()
-                .take(count)
-                .collect();
+            let no_writer: Option<String> = None;
+            let values: Vec<&dyn rusqlite::ToSql> =
+                [&"v" as &dyn rusqlite::ToSql, &"m", &1, &1, &no_writer]
+                    .into_iter()
+                    .take(count)
+                    .collect();
             let plan: Vec<String> = statement
                 .query_map(values.as_slice(), |row| row.get(3))?
                 .collect::<rusqlite::Result<_>>()?;

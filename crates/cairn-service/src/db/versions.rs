@@ -19,6 +19,8 @@ pub(crate) struct VersionRow {
     pub(crate) project: ProjectRow,
     pub(crate) has_manifest: bool,
     pub(crate) requested_aliases: Vec<String>,
+    /// Set on a distributed version, whose parts several writers upload.
+    pub(crate) distributed_id: Option<String>,
 }
 
 /// A version's state and project, in one query: what an access check needs, without the
@@ -51,7 +53,7 @@ pub(crate) fn version_place(
 const VERSION_COLUMNS: &str = "v.id, v.collection_id, v.version_index, v.state, v.digest, v.size, v.file_count, \
      v.description, v.metadata, v.requested_aliases, r.run_id, v.created_at, v.updated_at, \
      v.committed_at, c.name, t.name, c.project_id, \
-     EXISTS (SELECT 1 FROM manifests m WHERE m.version_id = v.id) \
+     EXISTS (SELECT 1 FROM manifests m WHERE m.version_id = v.id), v.distributed_id \
      FROM versions v JOIN collections c ON c.id = v.collection_id \
      JOIN artifact_types t ON t.id = c.type_id LEFT JOIN runs r ON r.id = v.logged_by";
 
@@ -89,6 +91,7 @@ struct PartialVersion {
     project_id: i64,
     has_manifest: bool,
     requested_aliases: Vec<String>,
+    distributed_id: Option<String>,
 }
 
 fn partial_version(row: &Row<'_>) -> rusqlite::Result<PartialVersion> {
@@ -121,11 +124,13 @@ fn partial_version(row: &Row<'_>) -> rusqlite::Result<PartialVersion> {
             created_at: row.get(11)?,
             updated_at: row.get(12)?,
             committed_at: row.get(13)?,
+            distributed_id: row.get(18)?,
         },
         collection_id: row.get(1)?,
         project_id: row.get(16)?,
         has_manifest: row.get(17)?,
         requested_aliases,
+        distributed_id: row.get(18)?,
     })
 }
 
@@ -151,6 +156,7 @@ fn complete_version(connection: &Connection, partial: PartialVersion) -> Result<
         project,
         has_manifest: partial.has_manifest,
         requested_aliases: partial.requested_aliases,
+        distributed_id: partial.distributed_id,
     })
 }
 
@@ -263,6 +269,34 @@ pub(crate) fn update_pending(
             details.requested_aliases,
             details.logged_by
         ],
+    )?;
+    Ok(())
+}
+
+/// The version of a collection with this distributed id (any state), if any.
+pub(crate) fn with_distributed_id(
+    connection: &Connection,
+    collection_id: i64,
+    distributed_id: &str,
+) -> Result<Option<String>, Error> {
+    Ok(connection
+        .query_row(
+            "SELECT id FROM versions WHERE collection_id = ?1 AND distributed_id = ?2",
+            params![collection_id, distributed_id],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
+/// Marks a PENDING version as distributed.
+pub(crate) fn set_distributed_id(
+    connection: &Connection,
+    id: &str,
+    distributed_id: &str,
+) -> Result<(), Error> {
+    connection.execute(
+        "UPDATE versions SET distributed_id = ?2 WHERE id = ?1",
+        params![id, distributed_id],
     )?;
     Ok(())
 }
