@@ -34,11 +34,17 @@ use crate::emulators::{Emulators, PythonTool, cache_dir, ensure_python_tool, pro
 use crate::test::EnvVar;
 use crate::workspace::Workspace;
 
-/// The official W&B SDK, pinned, with boto3 for `s3://` references (botocore pinned to match).
+/// The official W&B SDK, pinned, with boto3 for `s3://` references (botocore pinned to match)
+/// and pydot, which parses the DOT the `cairn artifact lineage` command writes.
 const SDK: PythonTool = PythonTool {
     label: "wandb sdk",
     name: "wandb-sdk",
-    packages: &["wandb==0.31.0", "boto3==1.43.11", "botocore==1.43.11"],
+    packages: &[
+        "wandb==0.31.0",
+        "boto3==1.43.11",
+        "botocore==1.43.11",
+        "pydot==3.0.4",
+    ],
 };
 
 /// How long one scenario may run before it is killed with its process group, unless
@@ -489,7 +495,9 @@ mod tests {
                 "resume",
                 "cli",
                 "interop",
-                "access"
+                "access",
+                "collections",
+                "lineage_graph"
             ]
         );
         let picked = select(&all, &["s03_api_edit".to_owned(), "cli".to_owned()]).unwrap();

@@ -70,6 +70,8 @@ pub const PATTERN_ENTITY_PROJECTS: &str = "/api/v1/entities/{entity}/projects";
 pub const PATTERN_PROJECT: &str = "/api/v1/projects/{entity}/{project}";
 /// `GET` [`crate::CollectionList`].
 pub const PATTERN_COLLECTIONS: &str = "/api/v1/projects/{entity}/{project}/collections";
+/// `GET` [`crate::ArtifactTypeList`].
+pub const PATTERN_ARTIFACT_TYPES: &str = "/api/v1/projects/{entity}/{project}/types";
 /// `GET` a [`crate::Collection`].
 pub const PATTERN_COLLECTION: &str = "/api/v1/projects/{entity}/{project}/collections/{collection}";
 /// `GET` [`crate::VersionList`].
@@ -103,6 +105,8 @@ pub const PATTERN_BLOB: &str = "/api/v1/artifacts/{id}/blobs/{md5}";
 pub const PATTERN_COMMIT: &str = "/api/v1/artifacts/{id}/commit";
 /// `GET` [`crate::Lineage`].
 pub const PATTERN_LINEAGE: &str = "/api/v1/artifacts/{id}/lineage";
+/// `GET` [`crate::LineageGraph`].
+pub const PATTERN_LINEAGE_GRAPH: &str = "/api/v1/artifacts/{id}/lineage/graph";
 
 /// `/api/v1/users/{username}/api-keys`.
 pub fn api_keys(username: &str) -> String {
@@ -138,6 +142,20 @@ pub fn collections(entity: &str, project_name: &str) -> String {
     format!("{}/collections", project(entity, project_name))
 }
 
+/// `/api/v1/projects/{entity}/{project}/collections?type=...`: only collections of one type.
+pub fn collections_of_type(entity: &str, project_name: &str, artifact_type: &str) -> String {
+    format!(
+        "{}?type={}",
+        collections(entity, project_name),
+        segment(artifact_type)
+    )
+}
+
+/// `/api/v1/projects/{entity}/{project}/types`.
+pub fn artifact_types(entity: &str, project_name: &str) -> String {
+    format!("{}/types", project(entity, project_name))
+}
+
 /// `/api/v1/projects/{entity}/{project}/collections/{collection}`.
 pub fn collection(entity: &str, project_name: &str, collection: &str) -> String {
     format!(
@@ -145,6 +163,34 @@ pub fn collection(entity: &str, project_name: &str, collection: &str) -> String 
         project(entity, project_name),
         segment(collection)
     )
+}
+
+/// [`collection_versions`] with a page's query: only the version `alias` names, only versions
+/// older than `vN` = `before`, at most `limit`.
+pub fn collection_versions_page(
+    entity: &str,
+    project_name: &str,
+    collection_name: &str,
+    alias: Option<&str>,
+    before: Option<u64>,
+    limit: Option<usize>,
+) -> String {
+    let mut query = Vec::new();
+    if let Some(alias) = alias {
+        query.push(format!("alias={}", segment(alias)));
+    }
+    if let Some(before) = before {
+        query.push(format!("before={before}"));
+    }
+    if let Some(limit) = limit {
+        query.push(format!("limit={limit}"));
+    }
+    let path = collection_versions(entity, project_name, collection_name);
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
 }
 
 /// `/api/v1/projects/{entity}/{project}/collections/{collection}/versions`.
@@ -228,6 +274,25 @@ pub fn commit(id: &str) -> String {
 /// `/api/v1/artifacts/{id}/lineage`.
 pub fn lineage(id: &str) -> String {
     format!("{}/lineage", version(id))
+}
+
+/// `/api/v1/artifacts/{id}/lineage/graph?depth=..&direction=..&after=..&limit=..`.
+pub fn lineage_graph(
+    id: &str,
+    depth: u32,
+    direction: crate::LineageDirection,
+    after: usize,
+    limit: usize,
+) -> String {
+    let direction = match direction {
+        crate::LineageDirection::Up => "up",
+        crate::LineageDirection::Down => "down",
+        crate::LineageDirection::Both => "both",
+    };
+    format!(
+        "{}/lineage/graph?depth={depth}&direction={direction}&after={after}&limit={limit}",
+        version(id)
+    )
 }
 
 #[cfg(test)]

@@ -192,6 +192,44 @@ pub struct Collection {
     /// When a version was last committed or changed.
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub updated_at: String,
+    /// Its description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `PATCH /api/v1/projects/{entity}/{project}/collections/{collection}`: rename it and/or change
+/// its description. The old name stops resolving; versions keep their numbers and aliases.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCollection {
+    /// A new name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new description; an empty string clears it.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// One artifact type of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ArtifactType {
+    /// The type's name.
+    pub name: String,
+    /// How many collections have it.
+    pub collection_count: u64,
+    /// When its first collection was created.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub created_at: String,
+}
+
+/// `GET /api/v1/projects/{entity}/{project}/types`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ArtifactTypeList {
+    /// The types, sorted by name.
+    pub types: Vec<ArtifactType>,
 }
 
 /// `GET /api/v1/projects/{entity}/{project}/collections`.
@@ -288,6 +326,12 @@ impl Version {
 pub struct VersionList {
     /// Committed versions, newest first.
     pub versions: Vec<Version>,
+    /// How many versions match in all.
+    #[serde(default)]
+    pub total: u64,
+    /// The `before` of the next page (a version number); absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
 }
 
 /// `POST /api/v1/projects/{entity}/{project}/artifacts`: start logging a version. The project is
@@ -568,6 +612,109 @@ pub struct Lineage {
     pub logged_by: Option<RunRef>,
     /// The runs that used it.
     pub used_by: Vec<RunRef>,
+}
+
+/// Which way a lineage graph is walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LineageDirection {
+    /// What the version was made from.
+    Up,
+    /// What was made from it.
+    Down,
+    /// Both.
+    #[default]
+    Both,
+}
+
+/// One node of a [`LineageGraph`]: a committed version or a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LineageNode {
+    /// A committed version.
+    Version {
+        /// `version:<id>`, what edges refer to.
+        key: String,
+        /// Hops from the graph's version.
+        depth: u32,
+        /// The version's id.
+        id: String,
+        /// The owning entity.
+        entity: String,
+        /// The project.
+        project: String,
+        /// The collection.
+        collection: String,
+        /// The artifact type.
+        artifact_type: String,
+        /// `N` of `vN`.
+        version_index: Option<u64>,
+    },
+    /// A run.
+    Run {
+        /// `run:<entity>/<project>/<run>`, what edges refer to.
+        key: String,
+        /// Hops from the graph's version.
+        depth: u32,
+        /// The owning entity.
+        entity: String,
+        /// The project.
+        project: String,
+        /// The run id.
+        id: String,
+        /// Its state.
+        state: RunState,
+        /// Its job type.
+        job_type: Option<String>,
+    },
+}
+
+impl LineageNode {
+    /// The node's key.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Version { key, .. } | Self::Run { key, .. } => key,
+        }
+    }
+
+    /// Hops from the graph's version.
+    pub fn depth(&self) -> u32 {
+        match self {
+            Self::Version { depth, .. } | Self::Run { depth, .. } => *depth,
+        }
+    }
+}
+
+/// One edge of a [`LineageGraph`]: run → version it logged, or version → run that used it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LineageEdge {
+    /// The older node's key.
+    pub from: String,
+    /// The newer node's key.
+    pub to: String,
+}
+
+/// `GET /api/v1/artifacts/{id}/lineage/graph`: a page of the bipartite graph of runs and
+/// committed versions around a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LineageGraph {
+    /// The key of the version the graph is around.
+    pub root: String,
+    /// This page's nodes, breadth first.
+    pub nodes: Vec<LineageNode>,
+    /// The edges between nodes of this and earlier pages that touch this page.
+    pub edges: Vec<LineageEdge>,
+    /// Neighbours not shown because the caller may not read them; they are not walked past.
+    pub hidden: u64,
+    /// Visible nodes in the whole graph.
+    pub total: u64,
+    /// The `after` of the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<usize>,
 }
 
 /// `GET /api/v1/server/stats` (server admins only): counters since the process started, for

@@ -186,6 +186,34 @@ impl LoggedArtifact {
             .get_json(&routes::lineage(&self.version.id))
             .await
     }
+
+    /// The whole lineage graph around this version to `depth` hops in `direction`, fetched a
+    /// page at a time (runs and versions the caller may not read are left out and counted in
+    /// `hidden`).
+    pub async fn lineage_graph(
+        &self,
+        depth: u32,
+        direction: cairn_api::LineageDirection,
+    ) -> Result<cairn_api::LineageGraph> {
+        const PAGE: usize = 5000;
+        let id = &self.version().id;
+        let mut graph: cairn_api::LineageGraph = self
+            .client
+            .get_json(&routes::lineage_graph(id, depth, direction, 0, PAGE))
+            .await?;
+        while let Some(after) = graph.next {
+            let page: cairn_api::LineageGraph = self
+                .client
+                .get_json(&routes::lineage_graph(id, depth, direction, after, PAGE))
+                .await?;
+            graph.nodes.extend(page.nodes);
+            graph.edges.extend(page.edges);
+            graph.hidden = page.hidden;
+            graph.total = page.total;
+            graph.next = page.next.filter(|next| *next > after);
+        }
+        Ok(graph)
+    }
 }
 
 fn push_unique(list: &mut Vec<String>, value: &str) {
@@ -257,7 +285,7 @@ impl Api {
         LoggedArtifact::resolve(&self.client, &parsed).await
     }
 
-    /// The collections of a project.
+    /// The collections of a project, sorted by name.
     pub async fn collections(
         &self,
         entity: &str,
@@ -270,17 +298,100 @@ impl Api {
         Ok(list.collections)
     }
 
-    /// The committed versions of a collection, newest first.
+    /// One collection of a project.
+    pub async fn collection(
+        &self,
+        entity: &str,
+        project: &str,
+        collection: &str,
+    ) -> Result<cairn_api::Collection> {
+        self.client
+            .get_json(&routes::collection(entity, project, collection))
+            .await
+    }
+
+    /// The collections of a project with one artifact type, sorted by name.
+    pub async fn collections_of_type(
+        &self,
+        entity: &str,
+        project: &str,
+        artifact_type: &str,
+    ) -> Result<Vec<cairn_api::Collection>> {
+        let list: cairn_api::CollectionList = self
+            .client
+            .get_json(&routes::collections_of_type(entity, project, artifact_type))
+            .await?;
+        Ok(list.collections)
+    }
+
+    /// The artifact types of a project, sorted by name.
+    pub async fn artifact_types(
+        &self,
+        entity: &str,
+        project: &str,
+    ) -> Result<Vec<cairn_api::ArtifactType>> {
+        let list: cairn_api::ArtifactTypeList = self
+            .client
+            .get_json(&routes::artifact_types(entity, project))
+            .await?;
+        Ok(list.types)
+    }
+
+    /// Renames a collection and/or changes its description; answers it as it is now. The old
+    /// name stops resolving; versions keep their numbers.
+    pub async fn update_collection(
+        &self,
+        entity: &str,
+        project: &str,
+        collection: &str,
+        edit: &cairn_api::UpdateCollection,
+    ) -> Result<cairn_api::Collection> {
+        self.client
+            .send_json(
+                reqwest::Method::PATCH,
+                &routes::collection(entity, project, collection),
+                edit,
+            )
+            .await
+    }
+
+    /// One page of the committed versions of a collection, newest first: only the version
+    /// `alias` names when given, only versions older than `vN` = `before`, at most `limit`
+    /// (the server's default when `None`). The answer's `next` is the next page's `before`.
+    pub async fn versions_page(
+        &self,
+        entity: &str,
+        project: &str,
+        collection: &str,
+        alias: Option<&str>,
+        before: Option<u64>,
+        limit: Option<usize>,
+    ) -> Result<cairn_api::VersionList> {
+        self.client
+            .get_json(&routes::collection_versions_page(
+                entity, project, collection, alias, before, limit,
+            ))
+            .await
+    }
+
+    /// All committed versions of a collection, newest first (every page).
     pub async fn versions(
         &self,
         entity: &str,
         project: &str,
         collection: &str,
     ) -> Result<Vec<Version>> {
-        let list: cairn_api::VersionList = self
-            .client
-            .get_json(&routes::collection_versions(entity, project, collection))
-            .await?;
-        Ok(list.versions)
+        let mut versions = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self
+                .versions_page(entity, project, collection, None, before, Some(1000))
+                .await?;
+            versions.extend(page.versions);
+            match page.next {
+                Some(next) if Some(next) != before => before = Some(next),
+                _ => return Ok(versions),
+            }
+        }
     }
 }

@@ -134,6 +134,25 @@ where
     }
 }
 
+/// Query parameters; a malformed one is a `bad_request` problem.
+#[derive(Debug, Clone)]
+pub(crate) struct QueryParams<T>(pub(crate) T);
+
+impl<T, S> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Self(value))
+            .map_err(|rejection| ApiError::bad_request(format!("bad query: {rejection}")))
+    }
+}
+
 /// A JSON answer with `status`.
 pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {

@@ -16,12 +16,13 @@ pub(crate) mod operations;
 use std::sync::LazyLock;
 
 use cairn_api::{
-    BlobReceipt, BlobRef, Collection, CollectionList, CommitVersion, CreateRun, CreateTeam,
-    CreateUser, CreateVersion, CreateVersionStatus, CreatedApiKey, CreatedVersion, ErrorCode,
-    FinishRun, Lineage, ManifestReceipt, PROBLEM_CONTENT_TYPE, Problem, Project, ProjectList,
-    ResumeMode, Role, Run, RunArtifacts, RunRef, RunState, ServerInfo, ServerStats, SetTeamMember,
-    Team, TeamMember, TeamMembership, UpdateVersion, UpsertProject, UseArtifact, User, Version,
-    VersionList, VersionState, Viewer, Visibility,
+    ArtifactType, ArtifactTypeList, BlobReceipt, BlobRef, Collection, CollectionList,
+    CommitVersion, CreateRun, CreateTeam, CreateUser, CreateVersion, CreateVersionStatus,
+    CreatedApiKey, CreatedVersion, ErrorCode, FinishRun, Lineage, LineageDirection, LineageEdge,
+    LineageGraph, LineageNode, ManifestReceipt, PROBLEM_CONTENT_TYPE, Problem, Project,
+    ProjectList, ResumeMode, Role, Run, RunArtifacts, RunRef, RunState, ServerInfo, ServerStats,
+    SetTeamMember, Team, TeamMember, TeamMembership, UpdateCollection, UpdateVersion,
+    UpsertProject, UseArtifact, User, Version, VersionList, VersionState, Viewer, Visibility,
 };
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -149,7 +150,8 @@ impl Tag {
             VersionList, CreateVersion, CreateVersionStatus, CreatedVersion, BlobRef,
             ManifestReceipt, BlobReceipt, CommitVersion, UpdateVersion, RunState, ResumeMode,
             CreateRun, Run, FinishRun, UseArtifact, RunArtifacts, RunRef, Lineage, ErrorCode,
-            Problem,
+            Problem, ArtifactType, ArtifactTypeList, UpdateCollection, LineageDirection,
+            LineageNode, LineageEdge, LineageGraph,
         ),
         responses(
             BadRequest, Unauthenticated, PermissionDenied, NotFound, Conflict, PayloadTooLarge,

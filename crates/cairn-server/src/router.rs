@@ -137,9 +137,21 @@ pub(crate) fn table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            routes::PATTERN_ARTIFACT_TYPES,
+            get(projects::types),
+            operations::list_artifact_types,
+        ),
+        route(
+            Method::GET,
             routes::PATTERN_COLLECTION,
             get(projects::collection),
             operations::get_collection,
+        ),
+        route(
+            Method::PATCH,
+            routes::PATTERN_COLLECTION,
+            patch(projects::update_collection),
+            operations::update_collection,
         ),
         route(
             Method::GET,
@@ -248,6 +260,12 @@ pub(crate) fn table() -> Vec<Route> {
             routes::PATTERN_LINEAGE,
             get(versions::lineage),
             operations::lineage,
+        ),
+        route(
+            Method::GET,
+            routes::PATTERN_LINEAGE_GRAPH,
+            get(versions::lineage_graph),
+            operations::lineage_graph,
         ),
     ]
 }

@@ -96,6 +96,15 @@ pub(crate) fn collection(value: model::Collection) -> api::Collection {
         latest: value.latest,
         created_at: value.created_at,
         updated_at: value.updated_at,
+        description: value.description,
+    }
+}
+
+pub(crate) fn artifact_type(value: model::ArtifactType) -> api::ArtifactType {
+    api::ArtifactType {
+        name: value.name,
+        collection_count: value.collection_count,
+        created_at: value.created_at,
     }
 }
 
@@ -177,18 +186,22 @@ pub(crate) fn blob_ref(value: model::BlobRef) -> api::BlobRef {
     }
 }
 
+pub(crate) fn run_state(value: model::RunState) -> api::RunState {
+    match value {
+        model::RunState::Running => api::RunState::Running,
+        model::RunState::Finished => api::RunState::Finished,
+        model::RunState::Failed => api::RunState::Failed,
+        model::RunState::Crashed => api::RunState::Crashed,
+    }
+}
+
 pub(crate) fn run(value: model::Run) -> api::Run {
     api::Run {
         id: value.id,
         entity: value.entity,
         project: value.project,
         job_type: value.job_type,
-        state: match value.state {
-            model::RunState::Running => api::RunState::Running,
-            model::RunState::Finished => api::RunState::Finished,
-            model::RunState::Failed => api::RunState::Failed,
-            model::RunState::Crashed => api::RunState::Crashed,
-        },
+        state: run_state(value.state),
         exit_code: value.exit_code,
         user: value.user,
         created_at: value.created_at,
@@ -243,5 +256,68 @@ pub(crate) fn stats(value: model::Stats) -> api::ServerStats {
         blobs_rejected: value.blobs_rejected,
         versions_committed: value.versions_committed,
         blobs_served: value.blobs_served,
+    }
+}
+
+pub(crate) fn lineage_direction(value: api::LineageDirection) -> model::LineageDirection {
+    match value {
+        api::LineageDirection::Up => model::LineageDirection::Up,
+        api::LineageDirection::Down => model::LineageDirection::Down,
+        api::LineageDirection::Both => model::LineageDirection::Both,
+    }
+}
+
+pub(crate) fn lineage_graph(value: model::LineageGraph) -> api::LineageGraph {
+    api::LineageGraph {
+        root: value.root,
+        nodes: value
+            .nodes
+            .into_iter()
+            .map(|node| match node.kind {
+                model::LineageNodeKind::Version {
+                    id,
+                    entity,
+                    project,
+                    collection,
+                    artifact_type,
+                    version_index,
+                } => api::LineageNode::Version {
+                    key: node.key,
+                    depth: node.depth,
+                    id,
+                    entity,
+                    project,
+                    collection,
+                    artifact_type,
+                    version_index,
+                },
+                model::LineageNodeKind::Run {
+                    entity,
+                    project,
+                    id,
+                    state,
+                    job_type,
+                } => api::LineageNode::Run {
+                    key: node.key,
+                    depth: node.depth,
+                    entity,
+                    project,
+                    id,
+                    state: run_state(state),
+                    job_type,
+                },
+            })
+            .collect(),
+        edges: value
+            .edges
+            .into_iter()
+            .map(|edge| api::LineageEdge {
+                from: edge.from,
+                to: edge.to,
+            })
+            .collect(),
+        hidden: value.hidden,
+        total: value.total,
+        next: value.next,
     }
 }

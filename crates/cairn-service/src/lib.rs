@@ -29,6 +29,7 @@ pub mod capability;
 mod db;
 mod error;
 
+pub mod lineage;
 pub mod logging;
 pub mod model;
 mod projects;

@@ -133,9 +133,65 @@ pub struct Project {
     pub created_at: String,
 }
 
+/// An artifact type of a project, with how many collections have it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactType {
+    /// The type's name.
+    pub name: String,
+    /// How many collections of the project have it.
+    pub collection_count: u64,
+    /// When its first collection was created.
+    pub created_at: String,
+}
+
+/// Edits of a collection, applied together.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CollectionEdit {
+    /// A new name: the old one stops resolving; versions keep their numbers.
+    pub name: Option<String>,
+    /// A new description (empty clears it).
+    pub description: Option<String>,
+}
+
+/// Which committed versions of a collection to list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionQuery {
+    /// Only the version this alias points at.
+    pub alias: Option<String>,
+    /// Only versions older than `vN` (the `next` of the previous page).
+    pub before: Option<u64>,
+    /// At most this many (capped at 1,000).
+    pub limit: usize,
+}
+
+impl Default for VersionQuery {
+    fn default() -> Self {
+        Self {
+            alias: None,
+            before: None,
+            limit: 100,
+        }
+    }
+}
+
+/// A page of committed versions, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionPage {
+    /// The versions.
+    pub versions: Vec<Version>,
+    /// How many versions match in all.
+    pub total: u64,
+    /// Pass as [`VersionQuery::before`] for the next page; `None` on the last one.
+    pub next: Option<u64>,
+}
+
 /// An artifact collection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collection {
+    /// The collection's number on this server, fixed for its lifetime (a rename keeps it).
+    pub id: i64,
+    /// Its description.
+    pub description: Option<String>,
     /// The owning entity.
     pub entity: String,
     /// The project.
@@ -165,6 +221,8 @@ pub struct Version {
     pub project: String,
     /// The project's number on this server (see [`Project::id`]).
     pub project_id: i64,
+    /// The collection's number (see [`Collection::id`]).
+    pub collection_id: i64,
     /// The collection's name.
     pub collection: String,
     /// The artifact type.
@@ -411,4 +469,111 @@ pub struct Stats {
     pub versions_committed: u64,
     /// Blob downloads served.
     pub blobs_served: u64,
+}
+
+/// Which way a lineage graph is walked from its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LineageDirection {
+    /// What the version was made from: its logging run, that run's inputs, their runs, ...
+    Up,
+    /// What was made from it: the runs that used it, what they logged, ...
+    Down,
+    /// Both.
+    #[default]
+    Both,
+}
+
+/// Which part of a lineage graph to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineageQuery {
+    /// How many hops (version → run or run → version) from the version, at least 1.
+    pub depth: u32,
+    /// Which way.
+    pub direction: LineageDirection,
+    /// Nodes to skip (the `next` of the previous page).
+    pub after: usize,
+    /// Nodes on this page at most.
+    pub limit: usize,
+}
+
+impl Default for LineageQuery {
+    fn default() -> Self {
+        Self {
+            depth: 2,
+            direction: LineageDirection::Both,
+            after: 0,
+            limit: 1000,
+        }
+    }
+}
+
+/// What a lineage node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineageNodeKind {
+    /// A committed version.
+    Version {
+        /// Its id.
+        id: String,
+        /// The owning entity.
+        entity: String,
+        /// The project.
+        project: String,
+        /// The collection.
+        collection: String,
+        /// The artifact type.
+        artifact_type: String,
+        /// `N` of `vN`.
+        version_index: Option<u64>,
+    },
+    /// A run.
+    Run {
+        /// The owning entity.
+        entity: String,
+        /// The project.
+        project: String,
+        /// The run id.
+        id: String,
+        /// Its state.
+        state: RunState,
+        /// Its job type.
+        job_type: Option<String>,
+    },
+}
+
+/// One node of a lineage graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineageNode {
+    /// `version:<id>` or `run:<entity>/<project>/<run>`, what edges refer to.
+    pub key: String,
+    /// Hops from the graph's version.
+    pub depth: u32,
+    /// The version or run.
+    pub kind: LineageNodeKind,
+}
+
+/// One edge: a run logged a version (run → version) or a version was used by a run
+/// (version → run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineageEdge {
+    /// The older node's key.
+    pub from: String,
+    /// The newer node's key.
+    pub to: String,
+}
+
+/// A page of a lineage graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineageGraph {
+    /// The key of the version the graph is around.
+    pub root: String,
+    /// The nodes of this page, breadth first (the version itself first on the first page).
+    pub nodes: Vec<LineageNode>,
+    /// The edges between nodes of this and earlier pages that touch this page.
+    pub edges: Vec<LineageEdge>,
+    /// Neighbours not shown because the caller may not read them (they are not walked past).
+    pub hidden: u64,
+    /// Visible nodes in the whole graph.
+    pub total: u64,
+    /// The `after` of the next page; `None` on the last one.
+    pub next: Option<usize>,
 }

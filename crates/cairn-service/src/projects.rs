@@ -3,12 +3,14 @@
 
 use rusqlite::Connection;
 
-use crate::access::{Caller, can_manage, can_read, project_for_read, required};
+use crate::access::{Caller, can_manage, can_read, project_for_read, project_for_write, required};
 use crate::db::accounts::find_entity;
 use crate::db::projects::{self, ProjectRow, entity_projects, find_project};
 use crate::db::versions;
-use crate::error::Error;
-use crate::model::{Collection, Project, Version, Visibility};
+use crate::error::{Error, Kind};
+use crate::model::{
+    ArtifactType, Collection, CollectionEdit, Project, VersionPage, VersionQuery, Visibility,
+};
 use crate::service::Service;
 use crate::validate;
 
@@ -109,19 +111,133 @@ fn find_collection(
 }
 
 impl Service {
-    /// The collections of a project the caller may read, sorted by name.
-    pub async fn collections(
+    /// The artifact types of a project the caller may read, sorted by name.
+    pub async fn artifact_types(
         &self,
         caller: Option<&Caller>,
         entity: &str,
         project: &str,
-    ) -> Result<Vec<Collection>, Error> {
+    ) -> Result<Vec<ArtifactType>, Error> {
         let caller = caller.cloned();
         let (entity, project) = (entity.to_owned(), project.to_owned());
         self.db()
             .read(move |connection| {
                 let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
-                projects::list_collections(connection, &project)
+                projects::artifact_types(connection, &project)
+            })
+            .await
+    }
+
+    /// The collections of a project the caller may read (of `artifact_type` when given),
+    /// sorted by name.
+    pub async fn collections(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Collection>, Error> {
+        let caller = caller.cloned();
+        let (entity, project) = (entity.to_owned(), project.to_owned());
+        let artifact_type = artifact_type.map(str::to_owned);
+        self.db()
+            .read(move |connection| {
+                let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
+                projects::list_collections(connection, &project, artifact_type.as_deref())
+            })
+            .await
+    }
+
+    /// A collection by its number, if the caller may read its project.
+    pub async fn collection_by_id(
+        &self,
+        caller: Option<&Caller>,
+        id: i64,
+    ) -> Result<Collection, Error> {
+        let caller = caller.cloned();
+        self.db()
+            .read(move |connection| {
+                let not_found =
+                    || Error::not_found(format!("artifact collection `{id}` not found"));
+                let (project, collection) =
+                    projects::collection_by_id(connection, id)?.ok_or_else(not_found)?;
+                if !can_read(connection, caller.as_ref(), &project)? {
+                    return Err(not_found());
+                }
+                Ok(collection)
+            })
+            .await
+    }
+
+    /// The aliases in use in a collection (by its number), sorted, if the caller may read it.
+    pub async fn collection_aliases(
+        &self,
+        caller: Option<&Caller>,
+        id: i64,
+    ) -> Result<Vec<String>, Error> {
+        let caller = caller.cloned();
+        self.db()
+            .read(move |connection| {
+                let not_found =
+                    || Error::not_found(format!("artifact collection `{id}` not found"));
+                let (project, _) =
+                    projects::collection_by_id(connection, id)?.ok_or_else(not_found)?;
+                if !can_read(connection, caller.as_ref(), &project)? {
+                    return Err(not_found());
+                }
+                projects::collection_aliases(connection, id)
+            })
+            .await
+    }
+
+    /// Renames a collection and/or changes its description. The old name stops resolving at
+    /// once; versions keep their numbers, aliases and ids.
+    pub async fn update_collection(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+        name: &str,
+        edit: CollectionEdit,
+    ) -> Result<Collection, Error> {
+        let caller = required(caller)?.clone();
+        if let Some(new_name) = &edit.name {
+            validate::artifact_name(new_name)?;
+        }
+        if edit
+            .description
+            .as_ref()
+            .is_some_and(|description| description.len() > 64 * 1024)
+        {
+            return Err(Error::bad_request(
+                "a collection's description must be at most 64 KiB",
+            ));
+        }
+        let (entity, project, name) = (entity.to_owned(), project.to_owned(), name.to_owned());
+        self.db()
+            .write(move |connection| {
+                let project = project_for_write(connection, &caller, &entity, &project)?;
+                let (id, _) = find_collection(connection, &project, &name)?;
+                if let Some(new_name) = &edit.name
+                    && *new_name != name
+                    && projects::collection_id(connection, project.id, new_name)?.is_some()
+                {
+                    return Err(Error::refused(
+                        Kind::AlreadyExists,
+                        format!(
+                            "artifact `{}/{new_name}` already exists; pick another name",
+                            project.path()
+                        ),
+                    ));
+                }
+                projects::update_collection(
+                    connection,
+                    id,
+                    edit.name.as_deref(),
+                    edit.description.as_deref(),
+                )?;
+                let final_name = edit.name.as_deref().unwrap_or(&name);
+                Ok(find_collection(connection, &project, final_name)?.1)
             })
             .await
     }
@@ -144,25 +260,41 @@ impl Service {
             .await
     }
 
-    /// The committed versions of a collection, newest first.
+    /// A page of the committed versions of a collection, newest first (see [`VersionQuery`]).
     pub async fn collection_versions(
         &self,
         caller: Option<&Caller>,
         entity: &str,
         project: &str,
         name: &str,
-    ) -> Result<Vec<Version>, Error> {
+        query: VersionQuery,
+    ) -> Result<VersionPage, Error> {
         let caller = caller.cloned();
         let (entity, project, name) = (entity.to_owned(), project.to_owned(), name.to_owned());
+        let limit = query.limit.clamp(1, 1000);
         self.db()
             .read(move |connection| {
                 let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
                 let (collection_id, _) = find_collection(connection, &project, &name)?;
-                let versions = versions::committed_of_collection(connection, collection_id)?
-                    .into_iter()
-                    .map(|row| row.version)
-                    .collect();
-                Ok(versions)
+                let (rows, total) = versions::committed_page(
+                    connection,
+                    collection_id,
+                    query.alias.as_deref(),
+                    query.before,
+                    limit + 1,
+                )?;
+                let mut versions: Vec<_> = rows.into_iter().map(|row| row.version).collect();
+                let next = if versions.len() > limit {
+                    versions.truncate(limit);
+                    versions.last().and_then(|version| version.version_index)
+                } else {
+                    None
+                };
+                Ok(VersionPage {
+                    versions,
+                    total,
+                    next,
+                })
             })
             .await
     }

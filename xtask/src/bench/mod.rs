@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: benchmarks. They measure and report; they never fail on a slow result,
 //! because shared machines are noisy. Only a broken setup (a command that cannot run) is an error.
 //!
-//! Each benchmark is a sibling module with its own arguments (`hash`, `cache`, `manifest`, `transfer`). The
+//! Each benchmark is a sibling module with its own arguments (`hash`, `cache`, `manifest`, `lineage`, `transfer`). The
 //! pieces they share live beside them: [`data`] generates deterministic datasets under the
 //! target dir, [`measure`] times commands; `transfer` adds a server ([`server`], which
 //! `crate::api_fuzz` uses too), an upload sink for curl ([`sink`]) and its table ([`report`]).
@@ -9,6 +9,7 @@
 mod cache;
 mod data;
 mod hash;
+mod lineage;
 mod manifest;
 mod measure;
 mod report;
@@ -37,6 +38,8 @@ enum Benchmark {
     Cache(cache::CacheArgs),
     /// Server memory while it ingests large manifests, one and several at once.
     Manifest(manifest::ManifestArgs),
+    /// The lineage graph of a 10,000-node graph vs the direct lineage of its root.
+    Lineage(lineage::LineageArgs),
     /// Put and get through a release `cairn server` vs md5sum + curl and `cp -r`, with peak RSS.
     Transfer(transfer::TransferArgs),
 }
@@ -47,6 +50,7 @@ pub(crate) fn run(workspace: &Workspace, args: BenchArgs) -> Result<()> {
         Benchmark::Hash(args) => hash::run(workspace, &args),
         Benchmark::Cache(args) => cache::run(workspace, &args),
         Benchmark::Manifest(args) => manifest::run(workspace, &args),
+        Benchmark::Lineage(args) => lineage::run(workspace, &args),
         Benchmark::Transfer(args) => transfer::run(workspace, &args),
     }
 }

@@ -1,11 +1,15 @@
-//! `cairn artifact put|get|ls`: log a file or directory as a new version, download a version,
-//! list a project's collections.
+//! `cairn artifact put|get|ls|collection|lineage`: log files or directories as a new version (or,
+//! with `--base`, as the next version of an existing one), download a version, list a project's
+//! collections or a collection's versions, rename or describe a collection, show lineage.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use cairn_api::{ArtifactPath, Collection};
+use cairn_api::{
+    ArtifactPath, Collection, LineageDirection, LineageGraph, LineageNode, UpdateCollection,
+    Version,
+};
 use cairn_cache::LinkMode;
 use cairn_client::{
     AddDirOptions, AddFileOptions, Api, Artifact, Client, DownloadOptions, Logged, RunOptions,
@@ -24,8 +28,28 @@ pub(crate) enum ArtifactCommand {
     Put(PutArgs),
     /// Download a version into a directory.
     Get(GetArgs),
-    /// List the artifact collections of a project.
+    /// List the artifact collections of a project, or the versions of one collection.
     Ls(LsArgs),
+    /// Show a collection; rename it or change its description.
+    Collection(CollectionArgs),
+    /// The lineage graph of a version: the runs and versions it came from and led to.
+    Lineage(LineageArgs),
+}
+
+/// Arguments of `cairn artifact lineage`.
+#[derive(Debug, Args)]
+pub(crate) struct LineageArgs {
+    /// `entity/project/name[:alias|:vN|:digest]`; the alias defaults to `latest`.
+    artifact: String,
+    /// Hops from the version (version → run or run → version).
+    #[arg(long, default_value_t = 2)]
+    depth: u32,
+    /// `up` (what it was made from), `down` (what was made from it) or `both`.
+    #[arg(long, default_value = "both")]
+    direction: String,
+    /// `text`, `json` or `dot` (Graphviz: `| dot -Tsvg > lineage.svg`).
+    #[arg(long, default_value = "text")]
+    format: String,
 }
 
 /// Arguments of `cairn artifact put`.
@@ -94,9 +118,35 @@ pub(crate) struct GetArgs {
 /// Arguments of `cairn artifact ls`.
 #[derive(Debug, Args)]
 pub(crate) struct LsArgs {
-    /// `entity/project`.
-    project: String,
+    /// `entity/project` lists its collections; `entity/project/name` lists that collection's
+    /// committed versions, newest first.
+    path: String,
+    /// Only collections of this artifact type.
+    #[arg(long = "type")]
+    artifact_type: Option<String>,
+    /// Only the version this alias points at (with `entity/project/name`).
+    #[arg(long)]
+    alias: Option<String>,
+    /// At most this many versions (with `entity/project/name`); all when absent.
+    #[arg(long)]
+    limit: Option<usize>,
     /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `cairn artifact collection`.
+#[derive(Debug, Args)]
+pub(crate) struct CollectionArgs {
+    /// `entity/project/name`.
+    path: String,
+    /// A new name: the old one stops resolving; versions keep their numbers and aliases.
+    #[arg(long)]
+    rename: Option<String>,
+    /// A new description (an empty string clears it).
+    #[arg(long)]
+    description: Option<String>,
+    /// Print one JSON object instead of words.
     #[arg(long)]
     json: bool,
 }
@@ -107,6 +157,8 @@ pub(crate) fn run(command: ArtifactCommand) -> anyhow::Result<()> {
         ArtifactCommand::Put(args) => runtime()?.block_on(put(args)),
         ArtifactCommand::Get(args) => runtime()?.block_on(get(args)),
         ArtifactCommand::Ls(args) => runtime()?.block_on(ls(args)),
+        ArtifactCommand::Collection(args) => runtime()?.block_on(collection(args)),
+        ArtifactCommand::Lineage(args) => runtime()?.block_on(lineage(args)),
     }
 }
 
@@ -376,23 +428,210 @@ async fn get(args: GetArgs) -> anyhow::Result<()> {
 }
 
 #[expect(clippy::print_stdout, reason = "the command's result")]
+/// `entity/project` or `entity/project/name`, split.
+fn split_path(path: &str) -> Option<(&str, &str, Option<&str>)> {
+    let parts: Vec<&str> = path.split('/').collect();
+    if parts.iter().any(|part| part.is_empty()) {
+        return None;
+    }
+    match parts.as_slice() {
+        [entity, project] => Some((entity, project, None)),
+        [entity, project, name] => Some((entity, project, Some(name))),
+        _ => None,
+    }
+}
+
+#[expect(clippy::print_stdout, reason = "the command's result")]
 async fn ls(args: LsArgs) -> anyhow::Result<()> {
-    let Some((entity, project)) = args.project.split_once('/').filter(|(entity, project)| {
-        !entity.is_empty() && !project.is_empty() && !project.contains('/')
-    }) else {
-        return Err(UsageError::new(format!("`{}` is not `entity/project`", args.project)).into());
+    let Some((entity, project, name)) = split_path(&args.path) else {
+        return Err(UsageError::new(format!(
+            "`{}` is not `entity/project` or `entity/project/name`",
+            args.path
+        ))
+        .into());
     };
     let api = Api::new(Client::from_env()?);
-    let collections = api.collections(entity, project).await?;
+    if let Some(name) = name {
+        if args.artifact_type.is_some() {
+            return Err(UsageError::new(
+                "`--type` filters collections; it does not apply to one collection's versions",
+            )
+            .into());
+        }
+        return ls_versions(&api, entity, project, name, &args).await;
+    }
+    if args.alias.is_some() || args.limit.is_some() {
+        return Err(UsageError::new(
+            "`--alias` and `--limit` list one collection's versions: name it as `entity/project/name`",
+        )
+        .into());
+    }
+    let collections = match &args.artifact_type {
+        Some(artifact_type) => {
+            api.collections_of_type(entity, project, artifact_type)
+                .await?
+        }
+        None => api.collections(entity, project).await?,
+    };
     if args.json {
         println!("{}", json!({ "collections": collections }));
         return Ok(());
     }
     if collections.is_empty() {
-        println!("no artifacts in {entity}/{project} yet");
+        match &args.artifact_type {
+            Some(artifact_type) => {
+                println!("no artifacts of type `{artifact_type}` in {entity}/{project}");
+            }
+            None => println!("no artifacts in {entity}/{project} yet"),
+        }
         return Ok(());
     }
     print_table(&collections);
+    Ok(())
+}
+
+/// `cairn artifact ls entity/project/name`: the committed versions, newest first, a page of the
+/// server's at a time.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn ls_versions(
+    api: &Api,
+    entity: &str,
+    project: &str,
+    name: &str,
+    args: &LsArgs,
+) -> anyhow::Result<()> {
+    let mut versions: Vec<Version> = Vec::new();
+    let mut before = None;
+    let mut total = 0;
+    loop {
+        let wanted = args
+            .limit
+            .map(|limit| limit.saturating_sub(versions.len()).min(1000))
+            .unwrap_or(1000);
+        if wanted == 0 {
+            break;
+        }
+        let page = api
+            .versions_page(
+                entity,
+                project,
+                name,
+                args.alias.as_deref(),
+                before,
+                Some(wanted),
+            )
+            .await?;
+        total = page.total;
+        versions.extend(page.versions);
+        match page.next {
+            Some(next) if Some(next) != before => before = Some(next),
+            _ => break,
+        }
+    }
+    if args.json {
+        println!("{}", json!({ "versions": versions, "total": total }));
+        return Ok(());
+    }
+    if versions.is_empty() {
+        match &args.alias {
+            Some(alias) => println!("no version of {entity}/{project}/{name} has alias `{alias}`"),
+            None => println!("{entity}/{project}/{name} has no committed version yet"),
+        }
+        return Ok(());
+    }
+    print_versions(&versions);
+    let shown = versions.len() as u64;
+    if total > shown {
+        println!("({shown} of {total} versions; raise --limit to see more)");
+    }
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "the command's result")]
+fn print_versions(versions: &[Version]) {
+    let rows: Vec<[String; 5]> = versions
+        .iter()
+        .map(|version| {
+            [
+                version.version_name().unwrap_or_else(|| "-".to_owned()),
+                if version.aliases.is_empty() {
+                    "-".to_owned()
+                } else {
+                    version.aliases.join(",")
+                },
+                human_bytes(version.size),
+                version.file_count.to_string(),
+                version.created_at.clone(),
+            ]
+        })
+        .collect();
+    let titles = ["VERSION", "ALIASES", "SIZE", "FILES", "CREATED"];
+    let widths: Vec<usize> = (0..titles.len())
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .chain([titles[column].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: [&str; 5]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {}",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+        )
+    };
+    println!("{}", line(titles));
+    for row in &rows {
+        println!("{}", line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    }
+}
+
+/// `cairn artifact collection entity/project/name [--rename NEW] [--description TEXT]`.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn collection(args: CollectionArgs) -> anyhow::Result<()> {
+    let Some((entity, project, Some(name))) = split_path(&args.path) else {
+        return Err(
+            UsageError::new(format!("`{}` is not `entity/project/name`", args.path)).into(),
+        );
+    };
+    let api = Api::new(Client::from_env()?);
+    let collection = if args.rename.is_some() || args.description.is_some() {
+        let edit = UpdateCollection {
+            name: args.rename.clone(),
+            description: args.description.clone(),
+        };
+        api.update_collection(entity, project, name, &edit).await?
+    } else {
+        api.collection(entity, project, name).await?
+    };
+    if args.json {
+        println!("{}", json!(collection));
+        return Ok(());
+    }
+    if let Some(new_name) = &args.rename {
+        println!("renamed {entity}/{project}/{name} to {entity}/{project}/{new_name}");
+    }
+    println!(
+        "{}/{}/{}  type {}  {} version(s), latest {}",
+        collection.entity,
+        collection.project,
+        collection.name,
+        collection.artifact_type,
+        collection.version_count,
+        collection.latest.as_deref().unwrap_or("-"),
+    );
+    if let Some(description) = &collection.description {
+        println!("{description}");
+    }
     Ok(())
 }
 
@@ -424,6 +663,170 @@ fn print_table(collections: &[Collection]) {
     }
 }
 
+/// `cairn artifact lineage PATH`.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn lineage(args: LineageArgs) -> anyhow::Result<()> {
+    let direction = match args.direction.as_str() {
+        "up" => LineageDirection::Up,
+        "down" => LineageDirection::Down,
+        "both" => LineageDirection::Both,
+        other => {
+            return Err(
+                UsageError::new(format!("`--direction {other}`: use up, down or both")).into(),
+            );
+        }
+    };
+    if !matches!(args.format.as_str(), "text" | "json" | "dot") {
+        return Err(
+            UsageError::new(format!("`--format {}`: use text, json or dot", args.format)).into(),
+        );
+    }
+    let api = Api::new(Client::from_env()?);
+    let artifact = api.artifact(&args.artifact).await?;
+    let graph = artifact.lineage_graph(args.depth, direction).await?;
+    match args.format.as_str() {
+        "json" => println!("{}", json!(graph)),
+        "dot" => print!("{}", lineage_dot(&graph)),
+        _ => print!("{}", lineage_text(&graph)),
+    }
+    Ok(())
+}
+
+/// How a node is named for people.
+fn node_label(node: &LineageNode) -> String {
+    match node {
+        LineageNode::Version {
+            entity,
+            project,
+            collection,
+            version_index,
+            artifact_type,
+            ..
+        } => {
+            let index = version_index.map_or_else(|| "?".to_owned(), |index| index.to_string());
+            format!("{entity}/{project}/{collection}:v{index} ({artifact_type})")
+        }
+        LineageNode::Run {
+            entity,
+            project,
+            id,
+            state,
+            job_type,
+            ..
+        } => {
+            let state = serde_json::to_value(state)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            match job_type {
+                Some(job) => format!("run {entity}/{project}/{id} ({job}, {state})"),
+                None => format!("run {entity}/{project}/{id} ({state})"),
+            }
+        }
+    }
+}
+
+/// The graph as lines: each node by depth, then each edge.
+fn lineage_text(graph: &LineageGraph) -> String {
+    use std::fmt::Write as _;
+    let labels: std::collections::HashMap<&str, String> = graph
+        .nodes
+        .iter()
+        .map(|node| (node.key(), node_label(node)))
+        .collect();
+    let label = |key: &str| labels.get(key).cloned().unwrap_or_else(|| key.to_owned());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} nodes, {} edges{}",
+        graph.nodes.len(),
+        graph.edges.len(),
+        if graph.hidden > 0 {
+            format!(", {} hidden (not readable by you)", graph.hidden)
+        } else {
+            String::new()
+        }
+    );
+    for node in &graph.nodes {
+        let _ = writeln!(
+            out,
+            "{}{}",
+            "  ".repeat(node.depth() as usize),
+            node_label(node)
+        );
+    }
+    if !graph.edges.is_empty() {
+        let _ = writeln!(out, "edges:");
+        for edge in &graph.edges {
+            let _ = writeln!(out, "  {} -> {}", label(&edge.from), label(&edge.to));
+        }
+    }
+    out
+}
+
+/// A DOT string literal.
+fn dot_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for character in text.chars() {
+        match character {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(character);
+            }
+            '\n' => quoted.push_str("\\n"),
+            character if character.is_control() => {}
+            character => quoted.push(character),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// The graph in Graphviz's DOT language: versions as boxes, runs as ellipses, the version the
+/// graph is around in bold.
+fn lineage_dot(graph: &LineageGraph) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("digraph lineage {\n  rankdir=LR;\n");
+    for node in &graph.nodes {
+        let shape = match node {
+            LineageNode::Version { .. } => "box",
+            LineageNode::Run { .. } => "ellipse",
+        };
+        let style = if node.key() == graph.root {
+            ", style=bold"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {} [shape={shape}, label={}{style}];",
+            dot_string(node.key()),
+            dot_string(&node_label(node))
+        );
+    }
+    for edge in &graph.edges {
+        let _ = writeln!(
+            out,
+            "  {} -> {};",
+            dot_string(&edge.from),
+            dot_string(&edge.to)
+        );
+    }
+    if graph.hidden > 0 {
+        let _ = writeln!(
+            out,
+            "  label={};",
+            dot_string(&format!(
+                "{} node(s) hidden: not readable by you",
+                graph.hidden
+            ))
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
 /// Entry paths as JSON strings.
 fn paths(paths: &[cairn_manifest::LogicalPath]) -> Vec<&str> {
     paths
@@ -450,7 +853,13 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human_bytes;
+    use super::{dot_string, human_bytes};
+
+    #[test]
+    fn dot_strings_escape_quotes_backslashes_and_newlines() {
+        assert_eq!(dot_string("plain"), "\"plain\"");
+        assert_eq!(dot_string("a\"b\\c\nd\u{7}"), "\"a\\\"b\\\\c\\nd\"");
+    }
 
     #[test]
     fn sizes_for_people() {

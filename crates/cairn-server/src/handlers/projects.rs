@@ -4,11 +4,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use cairn_api::{CollectionList, ProjectList, UpsertProject, VersionList};
+use cairn_api::{
+    ArtifactTypeList, CollectionList, ProjectList, UpdateCollection, UpsertProject, VersionList,
+};
+use cairn_service::model::{CollectionEdit, VersionQuery};
 
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, PathParams, json, ok};
+use crate::extract::{JsonBody, PathParams, QueryParams, json, ok};
 use crate::state::AppState;
 use crate::wire;
 
@@ -58,19 +61,66 @@ pub(crate) async fn put(
     Ok(json(status, &wire::project(project)))
 }
 
-/// `GET /api/v1/projects/{entity}/{project}/collections`.
+/// The query of `GET .../collections`.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct CollectionsQuery {
+    /// Only collections of this artifact type.
+    #[serde(rename = "type")]
+    artifact_type: Option<String>,
+}
+
+/// `GET /api/v1/projects/{entity}/{project}/collections[?type=T]`.
 pub(crate) async fn collections(
     State(state): State<AppState>,
     auth: Auth,
     PathParams((entity, project)): PathParams<(String, String)>,
+    QueryParams(query): QueryParams<CollectionsQuery>,
 ) -> Result<Response, ApiError> {
     let collections = state
         .service()
-        .collections(auth.caller(), &entity, &project)
+        .collections(
+            auth.caller(),
+            &entity,
+            &project,
+            query.artifact_type.as_deref(),
+        )
         .await?;
     Ok(ok(&CollectionList {
         collections: collections.into_iter().map(wire::collection).collect(),
     }))
+}
+
+/// `GET /api/v1/projects/{entity}/{project}/types`.
+pub(crate) async fn types(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams((entity, project)): PathParams<(String, String)>,
+) -> Result<Response, ApiError> {
+    let types = state
+        .service()
+        .artifact_types(auth.caller(), &entity, &project)
+        .await?;
+    Ok(ok(&ArtifactTypeList {
+        types: types.into_iter().map(wire::artifact_type).collect(),
+    }))
+}
+
+/// `PATCH /api/v1/projects/{entity}/{project}/collections/{collection}`.
+pub(crate) async fn update_collection(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams((entity, project, name)): PathParams<(String, String, String)>,
+    JsonBody(request): JsonBody<UpdateCollection>,
+) -> Result<Response, ApiError> {
+    let edit = CollectionEdit {
+        name: request.name,
+        description: request.description,
+    };
+    let collection = state
+        .service()
+        .update_collection(auth.caller(), &entity, &project, &name, edit)
+        .await?;
+    Ok(ok(&wire::collection(collection)))
 }
 
 /// `GET /api/v1/projects/{entity}/{project}/collections/{collection}`.
@@ -86,18 +136,43 @@ pub(crate) async fn collection(
     Ok(ok(&wire::collection(collection)))
 }
 
+/// The query of `GET .../versions`.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct VersionsQuery {
+    /// Only the version this alias points at.
+    alias: Option<String>,
+    /// Only versions older than `vN`.
+    before: Option<u64>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<usize>,
+}
+
 /// `GET /api/v1/projects/{entity}/{project}/collections/{collection}/versions`: committed
-/// versions, newest first.
+/// versions, newest first, a page at a time.
 pub(crate) async fn versions(
     State(state): State<AppState>,
     auth: Auth,
     PathParams((entity, project, name)): PathParams<(String, String, String)>,
+    QueryParams(query): QueryParams<VersionsQuery>,
 ) -> Result<Response, ApiError> {
-    let versions = state
+    let limit = query.limit.unwrap_or(VersionQuery::default().limit);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "`limit` must be 1 to 1000, not {limit}"
+        )));
+    }
+    let query = VersionQuery {
+        alias: query.alias,
+        before: query.before,
+        limit,
+    };
+    let page = state
         .service()
-        .collection_versions(auth.caller(), &entity, &project, &name)
+        .collection_versions(auth.caller(), &entity, &project, &name, query)
         .await?;
     Ok(ok(&VersionList {
-        versions: wire::versions(versions),
+        versions: wire::versions(page.versions),
+        total: page.total,
+        next: page.next,
     }))
 }

@@ -78,3 +78,42 @@ pub(crate) async fn lineage(
     let lineage = state.service().lineage(auth.caller(), &id).await?;
     Ok(ok(&wire::lineage(lineage)))
 }
+
+/// The query of `GET .../lineage/graph`.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct GraphQuery {
+    depth: Option<u32>,
+    direction: Option<cairn_api::LineageDirection>,
+    after: Option<usize>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/artifacts/{id}/lineage/graph`.
+pub(crate) async fn lineage_graph(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    crate::extract::QueryParams(query): crate::extract::QueryParams<GraphQuery>,
+) -> Result<Response, ApiError> {
+    let defaults = cairn_service::model::LineageQuery::default();
+    let limit = query.limit.unwrap_or(defaults.limit);
+    if !(1..=cairn_service::lineage::MAX_LINEAGE_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "`limit` must be 1 to {}, not {limit}",
+            cairn_service::lineage::MAX_LINEAGE_PAGE
+        )));
+    }
+    let query = cairn_service::model::LineageQuery {
+        depth: query.depth.unwrap_or(defaults.depth),
+        direction: query
+            .direction
+            .map_or(defaults.direction, wire::lineage_direction),
+        after: query.after.unwrap_or(0),
+        limit,
+    };
+    let graph = state
+        .service()
+        .lineage_graph(auth.caller(), &id, query)
+        .await?;
+    Ok(ok(&wire::lineage_graph(graph)))
+}

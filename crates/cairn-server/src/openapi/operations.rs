@@ -8,10 +8,11 @@
 //! [`crate::openapi::document`].
 
 use cairn_api::{
-    BlobReceipt, CommitVersion, CreateRun, CreateTeam, CreateUser, CreateVersion, CreatedApiKey,
-    CreatedVersion, FinishRun, Lineage, ManifestReceipt, Project, ProjectList, Run, RunArtifacts,
-    ServerInfo, ServerStats, SetTeamMember, Team, UpdateVersion, UpsertProject, UseArtifact,
-    Version, VersionList, Viewer, routes,
+    ArtifactTypeList, BlobReceipt, CommitVersion, CreateRun, CreateTeam, CreateUser, CreateVersion,
+    CreatedApiKey, CreatedVersion, FinishRun, Lineage, LineageDirection, LineageGraph,
+    ManifestReceipt, Project, ProjectList, Run, RunArtifacts, ServerInfo, ServerStats,
+    SetTeamMember, Team, UpdateCollection, UpdateVersion, UpsertProject, UseArtifact, Version,
+    VersionList, Viewer, routes,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -89,6 +90,45 @@ struct ProjectPath {
     entity: String,
     /// The project's name.
     project: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes query parameters; never built")]
+struct GraphQuery {
+    /// Hops from the version (version → run or run → version), 1 to 1000; default 2.
+    #[param(minimum = 1, maximum = 1000)]
+    depth: Option<u32>,
+    /// `up` (what it was made from), `down` (what was made from it) or `both` (default).
+    direction: Option<LineageDirection>,
+    /// Nodes to skip: the `next` of the previous page.
+    #[param(minimum = 0)]
+    after: Option<u64>,
+    /// Nodes on this page at most, 1 to 10,000; default 1000.
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<u64>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes query parameters; never built")]
+struct CollectionsQuery {
+    /// Only collections of this artifact type.
+    r#type: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes query parameters; never built")]
+struct VersionsQuery {
+    /// Only the version this alias points at.
+    alias: Option<String>,
+    /// Only versions older than `vN` (the `next` of the previous page).
+    #[param(minimum = 0)]
+    before: Option<u64>,
+    /// At most this many versions (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u64>,
 }
 
 #[derive(IntoParams)]
@@ -391,7 +431,7 @@ pub(crate) fn upsert_project() -> Doc {
 /// Sorted by name.
 #[utoipa::path(
     get, path = routes::PATTERN_COLLECTIONS, operation_id = "listCollections",
-    params(ProjectPath),
+    params(ProjectPath, CollectionsQuery),
     security((), ("bearer" = []), ("basic" = [])),
     responses(
         (status = 200, description = "The collections", body = cairn_api::CollectionList),
@@ -422,13 +462,52 @@ pub(crate) fn get_collection() -> Doc {
     Doc::of::<__path_get_collection>(Tag::Projects)
 }
 
+/// A project's artifact types
+///
+/// Sorted by name, each with how many collections have it.
+#[utoipa::path(
+    get, path = routes::PATTERN_ARTIFACT_TYPES, operation_id = "listArtifactTypes",
+    params(ProjectPath),
+    security((), ("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "The types", body = ArtifactTypeList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) fn list_artifact_types() -> Doc {
+    Doc::of::<__path_list_artifact_types>(Tag::Projects)
+}
+
+/// Rename a collection or change its description
+///
+/// The old name stops resolving at once; versions keep their numbers, ids and aliases.
+#[utoipa::path(
+    patch, path = routes::PATTERN_COLLECTION, operation_id = "updateCollection",
+    params(CollectionPath),
+    request_body = UpdateCollection,
+    responses(
+        (status = 200, description = "The collection", body = cairn_api::Collection),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+    ),
+)]
+pub(crate) fn update_collection() -> Doc {
+    Doc::of::<__path_update_collection>(Tag::Projects)
+}
+
 /// A collection's committed versions
 ///
-/// Newest first.
+/// Newest first, a page at a time: pass the answer's `next` as `before` for the next page.
 #[utoipa::path(
     get, path = routes::PATTERN_COLLECTION_VERSIONS,
     operation_id = "listVersions",
-    params(CollectionPath),
+    params(CollectionPath, VersionsQuery),
     security((), ("bearer" = []), ("basic" = [])),
     responses(
         (status = 200, description = "The versions", body = VersionList),
@@ -842,4 +921,25 @@ pub(crate) fn commit_version() -> Doc {
 )]
 pub(crate) fn lineage() -> Doc {
     Doc::of::<__path_lineage>(Tag::Runs)
+}
+
+/// Lineage graph of a version
+///
+/// The bipartite graph of runs and committed versions around the version, upstream,
+/// downstream or both, to a depth, breadth first and a page of nodes at a time. Runs and
+/// versions the caller may not read are left out and not walked past; `hidden` counts them.
+#[utoipa::path(
+    get, path = routes::PATTERN_LINEAGE_GRAPH, operation_id = "lineageGraph",
+    params(VersionPath, GraphQuery),
+    security((), ("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "A page of the graph", body = LineageGraph),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub(crate) fn lineage_graph() -> Doc {
+    Doc::of::<__path_lineage_graph>(Tag::Runs)
 }

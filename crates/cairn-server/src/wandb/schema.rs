@@ -312,6 +312,25 @@ impl Object for Query {
                     None => some(Value::Null),
                 }
             }
+            "artifactCollection" | "artifactSequence" => {
+                let Some(id) = collection_number(required_str(args, "id")?) else {
+                    return some(Value::Null);
+                };
+                let collection = found(cx.service().collection_by_id(cx.caller(), id).await)?;
+                match collection {
+                    Some(collection) => {
+                        let project = cx
+                            .service()
+                            .project(cx.caller(), &collection.entity, &collection.project)
+                            .await
+                            .map_err(domain)?;
+                        some(Out::object(CollectionObj::listed(
+                            cx, project.id, collection,
+                        )))
+                    }
+                    None => some(Value::Null),
+                }
+            }
             "artifact" => {
                 let id = ids::version_of(required_str(args, "id")?);
                 let version = found(cx.service().version(cx.caller(), &id).await)?;
@@ -387,6 +406,55 @@ impl Object for Mutation {
                 some(json!({ "success": true, "clientMutationId": null }))
             }
             "updateArtifact" => update_artifact(cx, input(args)?).await.map(Some),
+            "updateArtifactSequence" | "updateArtifactCollection" => {
+                let input = input(args)?;
+                let id = input
+                    .get("artifactSequenceID")
+                    .or_else(|| input.get("artifactCollectionID"))
+                    .and_then(Value::as_str)
+                    .and_then(collection_number)
+                    .ok_or_else(|| {
+                        FieldError::new("`artifactSequenceID` is not a collection id")
+                    })?;
+                let current = cx
+                    .service()
+                    .collection_by_id(cx.caller(), id)
+                    .await
+                    .map_err(domain)?;
+                let edit = cairn_service::model::CollectionEdit {
+                    name: arg_str(input, "name")
+                        .filter(|name| *name != current.name)
+                        .map(str::to_owned),
+                    description: match input.get("description") {
+                        Some(Value::String(text)) => Some(text.clone()),
+                        Some(Value::Null) => Some(String::new()),
+                        _ => None,
+                    },
+                };
+                let updated = cx
+                    .service()
+                    .update_collection(
+                        cx.caller(),
+                        &current.entity,
+                        &current.project,
+                        &current.name,
+                        edit,
+                    )
+                    .await
+                    .map_err(domain)?;
+                let project = cx
+                    .service()
+                    .project(cx.caller(), &updated.entity, &updated.project)
+                    .await
+                    .map_err(domain)?;
+                some(payload(
+                    "artifactCollection",
+                    Out::object(CollectionObj::listed(cx, project.id, updated)),
+                ))
+            }
+            "moveArtifactSequence" | "updateArtifactSequenceType" => Err(FieldError::new(
+                "this Cairn server cannot change a collection's type; log it under a new name instead",
+            )),
             "deleteArtifact" => Err(FieldError::new(
                 "this Cairn server cannot delete artifact versions yet (planned); remove its aliases instead",
             )),
@@ -647,14 +715,30 @@ impl Object for ProjectObj {
                         .collection(cx.caller(), &self.entity, &self.name, collection)
                         .await,
                 )?;
-                some(Out::optional(found.map(|collection| CollectionObj {
-                    cx: Arc::clone(cx),
-                    entity: collection.entity,
-                    project: collection.project,
-                    project_id: self.id,
-                    name: collection.name,
-                    created_at: collection.created_at,
+                some(Out::optional(found.map(|collection| {
+                    CollectionObj::listed(cx, self.id, collection)
                 })))
+            }
+            "artifactCollections" | "artifactSequences" => {
+                let collections = cx
+                    .service()
+                    .collections(cx.caller(), &self.entity, &self.name, None)
+                    .await
+                    .map_err(domain)?;
+                some(collections_connection(cx, self.id, collections, args))
+            }
+            "artifactTypes" => {
+                let types = cx
+                    .service()
+                    .artifact_types(cx.caller(), &self.entity, &self.name)
+                    .await
+                    .map_err(domain)?;
+                some(sorted_page(types, args, 50, false, |artifact_type| {
+                    (
+                        artifact_type.name.clone(),
+                        Out::Json(type_json(&artifact_type)),
+                    )
+                }))
             }
             "run" | "bucket" => {
                 let run_id = required_str(args, "name")?;
@@ -670,32 +754,88 @@ impl Object for ProjectObj {
             }
             "artifactType" => {
                 let wanted = required_str(args, "name")?;
-                let collections = cx
+                let types = cx
                     .service()
-                    .collections(cx.caller(), &self.entity, &self.name)
+                    .artifact_types(cx.caller(), &self.entity, &self.name)
                     .await
                     .map_err(domain)?;
-                let exists = collections
-                    .iter()
-                    .any(|collection| collection.artifact_type == wanted);
-                some(if exists {
-                    json!({ "__typename": "ArtifactType", "id": ids::encode("ArtifactType", wanted), "name": wanted })
-                } else {
-                    Value::Null
-                })
+                let found = types
+                    .into_iter()
+                    .find(|artifact_type| artifact_type.name == wanted);
+                some(Out::optional(found.map(|artifact_type| TypeObj {
+                    cx: Arc::clone(cx),
+                    entity: self.entity.clone(),
+                    project: self.name.clone(),
+                    project_id: self.id,
+                    artifact_type,
+                })))
             }
             _ => Ok(None),
         }
     }
 }
 
+/// The number of a collection's global id.
+fn collection_number(id: &str) -> Option<i64> {
+    ids::decode("ArtifactSequence", id).parse().ok()
+}
+
+/// A collection's global id: its number, which a rename keeps.
+fn collection_id(id: i64) -> String {
+    ids::encode("ArtifactSequence", &id.to_string())
+}
+
+/// A collection as `ArtifactSequence`. Built from a listing (everything known) or from a
+/// version (names only; the rest is looked up when selected).
 struct CollectionObj {
     cx: Cxr,
+    id: i64,
     entity: String,
     project: String,
     project_id: i64,
     name: String,
-    created_at: String,
+    artifact_type: String,
+    loaded: Option<cairn_service::model::Collection>,
+}
+
+impl CollectionObj {
+    fn listed(cx: &Cxr, project_id: i64, collection: cairn_service::model::Collection) -> Self {
+        Self {
+            cx: Arc::clone(cx),
+            id: collection.id,
+            entity: collection.entity.clone(),
+            project: collection.project.clone(),
+            project_id,
+            name: collection.name.clone(),
+            artifact_type: collection.artifact_type.clone(),
+            loaded: Some(collection),
+        }
+    }
+
+    fn of_version(cx: &Cxr, version: &Version) -> Self {
+        Self {
+            cx: Arc::clone(cx),
+            id: version.collection_id,
+            entity: version.entity.clone(),
+            project: version.project.clone(),
+            project_id: version.project_id,
+            name: version.collection.clone(),
+            artifact_type: version.artifact_type.clone(),
+            loaded: None,
+        }
+    }
+
+    async fn load(&self) -> Result<cairn_service::model::Collection, FieldError> {
+        match &self.loaded {
+            Some(collection) => Ok(collection.clone()),
+            None => self
+                .cx
+                .service()
+                .collection_by_id(self.cx.caller(), self.id)
+                .await
+                .map_err(domain),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -712,19 +852,41 @@ impl Object for CollectionObj {
         let cx = &self.cx;
         let named = |selector: &str| format!("{}:{selector}", self.name);
         match name {
-            "id" => some(json!(ids::encode(
-                "ArtifactSequence",
-                &format!("{}/{}", self.project_id, self.name)
-            ))),
+            "id" => some(json!(collection_id(self.id))),
             "name" => some(json!(self.name)),
-            "description" => some(Value::Null),
-            "createdAt" => some(json!(self.created_at)),
+            "description" => some(json!(self.load().await?.description)),
+            "createdAt" => some(json!(self.load().await?.created_at)),
+            "updatedAt" => some(json!(self.load().await?.updated_at)),
+            "state" => some(json!("READY")),
             "project" => some(project_json(&self.entity, &self.project, self.project_id)),
+            "defaultArtifactType" | "artifactType" => some(json!({
+                "__typename": "ArtifactType",
+                "id": ids::encode("ArtifactType", &self.artifact_type),
+                "name": self.artifact_type,
+            })),
+            "tags" => some(json!({ "edges": [] })),
+            "aliases" => {
+                let aliases = cx
+                    .service()
+                    .collection_aliases(cx.caller(), self.id)
+                    .await
+                    .map_err(domain)?;
+                some(sorted_page(aliases, args, 1000, false, |alias| {
+                    let node = Out::Json(json!({
+                        "__typename": "ArtifactAlias",
+                        "id": ids::encode("ArtifactAlias", &format!("{}:{alias}", self.id)),
+                        "alias": alias,
+                        "artifactCollectionName": self.name,
+                    }));
+                    (alias, node)
+                }))
+            }
+            "artifacts" => self.artifacts(args).await.map(Some),
             "latestArtifact" | "artifactMembership" => {
                 let selector = if name == "latestArtifact" {
-                    "latest"
+                    LATEST_ALIAS
                 } else {
-                    arg_str(args, "aliasName").unwrap_or("latest")
+                    arg_str(args, "aliasName").unwrap_or(LATEST_ALIAS)
                 };
                 let version = found(
                     cx.service()
@@ -745,11 +907,184 @@ impl Object for CollectionObj {
     }
 }
 
+impl CollectionObj {
+    /// `artifacts(after, first, order, filters)`: committed versions, newest first; each edge
+    /// also carries its `version` (`vN`). The cursor is the version's number.
+    async fn artifacts(&self, args: &Args) -> Result<Out, FieldError> {
+        let filters = json_string_object(args, "filters")?.unwrap_or_default();
+        for (key, value) in &filters {
+            if !(key == "state" && value == "COMMITTED") {
+                return Err(FieldError::new(format!(
+                    "this Cairn server lists committed versions only and cannot filter on `{key}`"
+                )));
+            }
+        }
+        if let Some(order) = arg_str(args, "order")
+            && !matches!(order, "-createdAt" | "-versionIndex")
+        {
+            return Err(FieldError::new(format!(
+                "this Cairn server lists versions newest first and cannot order by `{order}`"
+            )));
+        }
+        let (after, first) = page(args, 50);
+        let query = cairn_service::model::VersionQuery {
+            alias: None,
+            before: after.as_deref().and_then(|cursor| cursor.parse().ok()),
+            limit: first,
+        };
+        let page = self
+            .cx
+            .service()
+            .collection_versions(
+                self.cx.caller(),
+                &self.entity,
+                &self.project,
+                &self.name,
+                query,
+            )
+            .await
+            .map_err(domain)?;
+        let mut edges = Vec::with_capacity(page.versions.len());
+        let mut end = None;
+        for version in page.versions {
+            let index = version.version_index.unwrap_or_default();
+            end = Some(index.to_string());
+            edges.push(Record::out(&[
+                ("version", json!(format!("v{index}")).into()),
+                ("cursor", json!(index.to_string()).into()),
+                ("node", Out::object(ArtifactObj::new(&self.cx, version))),
+            ]));
+        }
+        Ok(Record::out(&[
+            ("edges", Out::List(edges)),
+            (
+                "pageInfo",
+                json!({ "__typename": "PageInfo", "endCursor": end, "hasNextPage": page.next.is_some() })
+                    .into(),
+            ),
+            ("totalCount", json!(page.total).into()),
+        ]))
+    }
+}
+
+/// An artifact type of a project.
+struct TypeObj {
+    cx: Cxr,
+    entity: String,
+    project: String,
+    project_id: i64,
+    artifact_type: cairn_service::model::ArtifactType,
+}
+
+fn type_json(artifact_type: &cairn_service::model::ArtifactType) -> Value {
+    json!({
+        "__typename": "ArtifactType",
+        "id": ids::encode("ArtifactType", &artifact_type.name),
+        "name": artifact_type.name,
+        "description": null,
+        "createdAt": artifact_type.created_at,
+    })
+}
+
+#[async_trait::async_trait]
+impl Object for TypeObj {
+    fn typename(&self) -> &'static str {
+        "ArtifactType"
+    }
+
+    async fn field(&self, name: &str, args: &Args) -> Result<Option<Out>, FieldError> {
+        let cx = &self.cx;
+        match name {
+            "id" | "name" | "description" | "createdAt" => {
+                some(type_json(&self.artifact_type)[name].clone())
+            }
+            "artifactCollections" | "artifactSequences" => {
+                let collections = cx
+                    .service()
+                    .collections(
+                        cx.caller(),
+                        &self.entity,
+                        &self.project,
+                        Some(&self.artifact_type.name),
+                    )
+                    .await
+                    .map_err(domain)?;
+                some(collections_connection(
+                    cx,
+                    self.project_id,
+                    collections,
+                    args,
+                ))
+            }
+            "artifactCollection" | "artifactSequence" => {
+                let wanted = required_str(args, "name")?;
+                let collection = found(
+                    cx.service()
+                        .collection(cx.caller(), &self.entity, &self.project, wanted)
+                        .await,
+                )?
+                .filter(|collection| collection.artifact_type == self.artifact_type.name);
+                some(Out::optional(collection.map(|collection| {
+                    CollectionObj::listed(cx, self.project_id, collection)
+                })))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Collections as a connection paginated by name cursors.
+fn collections_connection(
+    cx: &Cxr,
+    project_id: i64,
+    collections: Vec<cairn_service::model::Collection>,
+    args: &Args,
+) -> Out {
+    sorted_page(collections, args, 50, true, |collection| {
+        (
+            collection.name.clone(),
+            Out::object(CollectionObj::listed(cx, project_id, collection)),
+        )
+    })
+}
+
+/// A connection over items sorted by a unique name, which is also the cursor: the page after
+/// `after`, `first` long (`default` when absent), with `totalCount` when `with_total`.
+fn sorted_page<T>(
+    items: Vec<T>,
+    args: &Args,
+    default: usize,
+    with_total: bool,
+    mut node: impl FnMut(T) -> (String, Out),
+) -> Out {
+    let (after, first) = page(args, default);
+    let total = with_total.then_some(items.len() as u64);
+    let mut rest: Vec<(String, Out)> = Vec::new();
+    let mut has_next = false;
+    for item in items {
+        let (cursor, out) = node(item);
+        if after
+            .as_deref()
+            .is_some_and(|after| cursor.as_str() <= after)
+        {
+            continue;
+        }
+        if rest.len() == first {
+            has_next = true;
+            break;
+        }
+        rest.push((cursor, out));
+    }
+    let (cursors, nodes): (Vec<String>, Vec<Out>) = rest.into_iter().unzip();
+    let end = cursors.last().cloned();
+    connection(nodes, cursors, end, has_next, total)
+}
+
 fn collection_json(version: &Version) -> Value {
     json!({
         "__typename": "ArtifactSequence",
         "__kinds": ["ArtifactCollection"],
-        "id": ids::encode("ArtifactSequence", &format!("{}/{}", version.project_id, version.collection)),
+        "id": collection_id(version.collection_id),
         "name": version.collection,
         "project": project_json(&version.entity, &version.project, version.project_id),
     })
@@ -864,14 +1199,7 @@ impl Object for ArtifactObj {
                 "name": version.artifact_type,
             }),
             "artifactSequence" | "artifactCollection" => {
-                return some(Out::object(CollectionObj {
-                    cx: Arc::clone(cx),
-                    entity: version.entity.clone(),
-                    project: version.project.clone(),
-                    project_id: version.project_id,
-                    name: version.collection.clone(),
-                    created_at: version.created_at.clone(),
-                }));
+                return some(Out::object(CollectionObj::of_version(cx, version)));
             }
             "aliases" => Value::Array(aliases_json(version)),
             "currentManifest" => {

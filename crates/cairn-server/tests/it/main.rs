@@ -11,12 +11,14 @@
 mod access;
 mod access_matrix;
 mod blobs;
+mod collections;
 mod connections;
 mod emulators;
 mod fuzzed;
 mod harness;
 mod hostile;
 mod limits;
+mod lineage;
 mod logging;
 mod reading;
 mod serving;

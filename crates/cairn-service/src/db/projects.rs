@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use crate::db::enums::TextEnum as _;
 use crate::db::schema::NOW;
 use crate::error::Error;
-use crate::model::{Collection, Project, Visibility};
+use crate::model::{ArtifactType, Collection, Project, Visibility};
 
 /// A project with its entity.
 #[derive(Debug, Clone)]
@@ -108,18 +108,20 @@ pub(crate) fn set_visibility(
     Ok(())
 }
 
-const COLLECTION_COLUMNS: &str = "c.id, c.name, t.name, c.created_at, c.updated_at, \
+const COLLECTION_COLUMNS: &str = "c.id, c.name, t.name, c.created_at, c.updated_at, c.description, \
      (SELECT count(*) FROM versions v WHERE v.collection_id = c.id AND v.state = 'COMMITTED'), \
      (SELECT v.version_index FROM aliases a JOIN versions v ON v.id = a.version_id \
       WHERE a.collection_id = c.id AND a.alias = 'latest') \
      FROM collections c JOIN artifact_types t ON t.id = c.type_id";
 
 fn collection_from_row(project: &ProjectRow, row: &Row<'_>) -> rusqlite::Result<(i64, Collection)> {
-    let count: i64 = row.get(5)?;
-    let latest: Option<i64> = row.get(6)?;
+    let count: i64 = row.get(6)?;
+    let latest: Option<i64> = row.get(7)?;
     Ok((
         row.get(0)?,
         Collection {
+            id: row.get(0)?,
+            description: row.get(5)?,
             entity: project.entity.clone(),
             project: project.name.clone(),
             name: row.get(1)?,
@@ -148,16 +150,82 @@ pub(crate) fn find_collection(
         .optional()?)
 }
 
-/// The project's collections, by name.
+/// The collection with this id and its project.
+pub(crate) fn collection_by_id(
+    connection: &Connection,
+    id: i64,
+) -> Result<Option<(ProjectRow, Collection)>, Error> {
+    let project_id: Option<i64> = connection
+        .query_row(
+            "SELECT project_id FROM collections WHERE id = ?1",
+            [id],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(project_id) = project_id else {
+        return Ok(None);
+    };
+    let project = project_by_id(connection, project_id)?;
+    let collection = connection
+        .prepare_cached(&format!("SELECT {COLLECTION_COLUMNS} WHERE c.id = ?1"))?
+        .query_row([id], |row| collection_from_row(&project, row))
+        .optional()?;
+    Ok(collection.map(|(_, collection)| (project, collection)))
+}
+
+/// The project's artifact types with their collection counts, by name.
+pub(crate) fn artifact_types(
+    connection: &Connection,
+    project: &ProjectRow,
+) -> Result<Vec<ArtifactType>, Error> {
+    let mut statement = connection.prepare_cached(
+        "SELECT t.name, count(c.id), min(c.created_at) FROM artifact_types t \
+         JOIN collections c ON c.type_id = t.id WHERE t.project_id = ?1 \
+         GROUP BY t.id ORDER BY t.name",
+    )?;
+    let types = statement
+        .query_map([project.id], |row| {
+            let count: i64 = row.get(1)?;
+            Ok(ArtifactType {
+                name: row.get(0)?,
+                collection_count: u64::try_from(count).unwrap_or_default(),
+                created_at: row.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(types)
+}
+
+/// Renames a collection and/or sets its description (`Some("")` clears it).
+pub(crate) fn update_collection(
+    connection: &Connection,
+    id: i64,
+    name: Option<&str>,
+    description: Option<&str>,
+) -> Result<(), Error> {
+    connection.execute(
+        &format!(
+            "UPDATE collections SET name = COALESCE(?2, name), \
+             description = CASE WHEN ?3 IS NULL THEN description WHEN ?3 = '' THEN NULL ELSE ?3 END, \
+             updated_at = {NOW} WHERE id = ?1"
+        ),
+        params![id, name, description],
+    )?;
+    Ok(())
+}
+
+/// The project's collections (of `artifact_type` when given), by name.
 pub(crate) fn list_collections(
     connection: &Connection,
     project: &ProjectRow,
+    artifact_type: Option<&str>,
 ) -> Result<Vec<Collection>, Error> {
     let mut statement = connection.prepare_cached(&format!(
-        "SELECT {COLLECTION_COLUMNS} WHERE c.project_id = ?1 ORDER BY c.name"
+        "SELECT {COLLECTION_COLUMNS} WHERE c.project_id = ?1 AND (?2 IS NULL OR t.name = ?2) \
+         ORDER BY c.name"
     ))?;
     let collections = statement
-        .query_map([project.id], |row| {
+        .query_map(params![project.id, artifact_type], |row| {
             collection_from_row(project, row).map(|(_, collection)| collection)
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -229,4 +297,17 @@ pub(crate) fn touch_collection(connection: &Connection, collection_id: i64) -> R
         [collection_id],
     )?;
     Ok(())
+}
+
+/// The aliases in use in a collection, sorted.
+pub(crate) fn collection_aliases(
+    connection: &Connection,
+    collection_id: i64,
+) -> Result<Vec<String>, Error> {
+    let mut statement = connection
+        .prepare_cached("SELECT alias FROM aliases WHERE collection_id = ?1 ORDER BY alias")?;
+    let aliases = statement
+        .query_map([collection_id], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(aliases)
 }

@@ -197,6 +197,11 @@ CREATE TABLE secrets (
     value  BLOB NOT NULL
 );
 ",
+    r"
+-- Collections get a description, and their versions are listed newest first, by alias too.
+ALTER TABLE collections ADD COLUMN description TEXT;
+CREATE INDEX versions_by_collection ON versions(collection_id, state, version_index);
+",
 ];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.

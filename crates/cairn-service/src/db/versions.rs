@@ -105,6 +105,7 @@ fn partial_version(row: &Row<'_>) -> rusqlite::Result<PartialVersion> {
             entity: String::new(),
             project: String::new(),
             project_id: 0,
+            collection_id: row.get(1)?,
             collection: row.get(14)?,
             artifact_type: row.get(15)?,
             version_index: index.and_then(|index| u64::try_from(index).ok()),
@@ -438,16 +439,33 @@ pub(crate) fn using_runs(connection: &Connection, id: &str) -> Result<Vec<(i64, 
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The committed versions of a collection, newest first.
-pub(crate) fn committed_of_collection(
+/// A page of the committed versions of a collection, newest first: those older than `before`
+/// (a version index), at most `limit`, only the one `alias` points at when given. Answers the
+/// page and how many match in all.
+pub(crate) fn committed_page(
     connection: &Connection,
     collection_id: i64,
-) -> Result<Vec<VersionRow>, Error> {
-    load_versions(
+    alias: Option<&str>,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<(Vec<VersionRow>, u64), Error> {
+    const MATCHES: &str = "v.collection_id = ?1 AND v.state = 'COMMITTED' \
+         AND (?2 IS NULL OR EXISTS (SELECT 1 FROM aliases a WHERE a.collection_id = v.collection_id \
+              AND a.alias = ?2 AND a.version_id = v.id))";
+    let before = before.and_then(|index| i64::try_from(index).ok());
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let total: i64 = connection
+        .prepare_cached(&format!("SELECT count(*) FROM versions v WHERE {MATCHES}"))?
+        .query_row(params![collection_id, alias], |row| row.get(0))?;
+    let rows = load_versions(
         connection,
-        "WHERE v.collection_id = ?1 AND v.state = 'COMMITTED' ORDER BY v.version_index DESC",
-        [collection_id],
-    )
+        &format!(
+            "WHERE {MATCHES} AND (?3 IS NULL OR v.version_index < ?3) \
+             ORDER BY v.version_index DESC LIMIT ?4"
+        ),
+        params![collection_id, alias, before, limit],
+    )?;
+    Ok((rows, u64::try_from(total).unwrap_or_default()))
 }
 
 /// The committed versions a run logged, newest first.
