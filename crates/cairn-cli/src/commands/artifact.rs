@@ -427,7 +427,6 @@ async fn get(args: GetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[expect(clippy::print_stdout, reason = "the command's result")]
 /// `entity/project` or `entity/project/name`, split.
 fn split_path(path: &str) -> Option<(&str, &str, Option<&str>)> {
     let parts: Vec<&str> = path.split('/').collect();
