@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result, bail, ensure};
 use tempfile::TempDir;
 
-pub(crate) use artifact::{get, put, put_command};
+pub(crate) use artifact::{get, parse_put, put, put_command};
 pub(crate) use cli::{User, utf8};
 pub(crate) use emulators::{create_s3_bucket, s3_endpoint, s3_env};
 pub(crate) use server::{Server, free_port};

@@ -10,6 +10,9 @@
 //! * [`roundtrip`]: put then get gives the same bytes; re-putting unchanged content sends
 //!   nothing; changing one file sends exactly that file; the same through an S3 blob store
 //!   (moto, when `cargo xtask test` started it).
+//! * [`incremental`]: `put --base NAME:ALIAS --remove PATH [PATH...]` makes the next version
+//!   from the changed files only (the base's files may be gone), sends only new contents, and
+//!   refuses an unknown base, a removal of what the base lacks, another type or collection.
 //! * [`access`]: another user cannot read or write a private project.
 //! * [`crash`]: killing the client or the server in the middle of an upload loses nothing and
 //!   stores nothing twice; the put resumes.
@@ -23,4 +26,5 @@ mod connections;
 mod crash;
 mod exit_codes;
 mod harness;
+mod incremental;
 mod roundtrip;

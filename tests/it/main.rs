@@ -3,4 +3,5 @@
 
 mod api;
 mod download;
+mod draft;
 mod log;

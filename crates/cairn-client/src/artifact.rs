@@ -39,6 +39,8 @@ pub struct Artifact {
     handlers: Option<std::sync::Arc<cairn_storage::Handlers>>,
     /// The version this draft became, once logged.
     logged: Option<cairn_api::Version>,
+    /// The committed version an incremental draft started from (see `draft.rs`).
+    pub(crate) base: Option<crate::draft::Base>,
 }
 
 impl Artifact {
@@ -59,6 +61,7 @@ impl Artifact {
             stat_cache: None,
             handlers: None,
             logged: None,
+            base: None,
         })
     }
 
@@ -166,6 +169,12 @@ impl Artifact {
     /// succeeded.
     pub fn logged_version(&self) -> Option<&cairn_api::Version> {
         self.logged.as_ref()
+    }
+
+    /// Makes this (new, empty) draft start from `base`, with `manifest` as its entries.
+    pub(crate) fn start_from(&mut self, base: crate::draft::Base, manifest: Manifest) {
+        self.manifest = manifest;
+        self.base = Some(base);
     }
 
     /// Records the version the draft became, and freezes it.
@@ -296,9 +305,19 @@ impl Artifact {
 
     /// Adds entries all-or-nothing: if any breaks the same-path rule, none is added.
     pub(crate) fn add_all(&mut self, entries: Vec<ArtifactEntry>, overwrite: bool) -> Result<()> {
+        let base = self
+            .base
+            .as_ref()
+            .map(|base| std::sync::Arc::clone(&base.manifest));
         let entries = entries
             .into_iter()
-            .map(|ArtifactEntry { path, entry }| (path, entry));
+            .map(|ArtifactEntry { path, mut entry }| {
+                // Content added again unchanged at its path in the base keeps its birth id.
+                if let Some(base) = &base {
+                    crate::draft::keep_birth(base, &path, &mut entry);
+                }
+                (path, entry)
+            });
         Ok(self.manifest.add_all(entries, overwrite)?)
     }
 }

@@ -286,6 +286,26 @@ pub enum Error {
     /// An artifact path (`entity/project/name:alias`) did not parse or lacks a part.
     #[error(transparent)]
     ArtifactPath(#[from] cairn_api::ParseArtifactPathError),
+    /// The version a draft should start from does not exist (or the caller may not read it).
+    #[error(
+        "cannot start a draft from `{name}`: {detail}; check the name and the alias or version (`cairn artifact ls ENTITY/PROJECT` lists the collections)"
+    )]
+    BaseNotFound {
+        /// The version as the caller named it.
+        name: String,
+        /// What the server said.
+        detail: String,
+    },
+    /// A draft can only start from a committed version.
+    #[error(
+        "cannot start a draft from `{name}`: it is {state}, not COMMITTED; wait until its log has finished, or start from a committed version (`:latest`, `:vN`)"
+    )]
+    BaseNotCommitted {
+        /// The version.
+        name: String,
+        /// Its state.
+        state: String,
+    },
     /// An operation this version cannot do.
     #[error("{what} is not supported: {hint}")]
     NotSupported {
@@ -365,7 +385,10 @@ impl Error {
     pub fn code(&self) -> Option<cairn_api::ErrorCode> {
         use cairn_api::ErrorCode;
         match self {
-            Self::NotFound { .. } | Self::EntryNotFound { .. } => Some(ErrorCode::NotFound),
+            Self::NotFound { .. } | Self::EntryNotFound { .. } | Self::BaseNotFound { .. } => {
+                Some(ErrorCode::NotFound)
+            }
+            Self::BaseNotCommitted { .. } => Some(ErrorCode::Conflict),
             Self::PermissionDenied { .. } => Some(ErrorCode::PermissionDenied),
             Self::Unauthenticated { .. } => Some(ErrorCode::Unauthenticated),
             Self::Server { code, .. } => Some(*code),

@@ -9,6 +9,10 @@
 //! * [`Client`]: one connection to a server ([`Settings`]: base URL and API key, from
 //!   `CAIRN_BASE_URL` / `CAIRN_API_KEY` or the saved login), with the retry policy, the
 //!   transfer concurrency, a [`Progress`] sink and the local cache (`cairn-cache`).
+//! * Incremental versions: [`Artifact::new_draft`] (or [`LoggedArtifact::new_draft`]) starts a
+//!   draft from a committed version's manifest; add, remove or replace entries and log it as
+//!   the next version. Unchanged entries keep their digest, size and `birthArtifactID` and are
+//!   neither re-hashed nor re-uploaded; [`Artifact::changes`] says what differs.
 //! * [`Run`]: logs drafts ([`Run::log_artifact`]) and records what it uses
 //!   ([`Run::use_artifact`]); together that is the lineage.
 //! * [`Api`] and [`LoggedArtifact`]: look up `entity/project/name:alias`, read the manifest,
@@ -97,6 +101,7 @@ mod admin;
 mod artifact;
 mod client;
 mod download;
+mod draft;
 mod error;
 mod local;
 mod logged;
@@ -115,6 +120,7 @@ mod verify;
 pub use artifact::{Artifact, ArtifactEntry};
 pub use client::{CONCURRENCY_ENV, Client, DEFAULT_CONCURRENCY};
 pub use download::{DownloadOptions, Downloaded};
+pub use draft::Changes;
 pub use error::{Error, Result};
 pub use logged::{Api, LoggedArtifact};
 pub use options::{AddDirOptions, AddFileOptions, DEFAULT_MAX_OBJECTS, Policy, ReferenceOptions};

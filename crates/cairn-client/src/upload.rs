@@ -99,7 +99,8 @@ pub(crate) async fn log(
     let created: CreatedVersion = client
         .send_json(Method::POST, &routes::versions(entity, project), &request)
         .await?;
-    let distinct_blobs = sources.len() as u64;
+    // Entries carried over from a draft's base have no local file, so count blobs, not sources.
+    let distinct_blobs = distinct_file_blobs(&manifest)?;
     let mut uploaded = Uploaded::default();
     let version = if created.status == CreateVersionStatus::Existing {
         created.version
@@ -152,6 +153,17 @@ fn blob_sources(manifest: &Manifest) -> Result<BTreeMap<Md5Digest, Source>> {
         }
     }
     Ok(sources)
+}
+
+/// How many distinct blobs the file entries of the manifest name.
+fn distinct_file_blobs(manifest: &Manifest) -> Result<u64> {
+    let mut blobs = BTreeSet::new();
+    for (path, entry) in manifest.entries() {
+        if !entry.is_reference() {
+            blobs.insert(crate::download::entry_md5(path, entry)?);
+        }
+    }
+    Ok(blobs.len() as u64)
 }
 
 async fn put_manifest(client: &Client, id: &str, manifest: &Manifest) -> Result<ManifestReceipt> {

@@ -1,6 +1,6 @@
-//! `cairn artifact put|get|ls|collection`: log a file or directory as a new version, download a
-//! version, list a project's collections or a collection's versions, rename or describe a
-//! collection.
+//! `cairn artifact put|get|ls|collection|lineage`: log files or directories as a new version (or,
+//! with `--base`, as the next version of an existing one), download a version, list a project's
+//! collections or a collection's versions, rename or describe a collection, show lineage.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use cairn_api::{
 };
 use cairn_cache::LinkMode;
 use cairn_client::{
-    AddDirOptions, AddFileOptions, Api, Artifact, Client, DownloadOptions, RunOptions,
+    AddDirOptions, AddFileOptions, Api, Artifact, Client, DownloadOptions, Logged, RunOptions,
 };
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -23,7 +23,8 @@ use crate::progress::Bars;
 /// `cairn artifact ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum ArtifactCommand {
-    /// Log a file or directory as a new version (nothing new when the content is unchanged).
+    /// Log files or directories as a new version (nothing new when the content is unchanged);
+    /// with --base, the next version of an existing one with entries added, replaced or removed.
     Put(PutArgs),
     /// Download a version into a directory.
     Get(GetArgs),
@@ -54,26 +55,38 @@ pub(crate) struct LineageArgs {
 /// Arguments of `cairn artifact put`.
 #[derive(Debug, Args)]
 pub(crate) struct PutArgs {
-    /// `[entity/]project/name`; the entity defaults to your user.
-    #[arg(long)]
-    name: String,
-    /// The artifact type (`dataset`, `model`, ...).
-    #[arg(long = "type", default_value = "dataset")]
-    artifact_type: String,
+    /// `[entity/]project/name`; the entity defaults to your user. With --base it may be left
+    /// out (the new version goes to the base's collection).
+    #[arg(long, required_unless_present = "base")]
+    name: Option<String>,
+    /// The artifact type (`dataset`, `model`, ...); `dataset` by default, the base's with
+    /// --base.
+    #[arg(long = "type")]
+    artifact_type: Option<String>,
+    /// Start from this committed version, `[entity/]project/name[:alias|:vN]` (`latest` by
+    /// default): its entries are kept without being hashed or uploaded again, PATHs are added
+    /// (replacing entries at the same paths) and --remove takes entries out.
+    #[arg(long, value_name = "NAME:ALIAS")]
+    base: Option<String>,
+    /// With --base: remove this entry, or every entry under this directory (repeatable).
+    #[arg(long = "remove", value_name = "PATH", requires = "base")]
+    removes: Vec<String>,
     /// An alias to point at the new version (repeatable); `latest` always moves.
     #[arg(long = "alias")]
     aliases: Vec<String>,
-    /// A description of the version.
+    /// A description of the version (with --base, the base's by default).
     #[arg(long)]
     description: Option<String>,
-    /// Metadata as a JSON object.
+    /// Metadata as a JSON object (with --base, the base's by default).
     #[arg(long)]
     metadata: Option<String>,
     /// Print one JSON object instead of words.
     #[arg(long)]
     json: bool,
-    /// The file or directory to log.
-    path: PathBuf,
+    /// The files or directories to log: a directory's files go in at the artifact's root, a
+    /// file under its own name. Without --base at least one is needed.
+    #[arg(required_unless_present = "base")]
+    paths: Vec<PathBuf>,
 }
 
 /// Arguments of `cairn artifact get`.
@@ -149,32 +162,50 @@ pub(crate) fn run(command: ArtifactCommand) -> anyhow::Result<()> {
     }
 }
 
-#[expect(clippy::print_stdout, reason = "the command's result")]
+/// Where a put goes: a collection of a project.
+#[derive(Debug)]
+struct Target {
+    entity: Option<String>,
+    project: String,
+    name: String,
+}
+
 async fn put(args: PutArgs) -> anyhow::Result<()> {
-    let target = ArtifactPath::parse(&args.name).map_err(UsageError::from)?;
-    if args.path.as_os_str().is_empty() {
+    if args.paths.iter().any(|path| path.as_os_str().is_empty()) {
         return Err(UsageError::new("PATH is empty; give the file or directory to log").into());
     }
-    let Some(project) = target.project.clone() else {
-        return Err(UsageError::new(format!(
-            "--name `{}` needs a project: write `project/{}` or `entity/project/{}`",
-            args.name, target.name, target.name
-        ))
-        .into());
+    let target = match &args.name {
+        Some(name) => Some(parse_target(name)?),
+        None => None,
     };
-    if target.selector.is_some() {
-        return Err(UsageError::new(format!(
-            "--name `{}` must not carry `:alias`; pass aliases with --alias",
-            args.name
-        ))
-        .into());
+    if let Some(base) = &args.base {
+        ArtifactPath::parse(base).map_err(|error| UsageError::new(format!("--base: {error}")))?;
+        if args.paths.is_empty() && args.removes.is_empty() {
+            return Err(UsageError::new(
+                "--base alone changes nothing; give PATHs to add or --remove PATH to take entries out",
+            )
+            .into());
+        }
     }
     let bars = Arc::new(Bars::new(args.json));
     let client = Client::from_env()?.with_progress(bars);
 
-    let mut artifact = Artifact::new(&target.name, &args.artifact_type)?;
-    if let Some(description) = args.description {
-        artifact = artifact.with_description(description);
+    let (mut artifact, target) = match &args.base {
+        Some(base) => {
+            let draft = Artifact::new_draft(&client, base).await?;
+            let target = draft_target(&draft, target, args.artifact_type.as_deref())?;
+            (draft, target)
+        }
+        None => {
+            let Some(target) = target else {
+                return Err(UsageError::new("--name is required without --base").into());
+            };
+            let artifact_type = args.artifact_type.as_deref().unwrap_or("dataset");
+            (Artifact::new(&target.name, artifact_type)?, target)
+        }
+    };
+    if let Some(description) = &args.description {
+        artifact = artifact.with_description(description.clone());
     }
     if let Some(metadata) = &args.metadata {
         let value: serde_json::Value = serde_json::from_str(metadata)
@@ -190,17 +221,33 @@ async fn put(args: PutArgs) -> anyhow::Result<()> {
     {
         artifact = artifact.with_stat_cache(Arc::new(stat_cache));
     }
-    let metadata = fs_err::metadata(&args.path)
-        .with_context(|| format!("cannot log `{}`", args.path.display()))?;
-    if metadata.is_dir() {
-        artifact.add_dir(&args.path, &AddDirOptions::default())?;
-    } else {
-        artifact.add_file(&args.path, &AddFileOptions::default())?;
+    for item in &args.removes {
+        if let Err(error) = artifact.remove(item) {
+            let base = artifact
+                .base()
+                .map(cairn_api::Version::qualified_name)
+                .unwrap_or_default();
+            return Err(UsageError::new(format!(
+                "--remove `{item}`: the base `{base}` has no entry `{item}` and no entry under `{item}/` ({error}); `cairn artifact get {base}` shows its files"
+            ))
+            .into());
+        }
+    }
+    // On a base, a path given again replaces its entry: that is what the user asks for.
+    let replace = args.base.is_some();
+    for path in &args.paths {
+        let metadata =
+            fs_err::metadata(path).with_context(|| format!("cannot log `{}`", path.display()))?;
+        if metadata.is_dir() {
+            artifact.add_dir(path, &AddDirOptions::default().with_merge(replace))?;
+        } else {
+            artifact.add_file(path, &AddFileOptions::default().with_overwrite(replace))?;
+        }
     }
 
     let options = RunOptions {
         entity: target.entity.clone(),
-        project,
+        project: target.project.clone(),
         job_type: Some("cairn-artifact-put".to_owned()),
         ..RunOptions::default()
     };
@@ -214,32 +261,122 @@ async fn put(args: PutArgs) -> anyhow::Result<()> {
         }
     };
     run.finish(0).await?;
+    print_put(&args, &artifact, &logged)
+}
 
+/// `--name` parsed: a collection with a project, without an alias.
+fn parse_target(name: &str) -> anyhow::Result<Target> {
+    let target = ArtifactPath::parse(name).map_err(UsageError::from)?;
+    let Some(project) = target.project.clone() else {
+        return Err(UsageError::new(format!(
+            "--name `{name}` needs a project: write `project/{}` or `entity/project/{}`",
+            target.name, target.name
+        ))
+        .into());
+    };
+    if target.selector.is_some() {
+        return Err(UsageError::new(format!(
+            "--name `{name}` must not carry `:alias`; pass aliases with --alias"
+        ))
+        .into());
+    }
+    Ok(Target {
+        entity: target.entity,
+        project,
+        name: target.name,
+    })
+}
+
+/// Where a draft from a base goes: the base's collection. `--name` and `--type`, when given,
+/// must agree with it.
+fn draft_target(
+    draft: &Artifact,
+    named: Option<Target>,
+    artifact_type: Option<&str>,
+) -> anyhow::Result<Target> {
+    let Some(base) = draft.base() else {
+        return Err(anyhow::anyhow!("a draft from --base has no base"));
+    };
+    if let Some(artifact_type) = artifact_type
+        && artifact_type != base.artifact_type
+    {
+        return Err(UsageError::new(format!(
+            "--type `{artifact_type}` does not match the base `{}`, which is a `{}`; a new version keeps its collection's type, so drop --type",
+            base.qualified_name(),
+            base.artifact_type
+        ))
+        .into());
+    }
+    if let Some(named) = named {
+        let same = named.name == base.collection
+            && named.project == base.project
+            && named
+                .entity
+                .as_ref()
+                .is_none_or(|entity| *entity == base.entity);
+        if !same {
+            return Err(UsageError::new(format!(
+                "--name names another collection than the base `{}`; a draft from --base becomes the next version of the base's collection, so drop --name",
+                base.qualified_name()
+            ))
+            .into());
+        }
+    }
+    Ok(Target {
+        entity: Some(base.entity.clone()),
+        project: base.project.clone(),
+        name: base.collection.clone(),
+    })
+}
+
+#[expect(clippy::print_stdout, reason = "the command's result")]
+fn print_put(args: &PutArgs, artifact: &Artifact, logged: &Logged) -> anyhow::Result<()> {
     let version = logged.artifact.version();
+    let changes = artifact.changes();
     if args.json {
-        let value = json!({
+        let mut value = json!({
             "version": version,
             "status": logged.status,
             "uploaded_blobs": logged.uploaded_blobs,
             "uploaded_bytes": logged.uploaded_bytes,
             "reused_blobs": logged.reused_blobs,
         });
+        if let (Some(base), Some(changes), Some(object)) =
+            (artifact.base(), &changes, value.as_object_mut())
+        {
+            object.insert("base".to_owned(), json!(base));
+            object.insert("added".to_owned(), json!(paths(&changes.added)));
+            object.insert("replaced".to_owned(), json!(paths(&changes.replaced)));
+            object.insert("removed".to_owned(), json!(paths(&changes.removed)));
+            object.insert("kept".to_owned(), json!(changes.kept));
+        }
         println!("{value}");
-    } else {
-        let what = match logged.status {
-            cairn_api::CreateVersionStatus::Existing => "unchanged, already logged as",
-            _ => "logged",
-        };
-        println!(
-            "{what} {} ({} files, {}); uploaded {} blobs ({}), {} already on the server",
-            version.qualified_name(),
-            version.file_count,
-            human_bytes(version.size),
-            logged.uploaded_blobs,
-            human_bytes(logged.uploaded_bytes),
-            logged.reused_blobs,
-        );
+        return Ok(());
     }
+    let what = match logged.status {
+        cairn_api::CreateVersionStatus::Existing => "unchanged, already logged as",
+        _ => "logged",
+    };
+    let from = match (artifact.base(), &changes) {
+        (Some(base), Some(changes)) => format!(
+            " from {}: {} added, {} replaced, {} removed, {} kept",
+            base.qualified_name(),
+            changes.added.len(),
+            changes.replaced.len(),
+            changes.removed.len(),
+            changes.kept,
+        ),
+        _ => String::new(),
+    };
+    println!(
+        "{what} {} ({} files, {}){from}; uploaded {} blobs ({}), {} already on the server",
+        version.qualified_name(),
+        version.file_count,
+        human_bytes(version.size),
+        logged.uploaded_blobs,
+        human_bytes(logged.uploaded_bytes),
+        logged.reused_blobs,
+    );
     Ok(())
 }
 
@@ -290,7 +427,6 @@ async fn get(args: GetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[expect(clippy::print_stdout, reason = "the command's result")]
 /// `entity/project` or `entity/project/name`, split.
 fn split_path(path: &str) -> Option<(&str, &str, Option<&str>)> {
     let parts: Vec<&str> = path.split('/').collect();
@@ -688,6 +824,14 @@ fn lineage_dot(graph: &LineageGraph) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+/// Entry paths as JSON strings.
+fn paths(paths: &[cairn_manifest::LogicalPath]) -> Vec<&str> {
+    paths
+        .iter()
+        .map(cairn_manifest::LogicalPath::as_str)
+        .collect()
 }
 
 /// `1.5 MiB`-style sizes for people.
