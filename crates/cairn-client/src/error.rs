@@ -306,6 +306,39 @@ pub enum Error {
         /// Its state.
         state: String,
     },
+    /// A table (or table file) is not what a W&B table may be.
+    #[error("{what} is not a valid W&B table: {reason}")]
+    InvalidTable {
+        /// The table or file concerned (an entry path when read from an artifact).
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A part of a distributed version gives a path contents another writer gave differently;
+    /// the server's message names both writers.
+    #[error(
+        "cannot add this part to distributed artifact `{name}` (distributed id `{distributed_id}`): {detail}; write that path from one writer only, or give it the same contents everywhere"
+    )]
+    DistributedConflict {
+        /// The collection.
+        name: String,
+        /// The distributed id.
+        distributed_id: String,
+        /// What the server said (both writers, the path and both digests).
+        detail: String,
+    },
+    /// The distributed version was finished (committed) already: it takes no more parts.
+    #[error(
+        "distributed artifact `{name}` (distributed id `{distributed_id}`) was finished already and takes no more parts; log the new files under another distributed id ({detail})"
+    )]
+    DistributedFinished {
+        /// The collection.
+        name: String,
+        /// The distributed id.
+        distributed_id: String,
+        /// What the server said (it names the committed version).
+        detail: String,
+    },
     /// An operation this version cannot do.
     #[error("{what} is not supported: {hint}")]
     NotSupported {
@@ -388,7 +421,10 @@ impl Error {
             Self::NotFound { .. } | Self::EntryNotFound { .. } | Self::BaseNotFound { .. } => {
                 Some(ErrorCode::NotFound)
             }
-            Self::BaseNotCommitted { .. } => Some(ErrorCode::Conflict),
+            Self::BaseNotCommitted { .. } | Self::DistributedConflict { .. } => {
+                Some(ErrorCode::Conflict)
+            }
+            Self::DistributedFinished { .. } => Some(ErrorCode::NotPending),
             Self::PermissionDenied { .. } => Some(ErrorCode::PermissionDenied),
             Self::Unauthenticated { .. } => Some(ErrorCode::Unauthenticated),
             Self::Server { code, .. } => Some(*code),

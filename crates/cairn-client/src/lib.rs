@@ -15,6 +15,13 @@
 //!   neither re-hashed nor re-uploaded; [`Artifact::changes`] says what differs.
 //! * [`Run`]: logs drafts ([`Run::log_artifact`]) and records what it uses
 //!   ([`Run::use_artifact`]); together that is the lineage.
+//! * Distributed versions: many runs (processes, machines) each
+//!   [`upsert_artifact`](Run::upsert_artifact) their own files into one PENDING version named
+//!   by a distributed id, and one [`finish_artifact`](Run::finish_artifact)s it: the server
+//!   commits the union. A path given different contents by two writers is refused, naming both.
+//! * [`Table`] and [`PartitionedTable`]: W&B tables as the SDK writes them into artifacts
+//!   ([`Artifact::add_table`], [`LoggedArtifact::get_table`]), so tables pass between the SDK
+//!   and Cairn in both directions.
 //! * [`Api`] and [`LoggedArtifact`]: look up `entity/project/name:alias`, read the manifest,
 //!   [`download`](LoggedArtifact::download), [`checkout`](LoggedArtifact::checkout),
 //!   [`verify`](LoggedArtifact::verify), edit description, metadata, aliases and tags.
@@ -100,6 +107,7 @@
 mod admin;
 mod artifact;
 mod client;
+mod distributed;
 mod download;
 mod draft;
 mod error;
@@ -113,12 +121,14 @@ mod retry;
 mod run;
 mod settings;
 mod stat;
+mod table;
 mod transfer;
 mod upload;
 mod verify;
 
 pub use artifact::{Artifact, ArtifactEntry};
 pub use client::{CONCURRENCY_ENV, Client, DEFAULT_CONCURRENCY};
+pub use distributed::Upserted;
 pub use download::{DownloadOptions, Downloaded};
 pub use draft::Changes;
 pub use error::{Error, Result};
@@ -128,4 +138,7 @@ pub use progress::{NoProgress, Phase, Progress};
 pub use retry::RetryPolicy;
 pub use run::{Run, RunOptions};
 pub use settings::{API_KEY_ENV, BASE_URL_ENV, CONFIG_DIR_ENV, DEFAULT_BASE_URL, Settings};
+pub use table::{
+    MAX_ARTIFACT_ROWS, PARTITIONED_TABLE_SUFFIX, PartitionedTable, TABLE_SUFFIX, Table,
+};
 pub use upload::Logged;

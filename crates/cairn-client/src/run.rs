@@ -4,7 +4,8 @@
 use cairn_api::{ArtifactPath, CreateRun, FinishRun, ResumeMode, UseArtifact, routes};
 use reqwest::Method;
 
-use crate::{Artifact, Client, Logged, LoggedArtifact, Result};
+use crate::distributed::{self, Part};
+use crate::{Artifact, Client, Logged, LoggedArtifact, Result, Upserted};
 
 /// How [`Run::init`] finds or creates its run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -121,6 +122,107 @@ impl Run {
             aliases,
         )
         .await
+    }
+
+    /// The name this run's parts of distributed versions are uploaded under:
+    /// ``run `entity/project/id` `` (the W&B protocol names SDK runs the same way). The server
+    /// names both writers when two of them give one path different contents.
+    pub fn writer_name(&self) -> String {
+        format!(
+            "run `{}/{}/{}`",
+            self.info.entity, self.info.project, self.info.id
+        )
+    }
+
+    /// Adds `artifact`'s files as this run's part of the distributed version `distributed_id`
+    /// (in the artifact's collection), creating that PENDING version if this is the first
+    /// writer, and uploads the blobs the server lacks for the part. The version is not
+    /// committed: call [`finish_artifact`](Self::finish_artifact) once every writer has
+    /// upserted. Many processes may do this at once; each run is one writer, and a second
+    /// upsert by the same run adds to its part. `aliases` are applied when the version
+    /// commits. The draft is finalized.
+    ///
+    /// Errors: [`Error::DistributedConflict`](crate::Error::DistributedConflict) when another
+    /// writer gave one of the paths other contents (the message names both writers),
+    /// [`Error::DistributedFinished`](crate::Error::DistributedFinished) when the version was
+    /// committed already.
+    ///
+    /// ```no_run
+    /// use cairn_client::{Artifact, Client, Run, RunOptions, Table};
+    /// use serde_json::json;
+    ///
+    /// # async fn example(shard: u32) -> cairn_client::Result<()> {
+    /// let client = Client::from_env()?;
+    /// let run = Run::init(&client, RunOptions::new("vision").with_job_type("shard")).await?;
+    /// let mut artifact = Artifact::new("predictions", "dataset")?;
+    /// let table = Table::with_rows(["shard", "score"], vec![vec![json!(shard), json!(0.9)]])?;
+    /// artifact.add_table(&format!("parts/{shard}"), &table)?;
+    /// run.upsert_artifact(&mut artifact, "eval-2025-01-31", &[]).await?;
+    /// run.finish(0).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn upsert_artifact(
+        &self,
+        artifact: &mut Artifact,
+        distributed_id: &str,
+        aliases: &[String],
+    ) -> Result<Upserted> {
+        let writer = self.writer_name();
+        distributed::upsert(
+            &self.client,
+            &self.part(distributed_id, &writer),
+            artifact,
+            aliases,
+        )
+        .await
+    }
+
+    /// [`upsert_artifact`](Self::upsert_artifact), then commits the distributed version: the
+    /// server merges every writer's part into one manifest (their union, digest computed over
+    /// it) and commits it as the collection's next version. Call it once, after every other
+    /// writer's upsert has returned; `artifact` may be empty. Afterwards the distributed id is
+    /// finalized: further upserts fail with
+    /// [`Error::DistributedFinished`](crate::Error::DistributedFinished).
+    ///
+    /// ```no_run
+    /// use cairn_client::{Artifact, Client, PartitionedTable, Run, RunOptions};
+    ///
+    /// # async fn example() -> cairn_client::Result<()> {
+    /// let client = Client::from_env()?;
+    /// let run = Run::init(&client, RunOptions::new("vision").with_job_type("collect")).await?;
+    /// let mut artifact = Artifact::new("predictions", "dataset")?;
+    /// artifact.add_partitioned_table("table", &PartitionedTable::new("parts"))?;
+    /// let logged = run.finish_artifact(&mut artifact, "eval-2025-01-31", &[]).await?;
+    /// let rows = logged.artifact.get_table("table").await?.rows().len();
+    /// println!("{} with {rows} rows", logged.artifact.qualified_name());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn finish_artifact(
+        &self,
+        artifact: &mut Artifact,
+        distributed_id: &str,
+        aliases: &[String],
+    ) -> Result<Logged> {
+        let writer = self.writer_name();
+        distributed::finish(
+            &self.client,
+            &self.part(distributed_id, &writer),
+            artifact,
+            aliases,
+        )
+        .await
+    }
+
+    fn part<'a>(&'a self, distributed_id: &'a str, writer: &'a str) -> Part<'a> {
+        Part {
+            entity: &self.info.entity,
+            project: &self.info.project,
+            run: &self.info.id,
+            distributed_id,
+            writer,
+        }
     }
 
     /// Looks up an artifact version (`name:alias`, `project/name:v3` or

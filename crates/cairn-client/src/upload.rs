@@ -51,7 +51,7 @@ pub struct Logged {
 
 /// Where the bytes of one blob come from.
 #[derive(Debug, Clone)]
-struct Source {
+pub(crate) struct Source {
     path: PathBuf,
     md5: Md5Digest,
 }
@@ -125,20 +125,20 @@ pub(crate) async fn log(
 }
 
 #[derive(Debug, Default, Clone, Copy)]
-struct Uploaded {
-    blobs: u64,
-    bytes: u64,
+pub(crate) struct Uploaded {
+    pub(crate) blobs: u64,
+    pub(crate) bytes: u64,
 }
 
 impl Uploaded {
-    fn add(&mut self, other: Self) {
+    pub(crate) fn add(&mut self, other: Self) {
         self.blobs += other.blobs;
         self.bytes += other.bytes;
     }
 }
 
 /// The local file behind every distinct blob of the manifest, by MD5.
-fn blob_sources(manifest: &Manifest) -> Result<BTreeMap<Md5Digest, Source>> {
+pub(crate) fn blob_sources(manifest: &Manifest) -> Result<BTreeMap<Md5Digest, Source>> {
     let mut sources = BTreeMap::new();
     for (path, entry) in manifest.entries() {
         if entry.is_reference() {
@@ -156,7 +156,7 @@ fn blob_sources(manifest: &Manifest) -> Result<BTreeMap<Md5Digest, Source>> {
 }
 
 /// How many distinct blobs the file entries of the manifest name.
-fn distinct_file_blobs(manifest: &Manifest) -> Result<u64> {
+pub(crate) fn distinct_file_blobs(manifest: &Manifest) -> Result<u64> {
     let mut blobs = BTreeSet::new();
     for (path, entry) in manifest.entries() {
         if !entry.is_reference() {
@@ -184,7 +184,7 @@ async fn put_manifest(client: &Client, id: &str, manifest: &Manifest) -> Result<
 /// The manifest as it is published: wandb-core's format, but without `local_path`. The uploader's
 /// absolute paths (home directories, user names, project layout) are of no use to readers and
 /// would be shown to everyone who may read the project; the artifact digest does not cover them.
-fn without_local_paths(manifest: &Manifest) -> Result<Manifest> {
+pub(crate) fn without_local_paths(manifest: &Manifest) -> Result<Manifest> {
     let mut published =
         Manifest::with_storage_policy_config(manifest.storage_policy_config().clone());
     for (path, entry) in manifest.entries() {
@@ -218,7 +218,7 @@ async fn commit_until_complete(
     }
 }
 
-async fn commit(client: &Client, id: &str) -> Result<Version> {
+pub(crate) async fn commit(client: &Client, id: &str) -> Result<Version> {
     match client
         .send_json(Method::POST, &routes::commit(id), &CommitVersion {})
         .await
@@ -246,7 +246,7 @@ async fn commit(client: &Client, id: &str) -> Result<Version> {
 
 /// Uploads `missing`, `concurrency` requests at a time; large blobs first so the long
 /// transfers start early.
-async fn upload_blobs(
+pub(crate) async fn upload_blobs(
     client: &Client,
     id: &str,
     missing: &[BlobRef],
