@@ -2,6 +2,7 @@
 //! One binary (house style rule 17); each module is one area of behaviour.
 
 mod api;
+mod distributed;
 mod download;
 mod draft;
 mod log;

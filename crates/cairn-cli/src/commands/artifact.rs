@@ -12,7 +12,8 @@ use cairn_api::{
 };
 use cairn_cache::LinkMode;
 use cairn_client::{
-    AddDirOptions, AddFileOptions, Api, Artifact, Client, DownloadOptions, Logged, RunOptions,
+    AddDirOptions, AddFileOptions, Api, Artifact, Client, DownloadOptions, Logged,
+    PartitionedTable, RunOptions, Table,
 };
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -80,12 +81,30 @@ pub(crate) struct PutArgs {
     /// Metadata as a JSON object (with --base, the base's by default).
     #[arg(long)]
     metadata: Option<String>,
+    /// Add the files as this process's part of the distributed version ID: every put with
+    /// the same ID (from any process or machine) adds to one PENDING version, until a put with
+    /// --finish commits their union. A path given different contents by two puts is refused.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["base", "removes"])]
+    distributed_id: Option<String>,
+    /// With --distributed-id: after adding this part (PATHs are optional then), commit the
+    /// version with every part merged. Afterwards the ID takes no more parts.
+    #[arg(long, requires = "distributed_id")]
+    finish: bool,
+    /// Add a W&B table as `NAME.table.json` from FILE, a JSON object with `columns` and `data`
+    /// (rows), e.g. `--table parts/3=scores.json` (repeatable).
+    #[arg(long = "table", value_name = "NAME=FILE")]
+    tables: Vec<String>,
+    /// Add a partitioned table `NAME.partitioned-table.json` whose parts are the
+    /// `*.table.json` files under PARTS_PATH, e.g. `--partitioned-table table=parts`
+    /// (repeatable).
+    #[arg(long = "partitioned-table", value_name = "NAME=PARTS_PATH")]
+    partitioned_tables: Vec<String>,
     /// Print one JSON object instead of words.
     #[arg(long)]
     json: bool,
     /// The files or directories to log: a directory's files go in at the artifact's root, a
-    /// file under its own name. Without --base at least one is needed.
-    #[arg(required_unless_present = "base")]
+    /// file under its own name. Without --base, --finish or a table at least one is needed.
+    #[arg(required_unless_present_any = ["base", "finish", "tables", "partitioned_tables"])]
     paths: Vec<PathBuf>,
 }
 
@@ -245,6 +264,16 @@ async fn put(args: PutArgs) -> anyhow::Result<()> {
         }
     }
 
+    for table in &args.tables {
+        let (name, file) = split_pair(table, "--table", "NAME=FILE")?;
+        let table = read_table(std::path::Path::new(file))?;
+        artifact.add_table(name, &table)?;
+    }
+    for pointer in &args.partitioned_tables {
+        let (name, parts_path) = split_pair(pointer, "--partitioned-table", "NAME=PARTS_PATH")?;
+        artifact.add_partitioned_table(name, &PartitionedTable::new(parts_path))?;
+    }
+
     let options = RunOptions {
         entity: target.entity.clone(),
         project: target.project.clone(),
@@ -252,6 +281,9 @@ async fn put(args: PutArgs) -> anyhow::Result<()> {
         ..RunOptions::default()
     };
     let run = cairn_client::Run::init(&client, options).await?;
+    if let Some(distributed_id) = &args.distributed_id {
+        return put_part(&args, &run, &mut artifact, distributed_id).await;
+    }
     let logged = match run.log_artifact(&mut artifact, &args.aliases).await {
         Ok(logged) => logged,
         Err(error) => {
@@ -262,6 +294,125 @@ async fn put(args: PutArgs) -> anyhow::Result<()> {
     };
     run.finish(0).await?;
     print_put(&args, &artifact, &logged)
+}
+
+/// `--distributed-id`: upserts this part, and with `--finish` commits the version.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn put_part(
+    args: &PutArgs,
+    run: &cairn_client::Run,
+    artifact: &mut Artifact,
+    distributed_id: &str,
+) -> anyhow::Result<()> {
+    let writer = run.writer_name();
+    if args.finish {
+        let logged = match run
+            .finish_artifact(artifact, distributed_id, &args.aliases)
+            .await
+        {
+            Ok(logged) => logged,
+            Err(error) => {
+                let _ = run.clone().finish(1).await;
+                return Err(error.into());
+            }
+        };
+        run.clone().finish(0).await?;
+        let version = logged.artifact.version();
+        if args.json {
+            let value = json!({
+                "version": version,
+                "status": logged.status,
+                "distributed_id": distributed_id,
+                "writer": writer,
+                "finished": true,
+                "uploaded_blobs": logged.uploaded_blobs,
+                "uploaded_bytes": logged.uploaded_bytes,
+                "reused_blobs": logged.reused_blobs,
+            });
+            println!("{value}");
+        } else {
+            println!(
+                "finished distributed artifact {} (distributed id `{distributed_id}`): {} files, {}; this part uploaded {} blobs ({}), {} already on the server",
+                version.qualified_name(),
+                version.file_count,
+                human_bytes(version.size),
+                logged.uploaded_blobs,
+                human_bytes(logged.uploaded_bytes),
+                logged.reused_blobs,
+            );
+        }
+        return Ok(());
+    }
+    let upserted = match run
+        .upsert_artifact(artifact, distributed_id, &args.aliases)
+        .await
+    {
+        Ok(upserted) => upserted,
+        Err(error) => {
+            let _ = run.clone().finish(1).await;
+            return Err(error.into());
+        }
+    };
+    run.clone().finish(0).await?;
+    if args.json {
+        let value = json!({
+            "version": upserted.version,
+            "status": upserted.status,
+            "distributed_id": distributed_id,
+            "writer": upserted.writer,
+            "finished": false,
+            "files": upserted.files,
+            "uploaded_blobs": upserted.uploaded_blobs,
+            "uploaded_bytes": upserted.uploaded_bytes,
+            "reused_blobs": upserted.reused_blobs,
+        });
+        println!("{value}");
+    } else {
+        let version = &upserted.version;
+        println!(
+            "added a part to distributed artifact {}/{}/{} (distributed id `{distributed_id}`, {}) as {}: {} files; uploaded {} blobs ({}), {} already on the server; it stays PENDING until a put with --finish",
+            version.entity,
+            version.project,
+            version.collection,
+            match upserted.status {
+                cairn_api::CreateVersionStatus::Created => "started by this part",
+                _ => "joined",
+            },
+            upserted.writer,
+            upserted.files,
+            upserted.uploaded_blobs,
+            human_bytes(upserted.uploaded_bytes),
+            upserted.reused_blobs,
+        );
+    }
+    Ok(())
+}
+
+/// `NAME=VALUE` of a repeatable flag, split.
+fn split_pair<'a>(text: &'a str, flag: &str, shape: &str) -> anyhow::Result<(&'a str, &'a str)> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() && !value.is_empty() => Ok((name, value)),
+        _ => Err(UsageError::new(format!("{flag} `{text}` is not {shape}")).into()),
+    }
+}
+
+/// A table from a JSON file: a table file as the W&B SDK writes it, or any object with
+/// `columns` and `data`.
+fn read_table(file: &std::path::Path) -> anyhow::Result<Table> {
+    let text = fs_err::read_to_string(file)
+        .with_context(|| format!("cannot read the table `{}`", file.display()))?;
+    let mut value: serde_json::Value = serde_json::from_str(&text).map_err(|error| {
+        UsageError::new(format!(
+            "--table: `{}` is not JSON: {error}",
+            file.display()
+        ))
+    })?;
+    if let Some(object) = value.as_object_mut() {
+        object
+            .entry("_type")
+            .or_insert_with(|| serde_json::Value::from("table"));
+    }
+    Table::from_json(&value.to_string()).with_context(|| format!("--table: `{}`", file.display()))
 }
 
 /// `--name` parsed: a collection with a project, without an alias.
