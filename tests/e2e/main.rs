@@ -24,6 +24,7 @@
 mod access;
 mod connections;
 mod crash;
+mod distributed;
 mod exit_codes;
 mod harness;
 mod incremental;

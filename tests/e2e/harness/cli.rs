@@ -89,6 +89,11 @@ impl User {
         })
     }
 
+    /// The user's API key (for the client library, next to the CLI).
+    pub(crate) fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
     /// The user's local cache (`CAIRN_CACHE_DIR`).
     pub(crate) fn cache_dir(&self) -> PathBuf {
         self.home.path().join("cache")
