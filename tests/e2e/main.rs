@@ -13,6 +13,9 @@
 //! * [`incremental`]: `put --base NAME:ALIAS --remove PATH [PATH...]` makes the next version
 //!   from the changed files only (the base's files may be gone), sends only new contents, and
 //!   refuses an unknown base, a removal of what the base lacks, another type or collection.
+//! * [`distributed`]: eight `put --distributed-id` processes at once build one version, a
+//!   ninth `--finish`es it; the union downloads byte-identical, tables read back, a late part
+//!   and a two-writer conflict are refused.
 //! * [`access`]: another user cannot read or write a private project.
 //! * [`crash`]: killing the client or the server in the middle of an upload loses nothing and
 //!   stores nothing twice; the put resumes.

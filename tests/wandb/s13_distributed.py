@@ -10,6 +10,7 @@
 """
 
 import concurrent.futures
+import json
 import os
 
 import harness
@@ -84,6 +85,20 @@ def main() -> None:
     partitioned = art.get("table")
     rows = sorted(tuple(row) for _, row in partitioned.iterrows())
     harness.check_eq(len(rows), 2 * WRITERS, f"rows of the partitioned table under {root}")
+
+    harness.step("cairn artifact get downloads the same tables, readable as W&B tables")
+    cairn_root = ctx.path("cairn-download")
+    harness.cairn(ctx, ["artifact", "get", ctx.qualified(f"{NAME}:v0"), "--root", str(cairn_root)])
+    for index in range(WRITERS):
+        relative = f"parts/{index}.table.json"
+        ours = (cairn_root / relative).read_bytes()
+        harness.check_eq(ours, (ctx.path("download") / relative).read_bytes(), f"{relative} bytes")
+        parsed = json.loads(ours)
+        harness.check_eq(parsed["_type"], "table", f"{relative} _type")
+        harness.check_eq(parsed["columns"], ["writer", "value"], f"{relative} columns")
+        harness.check_eq(parsed["data"], [[index, index * 10], [index, index * 10 + 1]], f"{relative} rows")
+    pointer = json.loads((cairn_root / "table.partitioned-table.json").read_text())
+    harness.check_eq(pointer, {"_type": "partitioned-table", "parts_path": "parts"}, "the partitioned table")
 
     harness.step("an upsert after the finish is refused")
     late = harness.sdk_child(
