@@ -1,6 +1,7 @@
-//! Crashes in the middle of an upload: `kill -9` of the client, then of the server. Neither may
-//! leave a COMMITTED version with missing data, and re-running the same put resumes without
-//! storing anything twice.
+//! Crashes in the middle of a transfer: `kill -9` of the client, then of the server, during an
+//! upload. Neither may leave a COMMITTED version with missing data, and re-running the same put
+//! resumes without storing anything twice. And `kill -9` of a download: re-running it fetches
+//! only what the cache does not hold whole yet.
 //!
 //! The dataset is 40 files of 4 MiB of random bytes, uploaded one blob at a time
 //! (`CAIRN_TRANSFER_CONCURRENCY=1`), so the kill lands after the first blob arrived and long
