@@ -792,6 +792,29 @@ pub(crate) fn missing_blobs() -> Doc {
     Doc::of::<__path_missing_blobs>(Tag::Blobs)
 }
 
+/// Download many small blobs
+///
+/// The download mirror of the upload batch: the answer holds one frame per blob asked for (the
+/// 16-byte MD5, the size as 8 bytes big-endian, the content), in the order asked. Only blobs of
+/// at most 64 KiB, at most 10,000 of them and 16 MiB in all; larger blobs are downloaded one by
+/// one. One access decision covers the whole request.
+#[utoipa::path(
+    post, path = routes::PATTERN_SMALL_BLOBS, operation_id = "readSmallBlobs",
+    params(VersionPath),
+    request_body = cairn_api::ReadSmallBlobs,
+    security((), ("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "The frames", content_type = "application/vnd.cairn.blob-batch", body = inline(Bytes)),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+    ),
+)]
+pub(crate) fn read_small_blobs() -> Doc {
+    Doc::of::<__path_read_small_blobs>(Tag::Blobs)
+}
+
 /// Upload many small blobs
 ///
 /// Step 3 of the logging protocol for blobs of at most 64 KiB: a body of frames (the 16-byte
