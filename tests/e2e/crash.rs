@@ -1,6 +1,7 @@
-//! Crashes in the middle of an upload: `kill -9` of the client, then of the server. Neither may
-//! leave a COMMITTED version with missing data, and re-running the same put resumes without
-//! storing anything twice.
+//! Crashes in the middle of a transfer: `kill -9` of the client, then of the server, during an
+//! upload. Neither may leave a COMMITTED version with missing data, and re-running the same put
+//! resumes without storing anything twice. And `kill -9` of a download: re-running it fetches
+//! only what the cache does not hold whole yet.
 //!
 //! The dataset is 40 files of 4 MiB of random bytes, uploaded one blob at a time
 //! (`CAIRN_TRANSFER_CONCURRENCY=1`), so the kill lands after the first blob arrived and long
@@ -163,4 +164,70 @@ fn killing_the_server_mid_upload_keeps_committed_data_whole() -> Result<()> {
     // Nothing from the crashed run is left half-written where readers would see it.
     check_blob_files(world.data_dir())?;
     Ok(())
+}
+
+#[test]
+#[ignore = "needs the cairn binary: run `cargo xtask e2e`"]
+fn killing_a_get_mid_download_resumes_fetching_only_what_is_missing() -> Result<()> {
+    let world = World::new()?;
+    let input = dataset(&world)?;
+    put(&world.alice, &world.server, NAME, &input)?;
+    let elsewhere = world.alice.on_another_machine(&world.server)?;
+    let root = world.path("download");
+    let start = world.server.stats()?;
+
+    let mut client = elsewhere
+        .cairn(
+            &world.server,
+            [
+                "artifact",
+                "get",
+                &format!("{NAME}:v0"),
+                "--root",
+                crate::harness::utf8(&root)?,
+                "--json",
+            ],
+        )
+        .env("CAIRN_TRANSFER_CONCURRENCY", "1")
+        .spawn()?;
+    // With one transfer at a time, a blob is served only once the one before it arrived: after
+    // three, at least two sit whole in the cache.
+    let deadline = Instant::now() + FIRST_BLOB_TIMEOUT;
+    loop {
+        if world.server.stats()?.blobs_served >= start.blobs_served + 3 {
+            break;
+        }
+        if client.has_exited()? {
+            bail!("the get finished before three blobs were seen leaving");
+        }
+        if Instant::now() > deadline {
+            bail!("no blob was served within {FIRST_BLOB_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let killed = client.kill()?;
+    std::thread::sleep(Duration::from_millis(300));
+    let after_kill = world.server.stats()?;
+    let first_run = after_kill.blobs_served - start.blobs_served;
+    println!("killed the get after {first_run} of {FILES} blobs were served");
+    ensure!(
+        first_run < FILES,
+        "all {FILES} blobs were served before the kill, so nothing was interrupted; {killed}"
+    );
+
+    // The same machine (same cache) again: only what the first run did not finish travels.
+    let resumed = get(&elsewhere, &world.server, &format!("{NAME}:v0"), &root)?;
+    let end = world.server.stats()?;
+    let second_run = end.blobs_served - after_kill.blobs_served;
+    ensure!(
+        resumed.fetched_blobs == second_run,
+        "the resumed get reports the blobs it fetched ({}) as the server counted them ({second_run})",
+        resumed.fetched_blobs
+    );
+    // At most the blob in flight at the kill is fetched twice.
+    ensure!(
+        first_run + second_run <= FILES + 1 && second_run < FILES,
+        "the resumed get fetched {second_run} of {FILES} blobs after {first_run} were served before the kill"
+    );
+    assert_same_tree(&input, &root)
 }

@@ -498,7 +498,8 @@ mod tests {
                 "access",
                 "collections",
                 "lineage_graph",
-                "distributed"
+                "distributed",
+                "races"
             ]
         );
         let picked = select(&all, &["s03_api_edit".to_owned(), "cli".to_owned()]).unwrap();

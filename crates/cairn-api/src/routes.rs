@@ -101,6 +101,8 @@ pub const PATTERN_MISSING_BLOBS: &str = "/api/v1/artifacts/{id}/missing-blobs";
 pub const PATTERN_BLOB_BATCH: &str = "/api/v1/artifacts/{id}/blobs";
 /// `PUT` (raw bytes) / `GET` (with `Range`, `ETag`) one blob by its hex MD5.
 pub const PATTERN_BLOB: &str = "/api/v1/artifacts/{id}/blobs/{md5}";
+/// `POST` [`crate::ReadSmallBlobs`]: many small blobs in one answer, framed as in [`crate::batch`].
+pub const PATTERN_SMALL_BLOBS: &str = "/api/v1/artifacts/{id}/small-blobs";
 /// `POST` [`crate::CommitVersion`].
 pub const PATTERN_COMMIT: &str = "/api/v1/artifacts/{id}/commit";
 /// `GET` [`crate::Lineage`].
@@ -259,6 +261,11 @@ pub fn missing_blobs(id: &str) -> String {
 /// `/api/v1/artifacts/{id}/blobs`.
 pub fn blob_batch(id: &str) -> String {
     format!("{}/blobs", version(id))
+}
+
+/// `/api/v1/artifacts/{id}/small-blobs`.
+pub fn small_blobs(id: &str) -> String {
+    format!("{}/small-blobs", version(id))
 }
 
 /// `/api/v1/artifacts/{id}/blobs/{md5}`.

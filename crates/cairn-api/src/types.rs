@@ -619,6 +619,44 @@ pub struct Lineage {
     pub used_by: Vec<RunRef>,
 }
 
+/// `POST /api/v1/artifacts/{id}/small-blobs`: the download mirror of the upload batch. The
+/// answer (`application/vnd.cairn.blob-batch`, see [`crate::batch`]) holds one frame per blob,
+/// in the order asked. At most 10,000 blobs, each at most [`crate::SMALL_BLOB_MAX_SIZE`] bytes,
+/// [`crate::BATCH_MAX_BYTES`] in all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReadSmallBlobs {
+    /// The blobs' MD5s (32 lowercase hex digits each).
+    #[serde(with = "md5_list")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, max_items = 10000))]
+    pub md5: Vec<Md5Digest>,
+}
+
+mod md5_list {
+    use cairn_hash::Md5Digest;
+    use serde::{Deserialize as _, Deserializer, Serialize as _, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        md5s: &[Md5Digest],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        md5s.iter()
+            .map(Md5Digest::to_hex)
+            .collect::<Vec<_>>()
+            .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Md5Digest>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|hex| Md5Digest::from_hex(hex).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
 /// Which way a lineage graph is walked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -384,6 +384,25 @@ impl Client {
         .await
     }
 
+    /// `POST`s a JSON body and reads the raw bytes of the answer (a blob batch).
+    pub(crate) async fn post_json_for_bytes<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Bytes> {
+        let body = self.encode(path, body)?;
+        self.retrying(path, || async {
+            let response = self
+                .send(self.json_request(&Method::POST, path, &body))
+                .await?;
+            Ok(response
+                .bytes()
+                .await
+                .map_err(|error| self.transport_error(error))?)
+        })
+        .await
+    }
+
     /// Reads a success answer as JSON.
     pub(crate) async fn read_json<T: DeserializeOwned>(&self, response: Response) -> Result<T> {
         let url = response.url().as_str().to_owned();

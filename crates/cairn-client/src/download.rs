@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use cairn_api::batch::{FRAME_HEADER_LEN, FrameHeader};
 use cairn_api::routes;
 use cairn_cache::{Cache, LinkMode, ObjectKey};
 use cairn_hash::{FileHasher, Md5Digest};
@@ -284,13 +285,26 @@ impl LoggedArtifact {
             to_fetch.len() as u64,
             total_bytes,
         );
-        let fetches: Vec<Planned> = to_fetch.into_values().cloned().collect();
+        // Small file blobs travel many per request; the rest one by one.
+        let (small, fetches): (Vec<Planned>, Vec<Planned>) =
+            to_fetch.into_values().cloned().partition(|plan| {
+                plan.entry.reference.is_none()
+                    && plan.key.as_md5().is_some()
+                    && plan.size() <= cairn_api::SMALL_BLOB_MAX_SIZE
+            });
         let allow_missing = options.allow_missing_references;
-        let outcomes: Vec<(ObjectKey, Option<u64>)> = futures_util::stream::iter(fetches)
+        let batches = small_batches(small);
+        let batched: Vec<Vec<(ObjectKey, Option<u64>)>> = futures_util::stream::iter(batches)
+            .map(|batch| self.fetch_small_batch(&cache, batch, &guard))
+            .buffer_unordered(self.client.concurrency())
+            .try_collect()
+            .await?;
+        let mut outcomes: Vec<(ObjectKey, Option<u64>)> = futures_util::stream::iter(fetches)
             .map(|plan| self.fetch_into_cache(&cache, plan, &guard, allow_missing))
             .buffer_unordered(self.client.concurrency())
             .try_collect()
             .await?;
+        outcomes.extend(batched.into_iter().flatten());
         drop(guard);
         let mut skipped = BTreeSet::new();
         for (key, size) in outcomes {
@@ -385,6 +399,69 @@ impl LoggedArtifact {
                 }
             })
             .await
+    }
+
+    /// Fetches a batch of small file blobs in one request (`POST routes::small_blobs`) and
+    /// inserts each into the cache, verified against its MD5 and size.
+    async fn fetch_small_batch(
+        &self,
+        cache: &Arc<Cache>,
+        batch: Vec<Planned>,
+        guard: &PhaseGuard<'_>,
+    ) -> Result<Vec<(ObjectKey, Option<u64>)>> {
+        let route = routes::small_blobs(&self.version().id);
+        let md5: Vec<Md5Digest> = batch.iter().filter_map(|plan| plan.key.as_md5()).collect();
+        let request = cairn_api::ReadSmallBlobs { md5 };
+        let body = self.client.post_json_for_bytes(&route, &request).await?;
+        let protocol = |reason: String| Error::Protocol {
+            url: self.client.url(&route),
+            reason,
+        };
+        let mut frames: Vec<(Planned, bytes::Bytes)> = Vec::with_capacity(batch.len());
+        let mut rest = body;
+        for plan in batch {
+            if rest.len() < FRAME_HEADER_LEN {
+                return Err(protocol(format!(
+                    "the blob batch ended before blob `{}`",
+                    plan.label()
+                )));
+            }
+            let mut header = [0_u8; FRAME_HEADER_LEN];
+            header.copy_from_slice(&rest[..FRAME_HEADER_LEN]);
+            let header = FrameHeader::decode(&header);
+            let size = usize::try_from(header.size).unwrap_or(usize::MAX);
+            let expected = plan.key.as_md5().map(|md5| *md5.as_bytes());
+            if Some(header.md5) != expected || rest.len() - FRAME_HEADER_LEN < size {
+                return Err(protocol(format!(
+                    "the blob batch holds `{}` ({} bytes) where `{}` was expected",
+                    header.md5_hex(),
+                    header.size,
+                    plan.label()
+                )));
+            }
+            let data = rest.slice(FRAME_HEADER_LEN..FRAME_HEADER_LEN + size);
+            rest = rest.slice(FRAME_HEADER_LEN + size..);
+            frames.push((plan, data));
+        }
+        let bytes: u64 = frames.iter().map(|(_, data)| data.len() as u64).sum();
+        let count = frames.len() as u64;
+        let cache = Arc::clone(cache);
+        let inserted =
+            tokio::task::spawn_blocking(move || -> Result<Vec<(ObjectKey, Option<u64>)>> {
+                frames
+                    .into_iter()
+                    .map(|(plan, data)| {
+                        let inserted = cache
+                            .insert(&plan.key, data.as_ref(), plan.entry.size)
+                            .map_err(|error| cache_insert_error(error, &plan.label()))?;
+                        Ok((plan.key, Some(inserted.size)))
+                    })
+                    .collect()
+            })
+            .await
+            .map_err(join_error)??;
+        guard.advance(count, bytes);
+        Ok(inserted)
     }
 
     /// Streams one reference through its storage handler into the cache.
@@ -576,6 +653,28 @@ impl LoggedArtifact {
 }
 
 /// The cache key of an entry's content.
+/// Small blobs grouped for [`LoggedArtifact::fetch_small_batch`]: at most 1,000 blobs and 4 MiB
+/// per request, so a batch's bytes stay small and batches spread over the connections.
+fn small_batches(small: Vec<Planned>) -> Vec<Vec<Planned>> {
+    const MAX_BLOBS: usize = 1000;
+    const MAX_BYTES: u64 = 4 * 1024 * 1024;
+    let mut batches = Vec::new();
+    let mut current: Vec<Planned> = Vec::new();
+    let mut bytes = 0;
+    for plan in small {
+        if current.len() == MAX_BLOBS || bytes + plan.size() > MAX_BYTES {
+            batches.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += plan.size();
+        current.push(plan);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
 fn object_key(path: &LogicalPath, entry: &Entry) -> Result<ObjectKey> {
     let Some(uri) = &entry.reference else {
         if entry.digest_algorithm() != DigestAlgorithm::Md5 {

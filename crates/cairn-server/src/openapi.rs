@@ -20,8 +20,8 @@ use cairn_api::{
     CommitVersion, CreateRun, CreateTeam, CreateUser, CreateVersion, CreateVersionStatus,
     CreatedApiKey, CreatedVersion, ErrorCode, FinishRun, Lineage, LineageDirection, LineageEdge,
     LineageGraph, LineageNode, ManifestReceipt, PROBLEM_CONTENT_TYPE, Problem, Project,
-    ProjectList, ResumeMode, Role, Run, RunArtifacts, RunRef, RunState, ServerInfo, ServerStats,
-    SetTeamMember, Team, TeamMember, TeamMembership, UpdateCollection, UpdateVersion,
+    ProjectList, ReadSmallBlobs, ResumeMode, Role, Run, RunArtifacts, RunRef, RunState, ServerInfo,
+    ServerStats, SetTeamMember, Team, TeamMember, TeamMembership, UpdateCollection, UpdateVersion,
     UpsertProject, UseArtifact, User, Version, VersionList, VersionState, Viewer, Visibility,
 };
 use utoipa::openapi::path::{HttpMethod, Operation};
@@ -151,7 +151,7 @@ impl Tag {
             ManifestReceipt, BlobReceipt, CommitVersion, UpdateVersion, RunState, ResumeMode,
             CreateRun, Run, FinishRun, UseArtifact, RunArtifacts, RunRef, Lineage, ErrorCode,
             Problem, ArtifactType, ArtifactTypeList, UpdateCollection, LineageDirection,
-            LineageNode, LineageEdge, LineageGraph,
+            LineageNode, LineageEdge, LineageGraph, ReadSmallBlobs,
         ),
         responses(
             BadRequest, Unauthenticated, PermissionDenied, NotFound, Conflict, PayloadTooLarge,

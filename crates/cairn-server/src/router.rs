@@ -251,6 +251,12 @@ pub(crate) fn table() -> Vec<Route> {
         ),
         route(
             Method::POST,
+            routes::PATTERN_SMALL_BLOBS,
+            post(download::small_blobs),
+            operations::read_small_blobs,
+        ),
+        route(
+            Method::POST,
             routes::PATTERN_COMMIT,
             post(upload::commit),
             operations::commit_version,

@@ -187,6 +187,39 @@ impl Blobs {
         })
     }
 
+    /// Several packed blobs (MD5 hex, size), in order, read on one connection.
+    pub(crate) async fn read_packed_many(
+        &self,
+        blobs: Vec<(String, u64)>,
+    ) -> Result<Vec<Bytes>, Error> {
+        let data: Vec<Option<Vec<u8>>> = self
+            .packed
+            .read(move |connection| {
+                let mut statement = connection.prepare_cached(
+                    "SELECT data FROM packed_blobs WHERE md5_hex = ?1 AND size = ?2",
+                )?;
+                let mut found = Vec::with_capacity(blobs.len());
+                for (md5_hex, size) in &blobs {
+                    found.push(
+                        statement
+                            .query_row(params![md5_hex, *size as i64], |row| row.get(0))
+                            .optional()?,
+                    );
+                }
+                Ok(found)
+            })
+            .await?;
+        data.into_iter()
+            .map(|data| {
+                data.map(Bytes::from).ok_or_else(|| {
+                    Error::internal(
+                        "a packed blob recorded in the metadata is missing from packed.sqlite",
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Streams a stored (not packed) blob or a range of it.
     async fn read_stored(
         &self,

@@ -27,6 +27,12 @@ const MISSING_IN_REFUSAL: usize = 1000;
 /// Missing blobs handed to a receipt's consumer at a time.
 const MISSING_PER_PIECE: usize = 4096;
 
+/// The most blobs one [`Service::read_small_blobs`] answers.
+pub const SMALL_BLOBS_PER_READ: usize = 10_000;
+
+/// The most bytes one [`Service::read_small_blobs`] answers.
+pub const SMALL_BLOB_BYTES_PER_READ: u64 = 16 * 1024 * 1024;
+
 /// The largest manifest accepted.
 pub const MANIFEST_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -624,6 +630,65 @@ impl Service {
                 .await?
         };
         Ok(ServableBlob { md5_hex: md5, size })
+    }
+
+    /// Many small blobs (each at most [`crate::PACK_MAX_SIZE`] bytes) of a version the caller
+    /// may read, in the order asked, with one access decision for them all: the download
+    /// mirror of [`Service::receive_batch`]. At most [`SMALL_BLOBS_PER_READ`] blobs and
+    /// [`SMALL_BLOB_BYTES_PER_READ`] bytes per call; a blob the version may not serve, or a large
+    /// one, is refused naming it.
+    pub async fn read_small_blobs(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+        md5s: &[cairn_hash::Md5Digest],
+    ) -> Result<Vec<(cairn_hash::Md5Digest, Bytes)>, Error> {
+        if md5s.len() > SMALL_BLOBS_PER_READ {
+            return Err(Error::bad_request(format!(
+                "at most {SMALL_BLOBS_PER_READ} blobs per request, not {}",
+                md5s.len()
+            )));
+        }
+        let caller = caller.cloned();
+        let id = id.to_owned();
+        let wanted: Vec<cairn_hash::Md5Digest> = md5s.to_vec();
+        let sizes = {
+            let wanted = wanted.clone();
+            self.db()
+                .read(move |connection| {
+                    let state = readable_state(connection, caller.as_ref(), &id)?;
+                    let committed = state == VersionState::Committed;
+                    let mut sizes = Vec::with_capacity(wanted.len());
+                    let mut total: u64 = 0;
+                    for md5 in &wanted {
+                        let hex = md5.to_hex();
+                        let size = presence::servable_size(connection, &id, &hex, committed)?
+                            .ok_or_else(|| {
+                                Error::not_found(format!(
+                                    "blob `{hex}` is not an uploaded file of artifact version `{id}`"
+                                ))
+                            })?;
+                        if !Blobs::is_small(size) {
+                            return Err(Error::bad_request(format!(
+                                "blob `{hex}` has {size} bytes; blobs over {} bytes are downloaded one by one",
+                                crate::blobs::PACK_MAX_SIZE
+                            )));
+                        }
+                        total = total.saturating_add(size);
+                        if total > SMALL_BLOB_BYTES_PER_READ {
+                            return Err(Error::bad_request(format!(
+                                "the blobs asked for add up to more than {SMALL_BLOB_BYTES_PER_READ} bytes; ask for fewer at a time"
+                            )));
+                        }
+                        sizes.push((hex, size));
+                    }
+                    Ok(sizes)
+                })
+                .await?
+        };
+        let data = self.blobs().read_packed_many(sizes).await?;
+        Counters::add(&self.counters().blobs_served, data.len() as u64);
+        Ok(wanted.into_iter().zip(data).collect())
     }
 
     /// Bytes `range` of a blob found by [`Service::find_blob`] (the whole blob when `None`).

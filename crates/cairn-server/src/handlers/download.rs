@@ -154,6 +154,39 @@ pub(crate) async fn serve_blob(
     Ok(response)
 }
 
+/// `POST /api/v1/artifacts/{id}/small-blobs`: many small blobs in one answer, framed as a blob
+/// batch, in the order asked; one access decision for them all.
+pub(crate) async fn small_blobs(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    crate::extract::JsonBody(request): crate::extract::JsonBody<cairn_api::ReadSmallBlobs>,
+) -> Result<Response, ApiError> {
+    let blobs = state
+        .service()
+        .read_small_blobs(auth.caller(), &id, &request.md5)
+        .await?;
+    let length: usize = blobs
+        .iter()
+        .map(|(_, data)| cairn_api::batch::FRAME_HEADER_LEN + data.len())
+        .sum();
+    let mut body = bytes::BytesMut::with_capacity(length);
+    for (md5, data) in blobs {
+        let header = cairn_api::batch::FrameHeader {
+            md5: *md5.as_bytes(),
+            size: data.len() as u64,
+        };
+        body.extend_from_slice(&header.encode());
+        body.extend_from_slice(&data);
+    }
+    let mut response = (StatusCode::OK, Body::from(body.freeze())).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(cairn_api::batch::CONTENT_TYPE),
+    );
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,15 @@ struct ProjectPath {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[expect(dead_code, reason = "describes query parameters; never built")]
+struct ManifestQuery {
+    /// Who writes this part of a distributed version (a run, say); ignored for other versions.
+    #[param(max_length = 256)]
+    writer: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes query parameters; never built")]
 struct GraphQuery {
     /// Hops from the version (version → run or run → version), 1 to 1000; default 2.
     #[param(minimum = 1, maximum = 1000)]
@@ -711,10 +720,11 @@ pub(crate) fn update_version() -> Doc {
 /// kept verbatim. Rejected with `invalid_manifest` when it does not parse, escapes the
 /// artifact root, uses XXH128 file digests, or does not hash to the version's digest. Only
 /// while PENDING; identical bytes may be sent again, different bytes replace the manifest.
-/// The receipt lists the blobs still to upload.
+/// The receipt lists the blobs still to upload. For a distributed version the upload is one
+/// writer's part (`writer`; the caller's name by default) and the receipt that part's.
 #[utoipa::path(
     put, path = routes::PATTERN_MANIFEST, operation_id = "putManifest",
-    params(VersionPath),
+    params(VersionPath, ManifestQuery),
     request_body(
         content = inline(JsonObject), content_type = "application/json",
         description = "The manifest, as the client wrote it",
@@ -780,6 +790,29 @@ pub(crate) fn get_manifest() -> Doc {
 )]
 pub(crate) fn missing_blobs() -> Doc {
     Doc::of::<__path_missing_blobs>(Tag::Blobs)
+}
+
+/// Download many small blobs
+///
+/// The download mirror of the upload batch: the answer holds one frame per blob asked for (the
+/// 16-byte MD5, the size as 8 bytes big-endian, the content), in the order asked. Only blobs of
+/// at most 64 KiB, at most 10,000 of them and 16 MiB in all; larger blobs are downloaded one by
+/// one. One access decision covers the whole request.
+#[utoipa::path(
+    post, path = routes::PATTERN_SMALL_BLOBS, operation_id = "readSmallBlobs",
+    params(VersionPath),
+    request_body = cairn_api::ReadSmallBlobs,
+    security((), ("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "The frames", content_type = "application/vnd.cairn.blob-batch", body = inline(Bytes)),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+    ),
+)]
+pub(crate) fn read_small_blobs() -> Doc {
+    Doc::of::<__path_read_small_blobs>(Tag::Blobs)
 }
 
 /// Upload many small blobs

@@ -522,3 +522,89 @@ async fn many_small_files_go_up_in_batches() {
         .json();
     assert_eq!(version.file_count, count);
 }
+
+/// `POST .../small-blobs`: frames in the order asked, one access decision, refusals in words.
+#[tokio::test]
+async fn small_blobs_come_many_per_answer_in_order() {
+    use cairn_api::batch::{FRAME_HEADER_LEN, FrameHeader};
+    use cairn_api::{ErrorCode, ReadSmallBlobs, routes};
+
+    let server = crate::harness::Server::start().await;
+    let key = server.admin_key.clone();
+    let big = vec![7_u8; 100_000];
+    let files = crate::harness::Files::new(&[
+        ("a.txt", b"alpha"),
+        ("b.txt", b"beta"),
+        ("c.txt", b"gamma"),
+        ("big.bin", &big),
+    ]);
+    let version = crate::harness::log(
+        &server,
+        &key,
+        "admin",
+        "p",
+        crate::harness::create_request("ds", &files),
+        &files,
+    )
+    .await;
+    let md5 = |path: &str| cairn_hash::Md5Digest::from_hex(&files.md5(path)).unwrap();
+    let wanted = vec![md5("c.txt"), md5("a.txt"), md5("b.txt")];
+    let answer = server
+        .call_json(
+            axum::http::Method::POST,
+            &routes::small_blobs(&version.id),
+            Some(&key),
+            &ReadSmallBlobs {
+                md5: wanted.clone(),
+            },
+        )
+        .await;
+    answer.expect(axum::http::StatusCode::OK);
+    let mut rest = answer.body.as_ref();
+    let mut got = Vec::new();
+    while !rest.is_empty() {
+        let mut header = [0_u8; FRAME_HEADER_LEN];
+        header.copy_from_slice(&rest[..FRAME_HEADER_LEN]);
+        let header = FrameHeader::decode(&header);
+        let size = usize::try_from(header.size).unwrap();
+        got.push((
+            header.md5_hex(),
+            rest[FRAME_HEADER_LEN..FRAME_HEADER_LEN + size].to_vec(),
+        ));
+        rest = &rest[FRAME_HEADER_LEN + size..];
+    }
+    let expected: Vec<(String, Vec<u8>)> = ["c.txt", "a.txt", "b.txt"]
+        .iter()
+        .map(|path| (files.md5(path), files.blob(&files.md5(path))))
+        .collect();
+    assert_eq!(got, expected);
+
+    // A large blob, an unknown one, too many, and an outsider: refused, nothing served.
+    let ask = |md5: Vec<cairn_hash::Md5Digest>, who: Option<String>| {
+        let server = &server;
+        let route = routes::small_blobs(&version.id);
+        async move {
+            server
+                .call_json(
+                    axum::http::Method::POST,
+                    &route,
+                    who.as_deref(),
+                    &ReadSmallBlobs { md5 },
+                )
+                .await
+        }
+    };
+    ask(vec![md5("big.bin")], Some(key.clone()))
+        .await
+        .expect_problem(axum::http::StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
+    ask(vec![cairn_hash::md5(b"never uploaded")], Some(key.clone()))
+        .await
+        .expect_problem(axum::http::StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    ask(vec![md5("a.txt"); 10_001], Some(key.clone()))
+        .await
+        .expect_problem(axum::http::StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
+    let bob = server.user("bob").await;
+    ask(vec![md5("a.txt")], Some(bob))
+        .await
+        .expect_problem(axum::http::StatusCode::NOT_FOUND, ErrorCode::NotFound);
+}

@@ -13,6 +13,7 @@ mod access_matrix;
 mod blobs;
 mod collections;
 mod connections;
+mod distributed;
 mod emulators;
 mod fuzzed;
 mod harness;

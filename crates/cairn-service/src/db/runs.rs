@@ -184,3 +184,56 @@ pub(crate) fn record_input(
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::schema::{METADATA, migrate};
+    use crate::db::{accounts, projects};
+    use crate::model::Visibility;
+
+    /// A running run reads as crashed once its heartbeats stop for longer than
+    /// [`CRASHED_AFTER`]; one that never sent any stays running; a finished one stays finished.
+    #[test]
+    fn silent_runs_read_as_crashed() -> Result<(), Box<dyn std::error::Error>> {
+        let mut connection = Connection::open_in_memory()?;
+        migrate(&mut connection, std::path::Path::new(":memory:"), METADATA)?;
+        let user = accounts::insert_user(&connection, "alice", false)?;
+        let entity: i64 =
+            connection.query_row("SELECT entity_id FROM users WHERE id = ?1", [user], |row| {
+                row.get(0)
+            })?;
+        projects::insert_project(&connection, entity, "p", Visibility::Private)?;
+        let project = projects::find_project(&connection, "alice", "p")?.ok_or("no project")?;
+        for run in ["quiet", "beating", "silent", "done"] {
+            insert_run(&connection, project.id, run, None, user)?;
+        }
+        let id = |run: &str| run_row_id(&connection, project.id, run);
+        heartbeat(&connection, id("beating")?.ok_or("no run")?)?;
+        let silent = id("silent")?.ok_or("no run")?;
+        let seconds = CRASHED_AFTER.as_secs() + 60;
+        connection.execute(
+            &format!(
+                "UPDATE runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{seconds} seconds') WHERE id = ?1"
+            ),
+            [silent],
+        )?;
+        let done = id("done")?.ok_or("no run")?;
+        connection.execute(
+            "UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00.000Z' WHERE id = ?1",
+            [done],
+        )?;
+        finish_run(&connection, done, RunState::Finished, 0)?;
+        let state = |run: &str| -> Result<RunState, Box<dyn std::error::Error>> {
+            Ok(load_run(&connection, &project, run)?
+                .ok_or("no run")?
+                .1
+                .state)
+        };
+        assert_eq!(state("quiet")?, RunState::Running);
+        assert_eq!(state("beating")?, RunState::Running);
+        assert_eq!(state("silent")?, RunState::Crashed);
+        assert_eq!(state("done")?, RunState::Finished);
+        Ok(())
+    }
+}
