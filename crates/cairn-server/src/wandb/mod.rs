@@ -313,17 +313,32 @@ async fn upload_manifest(
     let grant = Grant::UploadManifest {
         version: version.clone(),
     };
-    let caller = state.service().redeem(&grant, &token(&uri)?).await?;
+    store_manifest(&state, &grant, &uri, &version, None, &headers, body).await
+}
+
+/// Redeems `grant` and stores the manifest (or a distributed version's part, for `writer`).
+/// What is missing is checked again at commit; the SDK has uploaded its files already, so the
+/// answer is just the ETag.
+async fn store_manifest(
+    state: &AppState,
+    grant: &Grant,
+    uri: &Uri,
+    version: &str,
+    writer: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = state.service().redeem(grant, &token(uri)?).await?;
     let receipt = state
         .service()
-        .put_manifest(
+        .put_manifest_as(
             caller.as_ref(),
-            &version,
-            content_length(&headers),
+            version,
+            writer,
+            content_length(headers),
             body.into_data_stream(),
         )
         .await?;
-    // What is missing is checked again at commit; the SDK has uploaded its files already.
     let digest = receipt.digest.clone();
     drop(receipt);
     Ok(etag_response(&digest))
@@ -342,20 +357,16 @@ async fn upload_part(
         version: version.clone(),
         writer: writer.clone(),
     };
-    let caller = state.service().redeem(&grant, &token(&uri)?).await?;
-    let receipt = state
-        .service()
-        .put_manifest_as(
-            caller.as_ref(),
-            &version,
-            Some(&writer),
-            content_length(&headers),
-            body.into_data_stream(),
-        )
-        .await?;
-    let digest = receipt.digest.clone();
-    drop(receipt);
-    Ok(etag_response(&digest))
+    store_manifest(
+        &state,
+        &grant,
+        &uri,
+        &version,
+        Some(&writer),
+        &headers,
+        body,
+    )
+    .await
 }
 
 /// `GET /wandb/v1/artifacts/{id}/manifest?token=`.
