@@ -817,7 +817,7 @@ impl Service {
                 if row.has_manifest {
                     return Ok(());
                 }
-                if ingest::patches(transaction, &id)?.len() != count {
+                if ingest::patch_count(transaction, &id)? != count {
                     return Err(Error::conflict(format!(
                         "a part of distributed artifact version `{id}` arrived while it was being finished; finish it again"
                     )));

@@ -444,6 +444,19 @@ pub(crate) fn patches(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// How many parts were uploaded for a distributed version.
+pub(crate) fn patch_count(
+    connection: &rusqlite::Connection,
+    version_id: &str,
+) -> Result<usize, Error> {
+    let count: i64 = connection.query_row(
+        "SELECT count(*) FROM manifest_patches WHERE version_id = ?1",
+        [version_id],
+        |row| row.get(0),
+    )?;
+    Ok(usize::try_from(count).unwrap_or(usize::MAX))
+}
+
 /// Sets a version's digest (a distributed version's, once its parts are merged).
 pub(crate) fn set_digest(
     transaction: &Transaction<'_>,
