@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use rusqlite::Connection;
 
 use crate::access::{Caller, can_read, version_for_read};
-use crate::db::lineage::{self, RunNodeRow, VersionNodeRow};
+use crate::db::lineage::{self, RunNodeRow};
 use crate::db::projects::{self, ProjectRow};
 use crate::error::Error;
 use crate::model::{
@@ -33,11 +33,13 @@ enum Key {
     Run(i64),
 }
 
-/// What the walk needs to remember: readable projects, by id.
+/// What the walk needs to remember: readable projects, by id, and the logging run of every
+/// version shown (read with the version, so walking upstream needs no second query).
 struct Walk<'a> {
     connection: &'a Connection,
     caller: Option<&'a Caller>,
     projects: HashMap<i64, Option<ProjectRow>>,
+    logged_by: HashMap<String, Option<i64>>,
 }
 
 impl Walk<'_> {
@@ -52,7 +54,7 @@ impl Walk<'_> {
         Ok(self.projects.get(&project_id).and_then(Option::as_ref))
     }
 
-    fn version(&mut self, id: &str) -> Result<Option<(VersionNodeRow, LineageNode)>, Error> {
+    fn version(&mut self, id: &str) -> Result<Option<LineageNode>, Error> {
         let Some(row) = lineage::version_node(self.connection, id)? else {
             return Ok(None);
         };
@@ -76,7 +78,8 @@ impl Walk<'_> {
                     .and_then(|index| u64::try_from(index).ok()),
             },
         };
-        Ok(Some((row, node)))
+        self.logged_by.insert(id.to_owned(), row.logged_by);
+        Ok(Some(node))
     }
 
     fn run(&mut self, run: i64) -> Result<Option<LineageNode>, Error> {
@@ -145,6 +148,7 @@ impl Service {
                     connection,
                     caller: caller.as_ref(),
                     projects: HashMap::new(),
+                    logged_by: HashMap::new(),
                 };
                 walk_graph(&mut walk, &id, &query, limit)
             })
@@ -159,7 +163,7 @@ fn walk_graph(
     query: &LineageQuery,
     limit: usize,
 ) -> Result<LineageGraph, Error> {
-    let Some((_, mut root_node)) = walk.version(root)? else {
+    let Some(mut root_node) = walk.version(root)? else {
         return Err(Error::not_found(format!(
             "artifact version `{root}` not found"
         )));
@@ -182,8 +186,11 @@ fn walk_graph(
                 continue;
             }
             let neighbours: Vec<Key> = match (&key, upstream) {
-                (Key::Version(id), true) => lineage::version_node(walk.connection, id)?
-                    .and_then(|row| row.logged_by)
+                (Key::Version(id), true) => walk
+                    .logged_by
+                    .get(id)
+                    .copied()
+                    .flatten()
                     .map(Key::Run)
                     .into_iter()
                     .collect(),
@@ -205,7 +212,7 @@ fn walk_graph(
                     continue;
                 }
                 let found = match &neighbour {
-                    Key::Version(id) => walk.version(id)?.map(|(_, node)| node),
+                    Key::Version(id) => walk.version(id)?,
                     Key::Run(run) => walk.run(*run)?,
                 };
                 let Some(mut node) = found else {
