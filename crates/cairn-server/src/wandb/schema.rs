@@ -138,9 +138,9 @@ fn connection(
     let edges: Vec<Out> = nodes
         .into_iter()
         .zip(cursors)
-        .map(|(node, cursor)| Record::out(&[("node", node), ("cursor", json!(cursor).into())]))
+        .map(|(node, cursor)| Record::out([("node", node), ("cursor", json!(cursor).into())]))
         .collect();
-    Record::out(&[
+    Record::out([
         ("edges", Out::List(edges)),
         (
             "pageInfo",
@@ -157,9 +157,9 @@ struct Record {
 }
 
 impl Record {
-    fn out(fields: &[(&'static str, Out)]) -> Out {
+    fn out<const N: usize>(fields: [(&'static str, Out); N]) -> Out {
         Out::object(Self {
-            fields: fields.to_vec(),
+            fields: Vec::from(fields),
         })
     }
 }
@@ -471,7 +471,7 @@ impl Object for Mutation {
 
 /// A mutation's payload object with one field.
 fn payload(field: &'static str, value: Out) -> Out {
-    Record::out(&[(field, value), ("clientMutationId", Out::null())])
+    Record::out([(field, value), ("clientMutationId", Out::null())])
 }
 
 // ----- runs -----
@@ -500,7 +500,7 @@ async fn upsert_bucket(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fiel
         .upsert_run(cx.caller(), &entity, &project, run_id.as_deref(), update)
         .await
         .map_err(domain)?;
-    Ok(Record::out(&[
+    Ok(Record::out([
         (
             "bucket",
             Out::object(RunObj {
@@ -949,13 +949,13 @@ impl CollectionObj {
         for version in page.versions {
             let index = version.version_index.unwrap_or_default();
             end = Some(index.to_string());
-            edges.push(Record::out(&[
+            edges.push(Record::out([
                 ("version", json!(format!("v{index}")).into()),
                 ("cursor", json!(index.to_string()).into()),
                 ("node", Out::object(ArtifactObj::new(&self.cx, version))),
             ]));
         }
-        Ok(Record::out(&[
+        Ok(Record::out([
             ("edges", Out::List(edges)),
             (
                 "pageInfo",
