@@ -101,6 +101,22 @@ impl Service {
     }
 }
 
+/// The collection with this number, if the caller may read its project (else `NotFound`, as
+/// for one that does not exist).
+fn readable_collection(
+    connection: &Connection,
+    caller: Option<&Caller>,
+    id: i64,
+) -> Result<Collection, Error> {
+    let not_found = || Error::not_found(format!("artifact collection `{id}` not found"));
+    let (project, collection) =
+        projects::collection_by_id(connection, id)?.ok_or_else(not_found)?;
+    if !can_read(connection, caller, &project)? {
+        return Err(not_found());
+    }
+    Ok(collection)
+}
+
 fn find_collection(
     connection: &Connection,
     project: &ProjectRow,
@@ -156,16 +172,7 @@ impl Service {
     ) -> Result<Collection, Error> {
         let caller = caller.cloned();
         self.db()
-            .read(move |connection| {
-                let not_found =
-                    || Error::not_found(format!("artifact collection `{id}` not found"));
-                let (project, collection) =
-                    projects::collection_by_id(connection, id)?.ok_or_else(not_found)?;
-                if !can_read(connection, caller.as_ref(), &project)? {
-                    return Err(not_found());
-                }
-                Ok(collection)
-            })
+            .read(move |connection| readable_collection(connection, caller.as_ref(), id))
             .await
     }
 
@@ -178,13 +185,7 @@ impl Service {
         let caller = caller.cloned();
         self.db()
             .read(move |connection| {
-                let not_found =
-                    || Error::not_found(format!("artifact collection `{id}` not found"));
-                let (project, _) =
-                    projects::collection_by_id(connection, id)?.ok_or_else(not_found)?;
-                if !can_read(connection, caller.as_ref(), &project)? {
-                    return Err(not_found());
-                }
+                readable_collection(connection, caller.as_ref(), id)?;
                 projects::collection_aliases(connection, id)
             })
             .await
