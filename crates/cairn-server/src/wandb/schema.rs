@@ -795,7 +795,8 @@ struct CollectionObj {
     project_id: i64,
     name: String,
     artifact_type: String,
-    loaded: Option<cairn_service::model::Collection>,
+    /// The whole collection: given by a listing, or looked up once when a field needs it.
+    loaded: tokio::sync::OnceCell<cairn_service::model::Collection>,
 }
 
 impl CollectionObj {
@@ -808,7 +809,7 @@ impl CollectionObj {
             project_id,
             name: collection.name.clone(),
             artifact_type: collection.artifact_type.clone(),
-            loaded: Some(collection),
+            loaded: tokio::sync::OnceCell::new_with(Some(collection)),
         }
     }
 
@@ -821,20 +822,20 @@ impl CollectionObj {
             project_id: version.project_id,
             name: version.collection.clone(),
             artifact_type: version.artifact_type.clone(),
-            loaded: None,
+            loaded: tokio::sync::OnceCell::new(),
         }
     }
 
-    async fn load(&self) -> Result<cairn_service::model::Collection, FieldError> {
-        match &self.loaded {
-            Some(collection) => Ok(collection.clone()),
-            None => self
-                .cx
-                .service()
-                .collection_by_id(self.cx.caller(), self.id)
-                .await
-                .map_err(domain),
-        }
+    async fn load(&self) -> Result<&cairn_service::model::Collection, FieldError> {
+        self.loaded
+            .get_or_try_init(|| async {
+                self.cx
+                    .service()
+                    .collection_by_id(self.cx.caller(), self.id)
+                    .await
+                    .map_err(domain)
+            })
+            .await
     }
 }
 
