@@ -217,7 +217,8 @@ impl Service {
     /// one writer's part (`writer`, else the caller's name): its entries join the version's
     /// (a path another writer gave other contents is a conflict naming both), and the receipt
     /// lists only this part's missing blobs; the commit merges every part into the manifest.
-    /// For any other version `writer` is not used.
+    /// For any other version `writer` is checked (1 to 256 bytes, no control characters) but
+    /// not used.
     pub async fn put_manifest_as<S, E>(
         &self,
         caller: Option<&Caller>,
@@ -231,6 +232,9 @@ impl Service {
         E: std::fmt::Display,
     {
         let caller = required(caller)?.clone();
+        if let Some(writer) = writer {
+            crate::validate::writer(writer)?;
+        }
         let row = {
             let (caller, id) = (caller.clone(), id.to_owned());
             self.db()
@@ -248,11 +252,6 @@ impl Service {
         let mut spooled = ingest::spool(self, bytes, MANIFEST_MAX_BYTES).await?;
         if row.distributed_id.is_some() {
             let writer = writer.unwrap_or(caller.username()).to_owned();
-            if writer.is_empty() || writer.len() > 256 || writer.chars().any(char::is_control) {
-                return Err(Error::bad_request(
-                    "a writer's name must be 1 to 256 characters without control characters",
-                ));
-            }
             {
                 let (id, caller, writer) = (id.to_owned(), caller.clone(), writer.clone());
                 self.db()

@@ -119,6 +119,16 @@ pub(crate) fn run_id(id: &str) -> Result<(), Error> {
     }
 }
 
+/// The writer of a distributed version's part: 1 to 256 bytes without control characters.
+pub(crate) fn writer(writer: &str) -> Result<(), Error> {
+    if writer.is_empty() || writer.len() > 256 || writer.chars().any(char::is_control) {
+        return Err(Error::bad_request(
+            "a writer's name must be 1 to 256 bytes without control characters",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

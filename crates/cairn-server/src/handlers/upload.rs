@@ -72,15 +72,6 @@ pub(crate) async fn put_manifest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if query
-        .writer
-        .as_ref()
-        .is_some_and(|writer| writer.chars().count() > 256)
-    {
-        return Err(ApiError::bad_request(
-            "`writer` must be at most 256 characters",
-        ));
-    }
     let receipt = state
         .service()
         .put_manifest_as(

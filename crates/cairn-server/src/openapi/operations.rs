@@ -96,8 +96,9 @@ struct ProjectPath {
 #[into_params(parameter_in = Query)]
 #[expect(dead_code, reason = "describes query parameters; never built")]
 struct ManifestQuery {
-    /// Who writes this part of a distributed version (a run, say); ignored for other versions.
-    #[param(max_length = 256)]
+    /// Who writes this part of a distributed version (a run, say): 1 to 256 bytes without
+    /// control characters, checked on every version and used only by distributed ones.
+    #[param(min_length = 1, max_length = 256)]
     writer: Option<String>,
 }
 
