@@ -109,6 +109,12 @@ pub const PATTERN_COMMIT: &str = "/api/v1/artifacts/{id}/commit";
 pub const PATTERN_LINEAGE: &str = "/api/v1/artifacts/{id}/lineage";
 /// `GET` [`crate::LineageGraph`].
 pub const PATTERN_LINEAGE_GRAPH: &str = "/api/v1/artifacts/{id}/lineage/graph";
+/// `POST` [`crate::CreateLink`], `GET` [`crate::LinkList`].
+pub const PATTERN_LINKS: &str = "/api/v1/artifacts/{id}/links";
+/// `DELETE`: unlink the version from this portfolio.
+pub const PATTERN_LINK: &str = "/api/v1/artifacts/{id}/links/{entity}/{project}/{portfolio}";
+/// `GET` and `PATCH` [`crate::ProtectedAliases`].
+pub const PATTERN_PROTECTED_ALIASES: &str = "/api/v1/projects/{entity}/{project}/protected-aliases";
 
 /// `/api/v1/users/{username}/api-keys`.
 pub fn api_keys(username: &str) -> String {
@@ -276,6 +282,27 @@ pub fn blob(id: &str, md5_hex: &str) -> String {
 /// `/api/v1/artifacts/{id}/commit`.
 pub fn commit(id: &str) -> String {
     format!("{}/commit", version(id))
+}
+
+/// `/api/v1/artifacts/{id}/links`.
+pub fn links(id: &str) -> String {
+    format!("{}/links", version(id))
+}
+
+/// `/api/v1/artifacts/{id}/links/{entity}/{project}/{portfolio}`.
+pub fn link(id: &str, entity: &str, project_name: &str, portfolio: &str) -> String {
+    format!(
+        "{}/links/{}/{}/{}",
+        version(id),
+        segment(entity),
+        segment(project_name),
+        segment(portfolio)
+    )
+}
+
+/// `/api/v1/projects/{entity}/{project}/protected-aliases`.
+pub fn protected_aliases(entity: &str, project_name: &str) -> String {
+    format!("{}/protected-aliases", project(entity, project_name))
 }
 
 /// `/api/v1/artifacts/{id}/lineage`.

@@ -195,6 +195,22 @@ pub struct Collection {
     /// Its description.
     #[serde(default)]
     pub description: Option<String>,
+    /// Whether it holds logged versions or links to versions logged elsewhere.
+    #[serde(default)]
+    pub kind: CollectionKind,
+}
+
+/// What a [`Collection`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CollectionKind {
+    /// The versions logged into it.
+    #[default]
+    Sequence,
+    /// Links to versions logged in other collections (a registry collection, W&B's
+    /// portfolio).
+    Portfolio,
 }
 
 /// `PATCH /api/v1/projects/{entity}/{project}/collections/{collection}`: rename it and/or change
@@ -302,6 +318,106 @@ pub struct Version {
     /// When it was committed.
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub committed_at: Option<String>,
+    /// Set when the version is seen through a portfolio it is linked into: then `entity`,
+    /// `project`, `collection`, `version_index` and `aliases` are the portfolio's and the
+    /// link's, and this says where it was logged. Id, content and lineage are the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<VersionSource>,
+}
+
+/// Where a linked version was logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionSource {
+    /// The source entity.
+    pub entity: String,
+    /// The source project.
+    pub project: String,
+    /// The source collection.
+    pub collection: String,
+    /// `N` of its `vN` in the source collection.
+    pub version_index: Option<u64>,
+    /// Its aliases in the source collection, sorted.
+    pub aliases: Vec<String>,
+    /// When it was linked into the portfolio it is seen through.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub linked_at: String,
+}
+
+impl VersionSource {
+    /// `entity/project/collection:vN` of the source version.
+    pub fn qualified_name(&self) -> String {
+        format!(
+            "{}/{}/{}:v{}",
+            self.entity,
+            self.project,
+            self.collection,
+            self.version_index.unwrap_or_default()
+        )
+    }
+}
+
+/// `POST /api/v1/artifacts/{id}/links`: link a committed version into a portfolio (created on
+/// first link, with its project when the caller may write to the entity).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateLink {
+    /// The portfolio's entity.
+    pub entity: String,
+    /// The portfolio's project (`model-registry` is the entity's model registry, which takes
+    /// only types containing `model`).
+    pub project: String,
+    /// The portfolio's name.
+    pub portfolio: String,
+    /// Aliases for the link in the portfolio; `latest` always moves to the newest link.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+/// `GET /api/v1/artifacts/{id}/links`: the version seen through each portfolio it is linked
+/// into that the caller may read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkList {
+    /// The links, oldest first.
+    pub links: Vec<Version>,
+}
+
+/// `GET|PATCH /api/v1/projects/{entity}/{project}/protected-aliases`: aliases only the
+/// project's admins may add or remove, and that keep what carries them from being unlinked or
+/// deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProtectedAliases {
+    /// The protected aliases, sorted.
+    pub aliases: Vec<String>,
+}
+
+/// `PATCH /api/v1/projects/{entity}/{project}/protected-aliases` (project admins only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProtectedAliases {
+    /// Aliases to protect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<String>,
+    /// Aliases to protect no longer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+/// A portfolio, named: `entity/project/name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PortfolioPath {
+    /// The portfolio's entity.
+    pub entity: String,
+    /// Its project.
+    pub project: String,
+    /// Its name.
+    pub name: String,
 }
 
 impl Version {
@@ -472,6 +588,10 @@ pub struct UpdateVersion {
     /// Tags to remove.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove_tags: Vec<String>,
+    /// Apply the alias changes in this portfolio the version is linked into (needs write
+    /// access to the portfolio's project), instead of in the version's own collection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<PortfolioPath>,
 }
 
 /// The state of a run.

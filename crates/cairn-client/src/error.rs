@@ -327,6 +327,22 @@ pub enum Error {
         /// What the server said (both writers, the path and both digests).
         detail: String,
     },
+    /// `unlink` was called on a version seen in its own collection, not through a portfolio.
+    #[error(
+        "Artifact '{name}' is not a linked artifact and cannot be unlinked. To delete it, use 'delete' instead."
+    )]
+    NotALink {
+        /// The version's qualified name.
+        name: String,
+    },
+    /// A link target was not `portfolio`, `project/portfolio` or `entity/project/portfolio`.
+    #[error(
+        "invalid link target `{target}`: give `PORTFOLIO`, `PROJECT/PORTFOLIO` or `ENTITY/PROJECT/PORTFOLIO`"
+    )]
+    InvalidLinkTarget {
+        /// The target as given.
+        target: String,
+    },
     /// The distributed version was finished (committed) already: it takes no more parts.
     #[error(
         "distributed artifact `{name}` (distributed id `{distributed_id}`) was finished already and takes no more parts; log the new files under another distributed id ({detail})"

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use cairn_api::{ArtifactPath, ParseArtifactPathError, UpdateVersion, Version, routes};
+use cairn_api::{
+    ArtifactPath, CreateLink, LinkList, ParseArtifactPathError, PortfolioPath, ProtectedAliases,
+    UpdateProtectedAliases, UpdateVersion, Version, VersionSource, routes,
+};
 use cairn_manifest::{DigestAlgorithm, Manifest};
 use reqwest::Method;
 use serde_json::{Map, Value};
@@ -171,6 +174,12 @@ impl LoggedArtifact {
             remove_aliases: edits.remove_aliases,
             add_tags: edits.add_tags,
             remove_tags: edits.remove_tags,
+            // Seen through a portfolio, its aliases are the link's.
+            through: self.version.source.as_ref().map(|_| PortfolioPath {
+                entity: self.version.entity.clone(),
+                project: self.version.project.clone(),
+                name: self.version.collection.clone(),
+            }),
         };
         self.version = self
             .client
@@ -178,6 +187,126 @@ impl LoggedArtifact {
             .await?;
         self.edits = Edits::default();
         Ok(())
+    }
+
+    /// Whether this is the version seen through a portfolio it is linked into (then
+    /// [`version`](Self::version) names the portfolio and [`source`](Self::source) where it was
+    /// logged).
+    pub fn is_link(&self) -> bool {
+        self.version.source.is_some()
+    }
+
+    /// Where the version was logged, when it is seen through a portfolio.
+    pub fn source(&self) -> Option<&VersionSource> {
+        self.version.source.as_ref()
+    }
+
+    /// `entity/project/name:vN` where the version was logged (its own name unless a link).
+    pub fn source_qualified_name(&self) -> String {
+        self.version
+            .source
+            .as_ref()
+            .map_or_else(|| self.qualified_name(), VersionSource::qualified_name)
+    }
+
+    /// Links this version into a portfolio and answers it seen through the portfolio.
+    ///
+    /// `target` is `PORTFOLIO`, `PROJECT/PORTFOLIO` or `ENTITY/PROJECT/PORTFOLIO`; the entity and
+    /// project default to those of the source version. `PROJECT` = `model-registry` is the
+    /// entity's model registry, which takes only types containing `model`. The portfolio (and
+    /// its project) are created on first link; linking again only adds `aliases`. `latest`
+    /// moves to the newest link.
+    pub async fn link(&self, target: &str, aliases: &[String]) -> Result<Self> {
+        let (entity, project, portfolio) = self.link_target(target)?;
+        let request = CreateLink {
+            entity,
+            project,
+            portfolio,
+            aliases: aliases.to_vec(),
+        };
+        let version: Version = self
+            .client
+            .send_json(Method::POST, &routes::links(&self.version.id), &request)
+            .await?;
+        Ok(Self {
+            client: self.client.clone(),
+            version,
+            manifest: Arc::clone(&self.manifest),
+            edits: Edits::default(),
+        })
+    }
+
+    /// Splits a link target, filling in the source's entity and project.
+    fn link_target(&self, target: &str) -> Result<(String, String, String)> {
+        let (entity, project) = self
+            .version
+            .source
+            .as_ref()
+            .map_or((&self.version.entity, &self.version.project), |source| {
+                (&source.entity, &source.project)
+            });
+        let parts: Vec<&str> = target.split('/').collect();
+        let invalid = || Error::InvalidLinkTarget {
+            target: target.to_owned(),
+        };
+        if parts.iter().any(|part| part.is_empty()) {
+            return Err(invalid());
+        }
+        match parts.as_slice() {
+            [name] => Ok((entity.clone(), project.clone(), (*name).to_owned())),
+            [project, name] => Ok((entity.clone(), (*project).to_owned(), (*name).to_owned())),
+            [entity, project, name] => Ok((
+                (*entity).to_owned(),
+                (*project).to_owned(),
+                (*name).to_owned(),
+            )),
+            _ => Err(invalid()),
+        }
+    }
+
+    /// Removes this link from its portfolio (the version itself stays, in its own collection,
+    /// which is answered). Only for a version seen through a portfolio.
+    pub async fn unlink(&self) -> Result<Self> {
+        if !self.is_link() {
+            return Err(Error::NotALink {
+                name: self.qualified_name(),
+            });
+        }
+        let route = routes::link(
+            &self.version.id,
+            &self.version.entity,
+            &self.version.project,
+            &self.version.collection,
+        );
+        let version: Version = self
+            .client
+            .send_json(Method::DELETE, &route, &serde_json::json!({}))
+            .await?;
+        Ok(Self {
+            client: self.client.clone(),
+            version,
+            manifest: Arc::clone(&self.manifest),
+            edits: Edits::default(),
+        })
+    }
+
+    /// This version seen through every portfolio it is linked into that the caller may read,
+    /// oldest link first (the SDK's `linked_artifacts`).
+    pub async fn linked_artifacts(&self) -> Result<Vec<Self>> {
+        let list: LinkList = self
+            .client
+            .get_json(&routes::links(&self.version.id))
+            .await?;
+        Ok(list
+            .links
+            .into_iter()
+            .map(|version| Self {
+                client: self.client.clone(),
+                version,
+                manifest: Arc::clone(&self.manifest),
+                edits: Edits::default(),
+            })
+            .collect())
     }
 
     /// The run that logged this version and the runs that used it.
@@ -283,6 +412,40 @@ impl Api {
             }
         };
         LoggedArtifact::resolve(&self.client, &parsed).await
+    }
+
+    /// The aliases protected in a project: only its admins may add or remove them, and what
+    /// carries one cannot be unlinked or deleted.
+    pub async fn protected_aliases(&self, entity: &str, project: &str) -> Result<Vec<String>> {
+        let list: ProtectedAliases = self
+            .client
+            .get_json(&routes::protected_aliases(entity, project))
+            .await?;
+        Ok(list.aliases)
+    }
+
+    /// Protects `add` and unprotects `remove` in a project (its admins only); answers the
+    /// protected aliases afterwards.
+    pub async fn update_protected_aliases(
+        &self,
+        entity: &str,
+        project: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<Vec<String>> {
+        let request = UpdateProtectedAliases {
+            add: add.to_vec(),
+            remove: remove.to_vec(),
+        };
+        let list: ProtectedAliases = self
+            .client
+            .send_json(
+                Method::PATCH,
+                &routes::protected_aliases(entity, project),
+                &request,
+            )
+            .await?;
+        Ok(list.aliases)
     }
 
     /// The collections of a project, sorted by name.

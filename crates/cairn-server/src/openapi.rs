@@ -16,13 +16,15 @@ pub(crate) mod operations;
 use std::sync::LazyLock;
 
 use cairn_api::{
-    ArtifactType, ArtifactTypeList, BlobReceipt, BlobRef, Collection, CollectionList,
-    CommitVersion, CreateRun, CreateTeam, CreateUser, CreateVersion, CreateVersionStatus,
-    CreatedApiKey, CreatedVersion, ErrorCode, FinishRun, Lineage, LineageDirection, LineageEdge,
-    LineageGraph, LineageNode, ManifestReceipt, PROBLEM_CONTENT_TYPE, Problem, Project,
-    ProjectList, ReadSmallBlobs, ResumeMode, Role, Run, RunArtifacts, RunRef, RunState, ServerInfo,
-    ServerStats, SetTeamMember, Team, TeamMember, TeamMembership, UpdateCollection, UpdateVersion,
-    UpsertProject, UseArtifact, User, Version, VersionList, VersionState, Viewer, Visibility,
+    ArtifactType, ArtifactTypeList, BlobReceipt, BlobRef, Collection, CollectionKind,
+    CollectionList, CommitVersion, CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion,
+    CreateVersionStatus, CreatedApiKey, CreatedVersion, ErrorCode, FinishRun, Lineage,
+    LineageDirection, LineageEdge, LineageGraph, LineageNode, LinkList, ManifestReceipt,
+    PROBLEM_CONTENT_TYPE, PortfolioPath, Problem, Project, ProjectList, ProtectedAliases,
+    ReadSmallBlobs, ResumeMode, Role, Run, RunArtifacts, RunRef, RunState, ServerInfo, ServerStats,
+    SetTeamMember, Team, TeamMember, TeamMembership, UpdateCollection, UpdateProtectedAliases,
+    UpdateVersion, UpsertProject, UseArtifact, User, Version, VersionList, VersionSource,
+    VersionState, Viewer, Visibility,
 };
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -151,7 +153,8 @@ impl Tag {
             ManifestReceipt, BlobReceipt, CommitVersion, UpdateVersion, RunState, ResumeMode,
             CreateRun, Run, FinishRun, UseArtifact, RunArtifacts, RunRef, Lineage, ErrorCode,
             Problem, ArtifactType, ArtifactTypeList, UpdateCollection, LineageDirection,
-            LineageNode, LineageEdge, LineageGraph, ReadSmallBlobs,
+            LineageNode, LineageEdge, LineageGraph, ReadSmallBlobs, CollectionKind, VersionSource,
+            CreateLink, LinkList, ProtectedAliases, UpdateProtectedAliases, PortfolioPath,
         ),
         responses(
             BadRequest, Unauthenticated, PermissionDenied, NotFound, Conflict, PayloadTooLarge,

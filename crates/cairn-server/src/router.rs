@@ -8,7 +8,9 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use cairn_api::routes;
 
-use crate::handlers::{accounts, download, projects, receive, runs, server, upload, versions};
+use crate::handlers::{
+    accounts, download, links, projects, receive, runs, server, upload, versions,
+};
 use crate::openapi::{Doc, operations};
 use crate::state::AppState;
 
@@ -272,6 +274,36 @@ pub(crate) fn table() -> Vec<Route> {
             routes::PATTERN_LINEAGE_GRAPH,
             get(versions::lineage_graph),
             operations::lineage_graph,
+        ),
+        route(
+            Method::POST,
+            routes::PATTERN_LINKS,
+            post(links::link),
+            operations::link_version,
+        ),
+        route(
+            Method::GET,
+            routes::PATTERN_LINKS,
+            get(links::list),
+            operations::version_links,
+        ),
+        route(
+            Method::DELETE,
+            routes::PATTERN_LINK,
+            delete(links::unlink),
+            operations::unlink_version,
+        ),
+        route(
+            Method::GET,
+            routes::PATTERN_PROTECTED_ALIASES,
+            get(links::protected),
+            operations::protected_aliases,
+        ),
+        route(
+            Method::PATCH,
+            routes::PATTERN_PROTECTED_ALIASES,
+            patch(links::update_protected),
+            operations::update_protected_aliases,
         ),
     ]
 }

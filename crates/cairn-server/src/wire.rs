@@ -97,6 +97,10 @@ pub(crate) fn collection(value: model::Collection) -> api::Collection {
         created_at: value.created_at,
         updated_at: value.updated_at,
         description: value.description,
+        kind: match value.kind {
+            model::CollectionKind::Sequence => api::CollectionKind::Sequence,
+            model::CollectionKind::Portfolio => api::CollectionKind::Portfolio,
+        },
     }
 }
 
@@ -136,6 +140,14 @@ pub(crate) fn version(value: model::Version) -> api::Version {
         created_at: value.created_at,
         updated_at: value.updated_at,
         committed_at: value.committed_at,
+        source: value.source.map(|source| api::VersionSource {
+            entity: source.entity,
+            project: source.project,
+            collection: source.collection,
+            version_index: source.version_index,
+            aliases: source.aliases,
+            linked_at: source.linked_at,
+        }),
     }
 }
 
@@ -177,6 +189,11 @@ pub(crate) fn version_edit(value: api::UpdateVersion) -> model::VersionEdit {
         remove_aliases: value.remove_aliases,
         add_tags: value.add_tags,
         remove_tags: value.remove_tags,
+        through: value.through.map(|path| model::CollectionPath {
+            entity: path.entity,
+            project: path.project,
+            name: path.name,
+        }),
     }
 }
 

@@ -252,10 +252,31 @@ pub(crate) fn version_for_read(
     let Some(row) = versions::load_version(connection, id)? else {
         return Err(version_not_found(id));
     };
-    if !may_read_version(connection, caller, row.version.state, &row.project)? {
+    if !may_read_version(connection, caller, row.version.state, &row.project)?
+        && !readable_through_link(connection, caller, row.version.state, id)?
+    {
         return Err(version_not_found(id));
     }
     Ok(row)
+}
+
+/// Whether a committed version is readable through a portfolio it is linked into: a
+/// registry's readers read what is linked into it, even when the source project is private.
+fn readable_through_link(
+    connection: &Connection,
+    caller: Option<&Caller>,
+    state: VersionState,
+    id: &str,
+) -> Result<bool, Error> {
+    if state != VersionState::Committed {
+        return Ok(false);
+    }
+    for project in crate::db::links::linking_projects(connection, id)? {
+        if can_read(connection, caller, &project)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The state of a version the caller may read (the rule of [`version_for_read`], in one query
@@ -266,7 +287,10 @@ pub(crate) fn readable_state(
     id: &str,
 ) -> Result<VersionState, Error> {
     match versions::version_place(connection, id)? {
-        Some((state, project)) if may_read_version(connection, caller, state, &project)? => {
+        Some((state, project))
+            if may_read_version(connection, caller, state, &project)?
+                || readable_through_link(connection, caller, state, id)? =>
+        {
             Ok(state)
         }
         _ => Err(version_not_found(id)),

@@ -30,6 +30,7 @@ mod db;
 mod error;
 
 pub mod lineage;
+mod links;
 pub mod logging;
 pub mod model;
 mod projects;
@@ -44,6 +45,7 @@ pub use crate::blobs::PACK_MAX_SIZE;
 pub use crate::body::ByteStream;
 pub use crate::db::runs::CRASHED_AFTER;
 pub use crate::error::{Error, Kind, OpenError, Refusal, Result, error_chain};
+pub use crate::links::MODEL_REGISTRY_PROJECT;
 pub use crate::service::{ADMIN_USERNAME, BlobStoreConfig, Bootstrap, Config, Service};
 /// The digest type of the domain's model, re-exported so front-ends need no edge to `cairn-hash`.
 pub use cairn_hash::Md5Digest;

@@ -185,11 +185,70 @@ pub struct VersionPage {
     pub next: Option<u64>,
 }
 
+/// What a collection holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CollectionKind {
+    /// The versions logged into it (W&B's artifact sequence).
+    #[default]
+    Sequence,
+    /// Links to versions logged elsewhere (W&B's portfolio, a registry collection).
+    Portfolio,
+}
+
+/// Names a collection: `entity/project/name`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CollectionPath {
+    /// The entity.
+    pub entity: String,
+    /// The project.
+    pub project: String,
+    /// The collection's name.
+    pub name: String,
+}
+
+impl std::fmt::Display for CollectionPath {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}/{}/{}", self.entity, self.project, self.name)
+    }
+}
+
+/// What linking a version into a portfolio asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRequest {
+    /// The portfolio, created on first link (its project too, when the caller may).
+    pub target: CollectionPath,
+    /// Aliases for the link in the portfolio (`latest` always moves to the newest link).
+    pub aliases: Vec<String>,
+}
+
+/// Where a version seen through a portfolio was logged (W&B's `source_*` attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionSource {
+    /// The source entity.
+    pub entity: String,
+    /// The source project.
+    pub project: String,
+    /// The source project's number.
+    pub project_id: i64,
+    /// The source collection's number.
+    pub collection_id: i64,
+    /// The source collection's name.
+    pub collection: String,
+    /// `N` of its `vN` in the source collection.
+    pub version_index: Option<u64>,
+    /// Its aliases in the source collection, sorted.
+    pub aliases: Vec<String>,
+    /// When it was linked into the portfolio it is seen through.
+    pub linked_at: String,
+}
+
 /// An artifact collection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collection {
     /// The collection's number on this server, fixed for its lifetime (a rename keeps it).
     pub id: i64,
+    /// Whether it holds logged versions or links.
+    pub kind: CollectionKind,
     /// Its description.
     pub description: Option<String>,
     /// The owning entity.
@@ -255,9 +314,33 @@ pub struct Version {
     pub committed_at: Option<String>,
     /// The distributed id of a distributed version (several writers upload its parts).
     pub distributed_id: Option<String>,
+    /// Set when the version is seen through a portfolio it is linked into: then `entity`,
+    /// `project`, `collection`, `version_index` and `aliases` above are the portfolio's and
+    /// the link's, and this says where the version was logged. Its id, content, digest and
+    /// lineage are the same either way.
+    pub source: Option<VersionSource>,
 }
 
 impl Version {
+    /// Whether it is seen through a portfolio (a link) rather than in its own collection.
+    pub fn is_link(&self) -> bool {
+        self.source.is_some()
+    }
+
+    /// `entity/project/collection:vN` of the version where it was logged.
+    pub fn source_qualified_name(&self) -> String {
+        match &self.source {
+            Some(source) => format!(
+                "{}/{}/{}:v{}",
+                source.entity,
+                source.project,
+                source.collection,
+                source.version_index.unwrap_or_default()
+            ),
+            None => self.qualified_name(),
+        }
+    }
+
     /// `entity/project/collection:vN` (or `:<id>` while pending).
     pub fn qualified_name(&self) -> String {
         let selector = self
@@ -332,6 +415,9 @@ pub struct VersionEdit {
     pub add_tags: Vec<String>,
     /// Tags to remove.
     pub remove_tags: Vec<String>,
+    /// Apply the alias changes in this portfolio the version is linked into, instead of in
+    /// its own collection. Description, metadata and tags belong to the version either way.
+    pub through: Option<CollectionPath>,
 }
 
 /// One entry of a version's manifest, as the server indexed it.

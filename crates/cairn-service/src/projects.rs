@@ -6,10 +6,12 @@ use rusqlite::Connection;
 use crate::access::{Caller, can_manage, can_read, project_for_read, project_for_write, required};
 use crate::db::accounts::find_entity;
 use crate::db::projects::{self, ProjectRow, entity_projects, find_project};
-use crate::db::versions;
+use crate::db::{links as db_links, versions};
 use crate::error::{Error, Kind};
+use crate::links::seen_through;
 use crate::model::{
-    ArtifactType, Collection, CollectionEdit, Project, VersionPage, VersionQuery, Visibility,
+    ArtifactType, Collection, CollectionEdit, CollectionKind, Project, VersionPage, VersionQuery,
+    Visibility,
 };
 use crate::service::Service;
 use crate::validate;
@@ -276,15 +278,39 @@ impl Service {
         self.db()
             .read(move |connection| {
                 let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
-                let (collection_id, _) = find_collection(connection, &project, &name)?;
-                let (rows, total) = versions::committed_page(
-                    connection,
-                    collection_id,
-                    query.alias.as_deref(),
-                    query.before,
-                    limit + 1,
-                )?;
-                let mut versions: Vec<_> = rows.into_iter().map(|row| row.version).collect();
+                let (collection_id, collection) = find_collection(connection, &project, &name)?;
+                let (mut versions, total) = match collection.kind {
+                    CollectionKind::Sequence => {
+                        let (rows, total) = versions::committed_page(
+                            connection,
+                            collection_id,
+                            query.alias.as_deref(),
+                            query.before,
+                            limit + 1,
+                        )?;
+                        (
+                            rows.into_iter().map(|row| row.version).collect::<Vec<_>>(),
+                            total,
+                        )
+                    }
+                    CollectionKind::Portfolio => {
+                        let (links, total) = db_links::link_page(
+                            connection,
+                            collection_id,
+                            query.alias.as_deref(),
+                            query.before,
+                            limit + 1,
+                        )?;
+                        let versions = links
+                            .iter()
+                            .map(|link| {
+                                seen_through(connection, &project, collection_id, &name, link)
+                                    .map(|row| row.version)
+                            })
+                            .collect::<Result<Vec<_>, Error>>()?;
+                        (versions, total)
+                    }
+                };
                 let next = if versions.len() > limit {
                     versions.truncate(limit);
                     versions.last().and_then(|version| version.version_index)

@@ -10,11 +10,12 @@ use crate::access::{
     version_for_write,
 };
 use crate::db::versions::{self, add_tags, load_version, move_alias, touch_version};
-use crate::db::{projects, runs};
+use crate::db::{links as db_links, projects, runs};
 use crate::error::Error;
+use crate::links;
 use crate::model::{
-    CreateVersionStatus, CreatedVersion, Lineage, NewVersion, RunRef, Version, VersionEdit,
-    VersionState,
+    CollectionKind, CreateVersionStatus, CreatedVersion, Lineage, NewVersion, RunRef, Version,
+    VersionEdit, VersionState,
 };
 use crate::service::Service;
 use crate::validate;
@@ -84,6 +85,7 @@ fn create_in(
     new_id: &str,
 ) -> Result<CreatedVersion, Error> {
     let project = project_for_write(connection, caller, entity, project_name)?;
+    links::require_alias_admin(connection, caller, &project, aliases)?;
     let run = match &request.run {
         Some(run_id) => Some(
             runs::run_row_id(connection, project.id, run_id)?.ok_or_else(|| {
@@ -249,7 +251,14 @@ fn collection(
     name: &str,
     artifact_type: &str,
 ) -> Result<i64, Error> {
-    if let Some((id, existing_type)) = projects::collection_type(connection, project_id, name)? {
+    if let Some((id, existing_type, kind)) =
+        projects::collection_type(connection, project_id, name)?
+    {
+        if kind == CollectionKind::Portfolio {
+            return Err(Error::conflict(format!(
+                "`{name}` is a portfolio of linked versions: nothing can be logged into it; log under another artifact name and link the version with `link`"
+            )));
+        }
         if existing_type != artifact_type {
             return Err(Error::conflict(format!(
                 "artifact `{name}` has type `{existing_type}`, not `{artifact_type}`; use type `{existing_type}` or another artifact name"
@@ -257,7 +266,13 @@ fn collection(
         }
         return Ok(id);
     }
-    projects::insert_collection(connection, project_id, name, artifact_type)
+    projects::insert_collection(
+        connection,
+        project_id,
+        name,
+        artifact_type,
+        CollectionKind::Sequence,
+    )
 }
 
 /// Points the aliases at a committed version and adds the tags.
@@ -317,35 +332,21 @@ impl Service {
                         project.path()
                     ))
                 };
-                let collection_id = projects::collection_id(connection, project.id, collection)?
-                    .ok_or_else(not_found)?;
-                let id =
-                    resolve_selector(connection, collection_id, selector)?.ok_or_else(not_found)?;
-                loaded(connection, &id)
+                let (collection_id, kind) =
+                    projects::collection_kind(connection, project.id, collection)?
+                        .ok_or_else(not_found)?;
+                let row = links::resolve_in(
+                    connection,
+                    &project,
+                    collection_id,
+                    kind,
+                    collection,
+                    selector,
+                )?
+                .ok_or_else(not_found)?;
+                Ok(row.version)
             })
             .await
-    }
-}
-
-/// The committed version `selector` names: `vN`, an alias, or an artifact digest.
-fn resolve_selector(
-    connection: &Connection,
-    collection_id: i64,
-    selector: &str,
-) -> Result<Option<String>, Error> {
-    if let Some(index) = selector
-        .strip_prefix('v')
-        .filter(|digits| !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()))
-        .and_then(|digits| digits.parse::<i64>().ok())
-    {
-        return versions::committed_by_index(connection, collection_id, index);
-    }
-    let by_alias = versions::committed_by_alias(connection, collection_id, selector)?;
-    match Md5Digest::from_hex(selector) {
-        Ok(digest) if by_alias.is_none() => {
-            versions::committed_by_digest(connection, collection_id, &digest)
-        }
-        _ => Ok(by_alias),
     }
 }
 
@@ -377,41 +378,85 @@ impl Service {
         if let Some(metadata) = &request.metadata {
             validate::metadata(metadata)?;
         }
+        let edits_version = request.description.is_some()
+            || request.metadata.is_some()
+            || !request.add_tags.is_empty()
+            || !request.remove_tags.is_empty();
         self.db()
-        .write(move |connection| {
-            let row = version_for_write(connection, &caller, &id)?;
-            if row.version.state != VersionState::Committed {
-                return Err(Error::conflict(format!(
-                    "artifact version `{id}` is {:?}; only committed versions can be edited",
-                    row.version.state
-                )));
-            }
-            if latest_requested && !row.version.aliases.iter().any(|alias| alias == LATEST_ALIAS) {
-                return Err(Error::bad_request(
-                    "alias `latest` cannot be set by hand: it always points at the newest version",
-                ));
-            }
-            if let Some(description) = &request.description {
-                let description = (!description.is_empty()).then_some(description);
-                versions::set_description(connection, &id, description.map(String::as_str))?;
-            }
-            if let Some(metadata) = &request.metadata {
-                let text = serde_json::to_string(metadata)
-                    .map_err(|error| Error::internal(format!("metadata: {error}")))?;
-                versions::set_metadata(connection, &id, &text)?;
-            }
-            for alias in &request.remove_aliases {
-                versions::remove_alias(connection, row.collection_id, alias, &id)?;
-            }
-            for tag in &request.remove_tags {
-                versions::remove_tag(connection, &id, tag)?;
-            }
-            apply_labels(connection, row.collection_id, &id, &add_aliases, &add_tags_list)?;
-            touch_version(connection, &id)?;
-            projects::touch_collection(connection, row.collection_id)?;
-            loaded(connection, &id)
-        })
-        .await
+            .write(move |connection| {
+                // Alias edits through a portfolio need write access to the portfolio's
+                // project; changes of the version itself need its own project's.
+                let row = if request.through.is_some() && !edits_version {
+                    version_for_read(connection, Some(&caller), &id)?
+                } else {
+                    version_for_write(connection, &caller, &id)?
+                };
+                if row.version.state != VersionState::Committed {
+                    return Err(Error::conflict(format!(
+                        "artifact version `{id}` is {:?}; only committed versions can be edited",
+                        row.version.state
+                    )));
+                }
+                let (alias_project, alias_collection, portfolio) = match &request.through {
+                    None => (row.project.clone(), row.collection_id, None),
+                    Some(path) => {
+                        let (project, portfolio_id, name) =
+                            links::portfolio_for_write(connection, &caller, path)?;
+                        let link = db_links::live_link(connection, portfolio_id, &id)?
+                            .ok_or_else(|| {
+                                Error::not_found(format!(
+                                    "artifact version `{id}` is not linked into `{path}`"
+                                ))
+                            })?;
+                        (project, portfolio_id, Some((name, link)))
+                    }
+                };
+                let current = db_links::aliases_in(connection, alias_collection, &id)?;
+                if latest_requested && !current.iter().any(|alias| alias == LATEST_ALIAS) {
+                    return Err(Error::bad_request(
+                        "alias `latest` cannot be set by hand: it always points at the newest version",
+                    ));
+                }
+                let touched: Vec<String> = add_aliases
+                    .iter()
+                    .chain(request.remove_aliases.iter().filter(|alias| current.contains(alias)))
+                    .cloned()
+                    .collect();
+                links::require_alias_admin(connection, &caller, &alias_project, &touched)?;
+                if let Some(description) = &request.description {
+                    let description = (!description.is_empty()).then_some(description);
+                    versions::set_description(connection, &id, description.map(String::as_str))?;
+                }
+                if let Some(metadata) = &request.metadata {
+                    let text = serde_json::to_string(metadata)
+                        .map_err(|error| Error::internal(format!("metadata: {error}")))?;
+                    versions::set_metadata(connection, &id, &text)?;
+                }
+                for alias in &request.remove_aliases {
+                    versions::remove_alias(connection, alias_collection, alias, &id)?;
+                }
+                for tag in &request.remove_tags {
+                    versions::remove_tag(connection, &id, tag)?;
+                }
+                for alias in &add_aliases {
+                    move_alias(connection, alias_collection, alias, &id)?;
+                }
+                add_tags(connection, &id, &add_tags_list)?;
+                touch_version(connection, &id)?;
+                projects::touch_collection(connection, alias_collection)?;
+                match portfolio {
+                    None => loaded(connection, &id),
+                    Some((name, link)) => Ok(links::seen_through(
+                        connection,
+                        &alias_project,
+                        alias_collection,
+                        &name,
+                        &link,
+                    )?
+                    .version),
+                }
+            })
+            .await
     }
 
     /// The runs that logged and used a version, those the caller may read.

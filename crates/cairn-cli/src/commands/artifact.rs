@@ -1,4 +1,4 @@
-//! `cairn artifact put|get|ls|collection|lineage`: log files or directories as a new version (or,
+//! `cairn artifact put|get|ls|collection|lineage|link|unlink|protected-aliases`: log files or directories as a new version (or,
 //! with `--base`, as the next version of an existing one), download a version, list a project's
 //! collections or a collection's versions, rename or describe a collection, show lineage.
 
@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use cairn_api::{
-    ArtifactPath, Collection, LineageDirection, LineageGraph, LineageNode, UpdateCollection,
-    Version,
+    ArtifactPath, Collection, CollectionKind, LineageDirection, LineageGraph, LineageNode,
+    UpdateCollection, Version,
 };
 use cairn_cache::LinkMode;
 use cairn_client::{
@@ -35,6 +35,57 @@ pub(crate) enum ArtifactCommand {
     Collection(CollectionArgs),
     /// The lineage graph of a version: the runs and versions it came from and led to.
     Lineage(LineageArgs),
+    /// Link a version into a portfolio (a registry collection), created on first link.
+    Link(LinkArgs),
+    /// Remove a link from its portfolio (the version itself stays where it was logged).
+    Unlink(UnlinkArgs),
+    /// Show a project's protected aliases; declare or drop them (the project's admins only).
+    ProtectedAliases(ProtectedArgs),
+}
+
+/// Arguments of `cairn artifact link`.
+#[derive(Debug, Args)]
+pub(crate) struct LinkArgs {
+    /// The version to link: `entity/project/name[:alias|:vN|:digest]` (`latest` by default).
+    artifact: String,
+    /// The portfolio: `PORTFOLIO`, `PROJECT/PORTFOLIO` or `ENTITY/PROJECT/PORTFOLIO` (entity and
+    /// project default to the version's). `ENTITY/model-registry/NAME` is the model registry,
+    /// which takes only types containing `model`.
+    target: String,
+    /// An alias for the link in the portfolio (repeatable); `latest` always moves to the
+    /// newest link.
+    #[arg(long = "alias")]
+    aliases: Vec<String>,
+    /// Print one JSON object instead of words.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `cairn artifact unlink`.
+#[derive(Debug, Args)]
+pub(crate) struct UnlinkArgs {
+    /// The link: `entity/project/portfolio:vN` (or `:alias`).
+    link: String,
+    /// Print one JSON object instead of words.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `cairn artifact protected-aliases`.
+#[derive(Debug, Args)]
+pub(crate) struct ProtectedArgs {
+    /// `entity/project`.
+    project: String,
+    /// Protect this alias (repeatable): only the project's admins may then add or remove it,
+    /// and what carries it cannot be unlinked or deleted.
+    #[arg(long)]
+    add: Vec<String>,
+    /// Protect this alias no longer (repeatable).
+    #[arg(long)]
+    remove: Vec<String>,
+    /// Print one JSON object instead of words.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `cairn artifact lineage`.
@@ -178,6 +229,78 @@ pub(crate) fn run(command: ArtifactCommand) -> anyhow::Result<()> {
         ArtifactCommand::Ls(args) => runtime()?.block_on(ls(args)),
         ArtifactCommand::Collection(args) => runtime()?.block_on(collection(args)),
         ArtifactCommand::Lineage(args) => runtime()?.block_on(lineage(args)),
+        ArtifactCommand::Link(args) => runtime()?.block_on(link(args)),
+        ArtifactCommand::Unlink(args) => runtime()?.block_on(unlink(args)),
+        ArtifactCommand::ProtectedAliases(args) => runtime()?.block_on(protected_aliases(args)),
+    }
+}
+
+/// `cairn artifact link ARTIFACT TARGET [--alias A]...`.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn link(args: LinkArgs) -> anyhow::Result<()> {
+    let api = Api::new(Client::from_env()?);
+    let artifact = api.artifact(&args.artifact).await?;
+    let linked = artifact.link(&args.target, &args.aliases).await?;
+    if args.json {
+        println!("{}", json!(linked.version()));
+        return Ok(());
+    }
+    println!(
+        "linked {} as {}{}",
+        linked.source_qualified_name(),
+        linked.qualified_name(),
+        aliases_suffix(&linked.version().aliases)
+    );
+    Ok(())
+}
+
+/// `cairn artifact unlink entity/project/portfolio:vN`.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn unlink(args: UnlinkArgs) -> anyhow::Result<()> {
+    let api = Api::new(Client::from_env()?);
+    let link = api.artifact(&args.link).await?;
+    let source = link.unlink().await?;
+    if args.json {
+        println!("{}", json!(source.version()));
+        return Ok(());
+    }
+    println!(
+        "unlinked {} (the version stays as {})",
+        link.qualified_name(),
+        source.qualified_name()
+    );
+    Ok(())
+}
+
+/// `cairn artifact protected-aliases entity/project [--add A] [--remove A]`.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn protected_aliases(args: ProtectedArgs) -> anyhow::Result<()> {
+    let Some((entity, project, None)) = split_path(&args.project) else {
+        return Err(UsageError::new(format!("`{}` is not `entity/project`", args.project)).into());
+    };
+    let api = Api::new(Client::from_env()?);
+    let aliases = if args.add.is_empty() && args.remove.is_empty() {
+        api.protected_aliases(entity, project).await?
+    } else {
+        api.update_protected_aliases(entity, project, &args.add, &args.remove)
+            .await?
+    };
+    if args.json {
+        println!("{}", json!({ "aliases": aliases }));
+    } else if aliases.is_empty() {
+        println!("{entity}/{project} protects no aliases");
+    } else {
+        println!("{entity}/{project} protects: {}", aliases.join(", "));
+    }
+    Ok(())
+}
+
+/// ` (aliases a, b)` or nothing.
+fn aliases_suffix(aliases: &[String]) -> String {
+    if aliases.is_empty() {
+        String::new()
+    } else {
+        format!(" (aliases {})", aliases.join(", "))
     }
 }
 
@@ -711,7 +834,14 @@ fn print_versions(versions: &[Version]) {
                 },
                 human_bytes(version.size),
                 version.file_count.to_string(),
-                version.created_at.clone(),
+                match &version.source {
+                    Some(source) => format!(
+                        "{}  linked from {}",
+                        version.created_at,
+                        source.qualified_name()
+                    ),
+                    None => version.created_at.clone(),
+                },
             ]
         })
         .collect();
@@ -796,7 +926,7 @@ fn print_table(collections: &[Collection]) {
             .unwrap_or(0)
     };
     let name_width = width(|collection| collection.name.clone(), "NAME");
-    let type_width = width(|collection| collection.artifact_type.clone(), "TYPE");
+    let type_width = width(type_cell, "TYPE");
     println!(
         "{:<name_width$}  {:<type_width$}  {:>8}  {:<7}  UPDATED",
         "NAME", "TYPE", "VERSIONS", "LATEST"
@@ -805,11 +935,19 @@ fn print_table(collections: &[Collection]) {
         println!(
             "{:<name_width$}  {:<type_width$}  {:>8}  {:<7}  {}",
             collection.name,
-            collection.artifact_type,
+            type_cell(collection),
             collection.version_count,
             collection.latest.as_deref().unwrap_or("-"),
             collection.updated_at,
         );
+    }
+}
+
+/// A collection's type, marked when it is a portfolio of links.
+fn type_cell(collection: &Collection) -> String {
+    match collection.kind {
+        CollectionKind::Sequence => collection.artifact_type.clone(),
+        CollectionKind::Portfolio => format!("{} (links)", collection.artifact_type),
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod download;
+pub(crate) mod links;
 pub(crate) mod projects;
 pub(crate) mod receive;
 pub(crate) mod runs;

@@ -8,11 +8,12 @@
 //! [`crate::openapi::document`].
 
 use cairn_api::{
-    ArtifactTypeList, BlobReceipt, CommitVersion, CreateRun, CreateTeam, CreateUser, CreateVersion,
-    CreatedApiKey, CreatedVersion, FinishRun, Lineage, LineageDirection, LineageGraph,
-    ManifestReceipt, Project, ProjectList, Run, RunArtifacts, ServerInfo, ServerStats,
-    SetTeamMember, Team, UpdateCollection, UpdateVersion, UpsertProject, UseArtifact, Version,
-    VersionList, Viewer, routes,
+    ArtifactTypeList, BlobReceipt, CommitVersion, CreateLink, CreateRun, CreateTeam, CreateUser,
+    CreateVersion, CreatedApiKey, CreatedVersion, FinishRun, Lineage, LineageDirection,
+    LineageGraph, LinkList, ManifestReceipt, Project, ProjectList, ProtectedAliases, Run,
+    RunArtifacts, ServerInfo, ServerStats, SetTeamMember, Team, UpdateCollection,
+    UpdateProtectedAliases, UpdateVersion, UpsertProject, UseArtifact, Version, VersionList,
+    Viewer, routes,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -184,6 +185,20 @@ struct RunPath {
 struct VersionPath {
     /// The version's opaque id.
     id: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(dead_code, reason = "describes path parameters; never built")]
+struct LinkPath {
+    /// The version's opaque id.
+    id: String,
+    /// The portfolio's entity.
+    entity: String,
+    /// The portfolio's project.
+    project: String,
+    /// The portfolio's name.
+    portfolio: String,
 }
 
 #[derive(IntoParams)]
@@ -976,4 +991,107 @@ pub(crate) fn lineage() -> Doc {
 )]
 pub(crate) fn lineage_graph() -> Doc {
     Doc::of::<__path_lineage_graph>(Tag::Runs)
+}
+
+/// Link a version into a portfolio
+///
+/// Links a committed version into a portfolio (a registry collection), created on first link
+/// with its project when the caller may write to the entity. The version keeps its id,
+/// content, digest and lineage; in the portfolio it gets the next `vN` (never reused) and the
+/// aliases asked for, and `latest` moves to it. Linking it again only adds aliases. A
+/// portfolio holds one artifact type; the model registry (`{entity}/model-registry`) only
+/// types containing `model`. Protected aliases need an admin of the portfolio's entity.
+#[utoipa::path(
+    post, path = routes::PATTERN_LINKS, operation_id = "linkVersion",
+    params(VersionPath),
+    request_body = CreateLink,
+    responses(
+        (status = 201, description = "The version seen through the portfolio", body = Version),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+    ),
+)]
+pub(crate) fn link_version() -> Doc {
+    Doc::of::<__path_link_version>(Tag::Versions)
+}
+
+/// Portfolios a version is linked into
+///
+/// The version seen through each portfolio it is linked into that the caller may read.
+#[utoipa::path(
+    get, path = routes::PATTERN_LINKS, operation_id = "versionLinks",
+    params(VersionPath),
+    security((), ("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "The links", body = LinkList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) fn version_links() -> Doc {
+    Doc::of::<__path_version_links>(Tag::Versions)
+}
+
+/// Unlink a version from a portfolio
+///
+/// Removes the link and its aliases in the portfolio; the version itself is untouched and is
+/// answered as it stays in its own collection. `latest` moves to the newest remaining link.
+/// Refused while the link carries a protected alias.
+#[utoipa::path(
+    delete, path = routes::PATTERN_LINK, operation_id = "unlinkVersion",
+    params(LinkPath),
+    responses(
+        (status = 200, description = "The version in its own collection", body = Version),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub(crate) fn unlink_version() -> Doc {
+    Doc::of::<__path_unlink_version>(Tag::Versions)
+}
+
+/// Protected aliases of a project
+#[utoipa::path(
+    get, path = routes::PATTERN_PROTECTED_ALIASES, operation_id = "protectedAliases",
+    params(ProjectPath),
+    security((), ("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "The protected aliases", body = ProtectedAliases),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) fn protected_aliases() -> Doc {
+    Doc::of::<__path_protected_aliases>(Tag::Projects)
+}
+
+/// Declare protected aliases
+///
+/// Only admins of the project's entity may. A protected alias can then be added or removed
+/// only by them, and a version or link carrying it cannot be unlinked or deleted by anyone
+/// until it is removed.
+#[utoipa::path(
+    patch, path = routes::PATTERN_PROTECTED_ALIASES, operation_id = "updateProtectedAliases",
+    params(ProjectPath),
+    request_body = UpdateProtectedAliases,
+    responses(
+        (status = 200, description = "The protected aliases", body = ProtectedAliases),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+    ),
+)]
+pub(crate) fn update_protected_aliases() -> Doc {
+    Doc::of::<__path_update_protected_aliases>(Tag::Projects)
 }

@@ -20,6 +20,7 @@ mod harness;
 mod hostile;
 mod limits;
 mod lineage;
+mod links;
 mod logging;
 mod reading;
 mod serving;

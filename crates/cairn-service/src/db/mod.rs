@@ -10,6 +10,7 @@
 pub(crate) mod accounts;
 pub(crate) mod enums;
 pub(crate) mod lineage;
+pub(crate) mod links;
 pub(crate) mod manifests;
 pub(crate) mod presence;
 pub(crate) mod projects;

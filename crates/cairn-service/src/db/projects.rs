@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use crate::db::enums::TextEnum as _;
 use crate::db::schema::NOW;
 use crate::error::Error;
-use crate::model::{ArtifactType, Collection, Project, Visibility};
+use crate::model::{ArtifactType, Collection, CollectionKind, Project, Visibility};
 
 /// A project with its entity.
 #[derive(Debug, Clone)]
@@ -108,10 +108,20 @@ pub(crate) fn set_visibility(
     Ok(())
 }
 
+/// A collection's columns; a portfolio counts its live links of committed versions, and its
+/// `latest` is the index of the link it points at.
 const COLLECTION_COLUMNS: &str = "c.id, c.name, t.name, c.created_at, c.updated_at, c.description, \
-     (SELECT count(*) FROM versions v WHERE v.collection_id = c.id AND v.state = 'COMMITTED'), \
-     (SELECT v.version_index FROM aliases a JOIN versions v ON v.id = a.version_id \
-      WHERE a.collection_id = c.id AND a.alias = 'latest') \
+     CASE c.kind WHEN 'portfolio' THEN \
+       (SELECT count(*) FROM links l JOIN versions v ON v.id = l.version_id \
+        WHERE l.portfolio_id = c.id AND l.unlinked_at IS NULL AND v.state = 'COMMITTED') \
+     ELSE (SELECT count(*) FROM versions v WHERE v.collection_id = c.id AND v.state = 'COMMITTED') END, \
+     CASE c.kind WHEN 'portfolio' THEN \
+       (SELECT l.link_index FROM aliases a JOIN links l ON l.portfolio_id = a.collection_id \
+        AND l.version_id = a.version_id AND l.unlinked_at IS NULL \
+        WHERE a.collection_id = c.id AND a.alias = 'latest') \
+     ELSE (SELECT v.version_index FROM aliases a JOIN versions v ON v.id = a.version_id \
+      WHERE a.collection_id = c.id AND a.alias = 'latest') END, \
+     c.kind \
      FROM collections c JOIN artifact_types t ON t.id = c.type_id";
 
 fn collection_from_row(project: &ProjectRow, row: &Row<'_>) -> rusqlite::Result<(i64, Collection)> {
@@ -121,6 +131,7 @@ fn collection_from_row(project: &ProjectRow, row: &Row<'_>) -> rusqlite::Result<
         row.get(0)?,
         Collection {
             id: row.get(0)?,
+            kind: CollectionKind::from_row(row, 8)?,
             description: row.get(5)?,
             entity: project.entity.clone(),
             project: project.name.clone(),
@@ -232,18 +243,18 @@ pub(crate) fn list_collections(
     Ok(collections)
 }
 
-/// The id and type of the collection `name` of the project, if it exists.
+/// The id, type and kind of the collection `name` of the project, if it exists.
 pub(crate) fn collection_type(
     connection: &Connection,
     project_id: i64,
     name: &str,
-) -> Result<Option<(i64, String)>, Error> {
+) -> Result<Option<(i64, String, CollectionKind)>, Error> {
     Ok(connection
         .query_row(
-            "SELECT c.id, t.name FROM collections c JOIN artifact_types t ON t.id = c.type_id \
+            "SELECT c.id, t.name, c.kind FROM collections c JOIN artifact_types t ON t.id = c.type_id \
              WHERE c.project_id = ?1 AND c.name = ?2",
             params![project_id, name],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, CollectionKind::from_row(row, 2)?)),
         )
         .optional()?)
 }
@@ -255,6 +266,7 @@ pub(crate) fn insert_collection(
     project_id: i64,
     name: &str,
     artifact_type: &str,
+    kind: CollectionKind,
 ) -> Result<i64, Error> {
     connection.execute(
         "INSERT OR IGNORE INTO artifact_types (project_id, name) VALUES (?1, ?2)",
@@ -267,10 +279,10 @@ pub(crate) fn insert_collection(
     )?;
     connection.execute(
         &format!(
-            "INSERT INTO collections (project_id, name, type_id, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, {NOW}, {NOW})"
+            "INSERT INTO collections (project_id, name, type_id, kind, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, {NOW}, {NOW})"
         ),
-        params![project_id, name, type_id],
+        params![project_id, name, type_id, kind.as_sql()],
     )?;
     Ok(connection.last_insert_rowid())
 }
@@ -286,6 +298,21 @@ pub(crate) fn collection_id(
             "SELECT id FROM collections WHERE project_id = ?1 AND name = ?2",
             params![project_id, name],
             |row| row.get(0),
+        )
+        .optional()?)
+}
+
+/// The id and kind of the collection `name` of the project, if it exists.
+pub(crate) fn collection_kind(
+    connection: &Connection,
+    project_id: i64,
+    name: &str,
+) -> Result<Option<(i64, CollectionKind)>, Error> {
+    Ok(connection
+        .query_row(
+            "SELECT id, kind FROM collections WHERE project_id = ?1 AND name = ?2",
+            params![project_id, name],
+            |row| Ok((row.get(0)?, CollectionKind::from_row(row, 1)?)),
         )
         .optional()?)
 }

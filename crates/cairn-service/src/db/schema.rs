@@ -219,6 +219,32 @@ CREATE TABLE manifest_patches (
     PRIMARY KEY (version_id, seq)
 );
 ",
+    r"
+-- Registry links: a portfolio is a collection whose members are links to versions logged in
+-- other collections. A link keeps its index in the portfolio for ever (an unlinked row stays,
+-- marked, so indexes are never reused); a portfolio's aliases live in `aliases` under the
+-- portfolio's id and point at the linked version's id.
+ALTER TABLE collections ADD COLUMN kind TEXT NOT NULL DEFAULT 'sequence'
+    CHECK (kind IN ('sequence', 'portfolio'));
+CREATE TABLE links (
+    portfolio_id INTEGER NOT NULL REFERENCES collections(id),
+    link_index   INTEGER NOT NULL,
+    version_id   TEXT NOT NULL REFERENCES versions(id),
+    linked_by    INTEGER REFERENCES users(id),
+    linked_at    TEXT NOT NULL,
+    unlinked_at  TEXT,
+    PRIMARY KEY (portfolio_id, link_index)
+);
+CREATE UNIQUE INDEX live_links ON links(version_id, portfolio_id) WHERE unlinked_at IS NULL;
+CREATE INDEX aliases_by_collection_version ON aliases(version_id, collection_id);
+-- Aliases that only the project's admins may add or remove, and that keep the version (or
+-- link) carrying them from being deleted.
+CREATE TABLE protected_aliases (
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    alias      TEXT NOT NULL,
+    PRIMARY KEY (project_id, alias)
+);
+",
 ];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.

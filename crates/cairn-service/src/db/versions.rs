@@ -125,6 +125,7 @@ fn partial_version(row: &Row<'_>) -> rusqlite::Result<PartialVersion> {
             updated_at: row.get(12)?,
             committed_at: row.get(13)?,
             distributed_id: row.get(18)?,
+            source: None,
         },
         collection_id: row.get(1)?,
         project_id: row.get(16)?,
@@ -140,11 +141,7 @@ fn complete_version(connection: &Connection, partial: PartialVersion) -> Result<
     version.entity = project.entity.clone();
     version.project = project.name.clone();
     version.project_id = project.id;
-    version.aliases = strings(
-        connection,
-        "SELECT alias FROM aliases WHERE version_id = ?1 ORDER BY alias",
-        &version.id,
-    )?;
+    version.aliases = super::links::aliases_in(connection, partial.collection_id, &version.id)?;
     version.tags = strings(
         connection,
         "SELECT tag FROM tags WHERE version_id = ?1 ORDER BY tag",
