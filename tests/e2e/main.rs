@@ -31,4 +31,5 @@ mod distributed;
 mod exit_codes;
 mod harness;
 mod incremental;
+mod links;
 mod roundtrip;

@@ -1,13 +1,17 @@
-"""Races on one collection: ordinary logs, drafts and a distributed version at once.
+"""Races on one collection: ordinary logs, drafts, links and a distributed version at once.
 
 Real SDK processes, all at the same time on one collection that already has `v0`:
 * 4 ordinary logs of distinct content, each with its own alias `plain-<i>`;
 * 4 drafts from `v0`, each adding a file of its own, each with alias `draft-<i>`;
 * 3 writers upserting parts of one distributed version, then (in a second wave, alongside 2
-  more ordinary logs) its finish with alias `dist`.
+  more ordinary logs) its finish with alias `dist`;
+* 3 processes linking `v0` into portfolio `picks` at once, each with alias `link-<i>`, and in
+  the second wave one linking the version `plain-0` made.
 
 Afterwards the collection holds exactly `v0`…`v11`: dense, no duplicates, one version per
-content; every alias points at the version its process logged, `latest` at `v11`.
+content; every alias points at the version its process logged, `latest` at `v11`. The
+portfolio holds exactly two links: `v0` (the collection's `v0`, with every `link-<i>`) and `v1`
+(`plain-0`'s version, `latest`).
 """
 
 import concurrent.futures
@@ -55,6 +59,12 @@ print("UPSERTED")
 run.finish()
 """
 
+LINK = """
+api = wandb.Api()
+api.artifact({source!r}).link({target!r}, aliases=[{alias!r}])
+print("LINKED")
+"""
+
 FINISH = """
 run = wandb.init(group={dist!r}, job_type="finish")
 art = wandb.Artifact({name!r}, type="dataset")
@@ -96,6 +106,9 @@ def main() -> None:
         jobs[f"part-{i}"] = PART.format(
             dist=DIST, name=NAME, path=f"part-{i}.txt", content=unique(f"part-{i}")
         )
+        jobs[f"link-{i}"] = LINK.format(
+            source=ctx.qualified(f"{NAME}:v0"), target="picks", alias=f"link-{i}"
+        )
     harness.step(f"wave 1: {len(jobs)} processes at once")
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         outputs = dict(zip(jobs, pool.map(lambda item: child(item[1], item[0]), jobs.items())))
@@ -104,6 +117,9 @@ def main() -> None:
         "dist": FINISH.format(dist=DIST, name=NAME, content=unique("finish")),
         "plain-4": PLAIN.format(name=NAME, content=unique("plain-4"), alias="plain-4"),
         "plain-5": PLAIN.format(name=NAME, content=unique("plain-5"), alias="plain-5"),
+        "link-plain": LINK.format(
+            source=ctx.qualified(f"{NAME}:plain-0"), target="picks", alias="picked"
+        ),
     }
     harness.step("wave 2: the distributed finish and two more logs at once")
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(second)) as pool:
@@ -111,7 +127,9 @@ def main() -> None:
 
     harness.step("the final state, exactly")
     claimed = {
-        alias: logged(output, alias) for alias, output in outputs.items() if not alias.startswith("part-")
+        alias: logged(output, alias)
+        for alias, output in outputs.items()
+        if not alias.startswith(("part-", "link-"))
     }
     versions = sorted(int(version[1:]) for version, _ in claimed.values())
     harness.check_eq(versions, list(range(1, 12)), "the versions the processes got")
@@ -134,6 +152,20 @@ def main() -> None:
         harness.cairn(ctx, ["artifact", "ls", ctx.qualified(NAME), "--json"]).stdout
     )
     harness.check_eq(listing["total"], 12, "cairn ls total")
+    picks = json.loads(
+        harness.cairn(ctx, ["artifact", "ls", ctx.qualified("picks"), "--json"]).stdout
+    )
+    harness.check_eq(
+        [
+            (v["version_index"], v["source"]["version_index"], sorted(v["aliases"]))
+            for v in picks["versions"]
+        ],
+        [
+            (1, int(claimed["plain-0"][0][1:]), ["latest", "picked"]),
+            (0, 0, ["link-0", "link-1", "link-2"]),
+        ],
+        "the portfolio after the races",
+    )
 
 
 harness.run(main)

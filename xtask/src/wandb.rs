@@ -499,7 +499,8 @@ mod tests {
                 "collections",
                 "lineage_graph",
                 "distributed",
-                "races"
+                "races",
+                "links"
             ]
         );
         let picked = select(&all, &["s03_api_edit".to_owned(), "cli".to_owned()]).unwrap();

@@ -3,7 +3,9 @@
 
 use rusqlite::Connection;
 
-use crate::access::{Caller, can_manage, can_read, project_for_read, project_for_write, required};
+use crate::access::{
+    Caller, can_manage, can_read, can_write, project_for_read, project_for_write, required,
+};
 use crate::db::accounts::find_entity;
 use crate::db::projects::{self, ProjectRow, entity_projects, find_project};
 use crate::db::{links as db_links, versions};
@@ -56,6 +58,23 @@ impl Service {
             })
             .await?;
         Ok(project.to_model())
+    }
+
+    /// Whether the caller may write to a project it may read (log into it, edit its versions).
+    pub async fn may_write_project(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+    ) -> Result<bool, Error> {
+        let caller = caller.cloned();
+        let (entity, project) = (entity.to_owned(), project.to_owned());
+        self.db()
+            .read(move |connection| {
+                let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
+                can_write(connection, caller.as_ref(), &project)
+            })
+            .await
     }
 
     /// Creates a project or changes its visibility (owner user, team admins, server admins);

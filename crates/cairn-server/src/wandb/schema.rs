@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use cairn_service::capability::{DEFAULT_GRANT_TTL, Grant};
 use cairn_service::model::{
-    NewVersion, Run, RunState, RunUpdate, Version, VersionEdit, VersionState,
+    CollectionPath, LinkRequest, NewVersion, Run, RunState, RunUpdate, Version, VersionEdit,
+    VersionState,
 };
 use cairn_service::{Caller, Kind, LATEST_ALIAS, Md5Digest};
 use serde_json::{Map, Value, json};
@@ -377,40 +378,56 @@ impl Object for Mutation {
             "addAliases" | "deleteAliases" => {
                 let input = input(args)?;
                 let id = ids::version_of(required_str(input, "artifactID")?);
-                let aliases: Vec<String> = input
+                let inputs: &[Value] = input
                     .get("aliases")
                     .and_then(Value::as_array)
-                    .map(|aliases| {
-                        aliases
-                            .iter()
-                            .filter_map(|alias| alias.get("alias").and_then(Value::as_str))
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let edit = if name == "addAliases" {
-                    VersionEdit {
-                        add_aliases: aliases,
-                        ..VersionEdit::default()
-                    }
-                } else {
-                    VersionEdit {
-                        remove_aliases: aliases,
-                        ..VersionEdit::default()
-                    }
-                };
-                cx.service()
-                    .update_version(cx.caller(), &id, edit)
+                    .map_or(&[], Vec::as_slice);
+                // Each alias names its collection; one in a portfolio the version is linked
+                // into is the link's alias there.
+                let version = cx
+                    .service()
+                    .version(cx.caller(), &id)
                     .await
                     .map_err(domain)?;
+                let mut by_place: Vec<(Option<CollectionPath>, Vec<String>)> = Vec::new();
+                for alias_input in inputs {
+                    let Some(alias) = alias_input.get("alias").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let place = alias_place(alias_input, &version);
+                    match by_place.iter_mut().find(|(existing, _)| *existing == place) {
+                        Some((_, aliases)) => aliases.push(alias.to_owned()),
+                        None => by_place.push((place, vec![alias.to_owned()])),
+                    }
+                }
+                for (through, aliases) in by_place {
+                    let edit = if name == "addAliases" {
+                        VersionEdit {
+                            add_aliases: aliases,
+                            through,
+                            ..VersionEdit::default()
+                        }
+                    } else {
+                        VersionEdit {
+                            remove_aliases: aliases,
+                            through,
+                            ..VersionEdit::default()
+                        }
+                    };
+                    cx.service()
+                        .update_version(cx.caller(), &id, edit)
+                        .await
+                        .map_err(domain)?;
+                }
                 some(json!({ "success": true, "clientMutationId": null }))
             }
             "updateArtifact" => update_artifact(cx, input(args)?).await.map(Some),
-            "updateArtifactSequence" | "updateArtifactCollection" => {
+            "updateArtifactSequence" | "updateArtifactCollection" | "updateArtifactPortfolio" => {
                 let input = input(args)?;
                 let id = input
                     .get("artifactSequenceID")
                     .or_else(|| input.get("artifactCollectionID"))
+                    .or_else(|| input.get("artifactPortfolioID"))
                     .and_then(Value::as_str)
                     .and_then(collection_number)
                     .ok_or_else(|| {
@@ -461,9 +478,35 @@ impl Object for Mutation {
             "completeMultipartUploadArtifact" => Err(FieldError::new(
                 "this Cairn server never offers multipart uploads; upload the file in one PUT",
             )),
-            "linkArtifact" | "unlinkArtifact" => Err(FieldError::new(
-                "this Cairn server does not support registries and links yet (planned)",
-            )),
+            "linkArtifact" => link_artifact(cx, input(args)?).await.map(Some),
+            "unlinkArtifact" => {
+                let input = input(args)?;
+                let id = ids::version_of(required_str(input, "artifactID")?);
+                let portfolio = required_str(input, "artifactPortfolioID")
+                    .ok()
+                    .and_then(collection_number)
+                    .ok_or_else(|| {
+                        FieldError::new("`artifactPortfolioID` is not a portfolio id")
+                    })?;
+                let portfolio = cx
+                    .service()
+                    .collection_by_id(cx.caller(), portfolio)
+                    .await
+                    .map_err(domain)?;
+                cx.service()
+                    .unlink_version(
+                        cx.caller(),
+                        &id,
+                        CollectionPath {
+                            entity: portfolio.entity,
+                            project: portfolio.project,
+                            name: portfolio.name,
+                        },
+                    )
+                    .await
+                    .map_err(domain)?;
+                some(json!({ "success": true, "clientMutationId": null }))
+            }
             _ => Ok(None),
         }
     }
@@ -695,6 +738,14 @@ impl Object for ProjectObj {
             "name" => some(json!(self.name)),
             "entityName" => some(json!(self.entity)),
             "entity" => some(entity_json(&self.entity)),
+            "readOnly" => {
+                let writable = cx
+                    .service()
+                    .may_write_project(cx.caller(), &self.entity, &self.name)
+                    .await
+                    .map_err(domain)?;
+                some(json!(!writable))
+            }
             "artifact" => {
                 let version = self.version_named(required_str(args, "name")?).await?;
                 some(Out::optional(
@@ -795,6 +846,8 @@ struct CollectionObj {
     project_id: i64,
     name: String,
     artifact_type: String,
+    /// A portfolio of links (W&B's `ArtifactPortfolio`) rather than a sequence.
+    portfolio: bool,
     /// The whole collection: given by a listing, or looked up once when a field needs it.
     loaded: tokio::sync::OnceCell<cairn_service::model::Collection>,
 }
@@ -809,6 +862,7 @@ impl CollectionObj {
             project_id,
             name: collection.name.clone(),
             artifact_type: collection.artifact_type.clone(),
+            portfolio: collection.kind == cairn_service::model::CollectionKind::Portfolio,
             loaded: tokio::sync::OnceCell::new_with(Some(collection)),
         }
     }
@@ -822,6 +876,7 @@ impl CollectionObj {
             project_id: version.project_id,
             name: version.collection.clone(),
             artifact_type: version.artifact_type.clone(),
+            portfolio: version.is_link(),
             loaded: tokio::sync::OnceCell::new(),
         }
     }
@@ -842,11 +897,15 @@ impl CollectionObj {
 #[async_trait::async_trait]
 impl Object for CollectionObj {
     fn typename(&self) -> &'static str {
-        "ArtifactSequence"
+        if self.portfolio {
+            "ArtifactPortfolio"
+        } else {
+            "ArtifactSequence"
+        }
     }
 
     fn satisfies(&self, condition: &str) -> bool {
-        matches!(condition, "ArtifactSequence" | "ArtifactCollection")
+        condition == self.typename() || condition == "ArtifactCollection"
     }
 
     async fn field(&self, name: &str, args: &Args) -> Result<Option<Out>, FieldError> {
@@ -1083,7 +1142,7 @@ fn sorted_page<T>(
 
 fn collection_json(version: &Version) -> Value {
     json!({
-        "__typename": "ArtifactSequence",
+        "__typename": if version.is_link() { "ArtifactPortfolio" } else { "ArtifactSequence" },
         "__kinds": ["ArtifactCollection"],
         "id": collection_id(version.collection_id),
         "name": version.collection,
@@ -1124,10 +1183,15 @@ impl Object for Membership {
         match name {
             "id" => some(json!(ids::encode(
                 "ArtifactCollectionMembership",
-                &version.id
+                &format!("{}:{}", version.collection_id, version.id)
             ))),
             "versionIndex" => some(json!(version.version_index)),
-            "createdAt" => some(json!(version.created_at)),
+            "createdAt" => some(json!(
+                version
+                    .source
+                    .as_ref()
+                    .map_or(&version.created_at, |source| &source.linked_at)
+            )),
             "aliases" => some(Value::Array(aliases_json(version))),
             "artifactCollection" => some(collection_json(version)),
             "artifact" => some(Out::object(ArtifactObj::new(&self.cx, version.clone()))),
@@ -1137,20 +1201,127 @@ impl Object for Membership {
     }
 }
 
+/// The portfolio an alias input (`entityName`, `projectName`, `artifactCollectionName`)
+/// names, when it is not the version's own collection.
+fn alias_place(alias_input: &Value, version: &Version) -> Option<CollectionPath> {
+    let field = |key: &str| alias_input.get(key).and_then(Value::as_str);
+    let collection = field("artifactCollectionName")?;
+    let entity = field("entityName").unwrap_or(&version.entity);
+    let project = field("projectName").unwrap_or(&version.project);
+    let own =
+        entity == version.entity && project == version.project && collection == version.collection;
+    (!own).then(|| CollectionPath {
+        entity: entity.to_owned(),
+        project: project.to_owned(),
+        name: collection.to_owned(),
+    })
+}
+
+/// `linkArtifact`: links a version into a portfolio; answers its index there (and, when
+/// selected, the membership).
+async fn link_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, FieldError> {
+    let id = ids::version_of(required_str(input, "artifactID")?);
+    let target = match input.get("artifactPortfolioID").and_then(Value::as_str) {
+        Some(portfolio) => {
+            let number = collection_number(portfolio)
+                .ok_or_else(|| FieldError::new("`artifactPortfolioID` is not a portfolio id"))?;
+            let portfolio = cx
+                .service()
+                .collection_by_id(cx.caller(), number)
+                .await
+                .map_err(domain)?;
+            CollectionPath {
+                entity: portfolio.entity,
+                project: portfolio.project,
+                name: portfolio.name,
+            }
+        }
+        None => {
+            let name = required_str(input, "artifactPortfolioName")?;
+            if name.contains(':') {
+                return Err(FieldError::new(format!(
+                    "`{name}`: link into a portfolio name without `:version`"
+                )));
+            }
+            CollectionPath {
+                entity: required_str(input, "entityName")?.to_owned(),
+                project: required_str(input, "projectName")?.to_owned(),
+                name: name.to_owned(),
+            }
+        }
+    };
+    let aliases: Vec<String> = input
+        .get("aliases")
+        .and_then(Value::as_array)
+        .map(|aliases| {
+            aliases
+                .iter()
+                .filter_map(|alias| alias.get("alias").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let linked = cx
+        .service()
+        .link_version(cx.caller(), &id, LinkRequest { target, aliases })
+        .await
+        .map_err(domain)?;
+    Ok(Record::out([
+        ("versionIndex", json!(linked.version_index).into()),
+        (
+            "artifactMembership",
+            Out::object(Membership {
+                cx: Arc::clone(cx),
+                version: linked,
+            }),
+        ),
+        ("clientMutationId", Value::Null.into()),
+    ]))
+}
+
 // ----- artifacts -----
 
+/// An artifact version as W&B's `Artifact`: always described where it was logged (its
+/// `artifactSequence` and `versionIndex` are the source's, as the SDK's `source_*` attributes
+/// need); when it was reached through a portfolio, that link's aliases are listed too.
 struct ArtifactObj {
     cx: Cxr,
     version: Version,
+    link: Option<Version>,
 }
 
 impl ArtifactObj {
     fn new(cx: &Cxr, version: Version) -> Self {
-        Self {
-            cx: Arc::clone(cx),
-            version,
+        match source_view(&version) {
+            Some(source) => Self {
+                cx: Arc::clone(cx),
+                version: source,
+                link: Some(version),
+            },
+            None => Self {
+                cx: Arc::clone(cx),
+                version,
+                link: None,
+            },
         }
     }
+}
+
+/// A version seen through a portfolio, as seen in its own collection (`None` when it is
+/// seen there already).
+fn source_view(version: &Version) -> Option<Version> {
+    let source = version.source.as_ref()?;
+    Some(Version {
+        entity: source.entity.clone(),
+        project: source.project.clone(),
+        project_id: source.project_id,
+        collection_id: source.collection_id,
+        collection: source.collection.clone(),
+        version_index: source.version_index,
+        aliases: source.aliases.clone(),
+        source: None,
+        ..version.clone()
+    })
 }
 
 #[async_trait::async_trait]
@@ -1202,7 +1373,45 @@ impl Object for ArtifactObj {
             "artifactSequence" | "artifactCollection" => {
                 return some(Out::object(CollectionObj::of_version(cx, version)));
             }
-            "aliases" => Value::Array(aliases_json(version)),
+            "aliases" => {
+                let mut aliases = aliases_json(version);
+                if let Some(link) = &self.link {
+                    // With its `vN` there: the SDK takes a listed link's version from the
+                    // version alias of the collection it listed (else from `versionIndex`,
+                    // which is the source's).
+                    let mut link = link.clone();
+                    if let Some(index) = link.version_index {
+                        link.aliases.push(format!("v{index}"));
+                    }
+                    aliases.extend(aliases_json(&link));
+                }
+                Value::Array(aliases)
+            }
+            "artifactMemberships" => {
+                let mut memberships = vec![version.clone()];
+                memberships.extend(
+                    cx.service()
+                        .version_links(cx.caller(), &version.id)
+                        .await
+                        .map_err(domain)?,
+                );
+                let total = memberships.len() as u64;
+                let cursors: Vec<String> = memberships
+                    .iter()
+                    .map(|membership| membership.collection_id.to_string())
+                    .collect();
+                let nodes = memberships
+                    .into_iter()
+                    .map(|membership| {
+                        Out::object(Membership {
+                            cx: Arc::clone(cx),
+                            version: membership,
+                        })
+                    })
+                    .collect();
+                let end = cursors.last().cloned();
+                return some(connection(nodes, cursors, end, false, Some(total)));
+            }
             "currentManifest" => {
                 let grant = Grant::ReadManifest {
                     version: version.id.clone(),

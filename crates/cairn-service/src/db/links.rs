@@ -242,7 +242,7 @@ pub(crate) fn through(
         project_id: std::mem::replace(&mut version.project_id, project.id),
         collection_id: std::mem::replace(&mut version.collection_id, portfolio_id),
         collection: std::mem::replace(&mut version.collection, portfolio.to_owned()),
-        version_index: std::mem::replace(&mut version.version_index, Some(link.index)),
+        version_index: version.version_index.replace(link.index),
         aliases: std::mem::replace(&mut version.aliases, aliases),
         linked_at: link.linked_at.clone(),
     });
