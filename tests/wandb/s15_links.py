@@ -9,6 +9,9 @@
 * Protected aliases (declared by a team admin through the native API): a member may neither
   add nor remove them, and nobody unlinks what carries one until an admin removes it.
 * The `cairn` CLI links, unlinks and lists protected aliases.
+* `delete()`: refused while the version has aliases (unless `delete_aliases=True`) and, for
+  everyone, while a link of it carries a protected alias; afterwards it and its link vanish and
+  the same content logged again gets a new `vN`.
 """
 
 import json
@@ -217,6 +220,39 @@ run.finish()
         harness.cairn(ctx, ["artifact", "protected-aliases", f"{team}/model-registry", "--json"]).stdout
     )
     harness.check_eq(protected, {"aliases": ["production"]}, "cairn artifact protected-aliases")
+
+    harness.step("delete: aliases refuse it, a protected alias blocks it, delete_aliases frees")
+    status, body = harness.native(
+        ctx, "PATCH", "/api/v1/projects/alice/model-registry/protected-aliases", "alice",
+        {"add": ["candidate"]},
+    )
+    harness.check(status == 200, f"alice protects `candidate`: {status} {body}")
+    source = api.artifact(ctx.qualified("net:v1"))
+    harness.expect_error(
+        lambda: source.delete(delete_aliases=True), "deleting a version whose link is protected",
+        words=["protected"],
+    )
+    harness.native(
+        ctx, "PATCH", "/api/v1/projects/alice/model-registry/protected-aliases", "alice",
+        {"remove": ["candidate"]},
+    )
+    harness.expect_error(
+        lambda: source.delete(), "deleting a version with aliases", words=["aliases"]
+    )
+    api.artifact(ctx.qualified("net:v0")).delete()
+    source.delete(delete_aliases=True)
+    for gone in ["net:v0", "net:v1", "net:latest"]:
+        harness.expect_error(
+            lambda: api.artifact(ctx.qualified(gone)), f"{gone} after delete", words=["not found"]
+        )
+    harness.expect_error(
+        lambda: api.artifact(f"{registry}/classifier:staging"), "its link after delete",
+        words=["not found"],
+    )
+    relogged = wandb.init(job_type="again")
+    again = log(relogged, "net", "model", "net-1")
+    relogged.finish()
+    harness.check_eq(again.version, "v2", "the same content again: a new number, never reused")
 
 
 harness.run(main)

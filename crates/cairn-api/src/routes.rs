@@ -91,7 +91,7 @@ pub const PATTERN_RUN_FINISH: &str = "/api/v1/projects/{entity}/{project}/runs/{
 pub const PATTERN_RUN_INPUTS: &str = "/api/v1/projects/{entity}/{project}/runs/{run}/inputs";
 /// `GET` [`crate::RunArtifacts`].
 pub const PATTERN_RUN_ARTIFACTS: &str = "/api/v1/projects/{entity}/{project}/runs/{run}/artifacts";
-/// `GET` / `PATCH` ([`crate::UpdateVersion`]) a version by id.
+/// `GET`, `PATCH` ([`crate::UpdateVersion`]) and `DELETE` a version by id.
 pub const PATTERN_VERSION: &str = "/api/v1/artifacts/{id}";
 /// `PUT` (raw manifest JSON, answers [`crate::ManifestReceipt`]) / `GET` (verbatim bytes).
 pub const PATTERN_MANIFEST: &str = "/api/v1/artifacts/{id}/manifest";
@@ -282,6 +282,11 @@ pub fn blob(id: &str, md5_hex: &str) -> String {
 /// `/api/v1/artifacts/{id}/commit`.
 pub fn commit(id: &str) -> String {
     format!("{}/commit", version(id))
+}
+
+/// `/api/v1/artifacts/{id}?delete_aliases=..`.
+pub fn delete_version(id: &str, delete_aliases: bool) -> String {
+    format!("{}?delete_aliases={delete_aliases}", version(id))
 }
 
 /// `/api/v1/artifacts/{id}/links`.

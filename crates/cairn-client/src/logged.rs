@@ -290,6 +290,26 @@ impl LoggedArtifact {
         })
     }
 
+    /// Deletes this version (soft: it vanishes from lookups, its `vN` is never reused), or,
+    /// for a version seen through a portfolio, only the link (as [`unlink`](Self::unlink)).
+    /// A version with aliases is refused unless `delete_aliases`; one carrying a protected
+    /// alias is refused to everyone until a registry admin removes the alias.
+    pub async fn delete(&self, delete_aliases: bool) -> Result<()> {
+        if self.is_link() {
+            self.unlink().await?;
+            return Ok(());
+        }
+        let _: Version = self
+            .client
+            .send_json(
+                Method::DELETE,
+                &routes::delete_version(&self.version.id, delete_aliases),
+                &serde_json::json!({}),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// This version seen through every portfolio it is linked into that the caller may read,
     /// oldest link first (the SDK's `linked_artifacts`).
     pub async fn linked_artifacts(&self) -> Result<Vec<Self>> {

@@ -216,6 +216,12 @@ pub(crate) fn table() -> Vec<Route> {
             operations::update_version,
         ),
         route(
+            Method::DELETE,
+            routes::PATTERN_VERSION,
+            delete(versions::delete),
+            operations::delete_version,
+        ),
+        route(
             Method::PUT,
             routes::PATTERN_MANIFEST,
             put(upload::put_manifest),

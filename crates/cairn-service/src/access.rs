@@ -297,14 +297,16 @@ pub(crate) fn readable_state(
     }
 }
 
-/// A version is readable when its project is, and, while PENDING, writable too.
+/// A version is readable when its project is, and, while PENDING, writable too; a deleted
+/// version is not readable at all.
 fn may_read_version(
     connection: &Connection,
     caller: Option<&Caller>,
     state: VersionState,
     project: &ProjectRow,
 ) -> Result<bool, Error> {
-    Ok(can_read(connection, caller, project)?
+    Ok(state != VersionState::Deleted
+        && can_read(connection, caller, project)?
         && (state != VersionState::Pending || can_write(connection, caller, project)?))
 }
 

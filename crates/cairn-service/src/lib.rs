@@ -27,6 +27,7 @@ mod blobs;
 mod body;
 pub mod capability;
 mod db;
+mod delete;
 mod error;
 
 pub mod lineage;

@@ -167,7 +167,9 @@ impl Service {
         let (entity, project) = (entity.to_owned(), project.to_owned());
         self.db()
             .write(move |connection| {
-                let project = project_for_read(connection, Some(&caller), &entity, &project)?;
+                // Created on first use, so a registry's rules can precede its first link (a
+                // refusal below rolls the creation back).
+                let project = project_for_write(connection, &caller, &entity, &project)?;
                 if !can_manage(connection, &caller, project.entity_id)? {
                     return Err(Error::denied(format!(
                         "only admins of `{entity}` may declare protected aliases of registry `{}`; you (`{}`) are not one",

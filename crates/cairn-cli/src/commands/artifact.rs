@@ -1,4 +1,4 @@
-//! `cairn artifact put|get|ls|collection|lineage|link|unlink|protected-aliases`: log files or directories as a new version (or,
+//! `cairn artifact put|get|ls|collection|lineage|link|unlink|protected-aliases|delete`: log files or directories as a new version (or,
 //! with `--base`, as the next version of an existing one), download a version, list a project's
 //! collections or a collection's versions, rename or describe a collection, show lineage.
 
@@ -41,6 +41,18 @@ pub(crate) enum ArtifactCommand {
     Unlink(UnlinkArgs),
     /// Show a project's protected aliases; declare or drop them (the project's admins only).
     ProtectedAliases(ProtectedArgs),
+    /// Delete a version (soft: it vanishes at once, its `vN` is never reused), or a link.
+    Delete(DeleteArgs),
+}
+
+/// Arguments of `cairn artifact delete`.
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// `entity/project/name:alias|:vN` (a link when `name` is a portfolio: only the link goes).
+    artifact: String,
+    /// Remove the version's aliases too; without it a version with aliases is refused.
+    #[arg(long)]
+    delete_aliases: bool,
 }
 
 /// Arguments of `cairn artifact link`.
@@ -232,7 +244,26 @@ pub(crate) fn run(command: ArtifactCommand) -> anyhow::Result<()> {
         ArtifactCommand::Link(args) => runtime()?.block_on(link(args)),
         ArtifactCommand::Unlink(args) => runtime()?.block_on(unlink(args)),
         ArtifactCommand::ProtectedAliases(args) => runtime()?.block_on(protected_aliases(args)),
+        ArtifactCommand::Delete(args) => runtime()?.block_on(delete(args)),
     }
+}
+
+/// `cairn artifact delete entity/project/name:vN [--delete-aliases]`.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
+    let api = Api::new(Client::from_env()?);
+    let artifact = api.artifact(&args.artifact).await?;
+    artifact.delete(args.delete_aliases).await?;
+    if artifact.is_link() {
+        println!(
+            "unlinked {} (the version stays as {})",
+            artifact.qualified_name(),
+            artifact.source_qualified_name()
+        );
+    } else {
+        println!("deleted {}", artifact.qualified_name());
+    }
+    Ok(())
 }
 
 /// `cairn artifact link ARTIFACT TARGET [--alias A]...`.

@@ -117,3 +117,24 @@ pub(crate) async fn lineage_graph(
         .await?;
     Ok(ok(&wire::lineage_graph(graph)))
 }
+
+/// The query of `DELETE /api/v1/artifacts/{id}`.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct DeleteQuery {
+    #[serde(default)]
+    delete_aliases: bool,
+}
+
+/// `DELETE /api/v1/artifacts/{id}[?delete_aliases=true]`: answers the deleted version.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    crate::extract::QueryParams(query): crate::extract::QueryParams<DeleteQuery>,
+) -> Result<Response, ApiError> {
+    let version = state
+        .service()
+        .delete_version(auth.caller(), &id, query.delete_aliases)
+        .await?;
+    Ok(ok(&wire::version(version)))
+}

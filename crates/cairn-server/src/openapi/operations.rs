@@ -993,6 +993,37 @@ pub(crate) fn lineage_graph() -> Doc {
     Doc::of::<__path_lineage_graph>(Tag::Runs)
 }
 
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes query parameters; never built")]
+struct DeleteQuery {
+    /// Remove the version's aliases too (`latest` moves to the newest remaining version);
+    /// without it a version with aliases is refused.
+    delete_aliases: Option<bool>,
+}
+
+/// Delete a version
+///
+/// Soft-deletes a committed version: it vanishes from lookups and listings at once, its
+/// aliases are free again, its links leave their portfolios, and its `vN` is never reused. A
+/// version with aliases (`latest` included) is refused unless `delete_aliases=true`; one
+/// carrying a protected alias is refused to everyone until a registry admin removes it.
+#[utoipa::path(
+    delete, path = routes::PATTERN_VERSION, operation_id = "deleteVersion",
+    params(VersionPath, DeleteQuery),
+    responses(
+        (status = 200, description = "The deleted version", body = Version),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub(crate) fn delete_version() -> Doc {
+    Doc::of::<__path_delete_version>(Tag::Versions)
+}
+
 /// Link a version into a portfolio
 ///
 /// Links a committed version into a portfolio (a registry collection), created on first link

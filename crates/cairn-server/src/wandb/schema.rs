@@ -472,9 +472,23 @@ impl Object for Mutation {
             "moveArtifactSequence" | "updateArtifactSequenceType" => Err(FieldError::new(
                 "this Cairn server cannot change a collection's type; log it under a new name instead",
             )),
-            "deleteArtifact" => Err(FieldError::new(
-                "this Cairn server cannot delete artifact versions yet (planned); remove its aliases instead",
-            )),
+            "deleteArtifact" => {
+                let input = input(args)?;
+                let id = ids::version_of(required_str(input, "artifactID")?);
+                let delete_aliases = input
+                    .get("deleteAliases")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                let deleted = cx
+                    .service()
+                    .delete_version(cx.caller(), &id, delete_aliases)
+                    .await
+                    .map_err(domain)?;
+                some(payload(
+                    "artifact",
+                    Out::object(ArtifactObj::new(cx, deleted)),
+                ))
+            }
             "completeMultipartUploadArtifact" => Err(FieldError::new(
                 "this Cairn server never offers multipart uploads; upload the file in one PUT",
             )),

@@ -600,3 +600,104 @@ async fn protected_aliases_are_for_registry_admins_and_block_unlinking() {
         .await
         .expect(StatusCode::OK);
 }
+
+#[tokio::test]
+async fn deleting_a_version_frees_its_aliases_and_honours_protected_ones() {
+    let server = Server::start().await;
+    let key = server.admin_key.clone();
+    let k = Some(key.as_str());
+    let v0 = log_one(&server, &key, "admin", "p", "net", "model", b"zero").await;
+    let v1 = log_one(&server, &key, "admin", "p", "net", "model", b"one").await;
+
+    // v1 carries `latest`: refused without delete_aliases, naming the alias.
+    let problem = server
+        .call(Method::DELETE, &routes::delete_version(&v1.id, false), k)
+        .await
+        .expect_problem(StatusCode::CONFLICT, ErrorCode::Conflict);
+    assert!(problem.detail.contains("`latest`"), "{problem:?}");
+
+    // A protected alias on a link blocks deleting the version for everyone.
+    server
+        .call_json(
+            Method::PATCH,
+            &routes::protected_aliases("admin", "model-registry"),
+            k,
+            &UpdateProtectedAliases {
+                add: vec!["production".to_owned()],
+                remove: Vec::new(),
+            },
+        )
+        .await
+        .expect(StatusCode::OK);
+    server
+        .call_json(
+            Method::POST,
+            &routes::links(&v1.id),
+            k,
+            &link_to("admin", "model-registry", "net", &["production"]),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let problem = server
+        .call(Method::DELETE, &routes::delete_version(&v1.id, true), k)
+        .await
+        .expect_problem(StatusCode::CONFLICT, ErrorCode::Conflict);
+    assert!(
+        problem.detail.contains("alias `production`")
+            && problem.detail.contains("admin/model-registry"),
+        "{problem:?}"
+    );
+    server
+        .call_json(
+            Method::PATCH,
+            &routes::protected_aliases("admin", "model-registry"),
+            k,
+            &UpdateProtectedAliases {
+                add: Vec::new(),
+                remove: vec!["production".to_owned()],
+            },
+        )
+        .await
+        .expect(StatusCode::OK);
+
+    // Deleted with its aliases: it vanishes, `latest` moves back, its link goes.
+    let deleted: Version = server
+        .call(Method::DELETE, &routes::delete_version(&v1.id, true), k)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(deleted.state, cairn_api::VersionState::Deleted);
+    server
+        .call(Method::GET, &routes::version(&v1.id), k)
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    server
+        .call(
+            Method::GET,
+            &routes::version_by_name("admin", "model-registry", "net", "production"),
+            k,
+        )
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    let latest = by_name(&server, k, ("admin", "p", "net", "latest")).await;
+    assert_eq!(latest.id, v0.id);
+    let listed: VersionList = server
+        .call(
+            Method::GET,
+            &routes::collection_versions("admin", "p", "net"),
+            k,
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(listed.total, 1);
+
+    // The same content logged again is a new version with a new number.
+    let again = log_one(&server, &key, "admin", "p", "net", "model", b"one").await;
+    assert_ne!(again.id, v1.id);
+    assert_eq!(again.version_index, Some(2));
+    server
+        .call(Method::DELETE, &routes::delete_version(&v1.id, true), k)
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+}
