@@ -228,12 +228,18 @@ impl LoggedArtifact {
             .client
             .send_json(Method::POST, &routes::links(&self.version.id), &request)
             .await?;
-        Ok(Self {
+        Ok(self.seen_as(version))
+    }
+
+    /// The same version (same manifest) as the server describes it elsewhere: through a
+    /// portfolio, or back in its own collection.
+    fn seen_as(&self, version: Version) -> Self {
+        Self {
             client: self.client.clone(),
             version,
             manifest: Arc::clone(&self.manifest),
             edits: Edits::default(),
-        })
+        }
     }
 
     /// Splits a link target, filling in the source's entity and project.
@@ -264,8 +270,9 @@ impl LoggedArtifact {
         }
     }
 
-    /// Removes this link from its portfolio (the version itself stays, in its own collection,
-    /// which is answered). Only for a version seen through a portfolio.
+    /// Removes this link from its portfolio; the version itself stays where it was logged
+    /// ([`source`](Self::source)). Answers the removed link as it was. Only for a version seen
+    /// through a portfolio.
     pub async fn unlink(&self) -> Result<Self> {
         if !self.is_link() {
             return Err(Error::NotALink {
@@ -282,12 +289,7 @@ impl LoggedArtifact {
             .client
             .send_json(Method::DELETE, &route, &serde_json::json!({}))
             .await?;
-        Ok(Self {
-            client: self.client.clone(),
-            version,
-            manifest: Arc::clone(&self.manifest),
-            edits: Edits::default(),
-        })
+        Ok(self.seen_as(version))
     }
 
     /// Deletes this version (soft: it vanishes from lookups, its `vN` is never reused), or,
@@ -320,12 +322,7 @@ impl LoggedArtifact {
         Ok(list
             .links
             .into_iter()
-            .map(|version| Self {
-                client: self.client.clone(),
-                version,
-                manifest: Arc::clone(&self.manifest),
-                edits: Edits::default(),
-            })
+            .map(|version| self.seen_as(version))
             .collect())
     }
 

@@ -54,17 +54,19 @@ impl Service {
 
     /// Unlinks version `id` from the portfolio `portfolio`, removing the link and its aliases
     /// there (the version itself is untouched). `latest` moves to the newest remaining link.
+    /// Answers the removed link as it was (the version seen through the portfolio: its
+    /// `source` says where the version stays; the caller may not be able to read it there).
     pub async fn unlink_version(
         &self,
         caller: Option<&Caller>,
         id: &str,
         portfolio: CollectionPath,
-    ) -> Result<(), Error> {
+    ) -> Result<Version, Error> {
         let caller = required(caller)?.clone();
         let id = id.to_owned();
         self.db()
             .write(move |connection| {
-                let (project, portfolio_id, _) =
+                let (project, portfolio_id, name) =
                     portfolio_for_write(connection, &caller, &portfolio)?;
                 let Some(link) = links::live_link(connection, portfolio_id, &id)? else {
                     return Err(Error::not_found(format!(
@@ -80,7 +82,10 @@ impl Service {
                         &format!("unlink `{portfolio}:v{}`", link.index),
                     ));
                 }
-                let had_latest = links::aliases_in(connection, portfolio_id, &id)?
+                let removed = seen_through(connection, &project, portfolio_id, &name, &link)?;
+                let had_latest = removed
+                    .version
+                    .aliases
                     .iter()
                     .any(|alias| alias == LATEST_ALIAS);
                 links::mark_unlinked(connection, portfolio_id, &id)?;
@@ -89,7 +94,7 @@ impl Service {
                 }
                 projects::touch_collection(connection, portfolio_id)?;
                 tracing::info!(version = id, portfolio = %portfolio, user = caller.username, "unlinked");
-                Ok(())
+                Ok(removed.version)
             })
             .await
     }

@@ -290,15 +290,15 @@ async fn link(args: LinkArgs) -> anyhow::Result<()> {
 async fn unlink(args: UnlinkArgs) -> anyhow::Result<()> {
     let api = Api::new(Client::from_env()?);
     let link = api.artifact(&args.link).await?;
-    let source = link.unlink().await?;
+    let removed = link.unlink().await?;
     if args.json {
-        println!("{}", json!(source.version()));
+        println!("{}", json!(removed.version()));
         return Ok(());
     }
     println!(
         "unlinked {} (the version stays as {})",
-        link.qualified_name(),
-        source.qualified_name()
+        removed.qualified_name(),
+        removed.source_qualified_name()
     );
     Ok(())
 }

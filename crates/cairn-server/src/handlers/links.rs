@@ -47,8 +47,8 @@ pub(crate) async fn list(
     }))
 }
 
-/// `DELETE /api/v1/artifacts/{id}/links/{entity}/{project}/{portfolio}`: answers the version
-/// as it stays in its own collection.
+/// `DELETE /api/v1/artifacts/{id}/links/{entity}/{project}/{portfolio}`: answers the removed
+/// link as it was (its `source` names where the version stays).
 pub(crate) async fn unlink(
     State(state): State<AppState>,
     auth: Auth,
@@ -59,12 +59,11 @@ pub(crate) async fn unlink(
         project,
         name,
     };
-    state
+    let removed = state
         .service()
         .unlink_version(auth.caller(), &id, portfolio)
         .await?;
-    let version = state.service().version(auth.caller(), &id).await?;
-    Ok(ok(&wire::version(version)))
+    Ok(ok(&wire::version(removed)))
 }
 
 /// `GET /api/v1/projects/{entity}/{project}/protected-aliases`.

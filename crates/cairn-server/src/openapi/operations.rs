@@ -1070,14 +1070,15 @@ pub(crate) fn version_links() -> Doc {
 
 /// Unlink a version from a portfolio
 ///
-/// Removes the link and its aliases in the portfolio; the version itself is untouched and is
-/// answered as it stays in its own collection. `latest` moves to the newest remaining link.
+/// Removes the link and its aliases in the portfolio; the version itself is untouched. Answers
+/// the removed link as it was (its `source` names where the version stays). `latest` moves to
+/// the newest remaining link.
 /// Refused while the link carries a protected alias.
 #[utoipa::path(
     delete, path = routes::PATTERN_LINK, operation_id = "unlinkVersion",
     params(LinkPath),
     responses(
-        (status = 200, description = "The version in its own collection", body = Version),
+        (status = 200, description = "The removed link, as it was", body = Version),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = PermissionDenied),

@@ -496,27 +496,10 @@ impl Object for Mutation {
             "unlinkArtifact" => {
                 let input = input(args)?;
                 let id = ids::version_of(required_str(input, "artifactID")?);
-                let portfolio = required_str(input, "artifactPortfolioID")
-                    .ok()
-                    .and_then(collection_number)
-                    .ok_or_else(|| {
-                        FieldError::new("`artifactPortfolioID` is not a portfolio id")
-                    })?;
-                let portfolio = cx
-                    .service()
-                    .collection_by_id(cx.caller(), portfolio)
-                    .await
-                    .map_err(domain)?;
+                let portfolio =
+                    portfolio_path(cx, required_str(input, "artifactPortfolioID")?).await?;
                 cx.service()
-                    .unlink_version(
-                        cx.caller(),
-                        &id,
-                        CollectionPath {
-                            entity: portfolio.entity,
-                            project: portfolio.project,
-                            name: portfolio.name,
-                        },
-                    )
+                    .unlink_version(cx.caller(), &id, portfolio)
                     .await
                     .map_err(domain)?;
                 some(json!({ "success": true, "clientMutationId": null }))
@@ -1231,25 +1214,28 @@ fn alias_place(alias_input: &Value, version: &Version) -> Option<CollectionPath>
     })
 }
 
+/// The path of the portfolio with global id `id` (one the caller may read).
+async fn portfolio_path(cx: &Cxr, id: &str) -> Result<CollectionPath, FieldError> {
+    let number = collection_number(id)
+        .ok_or_else(|| FieldError::new("`artifactPortfolioID` is not a portfolio id"))?;
+    let portfolio = cx
+        .service()
+        .collection_by_id(cx.caller(), number)
+        .await
+        .map_err(domain)?;
+    Ok(CollectionPath {
+        entity: portfolio.entity,
+        project: portfolio.project,
+        name: portfolio.name,
+    })
+}
+
 /// `linkArtifact`: links a version into a portfolio; answers its index there (and, when
 /// selected, the membership).
 async fn link_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, FieldError> {
     let id = ids::version_of(required_str(input, "artifactID")?);
     let target = match input.get("artifactPortfolioID").and_then(Value::as_str) {
-        Some(portfolio) => {
-            let number = collection_number(portfolio)
-                .ok_or_else(|| FieldError::new("`artifactPortfolioID` is not a portfolio id"))?;
-            let portfolio = cx
-                .service()
-                .collection_by_id(cx.caller(), number)
-                .await
-                .map_err(domain)?;
-            CollectionPath {
-                entity: portfolio.entity,
-                project: portfolio.project,
-                name: portfolio.name,
-            }
-        }
+        Some(portfolio) => portfolio_path(cx, portfolio).await?,
         None => {
             let name = required_str(input, "artifactPortfolioName")?;
             if name.contains(':') {

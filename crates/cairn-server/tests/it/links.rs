@@ -211,7 +211,11 @@ async fn a_linked_version_keeps_one_identity_and_is_listed_in_both_places() {
         .await
         .expect(StatusCode::OK)
         .json();
-    assert_eq!(kept.qualified_name(), "admin/train/resnet:v0");
+    assert_eq!(kept.qualified_name(), "admin/model-registry/classifier:v1");
+    assert_eq!(
+        kept.source.map(|source| source.qualified_name()),
+        Some("admin/train/resnet:v0".to_owned())
+    );
     let latest = by_name(
         &server,
         k,
