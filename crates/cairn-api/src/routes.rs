@@ -52,6 +52,8 @@ pub const OPENAPI: &str = "/api/v1/openapi.json";
 pub const SERVER: &str = "/api/v1/server";
 /// [`crate::ServerStats`] (server admins).
 pub const SERVER_STATS: &str = "/api/v1/server/stats";
+/// `POST` [`crate::AdvanceClock`]: move a test server's clock forward.
+pub const SERVER_CLOCK: &str = "/api/v1/server/clock";
 /// [`crate::Viewer`] of the caller's key.
 pub const VIEWER: &str = "/api/v1/viewer";
 /// `POST` [`crate::CreateUser`] (server admins).

@@ -896,3 +896,24 @@ pub struct ServerStats {
     /// Blob downloads served.
     pub blobs_served: u64,
 }
+
+/// `POST /api/v1/server/clock`: move the clock of a server started with `--test-clock` forward
+/// (server admins only), so tests can make TTLs and keys expire without waiting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceClock {
+    /// How many seconds to move forward.
+    pub seconds: u64,
+}
+
+/// The answer to [`AdvanceClock`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServerClock {
+    /// How far ahead of the system clock the server's clock is, in seconds.
+    pub offset_seconds: u64,
+    /// What the server's clock reads now.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub now: String,
+}

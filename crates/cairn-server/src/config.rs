@@ -65,6 +65,9 @@ pub struct ServerConfig {
     /// way the cap stays 64 below the process's open-file limit (`ulimit -n`), which SQLite
     /// and blob files need. At the cap, a new connection closes the one idle the longest.
     pub max_connections: Option<usize>,
+    /// Lets the server admin move the clock forward (`POST /api/v1/server/clock`), so tests
+    /// can make TTLs and keys expire without waiting. Never for production.
+    pub test_clock: bool,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -80,6 +83,7 @@ impl fmt::Debug for ServerConfig {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("body_timeout", &self.body_timeout)
             .field("max_connections", &self.max_connections)
+            .field("test_clock", &self.test_clock)
             .finish()
     }
 }
@@ -96,6 +100,7 @@ impl ServerConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_connections: None,
+            test_clock: false,
         }
     }
 
@@ -177,12 +182,20 @@ impl ServerConfig {
         self
     }
 
+    /// Lets the admin move the clock forward (see [`ServerConfig::test_clock`]).
+    #[must_use]
+    pub fn with_test_clock(mut self) -> Self {
+        self.test_clock = true;
+        self
+    }
+
     /// The service's part of the configuration.
     pub(crate) fn service(&self) -> cairn_service::Config {
         cairn_service::Config {
             data_dir: self.data_dir.clone(),
             blob_store: self.blob_store.clone(),
             admin_api_key: self.admin_api_key.clone(),
+            test_clock: self.test_clock,
         }
     }
 

@@ -72,6 +72,12 @@ pub(crate) fn table() -> Vec<Route> {
             operations::server_stats,
         ),
         route(
+            Method::POST,
+            routes::SERVER_CLOCK,
+            post(server::advance_clock),
+            operations::advance_clock,
+        ),
+        route(
             Method::GET,
             routes::VIEWER,
             get(accounts::viewer),

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::access::hash_key;
 use crate::blobs::{Blobs, clean_tmp};
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::db::accounts;
 use crate::db::schema::{METADATA, PACKED};
@@ -34,6 +35,8 @@ pub struct Config {
     /// On the first start, the `admin` user's key (instead of a minted one); on later starts,
     /// added as another key of `admin` if the service does not know it yet.
     pub admin_api_key: Option<String>,
+    /// Whether the clock may be moved forward ([`crate::Clock::advance`]): for tests only.
+    pub test_clock: bool,
 }
 
 impl fmt::Debug for Config {
@@ -45,6 +48,7 @@ impl fmt::Debug for Config {
                 "admin_api_key",
                 &self.admin_api_key.as_ref().map(|_| "<redacted>"),
             )
+            .field("test_clock", &self.test_clock)
             .finish()
     }
 }
@@ -63,6 +67,7 @@ struct Inner {
     counters: Counters,
     data_dir: PathBuf,
     signing_key: Vec<u8>,
+    clock: Clock,
 }
 
 impl fmt::Debug for Service {
@@ -153,6 +158,11 @@ impl Service {
                 counters: Counters::default(),
                 data_dir: config.data_dir.clone(),
                 signing_key,
+                clock: if config.test_clock {
+                    Clock::adjustable()
+                } else {
+                    Clock::system()
+                },
             }),
         };
         Ok((service, bootstrap))
@@ -160,6 +170,11 @@ impl Service {
 
     pub(crate) fn db(&self) -> &Arc<Db> {
         &self.inner.db
+    }
+
+    /// The clock time-dependent rules (TTL, key expiry) read.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// Waits for a turn to ingest a large manifest; the turn ends when the permit is dropped.
@@ -210,6 +225,25 @@ impl Service {
             )));
         }
         Ok(self.stats())
+    }
+
+    /// Moves the clock forward by `by` (server admins, on a test clock only); answers how far
+    /// ahead of the system clock it is now and what it reads.
+    pub fn advance_clock(
+        &self,
+        caller: Option<&crate::Caller>,
+        by: std::time::Duration,
+    ) -> Result<(std::time::Duration, String), Error> {
+        let caller = crate::access::required(caller)?;
+        if !caller.admin {
+            return Err(Error::denied(format!(
+                "only server admins may move the clock, and `{}` is not one",
+                caller.username
+            )));
+        }
+        let offset = self.clock().advance(by)?;
+        tracing::warn!(?by, ?offset, "test clock moved forward");
+        Ok((offset, self.clock().now_text()))
     }
 
     /// Whether the metadata database answers a trivial query (for health checks).

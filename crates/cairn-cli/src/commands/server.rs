@@ -57,6 +57,10 @@ pub(crate) struct ServerArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     max_connections: Option<u64>,
+    /// Let the server admin move the clock forward (`POST /api/v1/server/clock`), so tests can
+    /// make TTLs and keys expire without waiting. Never in production.
+    #[arg(long, hide = true)]
+    test_clock: bool,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -70,6 +74,9 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
         .with_listen(args.listen)
         .with_header_read_timeout(Duration::from_secs(args.header_timeout))
         .with_body_timeout(Duration::from_secs(args.body_timeout));
+    if args.test_clock {
+        config = config.with_test_clock();
+    }
     if let Some(max) = args.max_connections {
         config = config.with_max_connections(usize::try_from(max).unwrap_or(usize::MAX));
     }

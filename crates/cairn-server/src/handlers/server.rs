@@ -37,6 +37,22 @@ pub(crate) async fn stats(State(state): State<AppState>, auth: Auth) -> Result<R
     Ok(ok(&crate::wire::stats(stats)))
 }
 
+/// `POST /api/v1/server/clock`.
+pub(crate) async fn advance_clock(
+    State(state): State<AppState>,
+    auth: Auth,
+    crate::extract::JsonBody(request): crate::extract::JsonBody<cairn_api::AdvanceClock>,
+) -> Result<Response, ApiError> {
+    let (offset, now) = state.service().advance_clock(
+        auth.caller(),
+        std::time::Duration::from_secs(request.seconds),
+    )?;
+    Ok(ok(&cairn_api::ServerClock {
+        offset_seconds: offset.as_secs(),
+        now,
+    }))
+}
+
 /// `GET /api/v1/openapi.json`.
 pub(crate) async fn openapi() -> Result<Response, ApiError> {
     let document = crate::openapi::json().map_err(|error| {

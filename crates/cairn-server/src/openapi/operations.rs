@@ -8,10 +8,10 @@
 //! [`crate::openapi::document`].
 
 use cairn_api::{
-    ArtifactTypeList, BlobReceipt, CommitVersion, CreateLink, CreateRun, CreateTeam, CreateUser,
-    CreateVersion, CreatedApiKey, CreatedVersion, FinishRun, Lineage, LineageDirection,
+    AdvanceClock, ArtifactTypeList, BlobReceipt, CommitVersion, CreateLink, CreateRun, CreateTeam,
+    CreateUser, CreateVersion, CreatedApiKey, CreatedVersion, FinishRun, Lineage, LineageDirection,
     LineageGraph, LinkList, ManifestReceipt, Project, ProjectList, ProtectedAliases, Run,
-    RunArtifacts, ServerInfo, ServerStats, SetTeamMember, Team, UpdateCollection,
+    RunArtifacts, ServerClock, ServerInfo, ServerStats, SetTeamMember, Team, UpdateCollection,
     UpdateProtectedAliases, UpdateVersion, UpsertProject, UseArtifact, Version, VersionList,
     Viewer, routes,
 };
@@ -261,6 +261,25 @@ pub(crate) fn server_info() -> Doc {
 )]
 pub(crate) fn server_stats() -> Doc {
     Doc::of::<__path_server_stats>(Tag::Server)
+}
+
+/// Move a test server's clock forward
+///
+/// Only on a server started with `--test-clock`, and only for server admins: moves the clock
+/// that TTL and key expiry read, so tests need not wait. Refused (400) on any other server.
+#[utoipa::path(
+    post, path = routes::SERVER_CLOCK, operation_id = "advanceClock",
+    request_body = AdvanceClock,
+    responses(
+        (status = 200, description = "The clock now", body = ServerClock),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 413, response = PayloadTooLarge),
+    ),
+)]
+pub(crate) fn advance_clock() -> Doc {
+    Doc::of::<__path_advance_clock>(Tag::Server)
 }
 
 /// Who am I

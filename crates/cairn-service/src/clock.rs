@@ -1,0 +1,138 @@
+//! The service's clock: what "now" is for rules that depend on time (TTL expiry, key expiry).
+//!
+//! It is the system clock, shifted by an offset that only an *adjustable* clock lets anyone
+//! change — tests (and `cairn server --test-clock`) move time forward instead of waiting.
+//! Record timestamps (`created_at`, ...) are written by SQLite from the system clock; rules
+//! compare them with [`Clock::now_text`], so moving the clock forward makes things expire.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::error::Error;
+
+/// The service's notion of now.
+#[derive(Debug, Default)]
+pub struct Clock {
+    /// Milliseconds added to the system clock.
+    offset_ms: AtomicI64,
+    /// Whether [`Clock::advance`] is allowed.
+    adjustable: bool,
+}
+
+impl Clock {
+    /// The system clock, which nobody can move.
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// The system clock that tests may move forward with [`Clock::advance`].
+    pub fn adjustable() -> Self {
+        Self {
+            offset_ms: AtomicI64::new(0),
+            adjustable: true,
+        }
+    }
+
+    /// Whether this clock can be moved.
+    pub fn is_adjustable(&self) -> bool {
+        self.adjustable
+    }
+
+    /// Moves the clock forward by `by`; refused on the system clock. Answers the offset from
+    /// the system clock afterwards.
+    pub fn advance(&self, by: Duration) -> Result<Duration, Error> {
+        if !self.adjustable {
+            return Err(Error::bad_request(
+                "this server's clock cannot be moved; start it with `--test-clock` (tests only)",
+            ));
+        }
+        let by = i64::try_from(by.as_millis())
+            .map_err(|_| Error::bad_request("that is too far to move the clock"))?;
+        let after = self
+            .offset_ms
+            .fetch_add(by, Ordering::SeqCst)
+            .saturating_add(by);
+        Ok(Duration::from_millis(u64::try_from(after).unwrap_or(0)))
+    }
+
+    /// Now, as milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        let system = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+            });
+        system.saturating_add(self.offset_ms.load(Ordering::SeqCst))
+    }
+
+    /// Now as RFC 3339 UTC text with milliseconds, the form the database stores
+    /// (`2026-12-07T01:23:45.678Z`), so the two compare as text.
+    pub fn now_text(&self) -> String {
+        rfc3339_ms(self.now_ms())
+    }
+}
+
+/// Milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, UTC).
+pub(crate) fn rfc3339_ms(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    let (hours, rest) = (in_day / 3_600_000, in_day % 3_600_000);
+    let (minutes, rest) = (rest / 60_000, rest % 60_000);
+    let (seconds, millis) = (rest / 1000, rest % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{hours:02}:{minutes:02}:{seconds:02}.{millis:03}Z")
+}
+
+/// The calendar date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_sqlite() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_796_606_625_678), "2026-12-07T01:23:45.678Z");
+        assert_eq!(rfc3339_ms(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn agrees_with_sqlite_over_the_years() {
+        let connection = rusqlite::Connection::open_in_memory().unwrap_or_else(|_| unreachable!());
+        for ms in (0..4_102_444_800_000_i64).step_by(86_400_000 * 37 + 3_601_000) {
+            let sqlite: String = connection
+                .query_row(
+                    "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', ?1 / 1000.0, 'unixepoch')",
+                    [ms],
+                    |row| row.get(0),
+                )
+                .unwrap_or_default();
+            assert_eq!(rfc3339_ms(ms), sqlite, "{ms}");
+        }
+    }
+
+    #[test]
+    fn only_an_adjustable_clock_moves() {
+        assert!(Clock::system().advance(Duration::from_secs(1)).is_err());
+        let clock = Clock::adjustable();
+        let before = clock.now_ms();
+        let offset = clock
+            .advance(Duration::from_secs(86_400))
+            .unwrap_or_default();
+        assert_eq!(offset, Duration::from_secs(86_400));
+        assert!(clock.now_ms() - before >= 86_400_000);
+    }
+}
