@@ -205,6 +205,7 @@ async fn an_interrupted_log_resumes_and_sends_only_the_rest() -> Result<()> {
         tags: Vec::new(),
         run: Some(run.info().id.clone()),
         distributed_id: None,
+        ttl: None,
     };
     let created: CreatedVersion = server
         .request_json(

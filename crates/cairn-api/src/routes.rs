@@ -52,6 +52,8 @@ pub const OPENAPI: &str = "/api/v1/openapi.json";
 pub const SERVER: &str = "/api/v1/server";
 /// [`crate::ServerStats`] (server admins).
 pub const SERVER_STATS: &str = "/api/v1/server/stats";
+/// `POST`: soft-delete expired versions now ([`crate::SweepReport`]).
+pub const SERVER_SWEEP: &str = "/api/v1/server/sweep";
 /// `POST` [`crate::AdvanceClock`]: move a test server's clock forward.
 pub const SERVER_CLOCK: &str = "/api/v1/server/clock";
 /// [`crate::Viewer`] of the caller's key.
@@ -117,6 +119,14 @@ pub const PATTERN_LINKS: &str = "/api/v1/artifacts/{id}/links";
 pub const PATTERN_LINK: &str = "/api/v1/artifacts/{id}/links/{entity}/{project}/{portfolio}";
 /// `GET` and `PATCH` [`crate::ProtectedAliases`].
 pub const PATTERN_PROTECTED_ALIASES: &str = "/api/v1/projects/{entity}/{project}/protected-aliases";
+
+/// `GET` and `PATCH` [`crate::TeamSettings`].
+pub const PATTERN_TEAM_SETTINGS: &str = "/api/v1/teams/{team}/settings";
+
+/// `/api/v1/teams/{team}/settings`.
+pub fn team_settings(team: &str) -> String {
+    format!("{}/settings", self::team(team))
+}
 
 /// `/api/v1/users/{username}/api-keys`.
 pub fn api_keys(username: &str) -> String {

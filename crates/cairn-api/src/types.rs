@@ -323,6 +323,9 @@ pub struct Version {
     /// link's, and this says where it was logged. Id, content and lineage are the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<VersionSource>,
+    /// Its time to live.
+    #[serde(default)]
+    pub ttl: VersionTtl,
 }
 
 /// Where a linked version was logged.
@@ -487,6 +490,98 @@ pub struct CreateVersion {
     /// `digest` is then only this part's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distributed_id: Option<String>,
+    /// Its TTL, counted from its creation; absent inherits the team's default. Setting one
+    /// needs the team's TTL permission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<TtlSetting>,
+}
+
+/// A TTL as asked for: `"inherit"` (the team's default), `"none"` (never expires, even with
+/// a team default) or `{"seconds": N}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TtlSetting {
+    /// The team's default TTL, if any.
+    #[default]
+    Inherit,
+    /// No TTL.
+    None,
+    /// Deleted this many seconds after creation.
+    Seconds(u64),
+}
+
+/// A version's TTL as it applies.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionTtl {
+    /// What was asked for.
+    pub setting: TtlSetting,
+    /// The TTL that applies, in seconds; absent when the version never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
+    /// Whether it is the team's default.
+    pub inherited: bool,
+    /// When the version expires (it is then soft-deleted by the sweeper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub expires_at: Option<String>,
+}
+
+/// Who in a team may set or change TTLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TtlEditors {
+    /// Team admins only.
+    #[default]
+    Admins,
+    /// Admins and members.
+    Members,
+}
+
+/// `GET /api/v1/teams/{team}/settings`: a team's retention settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TeamSettings {
+    /// The TTL versions inherit, in seconds; absent when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_ttl_seconds: Option<u64>,
+    /// Who may set or change TTLs.
+    pub ttl_editors: TtlEditors,
+}
+
+/// `PATCH /api/v1/teams/{team}/settings` (team admins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTeamSettings {
+    /// A new default TTL: `{"seconds": N}`, or `"none"` to remove the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_ttl: Option<TtlSetting>,
+    /// Who may set or change TTLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_editors: Option<TtlEditors>,
+}
+
+/// `POST /api/v1/server/sweep` (server admins): what one sweep of expired versions did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SweepReport {
+    /// The expired versions it soft-deleted.
+    pub deleted: Vec<String>,
+    /// Expired versions it kept, with why.
+    pub kept: Vec<KeptVersion>,
+}
+
+/// An expired version a sweep kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeptVersion {
+    /// `entity/project/name:vN`.
+    pub name: String,
+    /// Why it stays (a protected alias, a model-registry link).
+    pub reason: String,
 }
 
 /// What [`CreateVersion`] did.
@@ -592,6 +687,10 @@ pub struct UpdateVersion {
     /// access to the portfolio's project), instead of in the version's own collection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub through: Option<PortfolioPath>,
+    /// A new TTL, still counted from the version's creation (needs the team's TTL
+    /// permission; refused for auto-generated types and versions in the model registry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<TtlSetting>,
 }
 
 /// The state of a run.

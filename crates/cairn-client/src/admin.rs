@@ -2,8 +2,8 @@
 //! besides logging and using artifacts.
 
 use cairn_api::{
-    CreateTeam, CreateUser, CreatedApiKey, Project, Role, SetTeamMember, Team, UpsertProject,
-    Visibility, routes,
+    CreateTeam, CreateUser, CreatedApiKey, Project, Role, SetTeamMember, SweepReport, Team,
+    TeamSettings, UpdateTeamSettings, UpsertProject, Visibility, routes,
 };
 use reqwest::Method;
 
@@ -28,6 +28,28 @@ impl Client {
             &serde_json::json!({}),
         )
         .await
+    }
+
+    /// A team's retention settings: its default TTL and who may set TTLs (members).
+    pub async fn team_settings(&self, team: &str) -> Result<TeamSettings> {
+        self.get_json(&routes::team_settings(team)).await
+    }
+
+    /// Changes a team's default TTL and/or who may set TTLs (team admins only).
+    pub async fn update_team_settings(
+        &self,
+        team: &str,
+        edit: &UpdateTeamSettings,
+    ) -> Result<TeamSettings> {
+        self.send_json(Method::PATCH, &routes::team_settings(team), edit)
+            .await
+    }
+
+    /// Soft-deletes every expired version now (server admins only), as the server's sweeper
+    /// does on its interval.
+    pub async fn sweep(&self) -> Result<SweepReport> {
+        self.send_json(Method::POST, routes::SERVER_SWEEP, &serde_json::json!({}))
+            .await
     }
 
     /// Creates a team; the caller becomes its first admin.

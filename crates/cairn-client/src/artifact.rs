@@ -41,6 +41,8 @@ pub struct Artifact {
     logged: Option<cairn_api::Version>,
     /// The committed version an incremental draft started from (see `draft.rs`).
     pub(crate) base: Option<crate::draft::Base>,
+    /// The TTL to log it with (`None`: the team's default).
+    ttl: Option<cairn_api::TtlSetting>,
 }
 
 impl Artifact {
@@ -62,6 +64,7 @@ impl Artifact {
             handlers: None,
             logged: None,
             base: None,
+            ttl: None,
         })
     }
 
@@ -70,6 +73,20 @@ impl Artifact {
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
         self
+    }
+
+    /// Sets the TTL the version is logged with: `Seconds(n)` deletes it `n` seconds after its
+    /// creation, `None` keeps it for ever even when the team has a default, `Inherit` (the
+    /// default) takes the team's. Setting one needs the team's TTL permission.
+    #[must_use]
+    pub fn with_ttl(mut self, ttl: cairn_api::TtlSetting) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// The TTL asked for, if any.
+    pub fn ttl(&self) -> Option<cairn_api::TtlSetting> {
+        self.ttl
     }
 
     /// Sets the metadata: a JSON object of at most 100 top-level keys.

@@ -133,6 +133,7 @@ async fn send_part(
         tags: Vec::new(),
         run: Some(part.run.to_owned()),
         distributed_id: Some(part.distributed_id.to_owned()),
+        ttl: artifact.ttl(),
     };
     let finished = |detail: String| Error::DistributedFinished {
         name: artifact.name().to_owned(),

@@ -31,6 +31,7 @@ pub struct LoggedArtifact {
 /// Unsaved edits.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Edits {
+    ttl: Option<cairn_api::TtlSetting>,
     description: Option<Option<String>>,
     metadata: Option<Map<String, Value>>,
     add_aliases: Vec<String>,
@@ -153,6 +154,12 @@ impl LoggedArtifact {
         Ok(())
     }
 
+    /// Changes the TTL, still counted from the version's creation — saved by
+    /// [`save`](Self::save).
+    pub fn set_ttl(&mut self, ttl: cairn_api::TtlSetting) {
+        self.edits.ttl = Some(ttl);
+    }
+
     /// Removes a tag — saved by [`save`](Self::save).
     pub fn remove_tag(&mut self, tag: &str) {
         self.edits.add_tags.retain(|existing| existing != tag);
@@ -174,6 +181,7 @@ impl LoggedArtifact {
             remove_aliases: edits.remove_aliases,
             add_tags: edits.add_tags,
             remove_tags: edits.remove_tags,
+            ttl: edits.ttl,
             // Seen through a portfolio, its aliases are the link's.
             through: self.version.source.as_ref().map(|_| PortfolioPath {
                 entity: self.version.entity.clone(),

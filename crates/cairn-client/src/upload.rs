@@ -95,6 +95,7 @@ pub(crate) async fn log(
         tags: Vec::new(),
         run: run.map(str::to_owned),
         distributed_id: None,
+        ttl: artifact.ttl(),
     };
     let created: CreatedVersion = client
         .send_json(Method::POST, &routes::versions(entity, project), &request)

@@ -68,7 +68,16 @@ pub struct ServerConfig {
     /// Lets the server admin move the clock forward (`POST /api/v1/server/clock`), so tests
     /// can make TTLs and keys expire without waiting. Never for production.
     pub test_clock: bool,
+    /// How often expired versions are soft-deleted while serving ([`DEFAULT_SWEEP_INTERVAL`]
+    /// unless set; `cairn server sweep` sweeps at once).
+    pub sweep_interval: Duration,
 }
+
+/// How often a server sweeps expired versions unless told otherwise: 10 minutes.
+pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Environment variable for [`ServerConfig::sweep_interval`], in seconds.
+pub const ENV_SWEEP_INTERVAL: &str = "CAIRN_SWEEP_INTERVAL";
 
 impl fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,6 +93,7 @@ impl fmt::Debug for ServerConfig {
             .field("body_timeout", &self.body_timeout)
             .field("max_connections", &self.max_connections)
             .field("test_clock", &self.test_clock)
+            .field("sweep_interval", &self.sweep_interval)
             .finish()
     }
 }
@@ -101,6 +111,7 @@ impl ServerConfig {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_connections: None,
             test_clock: false,
+            sweep_interval: DEFAULT_SWEEP_INTERVAL,
         }
     }
 
@@ -182,6 +193,14 @@ impl ServerConfig {
         self
     }
 
+    /// Sweeps expired versions every `interval` (see [`ServerConfig::sweep_interval`]);
+    /// [`crate::AppState::open`] refuses zero.
+    #[must_use]
+    pub fn with_sweep_interval(mut self, interval: Duration) -> Self {
+        self.sweep_interval = interval;
+        self
+    }
+
     /// Lets the admin move the clock forward (see [`ServerConfig::test_clock`]).
     #[must_use]
     pub fn with_test_clock(mut self) -> Self {
@@ -214,6 +233,9 @@ impl ServerConfig {
         }
         if self.max_connections == Some(0) {
             return Err(zero("connection cap"));
+        }
+        if self.sweep_interval.is_zero() {
+            return Err(zero("sweep interval"));
         }
         Ok(ConnectionLimits {
             header_read_timeout: self.header_read_timeout,

@@ -82,8 +82,9 @@ use axum::response::Response;
 
 pub use crate::config::{
     BlobStoreConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_DATA_DIR, DEFAULT_HEADER_READ_TIMEOUT,
-    DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, ENV_ADMIN_API_KEY, ENV_BLOB_STORE, ENV_BODY_TIMEOUT,
-    ENV_DATA_DIR, ENV_HEADER_TIMEOUT, ENV_LISTEN, ENV_MAX_CONNECTIONS, ServerConfig, parse_listen,
+    DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_SWEEP_INTERVAL, ENV_ADMIN_API_KEY,
+    ENV_BLOB_STORE, ENV_BODY_TIMEOUT, ENV_DATA_DIR, ENV_HEADER_TIMEOUT, ENV_LISTEN,
+    ENV_MAX_CONNECTIONS, ENV_SWEEP_INTERVAL, ServerConfig, parse_listen,
 };
 pub use crate::error::{Error, Result};
 pub use crate::state::AppState;
@@ -111,12 +112,34 @@ pub async fn serve(
         tracing::info!(%address, "cairn server listening");
     }
     let limits = state.connection_limits();
+    let sweeper = tokio::spawn(sweep_expired(state.clone()));
     listen::run(listener, app(state.clone()), limits, shutdown).await;
+    sweeper.abort();
     if let Err(error) = state.service().checkpoint().await {
         tracing::warn!(?error, "could not checkpoint the databases on shutdown");
     }
     tracing::info!("cairn server stopped");
     Ok(())
+}
+
+/// Soft-deletes expired versions every [`ServerConfig::sweep_interval`], until aborted.
+async fn sweep_expired(state: AppState) {
+    let mut ticks = tokio::time::interval(state.sweep_interval());
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state.service().sweep().await {
+            Ok(report) if report.deleted.is_empty() && report.kept.is_empty() => {}
+            Ok(report) => tracing::info!(
+                deleted = report.deleted.len(),
+                kept = report.kept.len(),
+                "swept expired versions"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "sweeping expired versions failed; retrying at the next interval")
+            }
+        }
+    }
 }
 
 /// Logs every failed request; 5xx answers with the detail their body leaves out.

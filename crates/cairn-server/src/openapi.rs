@@ -18,13 +18,14 @@ use std::sync::LazyLock;
 use cairn_api::{
     AdvanceClock, ArtifactType, ArtifactTypeList, BlobReceipt, BlobRef, Collection, CollectionKind,
     CollectionList, CommitVersion, CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion,
-    CreateVersionStatus, CreatedApiKey, CreatedVersion, ErrorCode, FinishRun, Lineage,
+    CreateVersionStatus, CreatedApiKey, CreatedVersion, ErrorCode, FinishRun, KeptVersion, Lineage,
     LineageDirection, LineageEdge, LineageGraph, LineageNode, LinkList, ManifestReceipt,
     PROBLEM_CONTENT_TYPE, PortfolioPath, Problem, Project, ProjectList, ProtectedAliases,
     ReadSmallBlobs, ResumeMode, Role, Run, RunArtifacts, RunRef, RunState, ServerClock, ServerInfo,
-    ServerStats, SetTeamMember, Team, TeamMember, TeamMembership, UpdateCollection,
-    UpdateProtectedAliases, UpdateVersion, UpsertProject, UseArtifact, User, Version, VersionList,
-    VersionSource, VersionState, Viewer, Visibility,
+    ServerStats, SetTeamMember, SweepReport, Team, TeamMember, TeamMembership, TeamSettings,
+    TtlEditors, TtlSetting, UpdateCollection, UpdateProtectedAliases, UpdateTeamSettings,
+    UpdateVersion, UpsertProject, UseArtifact, User, Version, VersionList, VersionSource,
+    VersionState, VersionTtl, Viewer, Visibility,
 };
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -155,7 +156,8 @@ impl Tag {
             Problem, ArtifactType, ArtifactTypeList, UpdateCollection, LineageDirection,
             LineageNode, LineageEdge, LineageGraph, ReadSmallBlobs, CollectionKind, VersionSource,
             CreateLink, LinkList, ProtectedAliases, UpdateProtectedAliases, PortfolioPath,
-            AdvanceClock, ServerClock,
+            AdvanceClock, ServerClock, TtlSetting, VersionTtl, TtlEditors, TeamSettings,
+            UpdateTeamSettings, SweepReport, KeptVersion,
         ),
         responses(
             BadRequest, Unauthenticated, PermissionDenied, NotFound, Conflict, PayloadTooLarge,

@@ -73,6 +73,24 @@ pub(crate) fn table() -> Vec<Route> {
         ),
         route(
             Method::POST,
+            routes::SERVER_SWEEP,
+            post(server::sweep),
+            operations::sweep,
+        ),
+        route(
+            Method::GET,
+            routes::PATTERN_TEAM_SETTINGS,
+            get(accounts::team_settings),
+            operations::team_settings,
+        ),
+        route(
+            Method::PATCH,
+            routes::PATTERN_TEAM_SETTINGS,
+            patch(accounts::update_team_settings),
+            operations::update_team_settings,
+        ),
+        route(
+            Method::POST,
             routes::SERVER_CLOCK,
             post(server::advance_clock),
             operations::advance_clock,

@@ -18,6 +18,7 @@ pub struct AppState {
 struct Inner {
     service: Service,
     limits: ConnectionLimits,
+    sweep_interval: std::time::Duration,
 }
 
 impl AppState {
@@ -29,7 +30,11 @@ impl AppState {
         let (service, bootstrap) = Service::open(&config.service()).await?;
         Ok((
             Self {
-                inner: Arc::new(Inner { service, limits }),
+                inner: Arc::new(Inner {
+                    service,
+                    limits,
+                    sweep_interval: config.sweep_interval,
+                }),
             },
             bootstrap,
         ))
@@ -42,6 +47,11 @@ impl AppState {
 
     pub(crate) fn connection_limits(&self) -> ConnectionLimits {
         self.inner.limits
+    }
+
+    /// How often [`crate::serve`] sweeps expired versions.
+    pub(crate) fn sweep_interval(&self) -> std::time::Duration {
+        self.inner.sweep_interval
     }
 
     /// The counters since the process started.

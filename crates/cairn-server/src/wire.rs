@@ -148,6 +148,53 @@ pub(crate) fn version(value: model::Version) -> api::Version {
             aliases: source.aliases,
             linked_at: source.linked_at,
         }),
+        ttl: api::VersionTtl {
+            setting: ttl_setting(value.ttl.setting),
+            seconds: value.ttl.seconds,
+            inherited: value.ttl.inherited,
+            expires_at: value.ttl.expires_at,
+        },
+    }
+}
+
+pub(crate) fn ttl_setting(value: model::TtlSetting) -> api::TtlSetting {
+    match value {
+        model::TtlSetting::Inherit => api::TtlSetting::Inherit,
+        model::TtlSetting::Never => api::TtlSetting::None,
+        model::TtlSetting::Seconds(seconds) => api::TtlSetting::Seconds(seconds),
+    }
+}
+
+pub(crate) fn model_ttl(value: api::TtlSetting) -> model::TtlSetting {
+    match value {
+        api::TtlSetting::Inherit => model::TtlSetting::Inherit,
+        api::TtlSetting::None => model::TtlSetting::Never,
+        api::TtlSetting::Seconds(seconds) => model::TtlSetting::Seconds(seconds),
+    }
+}
+
+pub(crate) fn ttl_editors(value: model::TtlEditors) -> api::TtlEditors {
+    match value {
+        model::TtlEditors::Admins => api::TtlEditors::Admins,
+        model::TtlEditors::Members => api::TtlEditors::Members,
+    }
+}
+
+pub(crate) fn team_settings(value: model::TeamSettings) -> api::TeamSettings {
+    api::TeamSettings {
+        default_ttl_seconds: value.default_ttl_seconds,
+        ttl_editors: ttl_editors(value.ttl_editors),
+    }
+}
+
+pub(crate) fn sweep_report(value: cairn_service::retention::SweepReport) -> api::SweepReport {
+    api::SweepReport {
+        deleted: value.deleted,
+        kept: value
+            .kept
+            .into_iter()
+            .map(|(name, reason)| api::KeptVersion { name, reason })
+            .collect(),
     }
 }
 
@@ -178,6 +225,7 @@ pub(crate) fn new_version(value: api::CreateVersion) -> model::NewVersion {
         tags: value.tags,
         run: value.run,
         distributed_id: value.distributed_id,
+        ttl: value.ttl.map(model_ttl),
     }
 }
 
@@ -194,6 +242,7 @@ pub(crate) fn version_edit(value: api::UpdateVersion) -> model::VersionEdit {
             project: path.project,
             name: path.name,
         }),
+        ttl: value.ttl.map(model_ttl),
     }
 }
 

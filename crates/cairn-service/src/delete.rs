@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::access::{Caller, required, version_for_write};
 use crate::db::links;
 use crate::db::projects::{self, project_by_id};
-use crate::db::versions::{self, move_alias};
+use crate::db::versions::{self, VersionRow, move_alias};
 use crate::error::Error;
 use crate::links::protected_blocks;
 use crate::model::{Version, VersionState};
@@ -77,6 +77,19 @@ fn delete_in(
                 .join(", ")
         )));
     }
+    soft_delete(connection, &row)?;
+    tracing::info!(version = id, name, user = caller.username, "deleted");
+    let mut version = row.version;
+    version.state = VersionState::Deleted;
+    Ok(version)
+}
+
+/// Soft-deletes a committed version whose deletion was allowed: removes its aliases (moving
+/// `latest` to the newest remaining version) and its links (moving each portfolio's
+/// `latest`), and marks it `DELETED`.
+pub(crate) fn soft_delete(connection: &Connection, row: &VersionRow) -> Result<(), Error> {
+    let id = row.version.id.as_str();
+    let aliases = links::aliases_in(connection, row.collection_id, id)?;
     for alias in &aliases {
         versions::remove_alias(connection, row.collection_id, alias, id)?;
     }
@@ -97,8 +110,5 @@ fn delete_in(
         move_alias(connection, row.collection_id, LATEST_ALIAS, &newest)?;
     }
     projects::touch_collection(connection, row.collection_id)?;
-    tracing::info!(version = id, name, user = caller.username, "deleted");
-    let mut version = row.version;
-    version.state = VersionState::Deleted;
-    Ok(version)
+    Ok(())
 }

@@ -36,6 +36,7 @@ mod links;
 pub mod logging;
 pub mod model;
 mod projects;
+pub mod retention;
 mod runs;
 mod service;
 mod store;

@@ -185,6 +185,59 @@ pub struct VersionPage {
     pub next: Option<u64>,
 }
 
+/// A version's time to live, as asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TtlSetting {
+    /// The entity's default TTL, if it has one (and none for auto-generated types).
+    #[default]
+    Inherit,
+    /// No TTL, even when the entity has a default.
+    Never,
+    /// Deleted this many seconds after its `created_at`.
+    Seconds(u64),
+}
+
+/// A version's time to live, as it applies.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VersionTtl {
+    /// What was asked for.
+    pub setting: TtlSetting,
+    /// The TTL that applies, in seconds (`None`: the version never expires).
+    pub seconds: Option<u64>,
+    /// Whether it comes from the entity's default (W&B's `ttlIsInherited`).
+    pub inherited: bool,
+    /// When it expires: `created_at` plus the TTL.
+    pub expires_at: Option<String>,
+}
+
+/// Who in a team may set or change TTLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TtlEditors {
+    /// Team admins only.
+    #[default]
+    Admins,
+    /// Admins and members.
+    Members,
+}
+
+/// A team's retention settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TeamSettings {
+    /// The TTL versions inherit, in seconds (`None`: no default).
+    pub default_ttl_seconds: Option<u64>,
+    /// Who may set or change TTLs.
+    pub ttl_editors: TtlEditors,
+}
+
+/// Changes of a team's retention settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TeamSettingsEdit {
+    /// A new default TTL (`Some(None)` removes it).
+    pub default_ttl_seconds: Option<Option<u64>>,
+    /// Who may set or change TTLs.
+    pub ttl_editors: Option<TtlEditors>,
+}
+
 /// What a collection holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum CollectionKind {
@@ -319,6 +372,8 @@ pub struct Version {
     /// the link's, and this says where the version was logged. Its id, content, digest and
     /// lineage are the same either way.
     pub source: Option<VersionSource>,
+    /// Its time to live.
+    pub ttl: VersionTtl,
 }
 
 impl Version {
@@ -398,6 +453,8 @@ pub struct NewVersion {
     /// to the same PENDING version until one of them commits it (see
     /// [`crate::Service::put_manifest_as`]). `digest` is then only that part's.
     pub distributed_id: Option<String>,
+    /// Its TTL (`None` inherits the entity's default).
+    pub ttl: Option<TtlSetting>,
 }
 
 /// Edits of a committed version, applied together.
@@ -418,6 +475,8 @@ pub struct VersionEdit {
     /// Apply the alias changes in this portfolio the version is linked into, instead of in
     /// its own collection. Description, metadata and tags belong to the version either way.
     pub through: Option<CollectionPath>,
+    /// A new TTL, still counted from the version's `created_at`.
+    pub ttl: Option<TtlSetting>,
 }
 
 /// One entry of a version's manifest, as the server indexed it.

@@ -10,13 +10,14 @@ use crate::access::{
     version_for_write,
 };
 use crate::db::versions::{self, add_tags, load_version, move_alias, touch_version};
-use crate::db::{links as db_links, projects, runs};
+use crate::db::{links as db_links, projects, retention as db_retention, runs};
 use crate::error::Error;
 use crate::links;
 use crate::model::{
     CollectionKind, CreateVersionStatus, CreatedVersion, Lineage, NewVersion, RunRef, Version,
     VersionEdit, VersionState,
 };
+use crate::retention;
 use crate::service::Service;
 use crate::validate;
 
@@ -86,6 +87,20 @@ fn create_in(
 ) -> Result<CreatedVersion, Error> {
     let project = project_for_write(connection, caller, entity, project_name)?;
     links::require_alias_admin(connection, caller, &project, aliases)?;
+    // An explicit TTL needs the right to set one; asking to inherit is the default.
+    let ttl = request
+        .ttl
+        .filter(|setting| *setting != crate::model::TtlSetting::Inherit);
+    if let Some(setting) = ttl {
+        retention::check_ttl_change(
+            connection,
+            caller,
+            &project,
+            &request.artifact_type,
+            None,
+            setting,
+        )?;
+    }
     let run = match &request.run {
         Some(run_id) => Some(
             runs::run_row_id(connection, project.id, run_id)?.ok_or_else(|| {
@@ -104,7 +119,7 @@ fn create_in(
         &request.artifact_type,
     )?;
     if let Some(distributed_id) = &request.distributed_id {
-        return distributed_in(
+        let mut created = distributed_in(
             connection,
             collection_id,
             distributed_id,
@@ -114,7 +129,12 @@ fn create_in(
             tags,
             run,
             new_id,
-        );
+        )?;
+        if let Some(setting) = ttl {
+            db_retention::set_ttl(connection, &created.version.id, setting)?;
+            created.version = loaded(connection, &created.version.id)?;
+        }
+        return Ok(created);
     }
     if let Some((latest_id, latest_digest)) = versions::latest_committed(connection, collection_id)?
         && latest_digest == *digest
@@ -148,6 +168,9 @@ fn create_in(
         }
     };
     add_tags(connection, &id, tags)?;
+    if let Some(setting) = ttl {
+        db_retention::set_ttl(connection, &id, setting)?;
+    }
     let row = load_version(connection, &id)?
         .ok_or_else(|| Error::internal("a version just written is missing"))?;
     Ok(CreatedVersion {
@@ -378,8 +401,12 @@ impl Service {
         if let Some(metadata) = &request.metadata {
             validate::metadata(metadata)?;
         }
+        if let Some(setting) = request.ttl {
+            retention::validate_ttl(setting)?;
+        }
         let edits_version = request.description.is_some()
             || request.metadata.is_some()
+            || request.ttl.is_some()
             || !request.add_tags.is_empty()
             || !request.remove_tags.is_empty();
         self.db()
@@ -431,6 +458,22 @@ impl Service {
                     let text = serde_json::to_string(metadata)
                         .map_err(|error| Error::internal(format!("metadata: {error}")))?;
                     versions::set_metadata(connection, &id, &text)?;
+                }
+                if let Some(setting) = request.ttl {
+                    if request.through.is_some() {
+                        return Err(Error::bad_request(
+                            "a link has no TTL of its own; set the TTL on the version where it was logged",
+                        ));
+                    }
+                    retention::check_ttl_change(
+                        connection,
+                        &caller,
+                        &row.project,
+                        &row.version.artifact_type,
+                        Some((&id, &row.version.qualified_name())),
+                        setting,
+                    )?;
+                    db_retention::set_ttl(connection, &id, setting)?;
                 }
                 for alias in &request.remove_aliases {
                     versions::remove_alias(connection, alias_collection, alias, &id)?;

@@ -1,4 +1,4 @@
-//! `cairn artifact put|get|ls|collection|lineage|link|unlink|protected-aliases|delete`: log files or directories as a new version (or,
+//! `cairn artifact put|get|ls|collection|lineage|link|unlink|protected-aliases|delete|ttl`: log files or directories as a new version (or,
 //! with `--base`, as the next version of an existing one), download a version, list a project's
 //! collections or a collection's versions, rename or describe a collection, show lineage.
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use cairn_api::{
     ArtifactPath, Collection, CollectionKind, LineageDirection, LineageGraph, LineageNode,
-    UpdateCollection, Version,
+    TtlSetting, UpdateCollection, Version,
 };
 use cairn_cache::LinkMode;
 use cairn_client::{
@@ -43,6 +43,34 @@ pub(crate) enum ArtifactCommand {
     ProtectedAliases(ProtectedArgs),
     /// Delete a version (soft: it vanishes at once, its `vN` is never reused), or a link.
     Delete(DeleteArgs),
+    /// Set a version's TTL (`set 30d`), switch it off (`unset`) or go back to the team's
+    /// default (`inherit`); counted from the version's creation.
+    Ttl {
+        #[command(subcommand)]
+        action: TtlAction,
+    },
+}
+
+/// `cairn artifact ttl set|unset|inherit`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TtlAction {
+    /// Delete the version this long after its creation: `90s`, `15m`, `12h`, `30d`, `2w`.
+    Set {
+        /// `entity/project/name:alias|:vN`.
+        artifact: String,
+        /// The TTL.
+        ttl: String,
+    },
+    /// Never delete it, even when the team has a default TTL.
+    Unset {
+        /// `entity/project/name:alias|:vN`.
+        artifact: String,
+    },
+    /// Take the team's default TTL.
+    Inherit {
+        /// `entity/project/name:alias|:vN`.
+        artifact: String,
+    },
 }
 
 /// Arguments of `cairn artifact delete`.
@@ -245,7 +273,42 @@ pub(crate) fn run(command: ArtifactCommand) -> anyhow::Result<()> {
         ArtifactCommand::Unlink(args) => runtime()?.block_on(unlink(args)),
         ArtifactCommand::ProtectedAliases(args) => runtime()?.block_on(protected_aliases(args)),
         ArtifactCommand::Delete(args) => runtime()?.block_on(delete(args)),
+        ArtifactCommand::Ttl { action } => runtime()?.block_on(ttl(action)),
     }
+}
+
+/// `cairn artifact ttl set|unset|inherit PATH [TTL]`.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+async fn ttl(action: TtlAction) -> anyhow::Result<()> {
+    let (path, setting) = match action {
+        TtlAction::Set { artifact, ttl } => {
+            let seconds = super::parse_duration(&ttl).map_err(UsageError::new)?;
+            (artifact, TtlSetting::Seconds(seconds))
+        }
+        TtlAction::Unset { artifact } => (artifact, TtlSetting::None),
+        TtlAction::Inherit { artifact } => (artifact, TtlSetting::Inherit),
+    };
+    let api = Api::new(Client::from_env()?);
+    let mut artifact = api.artifact(&path).await?;
+    artifact.set_ttl(setting);
+    artifact.save().await?;
+    let ttl = &artifact.version().ttl;
+    let inherited = if ttl.inherited {
+        " (the team's default)"
+    } else {
+        ""
+    };
+    match (&ttl.seconds, &ttl.expires_at) {
+        (Some(seconds), Some(expires)) => println!(
+            "{}: TTL {seconds} s{inherited}, expires at {expires}",
+            artifact.qualified_name()
+        ),
+        _ => println!(
+            "{}: no TTL{inherited}, never expires",
+            artifact.qualified_name()
+        ),
+    }
+    Ok(())
 }
 
 /// `cairn artifact delete entity/project/name:vN [--delete-aliases]`.

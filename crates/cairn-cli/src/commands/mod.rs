@@ -81,3 +81,51 @@ impl From<cairn_api::ParseArtifactPathError> for UsageError {
         Self(error.to_string())
     }
 }
+
+/// A duration as users write it: `90` (seconds), `90s`, `15m`, `12h`, `30d` or `2w`.
+pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|character: char| !character.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let unit_seconds: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "`{text}` is not a duration: write a number with s, m, h, d or w (`30d`)"
+            ));
+        }
+    };
+    let amount: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: it needs a number (`30d`)"))?;
+    if amount == 0 {
+        return Err(format!("`{text}`: a TTL must be longer than zero"));
+    }
+    amount
+        .checked_mul(unit_seconds)
+        .ok_or_else(|| format!("`{text}` is too long a duration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_parse_with_their_units() {
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert_eq!(parse_duration("90s"), Ok(90));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration("12h"), Ok(43_200));
+        assert_eq!(parse_duration("30d"), Ok(2_592_000));
+        assert_eq!(parse_duration("2w"), Ok(1_209_600));
+        for bad in ["", "d", "0d", "-3d", "3y", "1.5h", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -57,6 +57,15 @@ pub(crate) struct ServerArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     max_connections: Option<u64>,
+    /// Soft-delete versions whose TTL has run out this often.
+    #[arg(
+        long,
+        env = cairn_server::ENV_SWEEP_INTERVAL,
+        value_name = "SECS",
+        default_value_t = cairn_server::DEFAULT_SWEEP_INTERVAL.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    sweep_interval: u64,
     /// Let the server admin move the clock forward (`POST /api/v1/server/clock`), so tests can
     /// make TTLs and keys expire without waiting. Never in production.
     #[arg(long, hide = true)]
@@ -73,7 +82,8 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(args.data_dir.clone())
         .with_listen(args.listen)
         .with_header_read_timeout(Duration::from_secs(args.header_timeout))
-        .with_body_timeout(Duration::from_secs(args.body_timeout));
+        .with_body_timeout(Duration::from_secs(args.body_timeout))
+        .with_sweep_interval(Duration::from_secs(args.sweep_interval));
     if args.test_clock {
         config = config.with_test_clock();
     }

@@ -1,12 +1,12 @@
 //! `cairn user create` and `cairn team ...`: accounts and teams, for server admins and team
 //! admins.
 
-use cairn_api::Role;
+use cairn_api::{Role, TeamSettings, TtlEditors, TtlSetting, UpdateTeamSettings};
 use cairn_client::Client;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::commands::runtime;
+use crate::commands::{UsageError, runtime};
 
 /// `cairn user ...`
 #[derive(Debug, Subcommand)]
@@ -71,6 +71,30 @@ pub(crate) enum TeamCommand {
         /// The user.
         username: String,
     },
+    /// Show or set the TTL versions inherit (team admins): `30d`, `12h`, ... or `none`.
+    DefaultTtl {
+        /// The team.
+        team: String,
+        /// The new default; shows the settings when absent.
+        ttl: Option<String>,
+    },
+    /// Choose who may set or change TTLs in the team (team admins).
+    TtlPermissions {
+        /// The team.
+        team: String,
+        /// `admins` (only), or `members` (admins and members).
+        #[arg(value_enum)]
+        who: TtlEditorsArg,
+    },
+}
+
+/// Who may set TTLs, on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum TtlEditorsArg {
+    /// Team admins only.
+    Admins,
+    /// Team admins and members.
+    Members,
 }
 
 /// A team role on the command line.
@@ -138,6 +162,19 @@ pub(crate) fn run_user(command: UserCommand) -> anyhow::Result<()> {
     })
 }
 
+/// Prints a team's retention settings.
+#[expect(clippy::print_stdout, reason = "the command's result")]
+fn print_settings(team: &str, settings: &TeamSettings) {
+    let ttl = settings
+        .default_ttl_seconds
+        .map_or_else(|| "none".to_owned(), |seconds| format!("{seconds} s"));
+    let who = match settings.ttl_editors {
+        TtlEditors::Admins => "admins",
+        TtlEditors::Members => "admins and members",
+    };
+    println!("team `{team}`: default TTL {ttl}; TTLs are set by {who}");
+}
+
 /// Runs a `team` subcommand.
 #[expect(clippy::print_stdout, reason = "the command's result")]
 pub(crate) fn run_team(command: TeamCommand) -> anyhow::Result<()> {
@@ -163,6 +200,34 @@ pub(crate) fn run_team(command: TeamCommand) -> anyhow::Result<()> {
             TeamCommand::Remove { team, username } => {
                 client.remove_team_member(&team, &username).await?;
                 println!("removed `{username}` from `{team}`");
+            }
+            TeamCommand::DefaultTtl { team, ttl: None } => {
+                print_settings(&team, &client.team_settings(&team).await?);
+            }
+            TeamCommand::DefaultTtl {
+                team,
+                ttl: Some(ttl),
+            } => {
+                let default_ttl = if ttl == "none" {
+                    TtlSetting::None
+                } else {
+                    TtlSetting::Seconds(super::parse_duration(&ttl).map_err(UsageError::new)?)
+                };
+                let edit = UpdateTeamSettings {
+                    default_ttl: Some(default_ttl),
+                    ttl_editors: None,
+                };
+                print_settings(&team, &client.update_team_settings(&team, &edit).await?);
+            }
+            TeamCommand::TtlPermissions { team, who } => {
+                let edit = UpdateTeamSettings {
+                    default_ttl: None,
+                    ttl_editors: Some(match who {
+                        TtlEditorsArg::Admins => TtlEditors::Admins,
+                        TtlEditorsArg::Members => TtlEditors::Members,
+                    }),
+                };
+                print_settings(&team, &client.update_team_settings(&team, &edit).await?);
             }
         }
         Ok(())

@@ -102,3 +102,44 @@ pub(crate) async fn remove_member(
         .await?;
     Ok(ok(&wire::team(team)))
 }
+
+/// `GET /api/v1/teams/{team}/settings`.
+pub(crate) async fn team_settings(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams(team): PathParams<String>,
+) -> Result<Response, ApiError> {
+    let settings = state.service().team_settings(auth.caller(), &team).await?;
+    Ok(ok(&crate::wire::team_settings(settings)))
+}
+
+/// `PATCH /api/v1/teams/{team}/settings`.
+pub(crate) async fn update_team_settings(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams(team): PathParams<String>,
+    JsonBody(request): JsonBody<cairn_api::UpdateTeamSettings>,
+) -> Result<Response, ApiError> {
+    let default_ttl_seconds = match request.default_ttl {
+        None => None,
+        Some(cairn_api::TtlSetting::Seconds(seconds)) => Some(Some(seconds)),
+        Some(cairn_api::TtlSetting::None) => Some(None),
+        Some(cairn_api::TtlSetting::Inherit) => {
+            return Err(ApiError::bad_request(
+                "a team's default TTL is `{\"seconds\": N}` or `\"none\"`; a team has nothing to inherit from",
+            ));
+        }
+    };
+    let edit = cairn_service::model::TeamSettingsEdit {
+        default_ttl_seconds,
+        ttl_editors: request.ttl_editors.map(|editors| match editors {
+            cairn_api::TtlEditors::Admins => cairn_service::model::TtlEditors::Admins,
+            cairn_api::TtlEditors::Members => cairn_service::model::TtlEditors::Members,
+        }),
+    };
+    let settings = state
+        .service()
+        .update_team_settings(auth.caller(), &team, edit)
+        .await?;
+    Ok(ok(&crate::wire::team_settings(settings)))
+}

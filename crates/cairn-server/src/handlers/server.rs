@@ -37,6 +37,12 @@ pub(crate) async fn stats(State(state): State<AppState>, auth: Auth) -> Result<R
     Ok(ok(&crate::wire::stats(stats)))
 }
 
+/// `POST /api/v1/server/sweep`.
+pub(crate) async fn sweep(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
+    let report = state.service().sweep_for(auth.caller()).await?;
+    Ok(ok(&crate::wire::sweep_report(report)))
+}
+
 /// `POST /api/v1/server/clock`.
 pub(crate) async fn advance_clock(
     State(state): State<AppState>,

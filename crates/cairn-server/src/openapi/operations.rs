@@ -11,9 +11,9 @@ use cairn_api::{
     AdvanceClock, ArtifactTypeList, BlobReceipt, CommitVersion, CreateLink, CreateRun, CreateTeam,
     CreateUser, CreateVersion, CreatedApiKey, CreatedVersion, FinishRun, Lineage, LineageDirection,
     LineageGraph, LinkList, ManifestReceipt, Project, ProjectList, ProtectedAliases, Run,
-    RunArtifacts, ServerClock, ServerInfo, ServerStats, SetTeamMember, Team, UpdateCollection,
-    UpdateProtectedAliases, UpdateVersion, UpsertProject, UseArtifact, Version, VersionList,
-    Viewer, routes,
+    RunArtifacts, ServerClock, ServerInfo, ServerStats, SetTeamMember, SweepReport, Team,
+    TeamSettings, UpdateCollection, UpdateProtectedAliases, UpdateTeamSettings, UpdateVersion,
+    UpsertProject, UseArtifact, Version, VersionList, Viewer, routes,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -261,6 +261,62 @@ pub(crate) fn server_info() -> Doc {
 )]
 pub(crate) fn server_stats() -> Doc {
     Doc::of::<__path_server_stats>(Tag::Server)
+}
+
+/// Sweep expired versions
+///
+/// Soft-deletes every committed version whose TTL has run out now, as the background sweeper
+/// does on its interval; keeps (and lists, with why) expired versions that carry a protected
+/// alias or are linked into a model registry. Server admins only.
+#[utoipa::path(
+    post, path = routes::SERVER_SWEEP, operation_id = "sweep",
+    responses(
+        (status = 200, description = "What the sweep did", body = SweepReport),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+    ),
+)]
+pub(crate) fn sweep() -> Doc {
+    Doc::of::<__path_sweep>(Tag::Server)
+}
+
+/// A team's retention settings
+///
+/// Its default TTL and who may set TTLs. Members and server admins.
+#[utoipa::path(
+    get, path = routes::PATTERN_TEAM_SETTINGS, operation_id = "teamSettings",
+    params(TeamPath),
+    responses(
+        (status = 200, description = "The settings", body = TeamSettings),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) fn team_settings() -> Doc {
+    Doc::of::<__path_team_settings>(Tag::Accounts)
+}
+
+/// Change a team's retention settings
+///
+/// The default TTL versions inherit (`{"seconds": N}`, or `"none"` to remove it; it applies at
+/// once to every version that inherits it, counted from each one's creation) and who may set
+/// TTLs (`admins`, or `members` too). Team admins only.
+#[utoipa::path(
+    patch, path = routes::PATTERN_TEAM_SETTINGS, operation_id = "updateTeamSettings",
+    params(TeamPath),
+    request_body = UpdateTeamSettings,
+    responses(
+        (status = 200, description = "The settings", body = TeamSettings),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+    ),
+)]
+pub(crate) fn update_team_settings() -> Doc {
+    Doc::of::<__path_update_team_settings>(Tag::Accounts)
 }
 
 /// Move a test server's clock forward

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use cairn_service::capability::{DEFAULT_GRANT_TTL, Grant};
 use cairn_service::model::{
-    CollectionPath, LinkRequest, NewVersion, Run, RunState, RunUpdate, Version, VersionEdit,
-    VersionState,
+    CollectionPath, LinkRequest, NewVersion, Run, RunState, RunUpdate, TtlSetting, Version,
+    VersionEdit, VersionState,
 };
 use cairn_service::{Caller, Kind, LATEST_ALIAS, Md5Digest};
 use serde_json::{Map, Value, json};
@@ -1338,9 +1338,14 @@ impl Object for ArtifactObj {
             "versionIndex" => json!(version.version_index),
             "description" => json!(version.description),
             "metadata" => json!(json_text(&version.metadata)),
-            // Cairn has no TTL yet: every version inherits "no TTL".
-            "ttlDurationSeconds" => json!(-1),
-            "ttlIsInherited" => json!(true),
+            // The SDK reads a value <= 0 as "no TTL".
+            "ttlDurationSeconds" => json!(
+                version
+                    .ttl
+                    .seconds
+                    .map_or(-2, |seconds| { i64::try_from(seconds).unwrap_or(i64::MAX) })
+            ),
+            "ttlIsInherited" => json!(version.ttl.inherited),
             "tags" => Value::Array(
                 version
                     .tags
@@ -1557,11 +1562,7 @@ async fn create_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fi
             "digest algorithm `{algorithm}` is not supported by this Cairn server; artifacts are hashed with MD5 (MANIFEST_MD5)"
         )));
     }
-    if let Some(ttl) = input.get("ttlDurationSeconds").and_then(Value::as_i64)
-        && ttl > 0
-    {
-        return Err(ttl_unsupported());
-    }
+    let ttl = ttl_setting(input)?;
     let digest = Md5Digest::from_hex(required_str(input, "digest")?)
         .map_err(|error| FieldError::new(format!("`digest` is not an MD5 in hex: {error}")))?;
     let aliases: Vec<String> = input
@@ -1591,6 +1592,7 @@ async fn create_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fi
         tags,
         run: arg_str(input, "runName").map(str::to_owned),
         distributed_id: arg_str(input, "distributedID").map(str::to_owned),
+        ttl,
     };
     let created = cx
         .service()
@@ -1619,10 +1621,20 @@ fn tag_name(tag: &Value) -> Option<String> {
     }
 }
 
-fn ttl_unsupported() -> FieldError {
-    FieldError::new(
-        "this Cairn server does not support artifact TTL yet (planned); leave `ttl` unset",
-    )
+/// The SDK's `ttlDurationSeconds`: absent (unchanged), `-1` (inherit the team default), `-2`
+/// (no TTL) or a positive number of seconds.
+fn ttl_setting(input: &Map<String, Value>) -> Result<Option<TtlSetting>, FieldError> {
+    match input.get("ttlDurationSeconds") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => match value.as_i64() {
+            Some(-1) => Ok(Some(TtlSetting::Inherit)),
+            Some(-2) => Ok(Some(TtlSetting::Never)),
+            Some(seconds) if seconds > 0 => Ok(Some(TtlSetting::Seconds(seconds.unsigned_abs()))),
+            _ => Err(FieldError::new(format!(
+                "`ttlDurationSeconds` must be a positive number of seconds, -1 (inherit) or -2 (none), not {value}"
+            ))),
+        },
+    }
 }
 
 async fn create_manifest(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, FieldError> {
@@ -1783,11 +1795,7 @@ async fn use_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Field
 
 async fn update_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, FieldError> {
     let id = ids::version_of(required_str(input, "artifactID")?);
-    match input.get("ttlDurationSeconds").and_then(Value::as_i64) {
-        // -1 asks for the team default and -2 for no TTL; both are what every version has.
-        None | Some(-1 | -2) => {}
-        Some(_) => return Err(ttl_unsupported()),
-    }
+    let ttl = ttl_setting(input)?;
     let tags = |name: &str| -> Vec<String> {
         input
             .get(name)
@@ -1804,6 +1812,7 @@ async fn update_artifact(cx: &Cxr, input: &Map<String, Value>) -> Result<Out, Fi
         metadata: json_string_object(input, "metadata")?,
         add_tags: tags("tagsToAdd"),
         remove_tags: tags("tagsToDelete"),
+        ttl,
         ..VersionEdit::default()
     };
     let version = cx

@@ -299,6 +299,7 @@ pub(crate) fn create_request(collection: &str, files: &Files) -> CreateVersion {
         tags: Vec::new(),
         run: None,
         distributed_id: None,
+        ttl: None,
     }
 }
 

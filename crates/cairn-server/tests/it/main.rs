@@ -23,5 +23,6 @@ mod lineage;
 mod links;
 mod logging;
 mod reading;
+mod retention;
 mod serving;
 mod wandb;

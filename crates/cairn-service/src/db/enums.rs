@@ -2,7 +2,7 @@
 //! value the database holds but this build does not know is an error (the request fails with a
 //! logged `internal`), never silently read as a default.
 
-use crate::model::{CollectionKind, Role, RunState, VersionState, Visibility};
+use crate::model::{CollectionKind, Role, RunState, TtlEditors, VersionState, Visibility};
 use rusqlite::Row;
 use rusqlite::types::{FromSqlError, Type};
 
@@ -88,6 +88,12 @@ impl TextEnum for CollectionKind {
     const WHAT: &'static str = "collection kind";
     const ALL: &'static [(Self, &'static str)] =
         &[(Self::Sequence, "sequence"), (Self::Portfolio, "portfolio")];
+}
+
+impl TextEnum for TtlEditors {
+    const WHAT: &'static str = "TTL editors";
+    const ALL: &'static [(Self, &'static str)] =
+        &[(Self::Admins, "admins"), (Self::Members, "members")];
 }
 
 impl TextEnum for EntityKind {

@@ -14,6 +14,7 @@ pub(crate) mod links;
 pub(crate) mod manifests;
 pub(crate) mod presence;
 pub(crate) mod projects;
+pub(crate) mod retention;
 pub(crate) mod runs;
 pub(crate) mod schema;
 pub(crate) mod secrets;

@@ -245,6 +245,18 @@ CREATE TABLE protected_aliases (
     PRIMARY KEY (project_id, alias)
 );
 ",
+    r"
+-- Retention. A version's TTL is inherited from its entity's default (`inherit`), switched off
+-- (`none`, even with a default) or its own (`duration`, `ttl_seconds`), counted from
+-- `created_at`. Teams keep a default TTL and who may set TTLs (admins, or admins and members).
+ALTER TABLE versions ADD COLUMN ttl_mode TEXT NOT NULL DEFAULT 'inherit'
+    CHECK (ttl_mode IN ('inherit', 'none', 'duration'));
+ALTER TABLE versions ADD COLUMN ttl_seconds INTEGER;
+ALTER TABLE entities ADD COLUMN default_ttl_seconds INTEGER;
+ALTER TABLE entities ADD COLUMN ttl_editors TEXT NOT NULL DEFAULT 'admins'
+    CHECK (ttl_editors IN ('admins', 'members'));
+CREATE INDEX versions_by_state ON versions(state, collection_id);
+",
 ];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.

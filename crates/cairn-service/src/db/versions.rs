@@ -9,7 +9,7 @@ use crate::db::enums::{TextEnum as _, md5_from_row};
 use crate::db::projects::{PROJECT_COLUMNS, ProjectRow, project_by_id};
 use crate::db::schema::NOW;
 use crate::error::Error;
-use crate::model::{Version, VersionState, Visibility};
+use crate::model::{TtlSetting, Version, VersionState, VersionTtl, Visibility};
 
 /// A version with what access checks and the logging protocol need besides the wire form.
 #[derive(Debug, Clone)]
@@ -50,12 +50,29 @@ pub(crate) fn version_place(
         .optional()?)
 }
 
-const VERSION_COLUMNS: &str = "v.id, v.collection_id, v.version_index, v.state, v.digest, v.size, v.file_count, \
+/// The TTL that applies to version `v` (of type `t`, in collection `c`), in seconds, or NULL:
+/// its own, or its entity's default unless it switched TTL off or has an auto-generated type
+/// (`run_table`, `code`, `job`, `wandb-*`), which never inherit one.
+macro_rules! effective_ttl {
+    () => {
+        "CASE v.ttl_mode WHEN 'duration' THEN v.ttl_seconds WHEN 'none' THEN NULL \
+         ELSE (SELECT CASE WHEN t.name IN ('run_table', 'code', 'job') OR t.name LIKE 'wandb-%' \
+               THEN NULL ELSE e.default_ttl_seconds END \
+               FROM projects p JOIN entities e ON e.id = p.entity_id WHERE p.id = c.project_id) END"
+    };
+}
+pub(crate) use effective_ttl;
+
+const VERSION_COLUMNS: &str = concat!(
+    "v.id, v.collection_id, v.version_index, v.state, v.digest, v.size, v.file_count, \
      v.description, v.metadata, v.requested_aliases, r.run_id, v.created_at, v.updated_at, \
      v.committed_at, c.name, t.name, c.project_id, \
-     EXISTS (SELECT 1 FROM manifests m WHERE m.version_id = v.id), v.distributed_id \
-     FROM versions v JOIN collections c ON c.id = v.collection_id \
-     JOIN artifact_types t ON t.id = c.type_id LEFT JOIN runs r ON r.id = v.logged_by";
+     EXISTS (SELECT 1 FROM manifests m WHERE m.version_id = v.id), v.distributed_id, \
+     v.ttl_mode, v.ttl_seconds, ",
+    effective_ttl!(),
+    " FROM versions v JOIN collections c ON c.id = v.collection_id \
+     JOIN artifact_types t ON t.id = c.type_id LEFT JOIN runs r ON r.id = v.logged_by"
+);
 
 /// The version with this id, if any.
 pub(crate) fn load_version(connection: &Connection, id: &str) -> Result<Option<VersionRow>, Error> {
@@ -126,6 +143,7 @@ fn partial_version(row: &Row<'_>) -> rusqlite::Result<PartialVersion> {
             committed_at: row.get(13)?,
             distributed_id: row.get(18)?,
             source: None,
+            ttl: ttl_from_row(row, 11)?,
         },
         collection_id: row.get(1)?,
         project_id: row.get(16)?,
@@ -133,6 +151,38 @@ fn partial_version(row: &Row<'_>) -> rusqlite::Result<PartialVersion> {
         requested_aliases,
         distributed_id: row.get(18)?,
     })
+}
+
+/// The TTL columns (19: mode, 20: own seconds, 21: effective seconds) with `created_at` at
+/// `created`.
+fn ttl_from_row(row: &Row<'_>, created: usize) -> rusqlite::Result<VersionTtl> {
+    let mode: String = row.get(19)?;
+    let own: Option<i64> = row.get(20)?;
+    let effective: Option<i64> = row.get(21)?;
+    let setting = match (mode.as_str(), own) {
+        ("duration", Some(seconds)) => TtlSetting::Seconds(u64::try_from(seconds).unwrap_or(0)),
+        ("none", _) => TtlSetting::Never,
+        _ => TtlSetting::Inherit,
+    };
+    let seconds = effective.and_then(|seconds| u64::try_from(seconds).ok());
+    let created_at: String = row.get(created)?;
+    Ok(VersionTtl {
+        setting,
+        seconds,
+        inherited: setting == TtlSetting::Inherit,
+        expires_at: seconds.map(|seconds| add_seconds(&created_at, seconds)),
+    })
+}
+
+/// `at` (RFC 3339 as stored) plus `seconds`, in the same form; `at` itself if it does not parse.
+pub(crate) fn add_seconds(at: &str, seconds: u64) -> String {
+    crate::clock::parse_rfc3339_ms(at).map_or_else(
+        || at.to_owned(),
+        |ms| {
+            let offset = i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+            crate::clock::rfc3339_ms(ms.saturating_add(offset))
+        },
+    )
 }
 
 fn complete_version(connection: &Connection, partial: PartialVersion) -> Result<VersionRow, Error> {
