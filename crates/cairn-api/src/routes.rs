@@ -72,6 +72,8 @@ pub const PATTERN_TEAM_MEMBER: &str = "/api/v1/teams/{team}/members/{username}";
 pub const PATTERN_ENTITY_PROJECTS: &str = "/api/v1/entities/{entity}/projects";
 /// `GET` / `PUT` a [`crate::Project`].
 pub const PATTERN_PROJECT: &str = "/api/v1/projects/{entity}/{project}";
+// (`DELETE` on it, on [`PATTERN_COLLECTION`] and on [`PATTERN_RUN`] answers a
+// [`crate::Deletion`].)
 /// `GET` [`crate::CollectionList`].
 pub const PATTERN_COLLECTIONS: &str = "/api/v1/projects/{entity}/{project}/collections";
 /// `GET` [`crate::ArtifactTypeList`].
@@ -299,6 +301,19 @@ pub fn commit(id: &str) -> String {
 /// `/api/v1/artifacts/{id}?delete_aliases=..`.
 pub fn delete_version(id: &str, delete_aliases: bool) -> String {
     format!("{}?delete_aliases={delete_aliases}", version(id))
+}
+
+/// `/api/v1/projects/{entity}/{project}/runs/{run}?delete_artifacts=..`.
+pub fn delete_run(
+    entity: &str,
+    project_name: &str,
+    run_id: &str,
+    delete_artifacts: bool,
+) -> String {
+    format!(
+        "{}?delete_artifacts={delete_artifacts}",
+        run(entity, project_name, run_id)
+    )
 }
 
 /// `/api/v1/artifacts/{id}/links`.

@@ -1016,3 +1016,13 @@ pub struct ServerClock {
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub now: String,
 }
+
+/// What deleting a collection, a run or a project did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deletion {
+    /// Versions soft-deleted (they vanish at once; blobs go at the next garbage collection).
+    pub versions_deleted: u64,
+    /// Links removed from portfolios (the linked versions stay where they were logged).
+    pub links_removed: u64,
+}

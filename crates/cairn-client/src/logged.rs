@@ -525,6 +525,51 @@ impl Api {
         Ok(list.types)
     }
 
+    /// Deletes a collection: soft-deletes its versions (for a portfolio: removes its links)
+    /// and frees its name. Refused while anything in it carries a protected alias.
+    pub async fn delete_collection(
+        &self,
+        entity: &str,
+        project: &str,
+        name: &str,
+    ) -> Result<cairn_api::Deletion> {
+        self.client
+            .send_json(
+                Method::DELETE,
+                &routes::collection(entity, project, name),
+                &serde_json::json!({}),
+            )
+            .await
+    }
+
+    /// Deletes a project (admins of its entity): its versions, links and runs; frees its name.
+    pub async fn delete_project(&self, entity: &str, project: &str) -> Result<cairn_api::Deletion> {
+        self.client
+            .send_json(
+                Method::DELETE,
+                &routes::project(entity, project),
+                &serde_json::json!({}),
+            )
+            .await
+    }
+
+    /// Deletes a run; with `delete_artifacts` also the versions it logged.
+    pub async fn delete_run(
+        &self,
+        entity: &str,
+        project: &str,
+        run_id: &str,
+        delete_artifacts: bool,
+    ) -> Result<cairn_api::Deletion> {
+        self.client
+            .send_json(
+                Method::DELETE,
+                &routes::delete_run(entity, project, run_id, delete_artifacts),
+                &serde_json::json!({}),
+            )
+            .await
+    }
+
     /// Renames a collection and/or changes its description; answers it as it is now. The old
     /// name stops resolving; versions keep their numbers.
     pub async fn update_collection(

@@ -18,14 +18,14 @@ use std::sync::LazyLock;
 use cairn_api::{
     AdvanceClock, ArtifactType, ArtifactTypeList, BlobReceipt, BlobRef, Collection, CollectionKind,
     CollectionList, CommitVersion, CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion,
-    CreateVersionStatus, CreatedApiKey, CreatedVersion, ErrorCode, FinishRun, KeptVersion, Lineage,
-    LineageDirection, LineageEdge, LineageGraph, LineageNode, LinkList, ManifestReceipt,
-    PROBLEM_CONTENT_TYPE, PortfolioPath, Problem, Project, ProjectList, ProtectedAliases,
-    ReadSmallBlobs, ResumeMode, Role, Run, RunArtifacts, RunRef, RunState, ServerClock, ServerInfo,
-    ServerStats, SetTeamMember, SweepReport, Team, TeamMember, TeamMembership, TeamSettings,
-    TtlEditors, TtlSetting, UpdateCollection, UpdateProtectedAliases, UpdateTeamSettings,
-    UpdateVersion, UpsertProject, UseArtifact, User, Version, VersionList, VersionSource,
-    VersionState, VersionTtl, Viewer, Visibility,
+    CreateVersionStatus, CreatedApiKey, CreatedVersion, Deletion, ErrorCode, FinishRun,
+    KeptVersion, Lineage, LineageDirection, LineageEdge, LineageGraph, LineageNode, LinkList,
+    ManifestReceipt, PROBLEM_CONTENT_TYPE, PortfolioPath, Problem, Project, ProjectList,
+    ProtectedAliases, ReadSmallBlobs, ResumeMode, Role, Run, RunArtifacts, RunRef, RunState,
+    ServerClock, ServerInfo, ServerStats, SetTeamMember, SweepReport, Team, TeamMember,
+    TeamMembership, TeamSettings, TtlEditors, TtlSetting, UpdateCollection, UpdateProtectedAliases,
+    UpdateTeamSettings, UpdateVersion, UpsertProject, UseArtifact, User, Version, VersionList,
+    VersionSource, VersionState, VersionTtl, Viewer, Visibility,
 };
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -157,7 +157,7 @@ impl Tag {
             LineageNode, LineageEdge, LineageGraph, ReadSmallBlobs, CollectionKind, VersionSource,
             CreateLink, LinkList, ProtectedAliases, UpdateProtectedAliases, PortfolioPath,
             AdvanceClock, ServerClock, TtlSetting, VersionTtl, TtlEditors, TeamSettings,
-            UpdateTeamSettings, SweepReport, KeptVersion,
+            UpdateTeamSettings, SweepReport, KeptVersion, Deletion,
         ),
         responses(
             BadRequest, Unauthenticated, PermissionDenied, NotFound, Conflict, PayloadTooLarge,

@@ -156,6 +156,12 @@ pub(crate) fn table() -> Vec<Route> {
             operations::upsert_project,
         ),
         route(
+            Method::DELETE,
+            routes::PATTERN_PROJECT,
+            delete(projects::delete),
+            operations::delete_project,
+        ),
+        route(
             Method::GET,
             routes::PATTERN_COLLECTIONS,
             get(projects::collections),
@@ -178,6 +184,12 @@ pub(crate) fn table() -> Vec<Route> {
             routes::PATTERN_COLLECTION,
             patch(projects::update_collection),
             operations::update_collection,
+        ),
+        route(
+            Method::DELETE,
+            routes::PATTERN_COLLECTION,
+            delete(projects::delete_collection),
+            operations::delete_collection,
         ),
         route(
             Method::GET,
@@ -208,6 +220,12 @@ pub(crate) fn table() -> Vec<Route> {
             routes::PATTERN_RUN,
             get(runs::get),
             operations::get_run,
+        ),
+        route(
+            Method::DELETE,
+            routes::PATTERN_RUN,
+            delete(runs::delete),
+            operations::delete_run,
         ),
         route(
             Method::POST,

@@ -388,3 +388,10 @@ pub(crate) fn lineage_graph(value: model::LineageGraph) -> api::LineageGraph {
         next: value.next,
     }
 }
+
+pub(crate) fn deletion(value: model::Deletion) -> api::Deletion {
+    api::Deletion {
+        versions_deleted: value.versions_deleted,
+        links_removed: value.links_removed,
+    }
+}

@@ -145,6 +145,9 @@ pub(crate) fn can_read(
     caller: Option<&Caller>,
     project: &ProjectRow,
 ) -> Result<bool, Error> {
+    if project.deleted {
+        return Ok(false);
+    }
     match (project.visibility, caller) {
         (Visibility::Public | Visibility::Open, _) => Ok(true),
         (Visibility::Private, None) => Ok(false),
@@ -160,6 +163,9 @@ pub(crate) fn can_write(
     caller: Option<&Caller>,
     project: &ProjectRow,
 ) -> Result<bool, Error> {
+    if project.deleted {
+        return Ok(false);
+    }
     match (project.visibility, caller) {
         (_, None) => Ok(false),
         (Visibility::Open, Some(_)) => Ok(true),

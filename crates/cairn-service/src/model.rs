@@ -238,6 +238,15 @@ pub struct TeamSettingsEdit {
     pub ttl_editors: Option<TtlEditors>,
 }
 
+/// What deleting a collection, a run or a project did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Deletion {
+    /// Versions soft-deleted.
+    pub versions_deleted: u64,
+    /// Links removed from portfolios (the linked versions stay).
+    pub links_removed: u64,
+}
+
 /// What a collection holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum CollectionKind {

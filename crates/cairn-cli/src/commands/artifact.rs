@@ -256,6 +256,10 @@ pub(crate) struct CollectionArgs {
     /// A new description (an empty string clears it).
     #[arg(long)]
     description: Option<String>,
+    /// Delete the collection: soft-delete its versions (a portfolio: remove its links) and
+    /// free its name.
+    #[arg(long, conflicts_with_all = ["rename", "description"])]
+    delete: bool,
     /// Print one JSON object instead of words.
     #[arg(long)]
     json: bool,
@@ -978,6 +982,18 @@ async fn collection(args: CollectionArgs) -> anyhow::Result<()> {
         );
     };
     let api = Api::new(Client::from_env()?);
+    if args.delete {
+        let deletion = api.delete_collection(entity, project, name).await?;
+        if args.json {
+            println!("{}", json!(deletion));
+        } else {
+            println!(
+                "deleted {entity}/{project}/{name}: {} version(s), {} link(s)",
+                deletion.versions_deleted, deletion.links_removed
+            );
+        }
+        return Ok(());
+    }
     let collection = if args.rename.is_some() || args.description.is_some() {
         let edit = UpdateCollection {
             name: args.rename.clone(),

@@ -245,6 +245,11 @@ pub(crate) enum ProjectCommand {
         #[arg(long, value_enum)]
         visibility: VisibilityArg,
     },
+    /// Delete a project: its versions, links and runs (admins of its entity); frees the name.
+    Delete {
+        /// `entity/project`.
+        project: String,
+    },
 }
 
 /// A project visibility on the command line.
@@ -264,6 +269,21 @@ pub(crate) fn run_project(command: ProjectCommand) -> anyhow::Result<()> {
     let client = Client::from_env()?;
     runtime()?.block_on(async move {
         match command {
+            ProjectCommand::Delete { project } => {
+                let Some((entity, name)) = project.split_once('/') else {
+                    return Err(crate::commands::UsageError::new(format!(
+                        "`{project}` is not `entity/project`"
+                    ))
+                    .into());
+                };
+                let deletion = cairn_client::Api::new(client.clone())
+                    .delete_project(entity, name)
+                    .await?;
+                println!(
+                    "deleted project `{project}`: {} version(s), {} link(s)",
+                    deletion.versions_deleted, deletion.links_removed
+                );
+            }
             ProjectCommand::Set {
                 project,
                 visibility,

@@ -176,3 +176,29 @@ pub(crate) async fn versions(
         next: page.next,
     }))
 }
+
+/// `DELETE /api/v1/projects/{entity}/{project}` (admins of the entity).
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams((entity, project)): PathParams<(String, String)>,
+) -> Result<Response, ApiError> {
+    let deletion = state
+        .service()
+        .delete_project(auth.caller(), &entity, &project)
+        .await?;
+    Ok(ok(&wire::deletion(deletion)))
+}
+
+/// `DELETE /api/v1/projects/{entity}/{project}/collections/{collection}`.
+pub(crate) async fn delete_collection(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams((entity, project, name)): PathParams<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let deletion = state
+        .service()
+        .delete_collection(auth.caller(), &entity, &project, &name)
+        .await?;
+    Ok(ok(&wire::deletion(deletion)))
+}

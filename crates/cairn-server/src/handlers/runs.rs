@@ -92,3 +92,30 @@ pub(crate) async fn artifacts(
         .await?;
     Ok(ok(&wire::run_artifacts(artifacts)))
 }
+
+/// The query of `DELETE .../runs/{run}`.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct DeleteRunQuery {
+    #[serde(default)]
+    delete_artifacts: bool,
+}
+
+/// `DELETE /api/v1/projects/{entity}/{project}/runs/{run}[?delete_artifacts=true]`.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams((entity, project, run)): PathParams<(String, String, String)>,
+    crate::extract::QueryParams(query): crate::extract::QueryParams<DeleteRunQuery>,
+) -> Result<Response, ApiError> {
+    let deletion = state
+        .service()
+        .delete_run(
+            auth.caller(),
+            &entity,
+            &project,
+            &run,
+            query.delete_artifacts,
+        )
+        .await?;
+    Ok(ok(&crate::wire::deletion(deletion)))
+}

@@ -9,11 +9,11 @@
 
 use cairn_api::{
     AdvanceClock, ArtifactTypeList, BlobReceipt, CommitVersion, CreateLink, CreateRun, CreateTeam,
-    CreateUser, CreateVersion, CreatedApiKey, CreatedVersion, FinishRun, Lineage, LineageDirection,
-    LineageGraph, LinkList, ManifestReceipt, Project, ProjectList, ProtectedAliases, Run,
-    RunArtifacts, ServerClock, ServerInfo, ServerStats, SetTeamMember, SweepReport, Team,
-    TeamSettings, UpdateCollection, UpdateProtectedAliases, UpdateTeamSettings, UpdateVersion,
-    UpsertProject, UseArtifact, Version, VersionList, Viewer, routes,
+    CreateUser, CreateVersion, CreatedApiKey, CreatedVersion, Deletion, FinishRun, Lineage,
+    LineageDirection, LineageGraph, LinkList, ManifestReceipt, Project, ProjectList,
+    ProtectedAliases, Run, RunArtifacts, ServerClock, ServerInfo, ServerStats, SetTeamMember,
+    SweepReport, Team, TeamSettings, UpdateCollection, UpdateProtectedAliases, UpdateTeamSettings,
+    UpdateVersion, UpsertProject, UseArtifact, Version, VersionList, Viewer, routes,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -261,6 +261,77 @@ pub(crate) fn server_info() -> Doc {
 )]
 pub(crate) fn server_stats() -> Doc {
     Doc::of::<__path_server_stats>(Tag::Server)
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes query parameters; never built")]
+struct DeleteRunQuery {
+    /// Soft-delete the versions the run logged too; without it they stay, without the run in
+    /// their lineage.
+    delete_artifacts: Option<bool>,
+}
+
+/// Delete a project
+///
+/// Soft-deletes every version in it, removes the links in its portfolios, deletes its runs
+/// and frees its name. Admins of the entity only; refused while a version in it carries a
+/// protected alias.
+#[utoipa::path(
+    delete, path = routes::PATTERN_PROJECT, operation_id = "deleteProject",
+    params(ProjectPath),
+    responses(
+        (status = 200, description = "What was deleted", body = Deletion),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub(crate) fn delete_project() -> Doc {
+    Doc::of::<__path_delete_project>(Tag::Projects)
+}
+
+/// Delete a collection
+///
+/// Soft-deletes every version in it (for a portfolio: removes every link; the linked
+/// versions stay) and frees its name. Writers of the project; refused while anything in it
+/// carries a protected alias.
+#[utoipa::path(
+    delete, path = routes::PATTERN_COLLECTION, operation_id = "deleteCollection",
+    params(CollectionPath),
+    responses(
+        (status = 200, description = "What was deleted", body = Deletion),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub(crate) fn delete_collection() -> Doc {
+    Doc::of::<__path_delete_collection>(Tag::Projects)
+}
+
+/// Delete a run
+///
+/// Deletes the run (its id is free again); with `delete_artifacts=true` also soft-deletes the
+/// versions it logged. Writers of the project.
+#[utoipa::path(
+    delete, path = routes::PATTERN_RUN, operation_id = "deleteRun",
+    params(RunPath, DeleteRunQuery),
+    responses(
+        (status = 200, description = "What was deleted", body = Deletion),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub(crate) fn delete_run() -> Doc {
+    Doc::of::<__path_delete_run>(Tag::Runs)
 }
 
 /// Sweep expired versions

@@ -492,6 +492,57 @@ impl Object for Mutation {
             "completeMultipartUploadArtifact" => Err(FieldError::new(
                 "this Cairn server never offers multipart uploads; upload the file in one PUT",
             )),
+            "deleteArtifactSequence" | "deleteArtifactPortfolio" | "deleteArtifactCollection" => {
+                let input = input(args)?;
+                let id = input
+                    .get("artifactSequenceID")
+                    .or_else(|| input.get("artifactPortfolioID"))
+                    .or_else(|| input.get("artifactCollectionID"))
+                    .and_then(Value::as_str)
+                    .and_then(collection_number)
+                    .ok_or_else(|| FieldError::new("no collection id given"))?;
+                let collection = cx
+                    .service()
+                    .collection_by_id(cx.caller(), id)
+                    .await
+                    .map_err(domain)?;
+                cx.service()
+                    .delete_collection(
+                        cx.caller(),
+                        &collection.entity,
+                        &collection.project,
+                        &collection.name,
+                    )
+                    .await
+                    .map_err(domain)?;
+                let typename = match collection.kind {
+                    cairn_service::model::CollectionKind::Sequence => "ArtifactSequence",
+                    cairn_service::model::CollectionKind::Portfolio => "ArtifactPortfolio",
+                };
+                some(json!({
+                    "artifactCollection": { "__typename": typename, "state": "DELETED" },
+                    "clientMutationId": null,
+                }))
+            }
+            "deleteRun" => {
+                let input = input(args)?;
+                let key = ids::decode("Run", required_str(input, "id")?);
+                let mut parts = key.splitn(3, '/');
+                let (Some(entity), Some(project), Some(run)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(FieldError::new("`id` is not a run id"));
+                };
+                let delete_artifacts = input
+                    .get("deleteArtifacts")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                cx.service()
+                    .delete_run(cx.caller(), entity, project, run, delete_artifacts)
+                    .await
+                    .map_err(domain)?;
+                some(json!({ "clientMutationId": null }))
+            }
             "linkArtifact" => link_artifact(cx, input(args)?).await.map(Some),
             "unlinkArtifact" => {
                 let input = input(args)?;

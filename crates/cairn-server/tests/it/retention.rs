@@ -415,3 +415,178 @@ async fn only_a_test_server_moves_its_clock() {
         .expect_problem(StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
     assert!(problem.detail.contains("--test-clock"), "{problem:?}");
 }
+
+async fn create_run(server: &Server, key: &str, id: &str) {
+    server
+        .call_json(
+            Method::POST,
+            &routes::runs("lab", "p"),
+            Some(key),
+            &cairn_api::CreateRun {
+                id: Some(id.to_owned()),
+                job_type: Some("train".to_owned()),
+                resume: cairn_api::ResumeMode::Never,
+            },
+        )
+        .await
+        .expect(StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn deleting_collections_runs_and_projects_deletes_the_versions_beneath() {
+    let server = Server::start().await;
+    let (alice, bob) = lab(&server).await;
+
+    // A collection: protected aliases block it; afterwards its name is free, for another type.
+    let first = log_with(&server, &bob, "data", "dataset", b"1", None).await;
+    log_with(&server, &bob, "data", "dataset", b"2", None).await;
+    server
+        .call_json(
+            Method::PATCH,
+            &routes::protected_aliases("lab", "p"),
+            Some(&alice),
+            &UpdateProtectedAliases {
+                add: vec!["gold".to_owned()],
+                remove: Vec::new(),
+            },
+        )
+        .await
+        .expect(StatusCode::OK);
+    server
+        .call_json(
+            Method::PATCH,
+            &routes::version(&first.id),
+            Some(&alice),
+            &UpdateVersion {
+                add_aliases: vec!["gold".to_owned()],
+                ..UpdateVersion::default()
+            },
+        )
+        .await
+        .expect(StatusCode::OK);
+    let problem = server
+        .call(
+            Method::DELETE,
+            &routes::collection("lab", "p", "data"),
+            Some(&bob),
+        )
+        .await
+        .expect_problem(StatusCode::CONFLICT, ErrorCode::Conflict);
+    assert!(problem.detail.contains("`gold`"), "{problem:?}");
+    server
+        .call_json(
+            Method::PATCH,
+            &routes::version(&first.id),
+            Some(&alice),
+            &UpdateVersion {
+                remove_aliases: vec!["gold".to_owned()],
+                ..UpdateVersion::default()
+            },
+        )
+        .await
+        .expect(StatusCode::OK);
+    let deletion: cairn_api::Deletion = server
+        .call(
+            Method::DELETE,
+            &routes::collection("lab", "p", "data"),
+            Some(&bob),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(deletion.versions_deleted, 2);
+    server
+        .call(
+            Method::GET,
+            &routes::collection("lab", "p", "data"),
+            Some(&bob),
+        )
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    server
+        .call(Method::GET, &routes::version(&first.id), Some(&bob))
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    let listed: cairn_api::CollectionList = server
+        .call(Method::GET, &routes::collections("lab", "p"), Some(&bob))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert!(listed.collections.is_empty(), "{listed:?}");
+    let reborn = log_with(&server, &bob, "data", "model", b"1", None).await;
+    assert_eq!(
+        (reborn.version_index, reborn.artifact_type.as_str()),
+        (Some(0), "model")
+    );
+
+    // A run with its artifacts; its id is free again. Without them, they stay.
+    create_run(&server, &bob, "r1").await;
+    let (mut logged, files) = request("outputs", "dataset", b"out", None);
+    logged.run = Some("r1".to_owned());
+    let output = log(&server, &bob, "lab", "p", logged, &files).await;
+    let deletion: cairn_api::Deletion = server
+        .call(
+            Method::DELETE,
+            &routes::delete_run("lab", "p", "r1", true),
+            Some(&bob),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(deletion.versions_deleted, 1);
+    server
+        .call(Method::GET, &routes::version(&output.id), Some(&bob))
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    server
+        .call(Method::GET, &routes::run("lab", "p", "r1"), Some(&bob))
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    create_run(&server, &bob, "r1").await;
+    let (mut logged, files) = request("outputs", "dataset", b"kept", None);
+    logged.run = Some("r1".to_owned());
+    let kept = log(&server, &bob, "lab", "p", logged, &files).await;
+    assert_eq!(kept.version_index, Some(1), "numbers are never reused");
+    server
+        .call(
+            Method::DELETE,
+            &routes::delete_run("lab", "p", "r1", false),
+            Some(&bob),
+        )
+        .await
+        .expect(StatusCode::OK);
+    let kept: Version = server
+        .call(Method::GET, &routes::version(&kept.id), Some(&bob))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(kept.logged_by, None, "the deleted run leaves the lineage");
+
+    // A project: its admins only; everything beneath goes, the name is free again.
+    server
+        .call(Method::DELETE, &routes::project("lab", "p"), Some(&bob))
+        .await
+        .expect_problem(StatusCode::FORBIDDEN, ErrorCode::PermissionDenied);
+    let deletion: cairn_api::Deletion = server
+        .call(Method::DELETE, &routes::project("lab", "p"), Some(&alice))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(deletion.versions_deleted, 2);
+    server
+        .call(Method::GET, &routes::project("lab", "p"), Some(&alice))
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    server
+        .call(Method::GET, &routes::version(&kept.id), Some(&alice))
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, ErrorCode::NotFound);
+    let projects: cairn_api::ProjectList = server
+        .call(Method::GET, &routes::entity_projects("lab"), Some(&alice))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert!(projects.projects.is_empty(), "{projects:?}");
+    let again = log_with(&server, &bob, "data", "dataset", b"1", None).await;
+    assert_eq!(again.version_index, Some(0));
+}

@@ -50,7 +50,10 @@ pub(crate) fn version_node(
 
 pub(crate) fn run_node(connection: &Connection, run: i64) -> Result<Option<RunNodeRow>, Error> {
     Ok(connection
-        .prepare_cached("SELECT project_id, run_id, state, job_type FROM runs WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT project_id, run_id, state, job_type FROM runs WHERE id = ?1 \
+             AND deleted_at IS NULL",
+        )?
         .query_row([run], |row| {
             Ok(RunNodeRow {
                 project_id: row.get(0)?,

@@ -16,6 +16,8 @@ pub(crate) struct ProjectRow {
     pub(crate) name: String,
     pub(crate) visibility: Visibility,
     pub(crate) created_at: String,
+    /// Deleted: nobody reads or writes it any more.
+    pub(crate) deleted: bool,
 }
 
 impl ProjectRow {
@@ -35,7 +37,7 @@ impl ProjectRow {
     }
 }
 
-pub(crate) const PROJECT_COLUMNS: &str = "p.id, p.entity_id, e.name, p.name, p.visibility, p.created_at FROM projects p JOIN entities e ON e.id = p.entity_id";
+pub(crate) const PROJECT_COLUMNS: &str = "p.id, p.entity_id, e.name, p.name, p.visibility, p.created_at, p.deleted_at IS NOT NULL FROM projects p JOIN entities e ON e.id = p.entity_id";
 
 fn project_from_row(row: &Row<'_>) -> rusqlite::Result<ProjectRow> {
     Ok(ProjectRow {
@@ -45,6 +47,7 @@ fn project_from_row(row: &Row<'_>) -> rusqlite::Result<ProjectRow> {
         name: row.get(3)?,
         visibility: Visibility::from_row(row, 4)?,
         created_at: row.get(5)?,
+        deleted: row.get(6)?,
     })
 }
 
@@ -73,7 +76,7 @@ pub(crate) fn entity_projects(
     entity_id: i64,
 ) -> Result<Vec<ProjectRow>, Error> {
     let mut statement = connection.prepare_cached(&format!(
-        "SELECT {PROJECT_COLUMNS} WHERE p.entity_id = ?1 ORDER BY p.name"
+        "SELECT {PROJECT_COLUMNS} WHERE p.entity_id = ?1 AND p.deleted_at IS NULL ORDER BY p.name"
     ))?;
     let rows = statement.query_map([entity_id], project_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -178,7 +181,9 @@ pub(crate) fn collection_by_id(
     };
     let project = project_by_id(connection, project_id)?;
     let collection = connection
-        .prepare_cached(&format!("SELECT {COLLECTION_COLUMNS} WHERE c.id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {COLLECTION_COLUMNS} WHERE c.id = ?1 AND c.deleted_at IS NULL"
+        ))?
         .query_row([id], |row| collection_from_row(&project, row))
         .optional()?;
     Ok(collection.map(|(_, collection)| (project, collection)))
@@ -192,7 +197,7 @@ pub(crate) fn artifact_types(
     let mut statement = connection.prepare_cached(
         "SELECT t.name, count(c.id), min(c.created_at) FROM artifact_types t \
          JOIN collections c ON c.type_id = t.id WHERE t.project_id = ?1 \
-         GROUP BY t.id ORDER BY t.name",
+         AND c.deleted_at IS NULL GROUP BY t.id ORDER BY t.name",
     )?;
     let types = statement
         .query_map([project.id], |row| {
@@ -233,7 +238,7 @@ pub(crate) fn list_collections(
 ) -> Result<Vec<Collection>, Error> {
     let mut statement = connection.prepare_cached(&format!(
         "SELECT {COLLECTION_COLUMNS} WHERE c.project_id = ?1 AND (?2 IS NULL OR t.name = ?2) \
-         ORDER BY c.name"
+         AND c.deleted_at IS NULL ORDER BY c.name"
     ))?;
     let collections = statement
         .query_map(params![project.id, artifact_type], |row| {

@@ -256,6 +256,11 @@ ALTER TABLE entities ADD COLUMN default_ttl_seconds INTEGER;
 ALTER TABLE entities ADD COLUMN ttl_editors TEXT NOT NULL DEFAULT 'admins'
     CHECK (ttl_editors IN ('admins', 'members'));
 CREATE INDEX versions_by_state ON versions(state, collection_id);
+-- Deleted collections, runs and projects keep their rows (lineage and version numbers stay
+-- intact) under a tombstone name no valid name can equal, so the name is free again.
+ALTER TABLE collections ADD COLUMN deleted_at TEXT;
+ALTER TABLE runs ADD COLUMN deleted_at TEXT;
+ALTER TABLE projects ADD COLUMN deleted_at TEXT;
 ",
 ];
 

@@ -44,6 +44,7 @@ pub(crate) fn version_place(
                     name: row.get(4)?,
                     visibility: Visibility::from_row(row, 5)?,
                     created_at: row.get(6)?,
+                    deleted: row.get(7)?,
                 },
             ))
         })
@@ -71,7 +72,8 @@ const VERSION_COLUMNS: &str = concat!(
      v.ttl_mode, v.ttl_seconds, ",
     effective_ttl!(),
     " FROM versions v JOIN collections c ON c.id = v.collection_id \
-     JOIN artifact_types t ON t.id = c.type_id LEFT JOIN runs r ON r.id = v.logged_by"
+     JOIN artifact_types t ON t.id = c.type_id \
+     LEFT JOIN runs r ON r.id = v.logged_by AND r.deleted_at IS NULL"
 );
 
 /// The version with this id, if any.
@@ -504,7 +506,8 @@ pub(crate) fn logging_run(
 ) -> Result<Option<(i64, String)>, Error> {
     Ok(connection
         .prepare_cached(
-            "SELECT r.project_id, r.run_id FROM versions v JOIN runs r ON r.id = v.logged_by WHERE v.id = ?1",
+            "SELECT r.project_id, r.run_id FROM versions v JOIN runs r ON r.id = v.logged_by \
+             WHERE v.id = ?1 AND r.deleted_at IS NULL",
         )?
         .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?)
@@ -514,6 +517,7 @@ pub(crate) fn logging_run(
 pub(crate) fn using_runs(connection: &Connection, id: &str) -> Result<Vec<(i64, String)>, Error> {
     let mut statement = connection.prepare_cached(
         "SELECT r.project_id, r.run_id FROM run_inputs i JOIN runs r ON r.id = i.run_id \
+         AND r.deleted_at IS NULL \
          WHERE i.version_id = ?1 ORDER BY i.used_at, r.run_id",
     )?;
     let rows = statement.query_map([id], |row| Ok((row.get(0)?, row.get(1)?)))?;
