@@ -507,7 +507,8 @@ mod tests {
                 "distributed",
                 "races",
                 "links",
-                "ttl"
+                "ttl",
+                "delete"
             ]
         );
         let picked = select(&all, &["s03_api_edit".to_owned(), "cli".to_owned()]).unwrap();
