@@ -103,6 +103,18 @@ def main() -> None:
     harness.check_eq(api.artifact(path("forever:latest")).ttl, None, "None again")
     harness.check_eq(api.artifact(path("table:latest")).ttl, None, "run_table inherits nothing")
 
+    harness.step("the cairn CLI: put --ttl, ttl set / unset / inherit")
+    tree = ctx.path("cli-tree")
+    harness.write_tree(tree, {"a.txt": harness.unique_bytes(ctx, "cli-ttl")})
+    harness.cairn(ctx, ["artifact", "put", "--name", path("cli"), "--ttl", "3h", str(tree)])
+    harness.check_eq(api.artifact(path("cli:v0")).ttl, timedelta(hours=3), "put --ttl 3h")
+    harness.cairn(ctx, ["artifact", "ttl", "unset", path("cli:v0")])
+    harness.check_eq(api.artifact(path("cli:v0")).ttl, None, "ttl unset")
+    harness.cairn(ctx, ["artifact", "ttl", "inherit", path("cli:v0")])
+    harness.check_eq(api.artifact(path("cli:v0")).ttl, timedelta(days=7), "ttl inherit")
+    harness.cairn(ctx, ["artifact", "ttl", "set", path("cli:v0"), "90m"])
+    harness.check_eq(api.artifact(path("cli:v0")).ttl, timedelta(minutes=90), "ttl set 90m")
+
     harness.step("refusals: auto-generated types, the model registry")
     table = api.artifact(path("table:latest"))
     table.ttl = timedelta(days=1)
@@ -119,6 +131,7 @@ def main() -> None:
     status, body = harness.native(ctx, "POST", "/api/v1/server/sweep", "admin", {})
     harness.check(status == 200, f"sweep: {status} {body}")
     harness.check(path("short:v0") in body["deleted"], f"the 1 h version was swept: {body}")
+    harness.check(path("cli:v0") in body["deleted"], f"the 90 min version was swept: {body}")
     harness.expect_error(lambda: api.artifact(path("short:v0")), "the swept version",
                          words=["not found"])
     for name in ("inherits", "forever", "table", "net"):

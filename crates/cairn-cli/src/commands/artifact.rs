@@ -172,6 +172,10 @@ pub(crate) struct PutArgs {
     /// Metadata as a JSON object (with --base, the base's by default).
     #[arg(long)]
     metadata: Option<String>,
+    /// The version's TTL: `30d`, `12h`, ... (deleted that long after its creation), `none`
+    /// (never, even with a team default) or `inherit` (the team's default, the default).
+    #[arg(long)]
+    ttl: Option<String>,
     /// Add the files as this process's part of the distributed version ID: every put with
     /// the same ID (from any process or machine) adds to one PENDING version, until a put with
     /// --finish commits their union. A path given different contents by two puts is refused.
@@ -278,6 +282,17 @@ pub(crate) fn run(command: ArtifactCommand) -> anyhow::Result<()> {
         ArtifactCommand::ProtectedAliases(args) => runtime()?.block_on(protected_aliases(args)),
         ArtifactCommand::Delete(args) => runtime()?.block_on(delete(args)),
         ArtifactCommand::Ttl { action } => runtime()?.block_on(ttl(action)),
+    }
+}
+
+/// A `--ttl` value: a duration, `none` or `inherit`.
+fn parse_ttl(text: &str) -> Result<TtlSetting, UsageError> {
+    match text {
+        "none" => Ok(TtlSetting::None),
+        "inherit" => Ok(TtlSetting::Inherit),
+        duration => super::parse_duration(duration)
+            .map(TtlSetting::Seconds)
+            .map_err(UsageError::new),
     }
 }
 
@@ -446,6 +461,9 @@ async fn put(args: PutArgs) -> anyhow::Result<()> {
     };
     if let Some(description) = &args.description {
         artifact = artifact.with_description(description.clone());
+    }
+    if let Some(ttl) = &args.ttl {
+        artifact = artifact.with_ttl(parse_ttl(ttl)?);
     }
     if let Some(metadata) = &args.metadata {
         let value: serde_json::Value = serde_json::from_str(metadata)
