@@ -339,14 +339,56 @@ impl LoggedArtifact {
                 .map(Planned::size)
                 .fold(0, u64::saturating_add);
             progress.start(Phase::Materialize, materialize.len() as u64, total);
-            let result = materialize.iter().try_for_each(|plan| {
-                // Checked again right before writing: the tree may have changed since planning.
-                paths::check_no_symlinks(&root, &plan.path)?;
-                blocking_cache
-                    .materialize(&plan.key, &plan.destination, link_mode)
-                    .map_err(Error::cache)?;
-                progress.advance(Phase::Materialize, 1, plan.size());
-                Ok(())
+            // Writing files is system calls more than bytes (create, write, close per file), so
+            // several threads share the files; the first error stops the others.
+            let threads = std::thread::available_parallelism()
+                .map_or(1, std::num::NonZero::get)
+                .clamp(1, MATERIALIZE_THREADS);
+            let chunk = materialize
+                .len()
+                .div_ceil(threads)
+                .max(MATERIALIZE_CHUNK_MIN);
+            let failed = std::sync::atomic::AtomicBool::new(false);
+            let result = std::thread::scope(|scope| {
+                let workers: Vec<_> = materialize
+                    .chunks(chunk)
+                    .map(|plans| {
+                        let (root, cache, progress, failed) =
+                            (&root, &blocking_cache, &progress, &failed);
+                        scope.spawn(move || -> Result<()> {
+                            for plan in plans {
+                                if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                                    break;
+                                }
+                                // Checked again right before writing: the tree may have
+                                // changed since planning.
+                                let written =
+                                    paths::check_no_symlinks(root, &plan.path).and_then(|_| {
+                                        cache
+                                            .materialize(&plan.key, &plan.destination, link_mode)
+                                            .map(drop)
+                                            .map_err(Error::cache)
+                                    });
+                                if let Err(error) = written {
+                                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                                    return Err(error);
+                                }
+                                progress.advance(Phase::Materialize, 1, plan.size());
+                            }
+                            Ok(())
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|worker| {
+                        // A panic is a bug: let it surface as the panic it is.
+                        worker
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect::<Result<Vec<()>>>()
+                    .map(drop)
             });
             progress.finish(Phase::Materialize);
             result
@@ -740,6 +782,12 @@ fn cache_insert_error(error: cairn_cache::Error, label: &str) -> Error {
         other => Error::cache(other),
     }
 }
+
+/// At most this many threads write files into a root at once.
+const MATERIALIZE_THREADS: usize = 8;
+
+/// Fewer files than this are not worth another thread.
+const MATERIALIZE_CHUNK_MIN: usize = 256;
 
 fn join_error(error: tokio::task::JoinError) -> Error {
     Error::Io {
