@@ -16,15 +16,15 @@ pub(crate) mod operations;
 use std::sync::LazyLock;
 
 use cairn_api::{
-    AdvanceClock, ArtifactType, ArtifactTypeList, BlobReceipt, BlobRef, Collection, CollectionKind,
-    CollectionList, CommitVersion, CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion,
-    CreateVersionStatus, CreatedApiKey, CreatedVersion, ErrorCode, FinishRun, Lineage,
-    LineageDirection, LineageEdge, LineageGraph, LineageNode, LinkList, ManifestReceipt,
-    PROBLEM_CONTENT_TYPE, PortfolioPath, Problem, Project, ProjectList, ProtectedAliases,
-    ReadSmallBlobs, ResumeMode, Role, Run, RunArtifacts, RunRef, RunState, ServerClock, ServerInfo,
-    ServerStats, SetTeamMember, Team, TeamMember, TeamMembership, UpdateCollection,
-    UpdateProtectedAliases, UpdateVersion, UpsertProject, UseArtifact, User, Version, VersionList,
-    VersionSource, VersionState, Viewer, Visibility,
+    AdvanceClock, ApiKey, ApiKeyList, ApiKeyStatus, ArtifactType, ArtifactTypeList, BlobReceipt,
+    BlobRef, Collection, CollectionKind, CollectionList, CommitVersion, CreateApiKey, CreateLink,
+    CreateRun, CreateTeam, CreateUser, CreateVersion, CreateVersionStatus, CreatedApiKey,
+    CreatedVersion, ErrorCode, FinishRun, Lineage, LineageDirection, LineageEdge, LineageGraph,
+    LineageNode, LinkList, ManifestReceipt, PROBLEM_CONTENT_TYPE, PortfolioPath, Problem, Project,
+    ProjectList, ProtectedAliases, ReadSmallBlobs, ResumeMode, Role, Run, RunArtifacts, RunRef,
+    RunState, ServerClock, ServerInfo, ServerStats, SetTeamMember, Team, TeamMember,
+    TeamMembership, UpdateCollection, UpdateProtectedAliases, UpdateVersion, UpsertProject,
+    UseArtifact, User, Version, VersionList, VersionSource, VersionState, Viewer, Visibility,
 };
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -155,7 +155,7 @@ impl Tag {
             Problem, ArtifactType, ArtifactTypeList, UpdateCollection, LineageDirection,
             LineageNode, LineageEdge, LineageGraph, ReadSmallBlobs, CollectionKind, VersionSource,
             CreateLink, LinkList, ProtectedAliases, UpdateProtectedAliases, PortfolioPath,
-            AdvanceClock, ServerClock,
+            AdvanceClock, ServerClock, CreateApiKey, ApiKey, ApiKeyList, ApiKeyStatus,
         ),
         responses(
             BadRequest, Unauthenticated, PermissionDenied, NotFound, Conflict, PayloadTooLarge,

@@ -2,6 +2,7 @@
 
 mod artifact;
 mod cache;
+mod key;
 mod login;
 mod manifest;
 mod ops;
@@ -30,6 +31,9 @@ enum Command {
     /// Users and API keys.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Your API keys: create (with a name and expiry), list, revoke.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// Teams and their members.
     #[command(subcommand)]
     Team(user::TeamCommand),
@@ -50,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login(args) => login::run(args),
         Command::Artifact(command) => artifact::run(command),
         Command::User(command) => user::run_user(command),
+        Command::Key(command) => key::run(command),
         Command::Team(command) => user::run_team(command),
         Command::Project(command) => user::run_project(command),
         Command::Manifest(args) => manifest::run(&args),

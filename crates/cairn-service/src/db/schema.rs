@@ -245,6 +245,19 @@ CREATE TABLE protected_aliases (
     PRIMARY KEY (project_id, alias)
 );
 ",
+    r"
+-- API keys get an id to show and revoke them by (existing keys get a random one), an optional
+-- name and expiry, and when they were revoked (the row stays, so a revoked key is refused in
+-- words rather than as unknown) and last used.
+ALTER TABLE api_keys ADD COLUMN id TEXT;
+UPDATE api_keys SET id = lower(hex(randomblob(8)));
+CREATE UNIQUE INDEX api_keys_by_id ON api_keys(id);
+CREATE INDEX api_keys_by_user ON api_keys(user_id);
+ALTER TABLE api_keys ADD COLUMN name TEXT;
+ALTER TABLE api_keys ADD COLUMN expires_at TEXT;
+ALTER TABLE api_keys ADD COLUMN revoked_at TEXT;
+ALTER TABLE api_keys ADD COLUMN last_used_at TEXT;
+",
 ];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.
