@@ -244,7 +244,13 @@ fn run_scenarios(workspace: &Workspace, scenarios: &[Scenario], env: &[EnvVar]) 
         fs_err::remove_dir_all(&work)?;
     }
     fs_err::create_dir_all(work.join("logs"))?;
-    let server = Server::start(&cairn, &work.join("data"), &server::admin_key())?;
+    // A clock the admin can move, so `access` can show an expired key without waiting.
+    let server = Server::start_with_args(
+        &cairn,
+        &work.join("data"),
+        &server::admin_key(),
+        &["--test-clock"],
+    )?;
     let seeded = seed(&server)?;
     println!(
         "wandb sdk: {} seeded at {} (set-up took {:.1}s); running {} scenario(s), {} s each at \

@@ -44,6 +44,16 @@ pub(crate) struct Server {
 impl Server {
     /// Starts `cairn server` on `data_dir` (logging to `<data_dir>.log`) with `admin_key`.
     pub(crate) fn start(cairn: &Path, data_dir: &Path, admin_key: &str) -> Result<Self> {
+        Self::start_with_args(cairn, data_dir, admin_key, &[])
+    }
+
+    /// [`Server::start`] with more arguments for `cairn server` (`--test-clock`).
+    pub(crate) fn start_with_args(
+        cairn: &Path,
+        data_dir: &Path,
+        admin_key: &str,
+        extra: &[&str],
+    ) -> Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .context("cannot find a free port on 127.0.0.1")?
@@ -56,6 +66,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--listen", &address.to_string()])
+            .args(extra.iter().copied())
             .env("CAIRN_ADMIN_API_KEY", admin_key);
         let mut command = cmd.to_command();
         command
