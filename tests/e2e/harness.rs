@@ -84,6 +84,11 @@ impl World {
         Self::with_server(Server::start)
     }
 
+    /// Like [`Self::new`], with a server whose clock the admin can move (`--test-clock`).
+    pub(crate) fn with_test_clock() -> Result<Self> {
+        Self::with_server(Server::start_with_test_clock)
+    }
+
     /// Like [`Self::new`], with the server's blobs in the object store at `url`, reached with
     /// `env` (see [`s3_env`]).
     pub(crate) fn with_blob_store(url: &str, env: Vec<(String, String)>) -> Result<Self> {

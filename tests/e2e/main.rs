@@ -17,6 +17,8 @@
 //!   ninth `--finish`es it; the union downloads byte-identical, tables read back, a late part
 //!   and a two-writer conflict are refused.
 //! * [`access`]: another user cannot read or write a private project.
+//! * [`keys`]: `cairn key create|list|revoke`; a revoked key and (on a moved server clock) an
+//!   expired key fail at once, in words, with exit code 4.
 //! * [`crash`]: killing the client or the server in the middle of an upload loses nothing and
 //!   stores nothing twice; the put resumes.
 //! * [`exit_codes`]: the documented exit codes and messages for the common failures, and a clean
@@ -31,5 +33,6 @@ mod distributed;
 mod exit_codes;
 mod harness;
 mod incremental;
+mod keys;
 mod links;
 mod roundtrip;

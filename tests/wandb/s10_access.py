@@ -3,7 +3,9 @@
 As in W&B: a private project does not exist for bob (`Api().artifact` and `use_artifact` raise
 the SDK's not-found error, and he cannot log into it); a public one anyone signed in can read but
 only members write; an open one every signed-in user can also write. A team's private project is
-closed to non-members too. An unknown API key gets a clear error quickly, not a hang.
+closed to non-members too. An unknown API key gets a clear error quickly, not a hang, and so
+do a revoked key and an expired one (the server's test clock is moved past its expiry), whose
+errors say "revoked" and "expired".
 
 Each of bob's attempts runs as a separate SDK process with his key and a hard timeout.
 """
@@ -124,6 +126,40 @@ print("BAD-KEY-OK")
 """.format(words=AUTH, path=f"{ctx.public_project}/shared:latest")
     result = harness.sdk_child(ctx, "bob", code, "unknown key", api_key=unknown)
     harness.check("BAD-KEY-OK" in result.stdout, "the unknown key's checks")
+
+    harness.step("a revoked key and an expired key fail at once, saying so")
+    keys = {}
+    for name, body in (("revoked", {"name": "sdk-revoked"}),
+                       ("expired", {"name": "sdk-expiring", "expires_in_seconds": 60})):
+        status, created = harness.native(ctx, "POST", "/api/v1/users/bob/api-keys", "bob", body)
+        harness.check(status == 201, f"bob creates a key ({name}): {status} {created}")
+        keys[name] = created
+    # Both work until then.
+    for name, created in keys.items():
+        result = harness.sdk_child(ctx, "bob", READ.format(
+            path=f"{ctx.public_project}/shared:latest", files=files), f"bob reads with the {name} key",
+            api_key=created["api_key"])
+        harness.check("READ-OK v0" in result.stdout, f"the {name} key works before: {result.stdout}")
+    revoked_id = keys["revoked"]["key"]["id"]
+    status, body = harness.native(ctx, "DELETE", f"/api/v1/users/bob/api-keys/{revoked_id}", "bob")
+    harness.check(status == 200 and body.get("status") == "revoked", f"revoke: {status} {body}")
+    status, body = harness.native(ctx, "POST", "/api/v1/server/clock", "admin", {"seconds": 61})
+    harness.check(status == 200, f"moving the test clock: {status} {body}")
+    for name, created in keys.items():
+        code = """
+harness.expect_error(lambda: wandb.Api().artifact({path!r}), "Api() with the {name} key",
+                     [{name!r}], max_seconds=60, auth_error=True)
+harness.expect_error(lambda: wandb.init(job_type="{name}-key"), "wandb.init with the {name} key",
+                     [{name!r}], max_seconds=60, auth_error=True)
+print("{marker}")
+""".format(path=f"{ctx.public_project}/shared:latest", name=name,
+           marker=f"{name.upper()}-KEY-OK")
+        result = harness.sdk_child(ctx, "bob", code, f"{name} key", api_key=created["api_key"])
+        harness.check(f"{name.upper()}-KEY-OK" in result.stdout, f"the {name} key's checks")
+    status, listed = harness.native(ctx, "GET", "/api/v1/users/bob/api-keys", "bob")
+    statuses = {key["name"]: key["status"] for key in listed["keys"] if key["name"]}
+    harness.check_eq(statuses, {"sdk-revoked": "revoked", "sdk-expiring": "expired"},
+                     "bob's keys as listed")
 
 
 harness.run(main)

@@ -244,7 +244,8 @@ fn run_scenarios(workspace: &Workspace, scenarios: &[Scenario], env: &[EnvVar]) 
         fs_err::remove_dir_all(&work)?;
     }
     fs_err::create_dir_all(work.join("logs"))?;
-    // A clock the TTL scenario moves forward, so versions expire without waiting.
+    // A clock the admin can move: `access` shows an expired key and `ttl` expired versions
+    // without waiting.
     let server = Server::start_with(
         &cairn,
         &work.join("data"),

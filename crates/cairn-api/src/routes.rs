@@ -60,8 +60,11 @@ pub const SERVER_CLOCK: &str = "/api/v1/server/clock";
 pub const VIEWER: &str = "/api/v1/viewer";
 /// `POST` [`crate::CreateUser`] (server admins).
 pub const USERS: &str = "/api/v1/users";
-/// `POST`: a new API key for the user (the user or a server admin).
+/// `POST` [`crate::CreateApiKey`]: a new API key for the user; `GET` [`crate::ApiKeyList`]
+/// (the user or a server admin).
 pub const PATTERN_API_KEYS: &str = "/api/v1/users/{username}/api-keys";
+/// `DELETE`: revoke one of the user's API keys, by its id (the user or a server admin).
+pub const PATTERN_API_KEY: &str = "/api/v1/users/{username}/api-keys/{key_id}";
 /// `POST` [`crate::CreateTeam`].
 pub const TEAMS: &str = "/api/v1/teams";
 /// `GET` a [`crate::Team`].
@@ -133,6 +136,15 @@ pub fn team_settings(team: &str) -> String {
 /// `/api/v1/users/{username}/api-keys`.
 pub fn api_keys(username: &str) -> String {
     format!("/api/v1/users/{}/api-keys", segment(username))
+}
+
+/// `/api/v1/users/{username}/api-keys/{key_id}`.
+pub fn api_key(username: &str, key_id: &str) -> String {
+    format!(
+        "/api/v1/users/{}/api-keys/{}",
+        segment(username),
+        segment(key_id)
+    )
 }
 
 /// `/api/v1/teams/{team}`.

@@ -66,13 +66,89 @@ pub struct CreateUser {
 
 /// The answer to [`CreateUser`] and to `POST /api/v1/users/{username}/api-keys`: the key is shown
 /// this once and only its hash is stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedApiKey {
     /// The user the key belongs to.
     pub user: User,
-    /// The API key.
+    /// The API key: the secret, shown this once.
     pub api_key: String,
+    /// The key's record, as [`ApiKeyList`] shows it (without the secret).
+    pub key: ApiKey,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey")
+            .field("user", &self.user)
+            .field("api_key", &"<redacted>")
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+/// `POST /api/v1/users/{username}/api-keys`: what to create a key with. Both fields are
+/// optional, and so is the body: without them the key has no name and never expires.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// A name to tell the key by (at most 100 characters, no control characters), such as the
+    /// machine or job that uses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    pub name: Option<String>,
+    /// How many seconds the key stays valid, counted from its creation on the server's clock
+    /// (1 to 315360000, ten years). Leave it out for a key that stays valid until revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 315_360_000))]
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// Whether an API key still authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyStatus {
+    /// It authenticates.
+    Active,
+    /// Its expiry has passed.
+    Expired,
+    /// It was revoked.
+    Revoked,
+}
+
+/// An API key's record: everything but the secret, which the server does not keep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKey {
+    /// The key's id (16 hex digits): what to revoke it by. It is not the secret.
+    pub id: String,
+    /// Its name, if it was given one.
+    pub name: Option<String>,
+    /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub created_at: String,
+    /// When it stops authenticating; `null`: never.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub expires_at: Option<String>,
+    /// When it was revoked; `null`: it was not.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub revoked_at: Option<String>,
+    /// When it last authenticated a request, to the minute; `null`: never.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub last_used_at: Option<String>,
+    /// Whether it authenticates now.
+    pub status: ApiKeyStatus,
+}
+
+/// `GET /api/v1/users/{username}/api-keys`: a user's keys, oldest first, revoked and expired
+/// ones included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKeyList {
+    /// The keys.
+    pub keys: Vec<ApiKey>,
 }
 
 /// A team member's role.

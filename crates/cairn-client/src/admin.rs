@@ -2,8 +2,9 @@
 //! besides logging and using artifacts.
 
 use cairn_api::{
-    CreateTeam, CreateUser, CreatedApiKey, Project, Role, SetTeamMember, SweepReport, Team,
-    TeamSettings, UpdateTeamSettings, UpsertProject, Visibility, routes,
+    ApiKey, ApiKeyList, CreateApiKey, CreateTeam, CreateUser, CreatedApiKey, Project, Role,
+    SetTeamMember, SweepReport, Team, TeamSettings, UpdateTeamSettings, UpsertProject, Visibility,
+    routes,
 };
 use reqwest::Method;
 
@@ -20,11 +21,38 @@ impl Client {
         self.send_json(Method::POST, routes::USERS, &body).await
     }
 
-    /// Mints another API key for `username` (the user themselves or a server admin).
+    /// Mints another API key for `username` (the user themselves or a server admin), with no
+    /// name and no expiry. The secret is in the answer only.
     pub async fn create_api_key(&self, username: &str) -> Result<CreatedApiKey> {
+        self.create_api_key_with(username, &CreateApiKey::default())
+            .await
+    }
+
+    /// Mints another API key for `username` (the user themselves or a server admin) with a
+    /// name and a lifetime (`expires_in_seconds`, counted on the server's clock). The secret
+    /// is in the answer only.
+    pub async fn create_api_key_with(
+        &self,
+        username: &str,
+        request: &CreateApiKey,
+    ) -> Result<CreatedApiKey> {
+        self.send_json(Method::POST, &routes::api_keys(username), request)
+            .await
+    }
+
+    /// The API keys of `username` (the user themselves or a server admin), oldest first,
+    /// revoked and expired ones included; never their secrets.
+    pub async fn api_keys(&self, username: &str) -> Result<ApiKeyList> {
+        self.get_json(&routes::api_keys(username)).await
+    }
+
+    /// Revokes `username`'s API key `key_id` (the user themselves or a server admin); answers
+    /// the key as it is now. The key, and the signed URLs its requests obtained, stop working
+    /// at once.
+    pub async fn revoke_api_key(&self, username: &str, key_id: &str) -> Result<ApiKey> {
         self.send_json(
-            Method::POST,
-            &routes::api_keys(username),
+            Method::DELETE,
+            &routes::api_key(username, key_id),
             &serde_json::json!({}),
         )
         .await

@@ -16,16 +16,17 @@ pub(crate) mod operations;
 use std::sync::LazyLock;
 
 use cairn_api::{
-    AdvanceClock, ArtifactType, ArtifactTypeList, BlobReceipt, BlobRef, Collection, CollectionKind,
-    CollectionList, CommitVersion, CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion,
-    CreateVersionStatus, CreatedApiKey, CreatedVersion, Deletion, ErrorCode, FinishRun,
-    KeptVersion, Lineage, LineageDirection, LineageEdge, LineageGraph, LineageNode, LinkList,
-    ManifestReceipt, PROBLEM_CONTENT_TYPE, PortfolioPath, Problem, Project, ProjectList,
-    ProtectedAliases, ReadSmallBlobs, ResumeMode, Role, Run, RunArtifacts, RunRef, RunState,
-    ServerClock, ServerInfo, ServerStats, SetTeamMember, SweepReport, Team, TeamMember,
-    TeamMembership, TeamSettings, TtlEditors, TtlSetting, UpdateCollection, UpdateProtectedAliases,
-    UpdateTeamSettings, UpdateVersion, UpsertProject, UseArtifact, User, Version, VersionList,
-    VersionSource, VersionState, VersionTtl, Viewer, Visibility,
+    AdvanceClock, ApiKey, ApiKeyList, ApiKeyStatus, ArtifactType, ArtifactTypeList, BlobReceipt,
+    BlobRef, Collection, CollectionKind, CollectionList, CommitVersion, CreateApiKey, CreateLink,
+    CreateRun, CreateTeam, CreateUser, CreateVersion, CreateVersionStatus, CreatedApiKey,
+    CreatedVersion, Deletion, ErrorCode, FinishRun, KeptVersion, Lineage, LineageDirection,
+    LineageEdge, LineageGraph, LineageNode, LinkList, ManifestReceipt, PROBLEM_CONTENT_TYPE,
+    PortfolioPath, Problem, Project, ProjectList, ProtectedAliases, ReadSmallBlobs, ResumeMode,
+    Role, Run, RunArtifacts, RunRef, RunState, ServerClock, ServerInfo, ServerStats, SetTeamMember,
+    SweepReport, Team, TeamMember, TeamMembership, TeamSettings, TtlEditors, TtlSetting,
+    UpdateCollection, UpdateProtectedAliases, UpdateTeamSettings, UpdateVersion, UpsertProject,
+    UseArtifact, User, Version, VersionList, VersionSource, VersionState, VersionTtl, Viewer,
+    Visibility,
 };
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -157,7 +158,8 @@ impl Tag {
             LineageNode, LineageEdge, LineageGraph, ReadSmallBlobs, CollectionKind, VersionSource,
             CreateLink, LinkList, ProtectedAliases, UpdateProtectedAliases, PortfolioPath,
             AdvanceClock, ServerClock, TtlSetting, VersionTtl, TtlEditors, TeamSettings,
-            UpdateTeamSettings, SweepReport, KeptVersion, Deletion,
+            UpdateTeamSettings, SweepReport, KeptVersion, Deletion, CreateApiKey, ApiKey,
+            ApiKeyList, ApiKeyStatus,
         ),
         responses(
             BadRequest, Unauthenticated, PermissionDenied, NotFound, Conflict, PayloadTooLarge,

@@ -114,6 +114,18 @@ pub(crate) fn table() -> Vec<Route> {
             operations::create_api_key,
         ),
         route(
+            Method::GET,
+            routes::PATTERN_API_KEYS,
+            get(accounts::list_keys),
+            operations::list_api_keys,
+        ),
+        route(
+            Method::DELETE,
+            routes::PATTERN_API_KEY,
+            delete(accounts::revoke_key),
+            operations::revoke_api_key,
+        ),
+        route(
             Method::POST,
             routes::TEAMS,
             post(accounts::create_team),

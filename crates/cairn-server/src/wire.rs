@@ -60,6 +60,23 @@ pub(crate) fn created_api_key(value: model::CreatedApiKey) -> api::CreatedApiKey
     api::CreatedApiKey {
         user: user(value.user),
         api_key: value.api_key,
+        key: api_key(value.key),
+    }
+}
+
+pub(crate) fn api_key(value: model::ApiKey) -> api::ApiKey {
+    api::ApiKey {
+        id: value.id,
+        name: value.name,
+        created_at: value.created_at,
+        expires_at: value.expires_at,
+        revoked_at: value.revoked_at,
+        last_used_at: value.last_used_at,
+        status: match value.status {
+            model::ApiKeyStatus::Active => api::ApiKeyStatus::Active,
+            model::ApiKeyStatus::Expired => api::ApiKeyStatus::Expired,
+            model::ApiKeyStatus::Revoked => api::ApiKeyStatus::Revoked,
+        },
     }
 }
 

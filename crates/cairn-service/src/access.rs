@@ -2,9 +2,9 @@
 //! access decision of the domain.
 //!
 //! Keys are stored as their SHA-256, never as given. A front-end turns a request's credentials
-//! into a key and asks [`crate::Service::authenticate`]; an unknown key is refused with
-//! `Unauthenticated` even where anonymous access would be allowed, so a typo is never silently
-//! downgraded.
+//! into a key and asks [`crate::Service::authenticate`] (in `keys.rs`); an unknown, revoked or
+//! expired key is refused with `Unauthenticated` even where anonymous access would be allowed,
+//! so a typo is never silently downgraded.
 //!
 //! # Access rules
 //!
@@ -32,20 +32,22 @@ use crate::db::projects::{self, ProjectRow, find_project};
 use crate::db::versions::{self, VersionRow};
 use crate::error::{Error, Kind};
 use crate::model::{Role, VersionState, Visibility};
-use crate::service::Service;
 use crate::validate;
 
 /// The prefix of the API keys the service mints: `cairn-` and 48 lowercase hex digits, which
 /// the W&B SDK's key check (a prefix, `-`, then at least 40 word characters) accepts.
 pub const API_KEY_PREFIX: &str = "cairn-";
 
-/// A signed-in user, as [`Service::authenticate`] found them.
+/// A signed-in user, as [`crate::Service::authenticate`] found them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub(crate) user_id: i64,
     pub(crate) entity_id: i64,
     pub(crate) username: String,
     pub(crate) admin: bool,
+    /// The API key the request came with (for a signed URL, the key whose request obtained
+    /// it); `None` for URLs signed before keys had ids.
+    pub(crate) key_id: Option<String>,
 }
 
 impl Caller {
@@ -58,21 +60,10 @@ impl Caller {
     pub fn is_admin(&self) -> bool {
         self.admin
     }
-}
 
-impl Service {
-    /// The user an API key belongs to; an unknown key is `Unauthenticated`.
-    pub async fn authenticate(&self, key: &str) -> Result<Caller, Error> {
-        let hash = hash_key(key);
-        let caller = self
-            .db()
-            .read(move |connection| accounts::caller_by_key_hash(connection, &hash))
-            .await?;
-        caller.ok_or_else(|| {
-            Error::unauthenticated(
-                "the API key is not known to this server; check it, or ask an admin for a new one",
-            )
-        })
+    /// The id of the API key the caller came with, if known.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
     }
 }
 

@@ -1,12 +1,12 @@
-//! Users, API keys and teams: the viewer, user creation (server admins), new keys (the user or
-//! an admin), and teams (any signed-in user creates one and becomes its admin; team admins
+//! Users and teams: the viewer, user creation (server admins, with the user's first API key;
+//! keys themselves are `keys.rs`), and teams (any signed-in user creates one and becomes its admin; team admins
 //! manage members; the last admin cannot leave or be demoted).
 
 use rusqlite::Connection;
 
 use crate::access::{Caller, hash_key, mint_key, required, role_in};
-use crate::db::accounts;
 use crate::db::enums::EntityKind;
+use crate::db::{accounts, keys};
 use crate::error::{Error, Kind};
 use crate::model::{CreatedApiKey, Role, Team, Viewer};
 use crate::service::Service;
@@ -49,6 +49,8 @@ impl Service {
         }
         validate::entity_name(username)?;
         let key = mint_key()?;
+        let key_id = crate::keys::mint_key_id()?;
+        let now = self.clock().now_text();
         let username = username.to_owned();
         let created = self
             .db()
@@ -57,45 +59,20 @@ impl Service {
                     return Err(name_taken(&username));
                 }
                 let user_id = accounts::insert_user(connection, &username, admin)?;
-                accounts::insert_key(connection, user_id, &hash_key(&key))?;
+                keys::insert_key(connection, user_id, &hash_key(&key), &key_id, None, None)?;
                 let (_, user) = accounts::load_user(connection, &username)?
                     .ok_or_else(|| Error::internal("a user just created is missing"))?;
+                let row = keys::key_by_id(connection, &key_id)?
+                    .ok_or_else(|| Error::internal("a key just created is missing"))?;
                 Ok(CreatedApiKey {
                     user,
                     api_key: key.clone(),
+                    key: crate::keys::record(row, &now),
                 })
             })
             .await?;
         tracing::info!(username = created.user.username, "created user");
         Ok(created)
-    }
-
-    /// A new API key for `username` (the user or a server admin).
-    pub async fn create_api_key(
-        &self,
-        caller: Option<&Caller>,
-        username: &str,
-    ) -> Result<CreatedApiKey, Error> {
-        let caller = required(caller)?;
-        let username = username.to_owned();
-        if !caller.admin && caller.username != username {
-            return Err(Error::denied(format!(
-                "`{}` may only create API keys for themselves, not for `{username}`",
-                caller.username
-            )));
-        }
-        let key = mint_key()?;
-        self.db()
-            .write(move |connection| {
-                let (user_id, user) = accounts::load_user(connection, &username)?
-                    .ok_or_else(|| Error::not_found(format!("user `{username}` not found")))?;
-                accounts::insert_key(connection, user_id, &hash_key(&key))?;
-                Ok(CreatedApiKey {
-                    user,
-                    api_key: key.clone(),
-                })
-            })
-            .await
     }
 }
 

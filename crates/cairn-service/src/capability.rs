@@ -8,10 +8,16 @@
 //! request: a URL never outlives the caller's rights, and one signed for a blob of one version is
 //! worthless for another blob or version.
 //!
-//! A token is `<expiry>~<user>~<signature>`: the expiry in Unix seconds, the user's number (or
-//! `anon`), and the hex HMAC-SHA256 of the grant, expiry and user under the server's key.
+//! A URL is also bound to the API key whose request obtained it: once that key is revoked or
+//! expired, its URLs are refused too (in words), even though they have not expired yet. Expiry
+//! is read on the service's [`crate::Clock`], like every other time rule.
+//!
+//! A token is `<expiry>~<holder>~<signature>`: the expiry in Unix seconds; the holder, which is
+//! `anon`, or the user's number and the key's id as `<user>.<key id>` (the user's number alone
+//! in URLs signed before keys had ids); and the hex HMAC-SHA256 of the grant, expiry and holder
+//! under the server's key.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hmac::{KeyInit as _, Mac as _};
 
@@ -92,12 +98,6 @@ impl Grant {
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
-}
-
 fn invalid() -> Error {
     Error::unauthenticated(
         "this signed URL is not valid for this request (altered, or signed for another object); ask the server for a new one",
@@ -105,6 +105,11 @@ fn invalid() -> Error {
 }
 
 impl Service {
+    /// Now in Unix seconds, on the service's clock.
+    fn unix_now(&self) -> u64 {
+        u64::try_from(self.clock().now_ms() / 1000).unwrap_or(0)
+    }
+
     fn mac(&self) -> Result<hmac::Hmac<sha2::Sha256>, Error> {
         hmac::Hmac::<sha2::Sha256>::new_from_slice(self.signing_key())
             .map_err(|error| Error::internal(format!("signing key: {error}")))
@@ -118,8 +123,14 @@ impl Service {
         grant: &Grant,
         ttl: Duration,
     ) -> Result<String, Error> {
-        let expires = unix_now().saturating_add(ttl.as_secs().max(1));
-        let user = caller.map_or_else(|| "anon".to_owned(), |caller| caller.user_id.to_string());
+        let expires = self.unix_now().saturating_add(ttl.as_secs().max(1));
+        let user = caller.map_or_else(
+            || "anon".to_owned(),
+            |caller| match &caller.key_id {
+                Some(key) => format!("{}.{key}", caller.user_id),
+                None => caller.user_id.to_string(),
+            },
+        );
         let mut mac = self.mac()?;
         mac.update(grant.message(expires, &user).as_bytes());
         Ok(format!(
@@ -142,7 +153,7 @@ impl Service {
         let mut mac = self.mac()?;
         mac.update(grant.message(expires_at, user).as_bytes());
         mac.verify_slice(&signature).map_err(|_| invalid())?;
-        if unix_now() > expires_at {
+        if self.unix_now() > expires_at {
             return Err(Error::unauthenticated(
                 "this signed URL has expired; ask the server for a new one (look the artifact up again)",
             ));
@@ -150,14 +161,25 @@ impl Service {
         if user == "anon" {
             return Ok(None);
         }
+        let (user, key_id) = match user.split_once('.') {
+            Some((user, key)) => (user, Some(key.to_owned())),
+            None => (user, None),
+        };
         let user_id: i64 = user.parse().map_err(|_| invalid())?;
+        if let Some(key) = &key_id
+            && let Some(refused) = self.key_still_valid(key).await?
+        {
+            return Err(refused);
+        }
         let caller = self
             .db()
             .read(move |connection| accounts::caller_by_user_id(connection, user_id))
             .await?;
-        caller.map(Some).ok_or_else(|| {
-            Error::unauthenticated("the user this URL was signed for no longer exists")
-        })
+        caller
+            .map(|caller| Some(Caller { key_id, ..caller }))
+            .ok_or_else(|| {
+                Error::unauthenticated("the user this URL was signed for no longer exists")
+            })
     }
 }
 

@@ -31,6 +31,7 @@ mod db;
 mod delete;
 mod error;
 
+mod keys;
 pub mod lineage;
 mod links;
 pub mod logging;
@@ -49,6 +50,7 @@ pub use crate::body::ByteStream;
 pub use crate::clock::Clock;
 pub use crate::db::runs::CRASHED_AFTER;
 pub use crate::error::{Error, Kind, OpenError, Refusal, Result, error_chain};
+pub use crate::keys::{MAX_API_KEY_LIFETIME, MAX_API_KEY_NAME};
 pub use crate::links::MODEL_REGISTRY_PROJECT;
 pub use crate::service::{ADMIN_USERNAME, BlobStoreConfig, Bootstrap, Config, Service};
 /// The digest type of the domain's model, re-exported so front-ends need no edge to `cairn-hash`.

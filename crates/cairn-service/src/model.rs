@@ -92,12 +92,64 @@ pub struct Viewer {
 }
 
 /// A new API key, shown once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct CreatedApiKey {
     /// Its user.
     pub user: User,
-    /// The key.
+    /// The key itself: the only time it is shown.
     pub api_key: String,
+    /// Its record, as [`crate::Service::api_keys`] lists it.
+    pub key: ApiKey,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey")
+            .field("user", &self.user)
+            .field("api_key", &"<redacted>")
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+/// What to create an API key with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// A name to tell it by (at most [`crate::MAX_API_KEY_NAME`] characters, no control
+    /// characters).
+    pub name: Option<String>,
+    /// How long it stays valid, counted from now by the service's clock; `None`: until revoked.
+    pub expires_in: Option<std::time::Duration>,
+}
+
+/// Whether an API key still authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyStatus {
+    /// It authenticates.
+    Active,
+    /// Its expiry has passed.
+    Expired,
+    /// It was revoked.
+    Revoked,
+}
+
+/// An API key's record: everything but the secret, which is never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Its id (16 hex digits), to revoke it by.
+    pub id: String,
+    /// Its name, if it was given one.
+    pub name: Option<String>,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it stops authenticating, if ever (RFC 3339).
+    pub expires_at: Option<String>,
+    /// When it was revoked, if it was (RFC 3339).
+    pub revoked_at: Option<String>,
+    /// When it last authenticated a request, to the minute (RFC 3339); `None`: never.
+    pub last_used_at: Option<String>,
+    /// Whether it authenticates now, by the service's clock.
+    pub status: ApiKeyStatus,
 }
 
 /// One member of a [`Team`].

@@ -11,8 +11,8 @@ use crate::access::hash_key;
 use crate::blobs::{Blobs, clean_tmp};
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::db::accounts;
 use crate::db::schema::{METADATA, PACKED};
+use crate::db::{accounts, keys};
 use crate::error::{Error, OpenError};
 use crate::model::Stats;
 pub use crate::store::BlobStoreConfig;
@@ -307,6 +307,8 @@ fn bootstrap(db: &Db, admin_key: Option<&str>) -> Result<Bootstrap, OpenError> {
         }
     };
     let admin_key = admin_key.map(str::to_owned);
+    let key_id =
+        crate::keys::mint_key_id().map_err(|error| OpenError::Task(format!("{error:?}")))?;
     let created = db
         .write_blocking(|transaction| {
             if accounts::user_count(transaction)? == 0 {
@@ -315,14 +317,23 @@ fn bootstrap(db: &Db, admin_key: Option<&str>) -> Result<Bootstrap, OpenError> {
                     .or_else(|| minted.clone())
                     .unwrap_or_default();
                 let user_id = accounts::insert_user(transaction, ADMIN_USERNAME, true)?;
-                accounts::insert_key(transaction, user_id, &hash_key(&key))?;
+                keys::insert_key(transaction, user_id, &hash_key(&key), &key_id, None, None)?;
                 return Ok(admin_key.is_none());
             }
             if let Some(key) = &admin_key {
                 let hash = hash_key(key);
-                if !accounts::key_known(transaction, &hash)? {
-                    let admin = accounts::admin_user_id(transaction, ADMIN_USERNAME)?;
-                    accounts::insert_key(transaction, admin, &hash)?;
+                match keys::key_by_hash(transaction, &hash)? {
+                    None => {
+                        let admin = accounts::admin_user_id(transaction, ADMIN_USERNAME)?;
+                        keys::insert_key(transaction, admin, &hash, &key_id, None, None)?;
+                    }
+                    // Revocation sticks: a restart must not bring back a key revoked because
+                    // it leaked.
+                    Some(row) if row.revoked_at.is_some() => tracing::warn!(
+                        key = row.id,
+                        "the configured admin API key (CAIRN_ADMIN_API_KEY) was revoked; it stays revoked"
+                    ),
+                    Some(_) => {}
                 }
             }
             Ok(false)

@@ -80,6 +80,18 @@ impl User {
         Ok(user)
     }
 
+    /// The same user with another of their API keys, on another machine (a new home, config
+    /// and cache), logged in with it.
+    pub(crate) fn with_key(&self, server: &Server, api_key: &str) -> Result<Self> {
+        let user = Self {
+            name: self.name.clone(),
+            api_key: api_key.to_owned(),
+            home: temp_dir(&format!("home-{}-other-key", self.name))?,
+        };
+        user.login(server)?;
+        Ok(user)
+    }
+
     /// Someone who never logged in: commands run without an API key.
     pub(crate) fn anonymous() -> Result<Self> {
         Ok(Self {

@@ -69,6 +69,30 @@ impl Server {
         )
     }
 
+    /// Like [`Self::start`], with a clock the admin can move forward (`--test-clock`).
+    pub(crate) fn start_with_test_clock(data_dir: &Path) -> Result<Self> {
+        Self::start_with(data_dir, vec!["--test-clock".to_owned()], Vec::new())
+    }
+
+    /// Moves the clock of a server started with [`Self::start_with_test_clock`] forward.
+    pub(crate) fn advance_clock(&self, seconds: u64) -> Result<()> {
+        let url = format!("{}{}", self.url(), routes::SERVER_CLOCK);
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.admin_key)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "seconds": seconds }).to_string())
+            .send()
+            .with_context(|| format!("`POST {url}` failed; server stderr:\n{}", self.stderr()))?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = response.text().unwrap_or_default();
+            bail!("`POST {url}` answered {status}: {text}");
+        }
+        Ok(())
+    }
+
     /// Like [`Self::start`], under an open-file limit of `open_files` (set by `sh`'s `ulimit
     /// -n` before it execs `cairn`, so the server's process holds it) and with `args` added to
     /// `cairn server`'s.

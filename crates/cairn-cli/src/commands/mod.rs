@@ -2,6 +2,7 @@
 
 mod artifact;
 mod cache;
+mod key;
 mod login;
 mod manifest;
 mod ops;
@@ -30,6 +31,9 @@ enum Command {
     /// Users and API keys.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Your API keys: create (with a name and expiry), list, revoke.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// Teams and their members.
     #[command(subcommand)]
     Team(user::TeamCommand),
@@ -50,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login(args) => login::run(args),
         Command::Artifact(command) => artifact::run(command),
         Command::User(command) => user::run_user(command),
+        Command::Key(command) => key::run(command),
         Command::Team(command) => user::run_team(command),
         Command::Project(command) => user::run_project(command),
         Command::Manifest(args) => manifest::run(&args),
@@ -82,7 +87,8 @@ impl From<cairn_api::ParseArtifactPathError> for UsageError {
     }
 }
 
-/// A duration as users write it: `90` (seconds), `90s`, `15m`, `12h`, `30d` or `2w`.
+/// A duration as users write it: `90` (seconds), `90s`, `15m`, `12h`, `30d`, `2w` or `1y`
+/// (365 days).
 pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
@@ -95,9 +101,10 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
+        "y" => 365 * 86_400,
         _ => {
             return Err(format!(
-                "`{text}` is not a duration: write a number with s, m, h, d or w (`30d`)"
+                "`{text}` is not a duration: write a number with s, m, h, d, w or y (`30d`)"
             ));
         }
     };
@@ -124,7 +131,18 @@ mod tests {
         assert_eq!(parse_duration("12h"), Ok(43_200));
         assert_eq!(parse_duration("30d"), Ok(2_592_000));
         assert_eq!(parse_duration("2w"), Ok(1_209_600));
-        for bad in ["", "d", "0d", "-3d", "3y", "1.5h", "99999999999999999999d"] {
+        assert_eq!(parse_duration(" 1y "), Ok(31_536_000));
+        for bad in [
+            "",
+            "d",
+            "0d",
+            "-3d",
+            "3q",
+            "1.5h",
+            "3 days",
+            "99999999999999999999d",
+            "999999999999999999y",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -1,11 +1,14 @@
-//! Users, API keys and teams: the viewer, user creation (server admins), new keys (the user or
-//! an admin), and teams (any signed-in user creates one and becomes its admin; team admins
+//! Users, API keys and teams: the viewer, user creation (server admins), API keys (created,
+//! listed and revoked by the user or an admin), and teams (any signed-in user creates one and becomes its admin; team admins
 //! manage members; the last admin cannot leave or be demoted).
+
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use cairn_api::{CreateTeam, CreateUser, SetTeamMember};
+use cairn_api::{ApiKeyList, CreateApiKey, CreateTeam, CreateUser, SetTeamMember};
+use cairn_service::model::NewApiKey;
 
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -35,17 +38,48 @@ pub(crate) async fn create(
     Ok(json(StatusCode::CREATED, &wire::created_api_key(created)))
 }
 
-/// `POST /api/v1/users/{username}/api-keys` (the user or a server admin).
+/// `POST /api/v1/users/{username}/api-keys` (the user or a server admin), with an optional
+/// [`CreateApiKey`] body.
 pub(crate) async fn create_key(
     State(state): State<AppState>,
     auth: Auth,
     PathParams(username): PathParams<String>,
+    JsonBody(request): JsonBody<CreateApiKey>,
 ) -> Result<Response, ApiError> {
+    let new = NewApiKey {
+        name: request.name,
+        expires_in: request.expires_in_seconds.map(Duration::from_secs),
+    };
     let created = state
         .service()
-        .create_api_key(auth.caller(), &username)
+        .create_api_key(auth.caller(), &username, &new)
         .await?;
     Ok(json(StatusCode::CREATED, &wire::created_api_key(created)))
+}
+
+/// `GET /api/v1/users/{username}/api-keys` (the user or a server admin).
+pub(crate) async fn list_keys(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams(username): PathParams<String>,
+) -> Result<Response, ApiError> {
+    let keys = state.service().api_keys(auth.caller(), &username).await?;
+    Ok(ok(&ApiKeyList {
+        keys: keys.into_iter().map(wire::api_key).collect(),
+    }))
+}
+
+/// `DELETE /api/v1/users/{username}/api-keys/{key_id}` (the user or a server admin).
+pub(crate) async fn revoke_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams((username, key_id)): PathParams<(String, String)>,
+) -> Result<Response, ApiError> {
+    let revoked = state
+        .service()
+        .revoke_api_key(auth.caller(), &username, &key_id)
+        .await?;
+    Ok(ok(&wire::api_key(revoked)))
 }
 
 /// `POST /api/v1/teams`.

@@ -8,12 +8,13 @@
 //! [`crate::openapi::document`].
 
 use cairn_api::{
-    AdvanceClock, ArtifactTypeList, BlobReceipt, CommitVersion, CreateLink, CreateRun, CreateTeam,
-    CreateUser, CreateVersion, CreatedApiKey, CreatedVersion, Deletion, FinishRun, Lineage,
-    LineageDirection, LineageGraph, LinkList, ManifestReceipt, Project, ProjectList,
-    ProtectedAliases, Run, RunArtifacts, ServerClock, ServerInfo, ServerStats, SetTeamMember,
-    SweepReport, Team, TeamSettings, UpdateCollection, UpdateProtectedAliases, UpdateTeamSettings,
-    UpdateVersion, UpsertProject, UseArtifact, Version, VersionList, Viewer, routes,
+    AdvanceClock, ApiKey, ApiKeyList, ArtifactTypeList, BlobReceipt, CommitVersion, CreateApiKey,
+    CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion, CreatedApiKey, CreatedVersion,
+    Deletion, FinishRun, Lineage, LineageDirection, LineageGraph, LinkList, ManifestReceipt,
+    Project, ProjectList, ProtectedAliases, Run, RunArtifacts, ServerClock, ServerInfo,
+    ServerStats, SetTeamMember, SweepReport, Team, TeamSettings, UpdateCollection,
+    UpdateProtectedAliases, UpdateTeamSettings, UpdateVersion, UpsertProject, UseArtifact, Version,
+    VersionList, Viewer, routes,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -55,6 +56,16 @@ impl ToSchema for JsonObject {}
 struct UserPath {
     /// The user name.
     username: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(dead_code, reason = "describes path parameters; never built")]
+struct ApiKeyPath {
+    /// The user name.
+    username: String,
+    /// The key's id (as listed; not the secret).
+    key_id: String,
 }
 
 #[derive(IntoParams)]
@@ -444,20 +455,61 @@ pub(crate) fn create_user() -> Doc {
 
 /// Create an API key
 ///
-/// For yourself, or for anyone as a server admin. The key is shown once.
+/// For yourself, or for anyone as a server admin, with an optional name and lifetime (the body
+/// is optional too). The secret is shown once; the server keeps only its hash.
 #[utoipa::path(
     post, path = routes::PATTERN_API_KEYS, operation_id = "createApiKey",
     params(UserPath),
+    request_body(content = Option<CreateApiKey>),
     responses(
         (status = 201, description = "The new key", body = CreatedApiKey),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = PermissionDenied),
         (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
     ),
 )]
 pub(crate) fn create_api_key() -> Doc {
     Doc::of::<__path_create_api_key>(Tag::Accounts)
+}
+
+/// List API keys
+///
+/// Your own, or anyone's as a server admin: oldest first, revoked and expired ones included,
+/// never their secrets.
+#[utoipa::path(
+    get, path = routes::PATTERN_API_KEYS, operation_id = "listApiKeys",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The keys", body = ApiKeyList),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) fn list_api_keys() -> Doc {
+    Doc::of::<__path_list_api_keys>(Tag::Accounts)
+}
+
+/// Revoke an API key
+///
+/// Your own, or anyone's as a server admin. From now on the key, and every signed URL handed
+/// out to its requests, answers `401` saying it was revoked. Revoking a revoked key answers it
+/// unchanged.
+#[utoipa::path(
+    delete, path = routes::PATTERN_API_KEY, operation_id = "revokeApiKey",
+    params(ApiKeyPath),
+    responses(
+        (status = 200, description = "The revoked key", body = ApiKey),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) fn revoke_api_key() -> Doc {
+    Doc::of::<__path_revoke_api_key>(Tag::Accounts)
 }
 
 /// Create a team

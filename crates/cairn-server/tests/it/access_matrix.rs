@@ -1,14 +1,20 @@
 //! The access rules as one table: every route × every kind of caller × every project
 //! visibility, and the outcome each must get. A new route or rule is a new row, not a new test.
+//! The routes are the native API's and the W&B protocol's (`/graphql` queries and mutations,
+//! `/files/.../file_stream`, the SDK's `/artifactsV2/...` fallback download); signed URLs are
+//! covered in `wandb.rs`, since who may redeem one is decided when it is handed out.
 //!
 //! The world: team `lab` (alice its admin, carol a member) owns `lab/private`, `lab/public` and
-//! `lab/open`, each with a committed version `data:v0` and a run; bob belongs to nothing; `admin`
-//! administers the server. Writes are chosen so that repeating them is harmless (the same tags,
-//! the same visibility, new runs), so the order of the table does not matter.
+//! `lab/open`, each with a committed version `data:v0` and a run; bob belongs to nothing; dave
+//! administers another team, `rivals`; `admin` administers the server; and one of carol's keys
+//! has been revoked (it must get nothing anywhere, even what anonymous callers get). Writes are
+//! chosen so that repeating them is harmless (the same tags, the same visibility, new runs), so
+//! the order of the table does not matter.
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
-use cairn_api::{CreateTeam, ErrorCode, Role, SetTeamMember, Visibility, routes};
+use base64::Engine as _;
+use cairn_api::{CreateTeam, CreatedApiKey, ErrorCode, Role, SetTeamMember, Visibility, routes};
 use serde_json::{Value, json};
 
 use crate::harness::{Files, Server, create_request, log};
@@ -21,14 +27,20 @@ enum Caller {
     Member,
     TeamAdmin,
     ServerAdmin,
+    /// The admin of another team, `rivals`.
+    OtherTeamAdmin,
+    /// A revoked key of a member.
+    RevokedKey,
 }
 
-const CALLERS: [Caller; 5] = [
+const CALLERS: [Caller; 7] = [
     Caller::Anonymous,
     Caller::Outsider,
     Caller::Member,
     Caller::TeamAdmin,
     Caller::ServerAdmin,
+    Caller::OtherTeamAdmin,
+    Caller::RevokedKey,
 ];
 
 /// What a call must get.
@@ -44,13 +56,55 @@ enum Outcome {
     Hidden,
 }
 
+/// How a row's answer is read.
+#[derive(Debug, Clone)]
+enum Probe {
+    /// The native API (and the W&B routes that answer problems): by status and problem code,
+    /// with the key as a bearer token.
+    Native,
+    /// The same, with the key in the W&B SDK's Basic form.
+    WandbHttp,
+    /// `POST /graphql` with the SDK's Basic credentials: 401 is `Unauthenticated`; an answer
+    /// with errors is `Denied` (GraphQL refuses in words, whatever the reason); otherwise the
+    /// value at this JSON pointer says `Ok` (present) or `Hidden` (`null`).
+    GraphQl(&'static str),
+}
+
 /// One row: a route, and the outcome per caller in [`CALLERS`] order.
 struct Row {
     what: String,
     method: Method,
     path: String,
     body: Option<Value>,
-    expect: [Outcome; 5],
+    probe: Probe,
+    expect: [Outcome; 7],
+}
+
+/// The outcomes of the five main callers, plus those of the admin of another team (an
+/// outsider here) and of a revoked key (refused everywhere).
+fn widen(expect: [Outcome; 5]) -> [Outcome; 7] {
+    let [anonymous, outsider, member, team_admin, server_admin] = expect;
+    [
+        anonymous,
+        outsider,
+        member,
+        team_admin,
+        server_admin,
+        outsider,
+        Outcome::Unauthenticated,
+    ]
+}
+
+/// What a GraphQL mutation gets where a native write gets `expect`: every refusal is a
+/// GraphQL error.
+fn as_mutation(expect: [Outcome; 7]) -> [Outcome; 7] {
+    let mut expect = expect;
+    for (caller, outcome) in CALLERS.iter().zip(expect.iter_mut()) {
+        if *caller != Caller::RevokedKey && *outcome != Outcome::Ok {
+            *outcome = Outcome::Denied;
+        }
+    }
+    expect
 }
 
 /// What a kind of route expects, by project visibility.
@@ -86,6 +140,8 @@ struct World {
     alice: String,
     bob: String,
     carol: String,
+    dave: String,
+    revoked: String,
 }
 
 impl World {
@@ -96,8 +152,24 @@ impl World {
             Caller::Member => Some(&self.carol),
             Caller::TeamAdmin => Some(&self.alice),
             Caller::ServerAdmin => Some(&self.server.admin_key),
+            Caller::OtherTeamAdmin => Some(&self.dave),
+            Caller::RevokedKey => Some(&self.revoked),
         }
     }
+}
+
+/// A new key of `user`, created by the admin.
+async fn new_key(server: &Server, user: &str) -> CreatedApiKey {
+    server
+        .call_json(
+            Method::POST,
+            &routes::api_keys(user),
+            Some(&server.admin_key),
+            &json!({"name": "matrix"}),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .json()
 }
 
 async fn world() -> (World, Vec<Row>) {
@@ -105,17 +177,20 @@ async fn world() -> (World, Vec<Row>) {
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     let carol = server.user("carol").await;
-    server
-        .call_json(
-            Method::POST,
-            routes::TEAMS,
-            Some(&alice),
-            &CreateTeam {
-                name: "lab".to_owned(),
-            },
-        )
-        .await
-        .expect(StatusCode::CREATED);
+    let dave = server.user("dave").await;
+    for (admin, team) in [(&alice, "lab"), (&dave, "rivals")] {
+        server
+            .call_json(
+                Method::POST,
+                routes::TEAMS,
+                Some(admin),
+                &CreateTeam {
+                    name: team.to_owned(),
+                },
+            )
+            .await
+            .expect(StatusCode::CREATED);
+    }
     server
         .call_json(
             Method::PUT,
@@ -158,8 +233,34 @@ async fn world() -> (World, Vec<Row>) {
             method,
             path,
             body,
-            expect: expect(kind, visibility),
+            probe: Probe::Native,
+            expect: widen(expect(kind, visibility)),
         };
+        let graphql = |kind: Kind, pointer: &'static str, query: &str, variables: Value| {
+            let read = expect(kind, visibility);
+            Row {
+                what: format!("{project}: graphql {query}"),
+                method: Method::POST,
+                path: "/graphql".to_owned(),
+                body: Some(json!({ "query": query, "variables": variables })),
+                probe: Probe::GraphQl(pointer),
+                expect: match kind {
+                    Kind::Read => widen(read),
+                    _ => as_mutation(widen(read)),
+                },
+            }
+        };
+        let wandb = |kind: Kind, method: Method, path: String, body: Option<Value>| Row {
+            what: format!("{project}: W&B {method} {path}"),
+            method,
+            path,
+            body,
+            probe: Probe::WandbHttp,
+            expect: widen(expect(kind, visibility)),
+        };
+        let artifact_id =
+            base64::engine::general_purpose::STANDARD.encode(format!("Artifact:{id}"));
+        let in_project = json!({ "entity": "lab", "project": project });
         let new_version = Files::new(&[("new.txt", b"new")]);
         rows.extend([
             row(
@@ -245,6 +346,77 @@ async fn world() -> (World, Vec<Row>) {
                 Some(json!({"visibility": visibility})),
             ),
         ]);
+        rows.extend([
+            graphql(
+                Kind::Read,
+                "/data/project",
+                "query($entity: String!, $project: String!) { project(name: $project, entityName: $entity) { name } }",
+                in_project.clone(),
+            ),
+            graphql(
+                Kind::Read,
+                "/data/project/artifactCollectionMembership/artifact",
+                "query($entity: String!, $project: String!) { project(name: $project, entityName: $entity) { artifactCollectionMembership(name: \"data:v0\") { artifact { id digest } } } }",
+                in_project.clone(),
+            ),
+            graphql(
+                Kind::Read,
+                "/data/project/run",
+                "query($entity: String!, $project: String!) { project(name: $project, entityName: $entity) { run(name: \"run-0001\") { name outputArtifacts { edges { node { id } } } } } }",
+                in_project.clone(),
+            ),
+            graphql(
+                Kind::Read,
+                "/data/artifact",
+                "query($id: ID!) { artifact(id: $id) { id digest createdBy { __typename } usedBy { edges { node { name } } } artifactMemberships { edges { node { id } } } currentManifest { file { directUrl } } files { edges { node { directUrl } } } } }",
+                json!({ "id": artifact_id }),
+            ),
+            graphql(
+                Kind::Read,
+                "/data/project/artifactType",
+                "query($entity: String!, $project: String!) { project(name: $project, entityName: $entity) { artifactType(name: \"dataset\") { artifactCollections { edges { node { name } } } } } }",
+                in_project.clone(),
+            ),
+            graphql(
+                Kind::Write,
+                "/data/createArtifact/artifact",
+                "mutation($input: CreateArtifactInput!) { createArtifact(input: $input) { artifact { id state } } }",
+                json!({ "input": {
+                    "entityName": "lab", "projectName": project, "artifactCollectionName": "data",
+                    "artifactTypeName": "dataset", "digest": new_version.digest(),
+                }}),
+            ),
+            graphql(
+                Kind::WriteById,
+                "/data/updateArtifact/artifact",
+                "mutation($id: ID!) { updateArtifact(input: {artifactID: $id, description: \"seen\"}) { artifact { id } } }",
+                json!({ "id": artifact_id }),
+            ),
+            graphql(
+                Kind::WriteById,
+                "/data/addAliases",
+                "mutation($id: ID!) { addAliases(input: {artifactID: $id, aliases: [{alias: \"seen\", artifactCollectionName: \"data\", entityName: \"lab\", projectName: \"PROJECT\"}]}) { success } }".replace("PROJECT", project).leak(),
+                json!({ "id": artifact_id }),
+            ),
+            graphql(
+                Kind::Write,
+                "/data/useArtifact/artifact",
+                "mutation($id: ID!, $project: String!) { useArtifact(input: {entityName: \"lab\", projectName: $project, runName: \"run-0001\", artifactID: $id}) { artifact { id } } }",
+                json!({ "id": artifact_id, "project": project }),
+            ),
+            wandb(
+                Kind::Write,
+                Method::POST,
+                format!("/files/lab/{project}/run-0001/file_stream"),
+                Some(json!({})),
+            ),
+            wandb(
+                Kind::Read,
+                Method::GET,
+                format!("/artifactsV2/default/lab/{project}/data/{artifact_id}/{id}/{md5}/big.bin"),
+                None,
+            ),
+        ]);
     }
     // Team and account routes, the same whatever the project.
     use Outcome::{Denied, Hidden, Ok, Unauthenticated};
@@ -253,8 +425,21 @@ async fn world() -> (World, Vec<Row>) {
         method,
         path,
         body,
-        expect,
+        probe: Probe::Native,
+        expect: widen(expect),
     };
+    // A key of carol's that the table revokes again and again (revoking is idempotent), and
+    // the one that was revoked before.
+    let spare = new_key(&server, "carol").await;
+    let revoked = new_key(&server, "carol").await;
+    server
+        .call(
+            Method::DELETE,
+            &routes::api_key("carol", &revoked.key.id),
+            Some(&carol),
+        )
+        .await
+        .expect(StatusCode::OK);
     rows.extend([
         plain(
             Method::GET,
@@ -288,26 +473,77 @@ async fn world() -> (World, Vec<Row>) {
         ),
         plain(
             Method::GET,
-            routes::HEALTHZ.to_owned(),
+            routes::api_keys("carol"),
             None,
-            [Ok, Ok, Ok, Ok, Ok],
+            [Unauthenticated, Denied, Ok, Denied, Ok],
+        ),
+        plain(
+            Method::DELETE,
+            routes::api_key("carol", &spare.key.id),
+            None,
+            [Unauthenticated, Denied, Ok, Denied, Ok],
         ),
         plain(
             Method::GET,
-            routes::SERVER.to_owned(),
+            routes::entity_projects("lab"),
             None,
             [Ok, Ok, Ok, Ok, Ok],
         ),
     ]);
+    // Health checks and the server's description read no key at all (a load balancer's probe
+    // carries none), so even a revoked one gets them; they say nothing about anyone's data.
+    for path in [routes::HEALTHZ, routes::SERVER] {
+        rows.push(Row {
+            what: format!("GET {path}"),
+            method: Method::GET,
+            path: path.to_owned(),
+            body: None,
+            probe: Probe::Native,
+            expect: [Ok; 7],
+        });
+    }
     (
         World {
             server,
             alice,
             bob,
             carol,
+            dave,
+            revoked: revoked.api_key,
         },
         rows,
     )
+}
+
+/// What a call got, read the way its row says.
+fn outcome(probe: &Probe, answer: &crate::harness::Answer) -> Option<Outcome> {
+    if let Probe::GraphQl(pointer) = probe {
+        let body: Value = serde_json::from_slice(&answer.body).ok()?;
+        return match answer.status.as_u16() {
+            401 if body["errors"][0]["message"].is_string() => Some(Outcome::Unauthenticated),
+            200 if body["errors"]
+                .as_array()
+                .is_some_and(|errors| !errors.is_empty()) =>
+            {
+                Some(Outcome::Denied)
+            }
+            200 => match body.pointer(pointer) {
+                None | Some(Value::Null) => Some(Outcome::Hidden),
+                Some(_) => Some(Outcome::Ok),
+            },
+            _ => None,
+        };
+    }
+    let code = serde_json::from_slice::<cairn_api::Problem>(&answer.body)
+        .ok()
+        .map(|problem| problem.code);
+    match (answer.status.as_u16(), code) {
+        (200..=299, _) => Some(Outcome::Ok),
+        (401, Some(ErrorCode::Unauthenticated)) => Some(Outcome::Unauthenticated),
+        (403, Some(ErrorCode::PermissionDenied)) => Some(Outcome::Denied),
+        (404, Some(ErrorCode::NotFound)) => Some(Outcome::Hidden),
+        _ => None,
+    }
 }
 
 #[tokio::test]
@@ -315,8 +551,19 @@ async fn every_route_for_every_caller_and_visibility() {
     let (world, rows) = world().await;
     let mut failures = Vec::new();
     for row in &rows {
-        for (caller, outcome) in CALLERS.iter().zip(row.expect) {
-            let mut request = Server::request(row.method.clone(), &row.path, world.key(*caller));
+        for (caller, expected) in CALLERS.iter().zip(row.expect) {
+            let key = world.key(*caller);
+            let mut request = Server::request(row.method.clone(), &row.path, None);
+            if let Some(key) = key {
+                let value = match row.probe {
+                    Probe::Native => format!("Bearer {key}"),
+                    Probe::WandbHttp | Probe::GraphQl(_) => format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(format!("api:{key}"))
+                    ),
+                };
+                request = request.header(header::AUTHORIZATION, value);
+            }
             let body = match &row.body {
                 Some(value) => {
                     request = request.header(header::CONTENT_TYPE, "application/json");
@@ -325,19 +572,10 @@ async fn every_route_for_every_caller_and_visibility() {
                 None => Body::empty(),
             };
             let answer = world.server.send(request.body(body).unwrap()).await;
-            let code = serde_json::from_slice::<cairn_api::Problem>(&answer.body)
-                .ok()
-                .map(|problem| problem.code);
-            let got = match (answer.status.as_u16(), code) {
-                (200..=299, _) => Some(Outcome::Ok),
-                (401, Some(ErrorCode::Unauthenticated)) => Some(Outcome::Unauthenticated),
-                (403, Some(ErrorCode::PermissionDenied)) => Some(Outcome::Denied),
-                (404, Some(ErrorCode::NotFound)) => Some(Outcome::Hidden),
-                _ => None,
-            };
-            if got != Some(outcome) {
+            let got = outcome(&row.probe, &answer);
+            if got != Some(expected) {
                 failures.push(format!(
-                    "{} as {caller:?}: expected {outcome:?}, got {} {}",
+                    "{} as {caller:?}: expected {expected:?}, got {} {}",
                     row.what,
                     answer.status,
                     String::from_utf8_lossy(&answer.body)

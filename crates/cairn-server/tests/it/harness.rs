@@ -210,6 +210,18 @@ impl Server {
         answer.json::<CreatedApiKey>().api_key
     }
 
+    /// Moves the clock of a server started `with_test_clock` forward (as the admin).
+    pub(crate) async fn advance_clock(&self, seconds: u64) {
+        self.call_json(
+            Method::POST,
+            routes::SERVER_CLOCK,
+            Some(&self.admin_key),
+            &cairn_api::AdvanceClock { seconds },
+        )
+        .await
+        .expect(StatusCode::OK);
+    }
+
     /// Sets a project's visibility (as the admin).
     pub(crate) async fn set_visibility(
         &self,

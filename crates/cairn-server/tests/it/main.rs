@@ -18,6 +18,7 @@ mod emulators;
 mod fuzzed;
 mod harness;
 mod hostile;
+mod keys;
 mod limits;
 mod lineage;
 mod links;

@@ -296,7 +296,7 @@ async fn the_sdk_flow_logs_dedups_and_downloads() {
 
 #[tokio::test]
 async fn capability_urls_refuse_altered_foreign_and_expired_tokens() {
-    let server = Server::start().await;
+    let server = Server::start_with(cairn_server::ServerConfig::with_test_clock).await;
     let alice = server.user("alice").await;
     let files = Files::new(&[("a.txt", b"alpha"), ("b.txt", b"beta")]);
     let logged = begin(&server, &alice, "alice", "proj", "ds", &files).await;
@@ -340,7 +340,8 @@ async fn capability_urls_refuse_altered_foreign_and_expired_tokens() {
         retry["data"]["createArtifactFiles"]["files"]["edges"][0]["node"]["uploadUrl"].is_string()
     );
 
-    // An expired token: signed for one second by the domain itself.
+    // An expired token: signed for one second by the domain itself, then the server's clock
+    // (which signed URLs read, like every time rule) moves on.
     let version = logged.artifact_id.clone();
     let version = {
         use base64::Engine as _;
@@ -363,7 +364,7 @@ async fn capability_urls_refuse_altered_foreign_and_expired_tokens() {
         .service()
         .grant(Some(&caller), &grant, Duration::from_secs(1))
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    server.advance_clock(2).await;
     let answer = put(
         &server,
         &format!("http://{HOST}/wandb/v1/artifacts/{version}/blobs/{md5}?token={token}"),
@@ -657,5 +658,302 @@ async fn graphql_never_walks_from_a_public_object_into_a_private_one() {
         )
         .await;
         assert_eq!(run["data"]["project"], Value::Null, "{run}");
+    }
+}
+
+/// The `directUrl` of the first file and of the manifest of `alice/proj/ds:v0`, as `key` reads
+/// them.
+async fn download_urls(server: &Server, key: &str, name: &str) -> (String, String) {
+    let found = gql(
+        server,
+        Some(key),
+        MEMBERSHIP,
+        json!({ "entity": "alice", "project": "proj", "name": name }),
+    )
+    .await;
+    assert_eq!(errors(&found), Vec::<String>::new(), "{found}");
+    let membership = &found["data"]["project"]["artifactCollectionMembership"];
+    let file = membership["files"]["edges"][0]["node"]["directUrl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no file URL: {found}"))
+        .to_owned();
+    let manifest = membership["artifact"]["currentManifest"]["file"]["directUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (file, manifest)
+}
+
+/// Signed URLs are per user, and also bound to the key whose request obtained them: revoking
+/// that key, or its expiry, ends them at once, in words; other keys' URLs keep working until
+/// their own hour is up (by the server's clock). A URL never serves another version.
+#[tokio::test]
+async fn signed_urls_end_with_the_key_that_obtained_them() {
+    let server = Server::start_with(cairn_server::ServerConfig::with_test_clock).await;
+    let alice = server.user("alice").await;
+    let new_key = |body: Value| {
+        let server = &server;
+        let alice = alice.clone();
+        async move {
+            server
+                .call_json(
+                    Method::POST,
+                    &cairn_api::routes::api_keys("alice"),
+                    Some(&alice),
+                    &body,
+                )
+                .await
+                .expect(StatusCode::CREATED)
+                .json::<cairn_api::CreatedApiKey>()
+        }
+    };
+    let uploader = new_key(json!({"name": "uploader"})).await;
+    let files = Files::new(&[("a.txt", b"alpha"), ("b.txt", b"beta")]);
+    let logged = begin(&server, &uploader.api_key, "alice", "proj", "ds", &files).await;
+    let (url_a, url_b) = (
+        logged.upload_urls[0].clone().unwrap(),
+        logged.upload_urls[1].clone().unwrap(),
+    );
+    put(&server, &url_a, b"alpha".to_vec())
+        .await
+        .expect(StatusCode::OK);
+    server
+        .call(
+            Method::DELETE,
+            &cairn_api::routes::api_key("alice", &uploader.key.id),
+            Some(&alice),
+        )
+        .await
+        .expect(StatusCode::OK);
+    let answer = put(&server, &url_b, b"beta".to_vec()).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    let text = String::from_utf8_lossy(&answer.body);
+    assert!(
+        text.contains(&format!(
+            "API key `{}` (uploader) was revoked on",
+            uploader.key.id
+        )),
+        "{text}"
+    );
+    // alice's other key carries on with the same version.
+    let resumed = begin(&server, &alice, "alice", "proj", "ds", &files).await;
+    assert_eq!(resumed.artifact_id, logged.artifact_id);
+    let committed = finish(&server, &alice, &files, &resumed).await;
+    assert_eq!(errors(&committed), Vec::<String>::new(), "{committed}");
+
+    // A key valid for ten minutes: its URLs end with it, alice's main key's do not.
+    let short = new_key(json!({"expires_in_seconds": 600})).await;
+    let (short_file, short_manifest) = download_urls(&server, &short.api_key, "ds:v0").await;
+    let (file, manifest) = download_urls(&server, &alice, "ds:v0").await;
+    for url in [&short_file, &short_manifest, &file, &manifest] {
+        get(&server, url).await.expect(StatusCode::OK);
+    }
+    server.advance_clock(601).await;
+    for url in [&short_file, &short_manifest] {
+        let answer = get(&server, url).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+        assert!(
+            String::from_utf8_lossy(&answer.body).contains("expired on"),
+            "{answer:?}"
+        );
+    }
+    for url in [&file, &manifest] {
+        get(&server, url).await.expect(StatusCode::OK);
+    }
+    // An hour after they were handed out, the URLs themselves have expired.
+    server.advance_clock(3000).await;
+    for url in [&file, &manifest] {
+        let answer = get(&server, url).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+        assert!(
+            String::from_utf8_lossy(&answer.body).contains("signed URL has expired"),
+            "{answer:?}"
+        );
+    }
+
+    // A fresh URL for `a.txt` of v0 is worthless on v1, which holds the same file.
+    let changed = Files::new(&[("a.txt", b"alpha"), ("b.txt", b"gamma")]);
+    let second = begin(&server, &alice, "alice", "proj", "ds", &changed).await;
+    let committed = finish(&server, &alice, &changed, &second).await;
+    assert_eq!(errors(&committed), Vec::<String>::new(), "{committed}");
+    let (file, _) = download_urls(&server, &alice, "ds:v0").await;
+    get(&server, &file).await.expect(StatusCode::OK);
+    let v0 = version_of(&logged.artifact_id);
+    let v1 = version_of(&second.artifact_id);
+    assert_ne!(v0, v1);
+    let moved = file.replace(&v0, &v1);
+    assert_ne!(moved, file);
+    let answer = get(&server, &moved).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+}
+
+/// The version id inside a W&B artifact id.
+fn version_of(artifact_id: &str) -> String {
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(artifact_id)
+        .unwrap();
+    String::from_utf8(decoded)
+        .unwrap()
+        .trim_start_matches("Artifact:")
+        .to_owned()
+}
+
+/// The walks the SDK's reads allow, tried from the public side of a registry: a version logged
+/// by a run in alice's private project and linked into her public registry (readable through
+/// the link), also linked into a private registry, and used by a public run and a private one.
+/// An outsider reads the version, the public link and the public run, and nothing private
+/// behind them: no creating run, no private using run, no private link, no private input.
+#[tokio::test]
+async fn graphql_never_walks_from_a_registry_link_into_private_projects() {
+    let server = Server::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let upsert = "mutation($name: String, $project: String, $entity: String) {
+        upsertBucket(input: {name: $name, modelName: $project, entityName: $entity}) { bucket { id } } }";
+    for (run, project) in [
+        ("maker", "lab"),
+        ("user-public", "showcase"),
+        ("user-private", "lab"),
+    ] {
+        let made = gql(
+            &server,
+            Some(&alice),
+            upsert,
+            json!({ "name": run, "project": project, "entity": "alice" }),
+        )
+        .await;
+        assert_eq!(errors(&made), Vec::<String>::new(), "{made}");
+    }
+    let files = Files::new(&[("model.bin", b"private weights")]);
+    let mut request = crate::harness::create_request("weights", &files);
+    request.artifact_type = "model".to_owned();
+    request.run = Some("maker".to_owned());
+    let version = crate::harness::log(&server, &alice, "alice", "lab", request, &files).await;
+    let artifact_id = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("Artifact:{}", version.id))
+    };
+    for (project, portfolio) in [("registry", "best"), ("secret-registry", "candidates")] {
+        server
+            .call_json(
+                Method::POST,
+                &cairn_api::routes::links(&version.id),
+                Some(&alice),
+                &cairn_api::CreateLink {
+                    entity: "alice".to_owned(),
+                    project: project.to_owned(),
+                    portfolio: portfolio.to_owned(),
+                    aliases: Vec::new(),
+                },
+            )
+            .await
+            .expect(StatusCode::CREATED);
+    }
+    for project in ["registry", "showcase"] {
+        server
+            .set_visibility("alice", project, cairn_api::Visibility::Public)
+            .await;
+    }
+    for (run, project) in [("user-public", "showcase"), ("user-private", "lab")] {
+        let used = gql(
+            &server,
+            Some(&alice),
+            "mutation($id: ID!, $run: String!, $project: String!) { useArtifact(input: {entityName: \"alice\", projectName: $project, runName: $run, artifactID: $id}) { artifact { id } } }",
+            json!({ "id": artifact_id, "run": run, "project": project }),
+        )
+        .await;
+        assert_eq!(errors(&used), Vec::<String>::new(), "{used}");
+    }
+
+    let walk = "query($id: ID!) { artifact(id: $id) { id
+        createdBy { __typename ... on Run { name project { name } } }
+        usedBy { edges { node { name project { name } } } }
+        artifactMemberships { edges { node { artifactCollection { name project { name } } } } } } }";
+    let public_run =
+        "{ project(name: \"showcase\", entityName: \"alice\") { run(name: \"user-public\") { name
+        inputArtifacts { edges { node { id } } } outputArtifacts { edges { node { id } } } } } }";
+    let names = |value: &Value, pointer: &str, field: &str| -> Vec<String> {
+        value
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("no `{pointer}` in {value}"))
+            .iter()
+            .map(|edge| {
+                edge.pointer(field)
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_owned()
+            })
+            .collect()
+    };
+    // alice sees everything.
+    let seen = gql(&server, Some(&alice), walk, json!({ "id": artifact_id })).await;
+    assert_eq!(errors(&seen), Vec::<String>::new(), "{seen}");
+    assert_eq!(
+        seen["data"]["artifact"]["createdBy"]["name"], "maker",
+        "{seen}"
+    );
+    let mut used_by = names(&seen, "/data/artifact/usedBy/edges", "/node/name");
+    used_by.sort();
+    assert_eq!(used_by, ["user-private", "user-public"]);
+    let mut portfolios = names(
+        &seen,
+        "/data/artifact/artifactMemberships/edges",
+        "/node/artifactCollection/name",
+    );
+    portfolios.sort();
+    assert_eq!(portfolios, ["best", "candidates", "weights"]);
+    let run = gql(&server, Some(&alice), public_run, Value::Null).await;
+    assert_eq!(
+        names(&run, "/data/project/run/inputArtifacts/edges", "/node/id"),
+        std::slice::from_ref(&artifact_id)
+    );
+
+    for key in [Some(bob.as_str()), None] {
+        let seen = gql(&server, key, walk, json!({ "id": artifact_id })).await;
+        assert_eq!(errors(&seen), Vec::<String>::new(), "{seen}");
+        let artifact = &seen["data"]["artifact"];
+        assert!(
+            artifact["id"].is_string(),
+            "readable through the public link: {seen}"
+        );
+        assert_eq!(artifact["createdBy"], Value::Null, "{seen}");
+        assert_eq!(
+            names(&seen, "/data/artifact/usedBy/edges", "/node/name"),
+            ["user-public"]
+        );
+        let portfolios = names(
+            &seen,
+            "/data/artifact/artifactMemberships/edges",
+            "/node/artifactCollection/name",
+        );
+        assert!(
+            portfolios.contains(&"best".to_owned())
+                && !portfolios.contains(&"candidates".to_owned()),
+            "{seen}"
+        );
+        // The public run that used it does not list it: a run's inputs show only versions of
+        // projects the caller may read, the stricter rule.
+        let run = gql(&server, key, public_run, Value::Null).await;
+        assert_eq!(errors(&run), Vec::<String>::new(), "{run}");
+        assert_eq!(
+            run["data"]["project"]["run"]["name"], "user-public",
+            "{run}"
+        );
+        assert_eq!(
+            names(&run, "/data/project/run/inputArtifacts/edges", "/node/id"),
+            Vec::<String>::new(),
+            "{run}"
+        );
+        // The native lineage agrees: no logging run, only the public user.
+        let lineage: cairn_api::Lineage = server
+            .call(Method::GET, &cairn_api::routes::lineage(&version.id), key)
+            .await
+            .expect(StatusCode::OK)
+            .json();
+        assert_eq!(lineage.logged_by, None);
+        let used: Vec<&str> = lineage.used_by.iter().map(|run| run.id.as_str()).collect();
+        assert_eq!(used, ["user-public"]);
     }
 }

@@ -1,4 +1,4 @@
-//! The SQL of accounts: entities, users, API keys (as hashes), teams and their members.
+//! The SQL of accounts: entities, users, teams and their members (API keys: `db::keys`).
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
@@ -88,33 +88,6 @@ pub(crate) fn insert_user(
     Ok(connection.last_insert_rowid())
 }
 
-/// Stores an API key's hash for the user.
-pub(crate) fn insert_key(
-    connection: &Connection,
-    user_id: i64,
-    key_hash: &str,
-) -> Result<(), Error> {
-    connection.execute(
-        &format!("INSERT INTO api_keys (key_hash, user_id, created_at) VALUES (?1, ?2, {NOW})"),
-        params![key_hash, user_id],
-    )?;
-    Ok(())
-}
-
-/// The user a key hash belongs to.
-pub(crate) fn caller_by_key_hash(
-    connection: &Connection,
-    hash: &str,
-) -> Result<Option<Caller>, Error> {
-    Ok(connection
-        .prepare_cached(
-            "SELECT u.id, u.entity_id, u.username, u.admin FROM api_keys k \
-             JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?1",
-        )?
-        .query_row([hash], caller_from_row)
-        .optional()?)
-}
-
 /// A caller from the columns `id, entity_id, username, admin` of `users`.
 fn caller_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Caller> {
     Ok(Caller {
@@ -122,6 +95,7 @@ fn caller_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Caller> {
         entity_id: row.get(1)?,
         username: row.get(2)?,
         admin: row.get(3)?,
+        key_id: None,
     })
 }
 
@@ -139,18 +113,6 @@ pub(crate) fn caller_by_user_id(
 /// How many users there are.
 pub(crate) fn user_count(connection: &Connection) -> Result<i64, Error> {
     Ok(connection.query_row("SELECT count(*) FROM users", [], |row| row.get(0))?)
-}
-
-/// Whether a key hash is known.
-pub(crate) fn key_known(connection: &Connection, hash: &str) -> Result<bool, Error> {
-    Ok(connection
-        .query_row(
-            "SELECT user_id FROM api_keys WHERE key_hash = ?1",
-            [hash],
-            |row| row.get::<_, i64>(0),
-        )
-        .optional()?
-        .is_some())
 }
 
 /// The user called `preferred` if it exists, else the first server admin.

@@ -262,6 +262,19 @@ ALTER TABLE collections ADD COLUMN deleted_at TEXT;
 ALTER TABLE runs ADD COLUMN deleted_at TEXT;
 ALTER TABLE projects ADD COLUMN deleted_at TEXT;
 ",
+    r"
+-- API keys get an id to show and revoke them by (existing keys get a random one), an optional
+-- name and expiry, and when they were revoked (the row stays, so a revoked key is refused in
+-- words rather than as unknown) and last used.
+ALTER TABLE api_keys ADD COLUMN id TEXT;
+UPDATE api_keys SET id = lower(hex(randomblob(8)));
+CREATE UNIQUE INDEX api_keys_by_id ON api_keys(id);
+CREATE INDEX api_keys_by_user ON api_keys(user_id);
+ALTER TABLE api_keys ADD COLUMN name TEXT;
+ALTER TABLE api_keys ADD COLUMN expires_at TEXT;
+ALTER TABLE api_keys ADD COLUMN revoked_at TEXT;
+ALTER TABLE api_keys ADD COLUMN last_used_at TEXT;
+",
 ];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.
@@ -378,6 +391,39 @@ mod tests {
             |row| row.get(0),
         )?;
         assert_eq!(last, "bytes");
+        Ok(())
+    }
+
+    /// Keys stored before keys had ids get a distinct id each, and no name, expiry or
+    /// revocation, so they keep working and can be listed and revoked.
+    #[test]
+    fn existing_api_keys_get_ids() -> Result<(), Box<dyn std::error::Error>> {
+        let mut connection = Connection::open_in_memory()?;
+        let before = METADATA.len() - 1;
+        migrate(&mut connection, Path::new(":memory:"), &METADATA[..before])?;
+        connection.execute_batch(
+            "INSERT INTO entities (id, name, kind, created_at) VALUES (1, 'u', 'user', 'now');
+             INSERT INTO users (id, entity_id, username, created_at) VALUES (1, 1, 'u', 'now');
+             INSERT INTO api_keys (key_hash, user_id, created_at) VALUES ('h1', 1, 'now');
+             INSERT INTO api_keys (key_hash, user_id, created_at) VALUES ('h2', 1, 'now');",
+        )?;
+        migrate(&mut connection, Path::new(":memory:"), METADATA)?;
+        let rows: Vec<(String, bool)> = connection
+            .prepare(
+                "SELECT id, name IS NULL AND expires_at IS NULL AND revoked_at IS NULL \
+                 FROM api_keys ORDER BY key_hash",
+            )?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        assert_eq!(rows.len(), 2);
+        assert_ne!(rows[0].0, rows[1].0);
+        for (id, plain) in &rows {
+            assert!(
+                id.len() == 16 && id.bytes().all(|byte| byte.is_ascii_hexdigit()),
+                "{id}"
+            );
+            assert!(plain, "{id}: no name, expiry or revocation");
+        }
         Ok(())
     }
 

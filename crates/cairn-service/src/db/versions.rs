@@ -566,7 +566,8 @@ pub(crate) fn logged_by_run(connection: &Connection, run: i64) -> Result<Vec<Ver
 pub(crate) fn used_by_run(connection: &Connection, run: i64) -> Result<Vec<VersionRow>, Error> {
     load_versions(
         connection,
-        "JOIN run_inputs i ON i.version_id = v.id WHERE i.run_id = ?1 ORDER BY i.used_at DESC, v.id",
+        "JOIN run_inputs i ON i.version_id = v.id WHERE i.run_id = ?1 AND v.state = 'COMMITTED' \
+         ORDER BY i.used_at DESC, v.id",
         [run],
     )
 }
