@@ -81,9 +81,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 pub use crate::config::{
-    BlobStoreConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_DATA_DIR, DEFAULT_HEADER_READ_TIMEOUT,
-    DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, ENV_ADMIN_API_KEY, ENV_BLOB_STORE, ENV_BODY_TIMEOUT,
-    ENV_DATA_DIR, ENV_HEADER_TIMEOUT, ENV_LISTEN, ENV_MAX_CONNECTIONS, ServerConfig, parse_listen,
+    BlobStoreConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_DATA_DIR, DEFAULT_GC_GRACE,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, ENV_ADMIN_API_KEY,
+    ENV_BLOB_STORE, ENV_BODY_TIMEOUT, ENV_DATA_DIR, ENV_GC_GRACE, ENV_GC_INTERVAL,
+    ENV_HEADER_TIMEOUT, ENV_LISTEN, ENV_MAX_CONNECTIONS, ServerConfig, parse_listen,
 };
 pub use crate::error::{Error, Result};
 pub use crate::state::AppState;
@@ -111,7 +112,14 @@ pub async fn serve(
         tracing::info!(%address, "cairn server listening");
     }
     let limits = state.connection_limits();
+    let collector = state
+        .gc_interval()
+        .map(|interval| state.service().spawn_collector(interval));
     listen::run(listener, app(state.clone()), limits, shutdown).await;
+    if let Some(collector) = collector {
+        // Stopping mid-collection is safe: the next start finishes what it left.
+        collector.abort();
+    }
     if let Err(error) = state.service().checkpoint().await {
         tracing::warn!(?error, "could not checkpoint the databases on shutdown");
     }

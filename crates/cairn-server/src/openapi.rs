@@ -16,15 +16,16 @@ pub(crate) mod operations;
 use std::sync::LazyLock;
 
 use cairn_api::{
-    AdvanceClock, ArtifactType, ArtifactTypeList, BlobReceipt, BlobRef, Collection, CollectionKind,
-    CollectionList, CommitVersion, CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion,
-    CreateVersionStatus, CreatedApiKey, CreatedVersion, ErrorCode, FinishRun, Lineage,
-    LineageDirection, LineageEdge, LineageGraph, LineageNode, LinkList, ManifestReceipt,
-    PROBLEM_CONTENT_TYPE, PortfolioPath, Problem, Project, ProjectList, ProtectedAliases,
-    ReadSmallBlobs, ResumeMode, Role, Run, RunArtifacts, RunRef, RunState, ServerClock, ServerInfo,
-    ServerStats, SetTeamMember, Team, TeamMember, TeamMembership, UpdateCollection,
-    UpdateProtectedAliases, UpdateVersion, UpsertProject, UseArtifact, User, Version, VersionList,
-    VersionSource, VersionState, Viewer, Visibility,
+    AdvanceClock, ArtifactType, ArtifactTypeList, BlobReceipt, BlobRef, CollectGarbage, Collection,
+    CollectionKind, CollectionList, CommitVersion, CreateLink, CreateRun, CreateTeam, CreateUser,
+    CreateVersion, CreateVersionStatus, CreatedApiKey, CreatedVersion, EntityStorage, ErrorCode,
+    FinishRun, FreeReason, FreedBlob, GarbageReport, Lineage, LineageDirection, LineageEdge,
+    LineageGraph, LineageNode, LinkList, ManifestReceipt, PROBLEM_CONTENT_TYPE, PortfolioPath,
+    Problem, Project, ProjectList, ProjectStorage, ProtectedAliases, ReadSmallBlobs, ResumeMode,
+    Role, Run, RunArtifacts, RunRef, RunState, ServerClock, ServerInfo, ServerStats, SetTeamMember,
+    Storage, Team, TeamMember, TeamMembership, UpdateCollection, UpdateProtectedAliases,
+    UpdateVersion, UpsertProject, UseArtifact, User, Version, VersionList, VersionSource,
+    VersionState, Viewer, Visibility,
 };
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -155,7 +156,8 @@ impl Tag {
             Problem, ArtifactType, ArtifactTypeList, UpdateCollection, LineageDirection,
             LineageNode, LineageEdge, LineageGraph, ReadSmallBlobs, CollectionKind, VersionSource,
             CreateLink, LinkList, ProtectedAliases, UpdateProtectedAliases, PortfolioPath,
-            AdvanceClock, ServerClock,
+            AdvanceClock, ServerClock, CollectGarbage, GarbageReport, FreedBlob, FreeReason,
+            Storage, EntityStorage, ProjectStorage,
         ),
         responses(
             BadRequest, Unauthenticated, PermissionDenied, NotFound, Conflict, PayloadTooLarge,

@@ -18,6 +18,7 @@ pub struct AppState {
 struct Inner {
     service: Service,
     limits: ConnectionLimits,
+    gc_interval: Option<std::time::Duration>,
 }
 
 impl AppState {
@@ -29,7 +30,11 @@ impl AppState {
         let (service, bootstrap) = Service::open(&config.service()).await?;
         Ok((
             Self {
-                inner: Arc::new(Inner { service, limits }),
+                inner: Arc::new(Inner {
+                    service,
+                    limits,
+                    gc_interval: config.gc_interval,
+                }),
             },
             bootstrap,
         ))
@@ -38,6 +43,11 @@ impl AppState {
     /// The domain.
     pub fn service(&self) -> &Service {
         &self.inner.service
+    }
+
+    /// How often [`crate::serve`] collects garbage, if at all.
+    pub(crate) fn gc_interval(&self) -> Option<std::time::Duration> {
+        self.inner.gc_interval
     }
 
     pub(crate) fn connection_limits(&self) -> ConnectionLimits {
