@@ -806,3 +806,55 @@ fn group_storage(rows: Vec<(String, Option<String>, Totals)>) -> Vec<EntityStora
     }
     entities
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> Key {
+        (name.to_owned(), 1)
+    }
+
+    /// A collection skips pinned blobs, and an upload of a doomed blob waits until the
+    /// collection releases it.
+    #[tokio::test]
+    async fn pins_and_dooms_exclude_each_other() -> Result<(), Error> {
+        let guard = std::sync::Arc::new(BlobGuard::default());
+        let pin = guard.pin(vec![key("a")]).await?;
+        assert_eq!(guard.doom(vec![key("a"), key("b")]), vec![key("b")]);
+        drop(pin);
+        let waiting = {
+            let guard = std::sync::Arc::clone(&guard);
+            tokio::spawn(async move { guard.pin(vec![key("b")]).await.map(|_| ()) })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "an upload of a doomed blob waits");
+        guard.release(&[key("b")]);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .map_err(|_| Error::internal("the upload was not released"))?
+            .map_err(crate::error::join_error)??;
+        assert_eq!(guard.doom(vec![key("a")]), vec![key("a")], "unpinned");
+        Ok(())
+    }
+
+    #[test]
+    fn storage_groups_by_entity() {
+        let totals = |blobs| Totals {
+            blobs,
+            bytes: blobs * 10,
+            live_versions: 1,
+        };
+        let grouped = group_storage(vec![
+            ("a".to_owned(), None, totals(3)),
+            ("a".to_owned(), Some("p".to_owned()), totals(2)),
+            ("a".to_owned(), Some("q".to_owned()), totals(2)),
+            ("b".to_owned(), None, totals(1)),
+            ("b".to_owned(), Some("r".to_owned()), totals(1)),
+        ]);
+        assert_eq!(grouped.len(), 2);
+        assert_eq!(grouped[0].storage.blobs, 3);
+        assert_eq!(grouped[0].projects.len(), 2);
+        assert_eq!(grouped[1].projects[0].project, "r");
+    }
+}
