@@ -186,7 +186,7 @@ async fn only_unreferenced_blobs_go_after_the_grace_period() {
         .map(|blob| (blob.md5.as_str(), blob.location.as_str()))
         .collect();
     freed.sort_unstable();
-    let mut expected = vec![
+    let mut expected = [
         (old.md5("gone.bin"), "store"),
         (old.md5("gone.txt"), "packed"),
     ];
