@@ -309,20 +309,41 @@ impl BlobGuard {
     }
 }
 
+/// Environment variable that slows every blob deletion of a collection down by this many
+/// milliseconds: for tests that race uploads against a collection and need its deletion phase
+/// to last long enough to be hit. Never for production.
+pub const TEST_DELETE_DELAY_ENV: &str = "CAIRN_TEST_GC_DELETE_DELAY_MS";
+
 /// The service's garbage-collection state.
 #[derive(Debug)]
 pub(crate) struct GcState {
     pub(crate) guard: BlobGuard,
     running: tokio::sync::Mutex<()>,
     grace: Duration,
+    /// See [`TEST_DELETE_DELAY_ENV`].
+    delete_delay: Option<Duration>,
 }
 
 impl GcState {
     pub(crate) fn new(grace: Duration) -> Self {
+        let delete_delay = std::env::var(TEST_DELETE_DELAY_ENV)
+            .ok()
+            .and_then(|millis| millis.trim().parse::<u64>().ok())
+            .map(Duration::from_millis);
+        if let Some(delay) = delete_delay {
+            tracing::warn!(?delay, "garbage collection slowed down for tests");
+        }
         Self {
             guard: BlobGuard::default(),
             running: tokio::sync::Mutex::new(()),
             grace,
+            delete_delay,
+        }
+    }
+
+    async fn test_delay(&self) {
+        if let Some(delay) = self.delete_delay {
+            tokio::time::sleep(delay).await;
         }
     }
 }
@@ -630,6 +651,9 @@ impl Service {
             .partition(|(_, _, location)| location == "packed");
         let mut gone: Vec<Located> = Vec::new();
         let packed_keys: Vec<Key> = packed.iter().map(key_of).collect();
+        if !packed_keys.is_empty() {
+            self.gc().test_delay().await;
+        }
         match self.blobs().delete_packed(packed_keys).await {
             Ok(()) => gone.extend(packed),
             Err(error) => {
@@ -639,6 +663,7 @@ impl Service {
         }
         let results: Vec<(Located, Result<(), Error>)> =
             futures_util::stream::iter(stored.into_iter().map(|blob| async move {
+                self.gc().test_delay().await;
                 let result = self.blobs().delete_stored(&blob.0, blob.1).await;
                 (blob, result)
             }))
