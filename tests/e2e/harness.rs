@@ -21,10 +21,10 @@ use anyhow::{Context, Result, bail, ensure};
 use tempfile::TempDir;
 
 pub(crate) use artifact::{get, parse_put, put, put_command};
-pub(crate) use cli::{User, utf8};
+pub(crate) use cli::{Cairn, User, utf8};
 pub(crate) use emulators::{create_s3_bucket, s3_endpoint, s3_env};
 pub(crate) use server::{Server, free_port};
-pub(crate) use store::{check_blob_files, check_committed_blobs};
+pub(crate) use store::{check_blob_files, check_committed_blobs, check_live_blobs_rehashed};
 pub(crate) use tree::{assert_same_tree, random_bytes, write_file, write_random_files};
 
 /// The environment variable naming the `cairn` binary under test.
@@ -95,7 +95,10 @@ impl World {
         Self::with_server(|data_dir| Server::start_with_blob_store(data_dir, url, env))
     }
 
-    fn with_server(start: impl FnOnce(&std::path::Path) -> Result<Server>) -> Result<Self> {
+    /// Like [`Self::new`], with the server started by `start` on the data directory.
+    pub(crate) fn with_server(
+        start: impl FnOnce(&std::path::Path) -> Result<Server>,
+    ) -> Result<Self> {
         let data = temp_dir("data")?;
         let server = start(data.path())?;
         let admin = User::admin(&server)?;

@@ -21,6 +21,8 @@
 //!   expired key fail at once, in words, with exit code 4.
 //! * [`crash`]: killing the client or the server in the middle of an upload loses nothing and
 //!   stores nothing twice; the put resumes.
+//! * [`gc`]: `cairn server gc` racing puts of the content it collects, and `kill -9` of the
+//!   server at random points of a collection (20 rounds); every live blob re-hashed after.
 //! * [`exit_codes`]: the documented exit codes and messages for the common failures, and a clean
 //!   shutdown on SIGTERM.
 //! * [`connections`]: under `ulimit -n 128`, 150 idle and half-sent connections neither starve
@@ -31,6 +33,7 @@ mod connections;
 mod crash;
 mod distributed;
 mod exit_codes;
+mod gc;
 mod harness;
 mod incremental;
 mod keys;

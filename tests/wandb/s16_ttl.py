@@ -7,10 +7,11 @@
   (`ttlIsInherited`).
 * Auto-generated types and versions linked into the model registry refuse a TTL in words.
 * Expired versions are deleted by the sweep (the server's clock is moved forward, then
-  `POST /api/v1/server/sweep` as the admin): the SDK no longer finds them, and the ones with
+  `cairn server sweep` as the admin): the SDK no longer finds them, and the ones with
   no TTL stay.
 """
 
+import json
 from datetime import timedelta
 
 import harness
@@ -128,8 +129,7 @@ def main() -> None:
     harness.step("two hours later the sweep deletes what expired")
     status, body = harness.native(ctx, "POST", "/api/v1/server/clock", "admin", {"seconds": 2 * 3600})
     harness.check(status == 200, f"moving the clock: {status} {body}")
-    status, body = harness.native(ctx, "POST", "/api/v1/server/sweep", "admin", {})
-    harness.check(status == 200, f"sweep: {status} {body}")
+    body = json.loads(harness.cairn(ctx, ["server", "sweep", "--json"], user="admin").stdout)
     harness.check(path("short:v0") in body["deleted"], f"the 1 h version was swept: {body}")
     harness.check(path("cli:v0") in body["deleted"], f"the 90 min version was swept: {body}")
     harness.expect_error(lambda: api.artifact(path("short:v0")), "the swept version",

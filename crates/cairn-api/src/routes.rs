@@ -56,6 +56,13 @@ pub const SERVER_STATS: &str = "/api/v1/server/stats";
 pub const SERVER_SWEEP: &str = "/api/v1/server/sweep";
 /// `POST` [`crate::AdvanceClock`]: move a test server's clock forward.
 pub const SERVER_CLOCK: &str = "/api/v1/server/clock";
+/// `POST` [`crate::CollectGarbage`]: run one garbage collection, answering a
+/// [`crate::GarbageReport`] (server admins).
+pub const SERVER_GC: &str = "/api/v1/server/gc";
+/// `GET` the [`crate::Storage`] of an entity (its members and server admins).
+pub const PATTERN_ENTITY_STORAGE: &str = "/api/v1/entities/{entity}/storage";
+/// `GET` the [`crate::Storage`] of a project (its readers).
+pub const PATTERN_PROJECT_STORAGE: &str = "/api/v1/projects/{entity}/{project}/storage";
 /// [`crate::Viewer`] of the caller's key.
 pub const VIEWER: &str = "/api/v1/viewer";
 /// `POST` [`crate::CreateUser`] (server admins).
@@ -164,6 +171,16 @@ pub fn team_member(team: &str, username: &str) -> String {
 /// `/api/v1/entities/{entity}/projects`.
 pub fn entity_projects(entity: &str) -> String {
     format!("/api/v1/entities/{}/projects", segment(entity))
+}
+
+/// `/api/v1/entities/{entity}/storage`.
+pub fn entity_storage(entity: &str) -> String {
+    format!("/api/v1/entities/{}/storage", segment(entity))
+}
+
+/// `/api/v1/projects/{entity}/{project}/storage`.
+pub fn project_storage(entity: &str, project_name: &str) -> String {
+    format!("{}/storage", project(entity, project_name))
 }
 
 /// `/api/v1/projects/{entity}/{project}`.

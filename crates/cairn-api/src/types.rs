@@ -1102,3 +1102,128 @@ pub struct Deletion {
     /// Links removed from portfolios (the linked versions stay where they were logged).
     pub links_removed: u64,
 }
+
+/// `POST /api/v1/server/gc` (server admins): run one garbage collection now. Blobs that no
+/// live (not DELETED) version references are removed once they have been unreferenced for the
+/// server's grace period (`--gc-grace`); see `docs/api.md`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CollectGarbage {
+    /// Only report what would be freed; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Why a collection frees a blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FreeReason {
+    /// No live version has referenced it since `unreferenced_since`, longer ago than the grace
+    /// period.
+    Unreferenced,
+    /// Its bytes are stored but the metadata does not record them (an upload was interrupted
+    /// between the two).
+    Unrecorded,
+    /// An interrupted collection had already taken it out of the metadata.
+    Interrupted,
+}
+
+/// A blob a collection freed (or would free).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FreedBlob {
+    /// MD5, 32 lowercase hex digits.
+    pub md5: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `packed` (small blobs, in `packed.sqlite`) or `store` (the blob store).
+    pub location: String,
+    /// Why it is freed.
+    pub reason: FreeReason,
+    /// For `unreferenced`: since when no live version references it (the deletion of the last
+    /// one, or the blob's first storing if later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub unreferenced_since: Option<String>,
+    /// The reason in words.
+    pub why: String,
+}
+
+/// Storage that live versions account for: distinct stored blobs they reference (as manifest
+/// files, or received for them while PENDING) and their bytes. A blob shared by several
+/// versions counts once per total; totals of different entities may overlap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Storage {
+    /// Distinct blobs.
+    pub blobs: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Versions that are not DELETED.
+    pub live_versions: u64,
+}
+
+/// A project's [`Storage`], in a [`GarbageReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectStorage {
+    /// The project's name.
+    pub project: String,
+    /// Its storage.
+    pub storage: Storage,
+}
+
+/// An entity's [`Storage`] and its projects', in a [`GarbageReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EntityStorage {
+    /// The entity's name.
+    pub entity: String,
+    /// Its storage (blobs shared by its projects count once).
+    pub storage: Storage,
+    /// Its projects with live versions or storage, by name.
+    pub projects: Vec<ProjectStorage>,
+}
+
+/// The answer to [`CollectGarbage`]: what was freed and why, what was kept, and the storage
+/// per entity and project afterwards (exact: computed from the live versions once the
+/// collection is done).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GarbageReport {
+    /// Nothing was changed; the report says what a collection would free.
+    pub dry_run: bool,
+    /// When the collection started, on the server's clock.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub started_at: String,
+    /// When it finished.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub finished_at: String,
+    /// The grace period, in seconds.
+    pub grace_seconds: u64,
+    /// Blobs unreferenced since this time or earlier were collectable.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub cutoff: String,
+    /// The blobs freed (at most 1,000 listed; the totals count all).
+    pub freed: Vec<FreedBlob>,
+    /// How many blobs were freed.
+    pub freed_blobs: u64,
+    /// Their bytes.
+    pub freed_bytes: u64,
+    /// Unreferenced blobs kept because their grace period has not passed.
+    pub kept_in_grace_blobs: u64,
+    /// Their bytes.
+    pub kept_in_grace_bytes: u64,
+    /// Collectable blobs kept because an upload was storing them at that moment.
+    pub kept_uploading: u64,
+    /// Blobs whose deletion failed; the next collection retries them.
+    pub failed: u64,
+    /// Blobs stored afterwards (in a dry run: now).
+    pub stored_blobs: u64,
+    /// Their bytes.
+    pub stored_bytes: u64,
+    /// Storage per entity and project afterwards, by name.
+    pub entities: Vec<EntityStorage>,
+}

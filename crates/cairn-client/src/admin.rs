@@ -2,9 +2,9 @@
 //! besides logging and using artifacts.
 
 use cairn_api::{
-    ApiKey, ApiKeyList, CreateApiKey, CreateTeam, CreateUser, CreatedApiKey, Project, Role,
-    SetTeamMember, SweepReport, Team, TeamSettings, UpdateTeamSettings, UpsertProject, Visibility,
-    routes,
+    ApiKey, ApiKeyList, CollectGarbage, CreateApiKey, CreateTeam, CreateUser, CreatedApiKey,
+    GarbageReport, Project, Role, SetTeamMember, Storage, SweepReport, Team, TeamSettings,
+    UpdateTeamSettings, UpsertProject, Visibility, routes,
 };
 use reqwest::Method;
 
@@ -120,5 +120,24 @@ impl Client {
         };
         self.send_json(Method::PUT, &routes::project(entity, project), &body)
             .await
+    }
+
+    /// Runs one garbage collection on the server (server admins only), or with `dry_run` only
+    /// reports what it would free. See `docs/api.md` for what is collected.
+    pub async fn collect_garbage(&self, dry_run: bool) -> Result<GarbageReport> {
+        self.send_json(Method::POST, routes::SERVER_GC, &CollectGarbage { dry_run })
+            .await
+    }
+
+    /// The storage live versions of `entity/project` account for.
+    pub async fn project_storage(&self, entity: &str, project: &str) -> Result<Storage> {
+        self.get_json(&routes::project_storage(entity, project))
+            .await
+    }
+
+    /// The storage live versions of all of `entity`'s projects account for (its members and
+    /// server admins).
+    pub async fn entity_storage(&self, entity: &str) -> Result<Storage> {
+        self.get_json(&routes::entity_storage(entity)).await
     }
 }

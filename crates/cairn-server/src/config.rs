@@ -32,6 +32,10 @@ pub const ENV_HEADER_TIMEOUT: &str = "CAIRN_HEADER_TIMEOUT";
 pub const ENV_BODY_TIMEOUT: &str = "CAIRN_BODY_TIMEOUT";
 /// Environment variable holding [`ServerConfig::max_connections`].
 pub const ENV_MAX_CONNECTIONS: &str = "CAIRN_MAX_CONNECTIONS";
+/// Environment variable holding [`ServerConfig::gc_interval`] in whole seconds.
+pub const ENV_GC_INTERVAL: &str = "CAIRN_GC_INTERVAL";
+/// Environment variable holding [`ServerConfig::gc_grace`] in whole seconds.
+pub const ENV_GC_GRACE: &str = "CAIRN_GC_GRACE";
 
 /// How long a connection may take to send a request's headers when none is given.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,6 +43,8 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The connection cap when none is given, before the open-file limit lowers it.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// How long a blob stays after its last reference went when no grace period is given.
+pub const DEFAULT_GC_GRACE: Duration = cairn_service::gc::DEFAULT_GRACE;
 
 /// Everything the server needs to start.
 #[derive(Clone)]
@@ -71,6 +77,12 @@ pub struct ServerConfig {
     /// How often expired versions are soft-deleted while serving ([`DEFAULT_SWEEP_INTERVAL`]
     /// unless set; `cairn server sweep` sweeps at once).
     pub sweep_interval: Duration,
+    /// How often the server collects garbage (blobs no live version references); `None`, the
+    /// default, never on its own (`POST /api/v1/server/gc` still does, on demand).
+    pub gc_interval: Option<Duration>,
+    /// How long a blob must have been unreferenced before a collection removes it.
+    /// [`DEFAULT_GC_GRACE`] unless set.
+    pub gc_grace: Duration,
 }
 
 /// How often a server sweeps expired versions unless told otherwise: 10 minutes.
@@ -94,6 +106,8 @@ impl fmt::Debug for ServerConfig {
             .field("max_connections", &self.max_connections)
             .field("test_clock", &self.test_clock)
             .field("sweep_interval", &self.sweep_interval)
+            .field("gc_interval", &self.gc_interval)
+            .field("gc_grace", &self.gc_grace)
             .finish()
     }
 }
@@ -112,12 +126,15 @@ impl ServerConfig {
             max_connections: None,
             test_clock: false,
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
+            gc_interval: None,
+            gc_grace: DEFAULT_GC_GRACE,
         }
     }
 
     /// The defaults overridden by `CAIRN_DATA_DIR`, `CAIRN_LISTEN`, `CAIRN_BLOB_STORE`,
     /// `CAIRN_ADMIN_API_KEY`, `CAIRN_HEADER_TIMEOUT`, `CAIRN_BODY_TIMEOUT` and
-    /// `CAIRN_MAX_CONNECTIONS` where they are set (and not empty).
+    /// `CAIRN_MAX_CONNECTIONS`, `CAIRN_GC_INTERVAL` and `CAIRN_GC_GRACE` where they are set (and
+    /// not empty).
     pub fn from_env() -> Result<Self> {
         let env = |key: &str| {
             std::env::var(key)
@@ -144,6 +161,15 @@ impl ServerConfig {
         }
         if let Some(count) = env(ENV_MAX_CONNECTIONS) {
             config = config.with_max_connections(parse_count(&count, "connection cap")?);
+        }
+        if let Some(seconds) = env(ENV_GC_INTERVAL) {
+            config = config.with_gc_interval(parse_seconds(
+                &seconds,
+                "garbage collection interval (seconds)",
+            )?);
+        }
+        if let Some(seconds) = env(ENV_GC_GRACE) {
+            config = config.with_gc_grace(parse_grace(&seconds)?);
         }
         Ok(config)
     }
@@ -201,6 +227,22 @@ impl ServerConfig {
         self
     }
 
+    /// Collects garbage every `interval` (see [`ServerConfig::gc_interval`]).
+    /// [`crate::AppState::open`] refuses zero.
+    #[must_use]
+    pub fn with_gc_interval(mut self, interval: Duration) -> Self {
+        self.gc_interval = Some(interval);
+        self
+    }
+
+    /// Keeps unreferenced blobs for `grace` (see [`ServerConfig::gc_grace`]); zero collects them
+    /// at the next collection.
+    #[must_use]
+    pub fn with_gc_grace(mut self, grace: Duration) -> Self {
+        self.gc_grace = grace;
+        self
+    }
+
     /// Lets the admin move the clock forward (see [`ServerConfig::test_clock`]).
     #[must_use]
     pub fn with_test_clock(mut self) -> Self {
@@ -215,6 +257,7 @@ impl ServerConfig {
             blob_store: self.blob_store.clone(),
             admin_api_key: self.admin_api_key.clone(),
             test_clock: self.test_clock,
+            gc_grace: self.gc_grace,
         }
     }
 
@@ -236,6 +279,9 @@ impl ServerConfig {
         }
         if self.sweep_interval.is_zero() {
             return Err(zero("sweep interval"));
+        }
+        if self.gc_interval.is_some_and(|interval| interval.is_zero()) {
+            return Err(zero("garbage collection interval"));
         }
         Ok(ConnectionLimits {
             header_read_timeout: self.header_read_timeout,
@@ -266,6 +312,18 @@ impl Default for ConnectionLimits {
 /// Parses a whole, positive number of seconds.
 fn parse_seconds(text: &str, what: &'static str) -> Result<Duration> {
     parse_positive(text, what).map(Duration::from_secs)
+}
+
+/// Parses a grace period: a whole number of seconds, zero included.
+fn parse_grace(text: &str) -> Result<Duration> {
+    text.trim()
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| Error::Config {
+            what: "garbage collection grace period (seconds)",
+            value: text.to_owned(),
+            reason: "write a whole number of seconds".to_owned(),
+        })
 }
 
 /// Parses a whole, positive count.
@@ -350,6 +408,14 @@ mod tests {
         for bad in ["0", "-1", "1.5", "x", ""] {
             assert!(parse_count(bad, "n").is_err(), "{bad}");
         }
+        assert_eq!(parse_grace(" 0 ").ok(), Some(Duration::ZERO));
+        assert!(parse_grace("-1").is_err());
+        assert!(
+            ServerConfig::new("/tmp/x")
+                .with_gc_interval(Duration::ZERO)
+                .connection_limits()
+                .is_err()
+        );
     }
 
     #[test]

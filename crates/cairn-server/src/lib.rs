@@ -81,10 +81,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 pub use crate::config::{
-    BlobStoreConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_DATA_DIR, DEFAULT_HEADER_READ_TIMEOUT,
-    DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_SWEEP_INTERVAL, ENV_ADMIN_API_KEY,
-    ENV_BLOB_STORE, ENV_BODY_TIMEOUT, ENV_DATA_DIR, ENV_HEADER_TIMEOUT, ENV_LISTEN,
-    ENV_MAX_CONNECTIONS, ENV_SWEEP_INTERVAL, ServerConfig, parse_listen,
+    BlobStoreConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_DATA_DIR, DEFAULT_GC_GRACE,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_SWEEP_INTERVAL,
+    ENV_ADMIN_API_KEY, ENV_BLOB_STORE, ENV_BODY_TIMEOUT, ENV_DATA_DIR, ENV_GC_GRACE,
+    ENV_GC_INTERVAL, ENV_HEADER_TIMEOUT, ENV_LISTEN, ENV_MAX_CONNECTIONS, ENV_SWEEP_INTERVAL,
+    ServerConfig, parse_listen,
 };
 pub use crate::error::{Error, Result};
 pub use crate::state::AppState;
@@ -113,8 +114,15 @@ pub async fn serve(
     }
     let limits = state.connection_limits();
     let sweeper = tokio::spawn(sweep_expired(state.clone()));
+    let collector = state
+        .gc_interval()
+        .map(|interval| state.service().spawn_collector(interval));
     listen::run(listener, app(state.clone()), limits, shutdown).await;
     sweeper.abort();
+    if let Some(collector) = collector {
+        // Stopping mid-collection is safe: the next start finishes what it left.
+        collector.abort();
+    }
     if let Err(error) = state.service().checkpoint().await {
         tracing::warn!(?error, "could not checkpoint the databases on shutdown");
     }

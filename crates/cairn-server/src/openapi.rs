@@ -17,16 +17,17 @@ use std::sync::LazyLock;
 
 use cairn_api::{
     AdvanceClock, ApiKey, ApiKeyList, ApiKeyStatus, ArtifactType, ArtifactTypeList, BlobReceipt,
-    BlobRef, Collection, CollectionKind, CollectionList, CommitVersion, CreateApiKey, CreateLink,
-    CreateRun, CreateTeam, CreateUser, CreateVersion, CreateVersionStatus, CreatedApiKey,
-    CreatedVersion, Deletion, ErrorCode, FinishRun, KeptVersion, Lineage, LineageDirection,
+    BlobRef, CollectGarbage, Collection, CollectionKind, CollectionList, CommitVersion,
+    CreateApiKey, CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion,
+    CreateVersionStatus, CreatedApiKey, CreatedVersion, Deletion, EntityStorage, ErrorCode,
+    FinishRun, FreeReason, FreedBlob, GarbageReport, KeptVersion, Lineage, LineageDirection,
     LineageEdge, LineageGraph, LineageNode, LinkList, ManifestReceipt, PROBLEM_CONTENT_TYPE,
-    PortfolioPath, Problem, Project, ProjectList, ProtectedAliases, ReadSmallBlobs, ResumeMode,
-    Role, Run, RunArtifacts, RunRef, RunState, ServerClock, ServerInfo, ServerStats, SetTeamMember,
-    SweepReport, Team, TeamMember, TeamMembership, TeamSettings, TtlEditors, TtlSetting,
-    UpdateCollection, UpdateProtectedAliases, UpdateTeamSettings, UpdateVersion, UpsertProject,
-    UseArtifact, User, Version, VersionList, VersionSource, VersionState, VersionTtl, Viewer,
-    Visibility,
+    PortfolioPath, Problem, Project, ProjectList, ProjectStorage, ProtectedAliases, ReadSmallBlobs,
+    ResumeMode, Role, Run, RunArtifacts, RunRef, RunState, ServerClock, ServerInfo, ServerStats,
+    SetTeamMember, Storage, SweepReport, Team, TeamMember, TeamMembership, TeamSettings,
+    TtlEditors, TtlSetting, UpdateCollection, UpdateProtectedAliases, UpdateTeamSettings,
+    UpdateVersion, UpsertProject, UseArtifact, User, Version, VersionList, VersionSource,
+    VersionState, VersionTtl, Viewer, Visibility,
 };
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -157,9 +158,7 @@ impl Tag {
             Problem, ArtifactType, ArtifactTypeList, UpdateCollection, LineageDirection,
             LineageNode, LineageEdge, LineageGraph, ReadSmallBlobs, CollectionKind, VersionSource,
             CreateLink, LinkList, ProtectedAliases, UpdateProtectedAliases, PortfolioPath,
-            AdvanceClock, ServerClock, TtlSetting, VersionTtl, TtlEditors, TeamSettings,
-            UpdateTeamSettings, SweepReport, KeptVersion, Deletion, CreateApiKey, ApiKey,
-            ApiKeyList, ApiKeyStatus,
+            AdvanceClock, ApiKey, ApiKeyList, ApiKeyStatus, CollectGarbage, CreateApiKey, Deletion, EntityStorage, FreeReason, FreedBlob, GarbageReport, KeptVersion, ProjectStorage, ServerClock, Storage, SweepReport, TeamSettings, TtlEditors, TtlSetting, UpdateTeamSettings, VersionTtl,
         ),
         responses(
             BadRequest, Unauthenticated, PermissionDenied, NotFound, Conflict, PayloadTooLarge,

@@ -96,6 +96,12 @@ pub(crate) fn table() -> Vec<Route> {
             operations::advance_clock,
         ),
         route(
+            Method::POST,
+            routes::SERVER_GC,
+            post(server::collect_garbage),
+            operations::collect_garbage,
+        ),
+        route(
             Method::GET,
             routes::VIEWER,
             get(accounts::viewer),
@@ -154,6 +160,18 @@ pub(crate) fn table() -> Vec<Route> {
             routes::PATTERN_ENTITY_PROJECTS,
             get(projects::list),
             operations::list_projects,
+        ),
+        route(
+            Method::GET,
+            routes::PATTERN_ENTITY_STORAGE,
+            get(projects::entity_storage),
+            operations::entity_storage,
+        ),
+        route(
+            Method::GET,
+            routes::PATTERN_PROJECT_STORAGE,
+            get(projects::storage),
+            operations::project_storage,
         ),
         route(
             Method::GET,

@@ -19,6 +19,7 @@ struct Inner {
     service: Service,
     limits: ConnectionLimits,
     sweep_interval: std::time::Duration,
+    gc_interval: Option<std::time::Duration>,
 }
 
 impl AppState {
@@ -34,6 +35,7 @@ impl AppState {
                     service,
                     limits,
                     sweep_interval: config.sweep_interval,
+                    gc_interval: config.gc_interval,
                 }),
             },
             bootstrap,
@@ -43,6 +45,11 @@ impl AppState {
     /// The domain.
     pub fn service(&self) -> &Service {
         &self.inner.service
+    }
+
+    /// How often [`crate::serve`] collects garbage, if at all.
+    pub(crate) fn gc_interval(&self) -> Option<std::time::Duration> {
+        self.inner.gc_interval
     }
 
     pub(crate) fn connection_limits(&self) -> ConnectionLimits {

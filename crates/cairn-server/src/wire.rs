@@ -412,3 +412,70 @@ pub(crate) fn deletion(value: model::Deletion) -> api::Deletion {
         links_removed: value.links_removed,
     }
 }
+
+/// The wire form of a garbage collection's report.
+pub(crate) fn garbage_report(report: cairn_service::gc::GcReport) -> cairn_api::GarbageReport {
+    use cairn_service::gc::FreeReason;
+    cairn_api::GarbageReport {
+        dry_run: report.dry_run,
+        started_at: report.started_at,
+        finished_at: report.finished_at,
+        grace_seconds: report.grace.as_secs(),
+        cutoff: report.cutoff,
+        freed: report
+            .freed
+            .into_iter()
+            .map(|blob| {
+                let why = blob.reason.to_string();
+                let (reason, unreferenced_since) = match blob.reason {
+                    FreeReason::Unreferenced { since } => {
+                        (cairn_api::FreeReason::Unreferenced, Some(since))
+                    }
+                    FreeReason::Unrecorded => (cairn_api::FreeReason::Unrecorded, None),
+                    FreeReason::Interrupted => (cairn_api::FreeReason::Interrupted, None),
+                };
+                cairn_api::FreedBlob {
+                    md5: blob.md5_hex,
+                    size: blob.size,
+                    location: blob.location,
+                    reason,
+                    unreferenced_since,
+                    why,
+                }
+            })
+            .collect(),
+        freed_blobs: report.freed_blobs,
+        freed_bytes: report.freed_bytes,
+        kept_in_grace_blobs: report.kept_in_grace_blobs,
+        kept_in_grace_bytes: report.kept_in_grace_bytes,
+        kept_uploading: report.kept_uploading,
+        failed: report.failed,
+        stored_blobs: report.stored_blobs,
+        stored_bytes: report.stored_bytes,
+        entities: report
+            .entities
+            .into_iter()
+            .map(|entity| cairn_api::EntityStorage {
+                entity: entity.entity,
+                storage: storage(entity.storage),
+                projects: entity
+                    .projects
+                    .into_iter()
+                    .map(|project| cairn_api::ProjectStorage {
+                        project: project.project,
+                        storage: storage(project.storage),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The wire form of storage totals.
+pub(crate) fn storage(storage: cairn_service::gc::Storage) -> cairn_api::Storage {
+    cairn_api::Storage {
+        blobs: storage.blobs,
+        bytes: storage.bytes,
+        live_versions: storage.live_versions,
+    }
+}

@@ -296,10 +296,120 @@ impl Blobs {
         }
     }
 
+    /// Deletes blobs (MD5 hex, size) from `packed.sqlite` in one transaction; missing ones
+    /// are fine, so this may be repeated.
+    pub(crate) async fn delete_packed(&self, blobs: Vec<(String, u64)>) -> Result<(), Error> {
+        if blobs.is_empty() {
+            return Ok(());
+        }
+        self.packed
+            .write(move |transaction| {
+                let mut statement = transaction
+                    .prepare_cached("DELETE FROM packed_blobs WHERE md5_hex = ?1 AND size = ?2")?;
+                for (md5_hex, size) in &blobs {
+                    statement
+                        .execute(params![md5_hex, i64::try_from(*size).unwrap_or(i64::MAX)])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// At most `limit` packed blobs (MD5 hex, size) after `after`, in key order.
+    pub(crate) async fn packed_after(
+        &self,
+        after: Option<(String, u64)>,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, Error> {
+        let (md5_hex, size) = after.map_or((String::new(), -1), |(md5_hex, size)| {
+            (md5_hex, i64::try_from(size).unwrap_or(i64::MAX))
+        });
+        self.packed
+            .read(move |connection| {
+                let mut statement = connection.prepare_cached(
+                    "SELECT md5_hex, size FROM packed_blobs WHERE (md5_hex, size) > (?1, ?2) \
+                     ORDER BY md5_hex, size LIMIT ?3",
+                )?;
+                let rows = statement.query_map(
+                    params![md5_hex, size, i64::try_from(limit).unwrap_or(i64::MAX)],
+                    |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            u64::try_from(row.get::<_, i64>(1)?).unwrap_or_default(),
+                        ))
+                    },
+                )?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    /// Deletes a stored (not packed) blob; a missing one is fine, so this may be repeated.
+    pub(crate) async fn delete_stored(&self, md5_hex: &str, size: u64) -> Result<(), Error> {
+        let key = self.key(md5_hex, size)?;
+        self.store.delete(&key).await?;
+        Ok(())
+    }
+
+    /// Every blob in the store, as (MD5 hex, size, last written), in no particular order.
+    /// Keys that are not blobs of this server (another name, another prefix) are left out.
+    pub(crate) fn list_stored(
+        &self,
+    ) -> futures_util::stream::BoxStream<'static, Result<(String, u64, std::time::SystemTime), Error>>
+    {
+        let prefix = match &self.prefix {
+            Some(prefix) => match BlobKey::new(prefix.clone()) {
+                Ok(key) => Some(key),
+                Err(error) => {
+                    let error = Error::internal(error_chain(&error));
+                    return futures_util::stream::once(async move { Err(error) }).boxed();
+                }
+            },
+            None => None,
+        };
+        let strip = self.prefix.as_ref().map(|prefix| format!("{prefix}/"));
+        self.store
+            .list(prefix.as_ref())
+            .filter_map(move |item| {
+                let parsed = match item {
+                    Ok(meta) => {
+                        let relative = match &strip {
+                            Some(strip) => meta.key.strip_prefix(strip.as_str()),
+                            None => Some(meta.key.as_str()),
+                        };
+                        relative
+                            .and_then(parse_relative_key)
+                            .map(|(md5_hex, size)| Ok((md5_hex, size, meta.last_modified)))
+                    }
+                    Err(error) => Some(Err(Error::from(error))),
+                };
+                futures_util::future::ready(parsed)
+            })
+            .boxed()
+    }
+
     /// Folds the packed database's log into its file (on shutdown).
     pub(crate) async fn checkpoint(&self) -> Result<(), Error> {
         self.packed.checkpoint().await
     }
+}
+
+/// The (MD5 hex, size) of a store key relative to the prefix, `aa/<md5hex>-<size>` with `aa`
+/// the MD5's first two digits; `None` for anything else.
+fn parse_relative_key(relative: &str) -> Option<(String, u64)> {
+    let (directory, name) = relative.split_once('/')?;
+    let (md5_hex, size) = name.split_once('-')?;
+    let valid = md5_hex.len() == 32
+        && md5_hex
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+        && md5_hex.get(..2) == Some(directory)
+        && !size.is_empty()
+        && size.bytes().all(|byte| byte.is_ascii_digit());
+    if !valid {
+        return None;
+    }
+    Some((md5_hex.to_owned(), size.parse().ok()?))
 }
 
 /// A blob being received ([`Blobs::incoming`]).
@@ -390,6 +500,32 @@ impl Drop for TempFile {
         self.file = None;
         if !self.path.as_os_str().is_empty() {
             let _ = fs_err::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_blob_keys_parse() {
+        let md5 = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            parse_relative_key(&format!("01/{md5}-70000")),
+            Some((md5.to_owned(), 70_000))
+        );
+        for other in [
+            format!("02/{md5}-70000"),
+            format!("01/{md5}-"),
+            format!("01/{md5}-7x"),
+            format!("01/{md5}"),
+            format!("{md5}-70000"),
+            "01/0123-5".to_owned(),
+            format!("01/{}-5", md5.to_uppercase()),
+            format!("01/x/{md5}-5"),
+        ] {
+            assert_eq!(parse_relative_key(&other), None, "{other}");
         }
     }
 }

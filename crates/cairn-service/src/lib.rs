@@ -14,6 +14,8 @@
 //!   `packed.sqlite`, larger ones in a [`cairn_storage::BlobStore`]. An upload is skipped only
 //!   for bytes the caller could already read (`db/presence.rs`).
 //! * **Access**: see [`access`]: what a caller may not read answers `NotFound`.
+//! * **Garbage collection** ([`gc`]) removes blobs no live version references, after a grace
+//!   period, racing uploads and surviving crashes without losing a referenced blob.
 //!
 //! # What it is not
 //!
@@ -30,6 +32,7 @@ mod clock;
 mod db;
 mod delete;
 mod error;
+pub mod gc;
 
 mod keys;
 pub mod lineage;

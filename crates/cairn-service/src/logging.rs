@@ -449,8 +449,12 @@ impl Service {
         if actual != md5 {
             return Err(reject(digest_mismatch(&md5, &actual)));
         }
+        // Pinned from before the bytes are written until they are recorded, so that a
+        // garbage collection neither deletes them in between nor is deleting them now.
+        let pin = self.gc().guard.pin(vec![(md5.clone(), size)]).await?;
         self.blobs().store(&md5, size, incoming).await?;
         self.record(id.to_owned(), vec![(md5, size)]).await?;
+        drop(pin);
         let counters = self.counters();
         Counters::add(&counters.blobs_received, 1);
         Counters::add(&counters.blob_bytes_received, size);
@@ -522,8 +526,11 @@ impl Service {
             .iter()
             .map(|(md5, size, _)| (md5.clone(), *size))
             .collect();
+        // Pinned as in `receive_blob`.
+        let pin = self.gc().guard.pin(recorded.clone()).await?;
         self.blobs().store_packed(accepted).await?;
         self.record(id.to_owned(), recorded).await?;
+        drop(pin);
         let counters = self.counters();
         Counters::add(&counters.blobs_received, count);
         Counters::add(&counters.blob_bytes_received, bytes);

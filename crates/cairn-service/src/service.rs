@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::db::schema::{METADATA, PACKED};
 use crate::db::{accounts, keys};
 use crate::error::{Error, OpenError};
+use crate::gc::GcState;
 use crate::model::Stats;
 pub use crate::store::BlobStoreConfig;
 
@@ -37,6 +38,9 @@ pub struct Config {
     pub admin_api_key: Option<String>,
     /// Whether the clock may be moved forward ([`crate::Clock::advance`]): for tests only.
     pub test_clock: bool,
+    /// How long a blob must have been unreferenced before garbage collection removes it
+    /// (see [`crate::gc`]); [`crate::gc::DEFAULT_GRACE`] is a safe choice.
+    pub gc_grace: std::time::Duration,
 }
 
 impl fmt::Debug for Config {
@@ -49,6 +53,7 @@ impl fmt::Debug for Config {
                 &self.admin_api_key.as_ref().map(|_| "<redacted>"),
             )
             .field("test_clock", &self.test_clock)
+            .field("gc_grace", &self.gc_grace)
             .finish()
     }
 }
@@ -68,6 +73,7 @@ struct Inner {
     data_dir: PathBuf,
     signing_key: Vec<u8>,
     clock: Clock,
+    gc: GcState,
 }
 
 impl fmt::Debug for Service {
@@ -163,9 +169,41 @@ impl Service {
                 } else {
                     Clock::system()
                 },
+                gc: GcState::new(config.gc_grace),
             }),
         };
+        service.resume_collection().await?;
         Ok((service, bootstrap))
+    }
+
+    /// Dooms the blobs an interrupted garbage collection took out of the metadata, so that no
+    /// upload stores them again before their deletion finishes, and finishes it in the
+    /// background.
+    async fn resume_collection(&self) -> Result<(), OpenError> {
+        let doomed = self
+            .db()
+            .read(crate::db::gc::doomed)
+            .await
+            .map_err(|error| {
+                OpenError::Task(format!("reading interrupted collections: {error:?}"))
+            })?;
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        self.gc()
+            .guard
+            .doom_interrupted(doomed.into_iter().map(|(md5_hex, size, _)| (md5_hex, size)));
+        let service = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = service.finish_interrupted().await {
+                tracing::warn!(error = %crate::error_chain(&error), "could not finish an interrupted garbage collection; the next one will");
+            }
+        });
+        Ok(())
+    }
+
+    pub(crate) fn gc(&self) -> &GcState {
+        &self.inner.gc
     }
 
     pub(crate) fn db(&self) -> &Arc<Db> {

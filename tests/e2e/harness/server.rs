@@ -93,6 +93,22 @@ impl Server {
         Ok(())
     }
 
+    /// Like [`Self::start`], with `args` added to `cairn server`'s and `env` to its
+    /// environment (both kept for restarts).
+    pub(crate) fn start_with_args(
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
+        Self::start_with(
+            data_dir,
+            args.iter().map(|arg| (*arg).to_owned()).collect(),
+            env.iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect(),
+        )
+    }
+
     /// Like [`Self::start`], under an open-file limit of `open_files` (set by `sh`'s `ulimit
     /// -n` before it execs `cairn`, so the server's process holds it) and with `args` added to
     /// `cairn server`'s.

@@ -66,6 +66,85 @@ pub(crate) fn check_committed_blobs(data_dir: &Path) -> Result<StoreReport> {
     })
 }
 
+/// Fails unless every blob a live (not DELETED) version needs is held and whole: each file
+/// entry of a COMMITTED version and each blob received for a PENDING one is read back, packed
+/// or from the blob store, and hashed again. Returns how many distinct blobs were re-hashed.
+pub(crate) fn check_live_blobs_rehashed(data_dir: &Path) -> Result<u64> {
+    let metadata = open(&data_dir.join("cairn.sqlite"))?;
+    let mut statement = metadata.prepare(
+        "SELECT e.md5_hex, e.size FROM entries e JOIN versions v ON v.id = e.version_id \
+         WHERE v.state = 'COMMITTED' AND e.md5_hex IS NOT NULL AND e.ref IS NULL \
+         UNION SELECT r.md5_hex, r.size FROM version_blobs r JOIN versions v ON v.id = r.version_id \
+         WHERE v.state = 'PENDING'",
+    )?;
+    let blobs = statement
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?
+        .collect::<rusqlite::Result<BTreeSet<_>>>()
+        .context("cannot read the blobs of live versions from `cairn.sqlite`")?;
+    let packed_path = data_dir.join("packed.sqlite");
+    let packed = if packed_path.is_file() {
+        Some(open(&packed_path)?)
+    } else {
+        None
+    };
+    let mut bad = Vec::new();
+    for (md5_hex, size) in &blobs {
+        let content = match read_packed(packed.as_ref(), md5_hex, *size)? {
+            Some(content) => Some(content),
+            None => {
+                let path = data_dir
+                    .join("blobs")
+                    .join(md5_hex.get(..2).unwrap_or_default())
+                    .join(format!("{md5_hex}-{size}"));
+                match fs_err::read(&path) {
+                    Ok(content) => Some(content),
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        };
+        match content {
+            None => bad.push(format!("{md5_hex} ({size} bytes): missing")),
+            Some(content) => {
+                let actual = cairn_hash::md5(&content).to_hex();
+                if actual != *md5_hex || i64::try_from(content.len()).ok() != Some(*size) {
+                    bad.push(format!(
+                        "{md5_hex} ({size} bytes): holds {} bytes hashing to {actual}",
+                        content.len()
+                    ));
+                }
+            }
+        }
+    }
+    ensure!(
+        bad.is_empty(),
+        "live versions in `{}` need {} blob(s) the server does not hold whole: {bad:?}",
+        data_dir.display(),
+        bad.len()
+    );
+    Ok(blobs.len() as u64)
+}
+
+fn read_packed(packed: Option<&Connection>, md5_hex: &str, size: i64) -> Result<Option<Vec<u8>>> {
+    let Some(packed) = packed else {
+        return Ok(None);
+    };
+    packed
+        .query_row(
+            "SELECT data FROM packed_blobs WHERE md5_hex = ?1 AND size = ?2",
+            rusqlite::params![md5_hex, size],
+            |row| row.get(0),
+        )
+        .map(Some)
+        .or_else(|error| match error {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            other => Err(other),
+        })
+        .context("cannot read a blob from `packed.sqlite`")
+}
+
 fn open(path: &Path) -> Result<Connection> {
     Connection::open_with_flags(
         path,

@@ -40,6 +40,32 @@ pub(crate) async fn get(
     Ok(ok(&wire::project(project)))
 }
 
+/// `GET /api/v1/projects/{entity}/{project}/storage`.
+pub(crate) async fn storage(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams((entity, project)): PathParams<(String, String)>,
+) -> Result<Response, ApiError> {
+    let storage = state
+        .service()
+        .project_storage(auth.caller(), &entity, &project)
+        .await?;
+    Ok(ok(&wire::storage(storage)))
+}
+
+/// `GET /api/v1/entities/{entity}/storage` (the user, the team's members, server admins).
+pub(crate) async fn entity_storage(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams(entity): PathParams<String>,
+) -> Result<Response, ApiError> {
+    let storage = state
+        .service()
+        .entity_storage(auth.caller(), &entity)
+        .await?;
+    Ok(ok(&wire::storage(storage)))
+}
+
 /// `PUT /api/v1/projects/{entity}/{project}`: create or change settings (owner user, team
 /// admins, server admins).
 pub(crate) async fn put(

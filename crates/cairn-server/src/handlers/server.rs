@@ -59,6 +59,24 @@ pub(crate) async fn advance_clock(
     }))
 }
 
+/// `POST /api/v1/server/gc` (server admins): one garbage collection, or a dry run of one.
+pub(crate) async fn collect_garbage(
+    State(state): State<AppState>,
+    auth: Auth,
+    crate::extract::JsonBody(request): crate::extract::JsonBody<cairn_api::CollectGarbage>,
+) -> Result<Response, ApiError> {
+    let report = state
+        .service()
+        .collect_garbage(
+            auth.caller(),
+            cairn_service::gc::GcOptions {
+                dry_run: request.dry_run,
+            },
+        )
+        .await?;
+    Ok(ok(&crate::wire::garbage_report(report)))
+}
+
 /// `GET /api/v1/openapi.json`.
 pub(crate) async fn openapi() -> Result<Response, ApiError> {
     let document = crate::openapi::json().map_err(|error| {

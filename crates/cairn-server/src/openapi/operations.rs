@@ -8,13 +8,13 @@
 //! [`crate::openapi::document`].
 
 use cairn_api::{
-    AdvanceClock, ApiKey, ApiKeyList, ArtifactTypeList, BlobReceipt, CommitVersion, CreateApiKey,
-    CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion, CreatedApiKey, CreatedVersion,
-    Deletion, FinishRun, Lineage, LineageDirection, LineageGraph, LinkList, ManifestReceipt,
-    Project, ProjectList, ProtectedAliases, Run, RunArtifacts, ServerClock, ServerInfo,
-    ServerStats, SetTeamMember, SweepReport, Team, TeamSettings, UpdateCollection,
-    UpdateProtectedAliases, UpdateTeamSettings, UpdateVersion, UpsertProject, UseArtifact, Version,
-    VersionList, Viewer, routes,
+    AdvanceClock, ApiKey, ApiKeyList, ArtifactTypeList, BlobReceipt, CollectGarbage, CommitVersion,
+    CreateApiKey, CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion, CreatedApiKey,
+    CreatedVersion, Deletion, FinishRun, GarbageReport, Lineage, LineageDirection, LineageGraph,
+    LinkList, ManifestReceipt, Project, ProjectList, ProtectedAliases, Run, RunArtifacts,
+    ServerClock, ServerInfo, ServerStats, SetTeamMember, Storage, SweepReport, Team, TeamSettings,
+    UpdateCollection, UpdateProtectedAliases, UpdateTeamSettings, UpdateVersion, UpsertProject,
+    UseArtifact, Version, VersionList, Viewer, routes,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -418,6 +418,66 @@ pub(crate) fn update_team_settings() -> Doc {
 )]
 pub(crate) fn advance_clock() -> Doc {
     Doc::of::<__path_advance_clock>(Tag::Server)
+}
+
+/// Collect garbage
+///
+/// Server admins only. Removes the blobs no live (not DELETED) version references once they
+/// have been unreferenced for the server's grace period (`--gc-grace`), and bytes the metadata
+/// does not record; with `dry_run`, changes nothing and reports what it would free. Answers
+/// what was freed and why, what was kept, and the storage per entity and project afterwards.
+/// One collection runs at a time; a second request waits for the first.
+#[utoipa::path(
+    post, path = routes::SERVER_GC, operation_id = "collectGarbage",
+    request_body = CollectGarbage,
+    responses(
+        (status = 200, description = "What the collection did", body = GarbageReport),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 413, response = PayloadTooLarge),
+    ),
+)]
+pub(crate) fn collect_garbage() -> Doc {
+    Doc::of::<__path_collect_garbage>(Tag::Server)
+}
+
+/// An entity's storage
+///
+/// The distinct stored blobs the live versions of the entity's projects reference, their
+/// bytes, and the live versions. For the user themselves, the team's members and server admins.
+#[utoipa::path(
+    get, path = routes::PATTERN_ENTITY_STORAGE, operation_id = "entityStorage",
+    params(EntityPath),
+    responses(
+        (status = 200, description = "The storage", body = Storage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) fn entity_storage() -> Doc {
+    Doc::of::<__path_entity_storage>(Tag::Projects)
+}
+
+/// A project's storage
+///
+/// The distinct stored blobs the project's live versions reference, their bytes, and the live
+/// versions. `404` when the project does not exist or the caller may not read it.
+#[utoipa::path(
+    get, path = routes::PATTERN_PROJECT_STORAGE, operation_id = "projectStorage",
+    params(ProjectPath),
+    security((), ("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "The storage", body = Storage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) fn project_storage() -> Doc {
+    Doc::of::<__path_project_storage>(Tag::Projects)
 }
 
 /// Who am I

@@ -16,6 +16,7 @@ mod connections;
 mod distributed;
 mod emulators;
 mod fuzzed;
+mod gc;
 mod harness;
 mod hostile;
 mod keys;

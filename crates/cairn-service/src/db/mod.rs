@@ -9,6 +9,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod enums;
+pub(crate) mod gc;
 pub(crate) mod keys;
 pub(crate) mod lineage;
 pub(crate) mod links;

@@ -275,6 +275,21 @@ ALTER TABLE api_keys ADD COLUMN expires_at TEXT;
 ALTER TABLE api_keys ADD COLUMN revoked_at TEXT;
 ALTER TABLE api_keys ADD COLUMN last_used_at TEXT;
 ",
+    r"
+-- Garbage collection. A collection first moves each blob it frees from `blobs` to
+-- `gc_doomed` (one transaction: from then on nothing counts the blob as stored), then deletes
+-- the bytes, then the `gc_doomed` row. A crash in between leaves the row, and the next start
+-- finishes the deletion before any upload of that content may store it again.
+CREATE TABLE gc_doomed (
+    md5_hex     TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    location    TEXT NOT NULL CHECK (location IN ('packed', 'store')),
+    doomed_at   TEXT NOT NULL,
+    PRIMARY KEY (md5_hex, size)
+) WITHOUT ROWID;
+-- Which versions received a blob, by content: a collection asks this of every stored blob.
+CREATE INDEX version_blobs_by_content ON version_blobs(md5_hex, size);
+",
 ];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.

@@ -1,6 +1,13 @@
 //! `cairn server`: the reference server on its embedded defaults (SQLite and a blob directory
 //! under `./cairn-data`, listening on `127.0.0.1:8080`), or on an object store when asked, with
-//! its connection limits (header and body timeouts, a connection cap) adjustable.
+//! its connection limits (header and body timeouts, a connection cap) and garbage collection
+//! adjustable; and the operator's subcommands against a running server (`cairn server gc`, `cairn server sweep`).
+//!
+//! Plain `cairn server [FLAGS]` serves. A subcommand is one variant of [`ServerCommand`] and
+//! one module beside this one, so a sibling of `gc` is a variant and a file.
+
+mod gc;
+mod sweep;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,13 +15,45 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use cairn_server::{AppState, BlobStoreConfig, ServerConfig};
-use clap::Args;
+use clap::{Args, Subcommand};
 
 use crate::commands::runtime;
 
-/// Arguments of `cairn server`.
+/// `cairn server [FLAGS]` serves; `cairn server SUBCOMMAND` runs an operator's command.
 #[derive(Debug, Args)]
 pub(crate) struct ServerArgs {
+    #[command(subcommand)]
+    command: Option<ServerCommand>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// The operator's subcommands of `cairn server`, run against a running server with the saved
+/// login (or `CAIRN_BASE_URL` and `CAIRN_API_KEY`) of a server admin.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServerCommand {
+    /// Run one garbage collection now: remove blobs no live version references (after the
+    /// server's grace period) and report what was freed, why, and the storage per entity and
+    /// project. With `--dry-run`, only report.
+    Gc(gc::GcArgs),
+    /// Soft-delete every version whose TTL has run out, now (the server also does it every
+    /// `--sweep-interval`), and report what was deleted and which expired versions were kept
+    /// (protected aliases, model registry links).
+    Sweep(sweep::SweepArgs),
+}
+
+/// Runs `cairn server`: serves, or runs the subcommand.
+pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
+    match args.command {
+        None => serve(args.serve),
+        Some(ServerCommand::Gc(gc)) => gc::run(&gc),
+        Some(ServerCommand::Sweep(sweep)) => sweep::run(&sweep),
+    }
+}
+
+/// The flags of `cairn server` when it serves.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
     /// Where metadata (SQLite) and, with the local blob store, blobs are kept.
     #[arg(long, env = cairn_server::ENV_DATA_DIR, default_value = cairn_server::DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
@@ -70,6 +109,25 @@ pub(crate) struct ServerArgs {
     /// make TTLs and keys expire without waiting. Never in production.
     #[arg(long, hide = true)]
     test_clock: bool,
+    /// Collect garbage every SECS seconds: remove blobs that no live version references once
+    /// they have been unreferenced for the grace period. Off unless set (`cairn server gc`
+    /// collects on demand).
+    #[arg(
+        long,
+        env = cairn_server::ENV_GC_INTERVAL,
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    gc_interval: Option<u64>,
+    /// How long a blob must have been unreferenced (its last version deleted) before a
+    /// collection removes it.
+    #[arg(
+        long,
+        env = cairn_server::ENV_GC_GRACE,
+        value_name = "SECS",
+        default_value_t = cairn_server::DEFAULT_GC_GRACE.as_secs()
+    )]
+    gc_grace: u64,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -77,13 +135,17 @@ pub(crate) struct ServerArgs {
     clippy::print_stdout,
     reason = "the server announces its address and first key"
 )]
-pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let mut config = ServerConfig::new(args.data_dir.clone())
         .with_listen(args.listen)
         .with_header_read_timeout(Duration::from_secs(args.header_timeout))
         .with_body_timeout(Duration::from_secs(args.body_timeout))
-        .with_sweep_interval(Duration::from_secs(args.sweep_interval));
+        .with_sweep_interval(Duration::from_secs(args.sweep_interval))
+        .with_gc_grace(Duration::from_secs(args.gc_grace));
+    if let Some(seconds) = args.gc_interval {
+        config = config.with_gc_interval(Duration::from_secs(seconds));
+    }
     if args.test_clock {
         config = config.with_test_clock();
     }
