@@ -38,4 +38,5 @@ mod harness;
 mod incremental;
 mod keys;
 mod links;
+mod retention;
 mod roundtrip;
