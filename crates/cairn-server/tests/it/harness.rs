@@ -222,6 +222,34 @@ impl Server {
         .expect(StatusCode::OK);
     }
 
+    /// Users `alice` and `bob`, and team `lab` with alice as its admin and bob as a member;
+    /// answers their keys.
+    pub(crate) async fn lab_team(&self) -> (String, String) {
+        let alice = self.user("alice").await;
+        let bob = self.user("bob").await;
+        self.call_json(
+            Method::POST,
+            cairn_api::routes::TEAMS,
+            Some(&alice),
+            &cairn_api::CreateTeam {
+                name: "lab".to_owned(),
+            },
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        self.call_json(
+            Method::PUT,
+            &cairn_api::routes::team_member("lab", "bob"),
+            Some(&alice),
+            &cairn_api::SetTeamMember {
+                role: cairn_api::Role::Member,
+            },
+        )
+        .await
+        .expect(StatusCode::OK);
+        (alice, bob)
+    }
+
     /// Sets a project's visibility (as the admin).
     pub(crate) async fn set_visibility(
         &self,

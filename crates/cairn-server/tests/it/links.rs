@@ -3,9 +3,9 @@
 
 use axum::http::{Method, StatusCode};
 use cairn_api::{
-    CollectionKind, CollectionList, CreateLink, CreateTeam, ErrorCode, LinkList, PortfolioPath,
-    ProtectedAliases, Role, SetTeamMember, UpdateProtectedAliases, UpdateVersion, Version,
-    VersionList, Visibility, routes,
+    CollectionKind, CollectionList, CreateLink, ErrorCode, LinkList, PortfolioPath,
+    ProtectedAliases, UpdateProtectedAliases, UpdateVersion, Version, VersionList, Visibility,
+    routes,
 };
 
 use crate::harness::{Files, Server, create_request, log};
@@ -348,31 +348,10 @@ async fn links_refuse_wrong_types_and_targets_in_words() {
         .expect_problem(StatusCode::BAD_REQUEST, ErrorCode::InvalidName);
 }
 
-/// Creates team `lab` with alice as admin and bob as member; answers their keys.
+/// Team `lab` (alice admin, bob member) and an outsider, carol; answers their keys.
 async fn team(server: &Server) -> (String, String, String) {
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
+    let (alice, bob) = server.lab_team().await;
     let carol = server.user("carol").await;
-    server
-        .call_json(
-            Method::POST,
-            routes::TEAMS,
-            Some(&alice),
-            &CreateTeam {
-                name: "lab".to_owned(),
-            },
-        )
-        .await
-        .expect(StatusCode::CREATED);
-    server
-        .call_json(
-            Method::PUT,
-            &routes::team_member("lab", "bob"),
-            Some(&alice),
-            &SetTeamMember { role: Role::Member },
-        )
-        .await
-        .expect(StatusCode::OK);
     (alice, bob, carol)
 }
 

@@ -4,39 +4,11 @@
 
 use axum::http::{Method, StatusCode};
 use cairn_api::{
-    AdvanceClock, CreateLink, CreateTeam, ErrorCode, Role, SetTeamMember, SweepReport,
-    TeamSettings, TtlEditors, TtlSetting, UpdateProtectedAliases, UpdateTeamSettings,
-    UpdateVersion, Version, routes,
+    AdvanceClock, CreateLink, ErrorCode, SweepReport, TeamSettings, TtlEditors, TtlSetting,
+    UpdateProtectedAliases, UpdateTeamSettings, UpdateVersion, Version, routes,
 };
 
 use crate::harness::{Files, Server, create_request, log};
-
-/// Alice admin and bob member of team `lab`; answers (alice, bob).
-async fn lab(server: &Server) -> (String, String) {
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    server
-        .call_json(
-            Method::POST,
-            routes::TEAMS,
-            Some(&alice),
-            &CreateTeam {
-                name: "lab".to_owned(),
-            },
-        )
-        .await
-        .expect(StatusCode::CREATED);
-    server
-        .call_json(
-            Method::PUT,
-            &routes::team_member("lab", "bob"),
-            Some(&alice),
-            &SetTeamMember { role: Role::Member },
-        )
-        .await
-        .expect(StatusCode::OK);
-    (alice, bob)
-}
 
 fn request(
     name: &str,
@@ -79,7 +51,7 @@ async fn settings(server: &Server, key: &str, edit: UpdateTeamSettings) -> TeamS
 #[tokio::test]
 async fn ttls_need_the_teams_permission_and_inherit_its_default() {
     let server = Server::start().await;
-    let (alice, bob) = lab(&server).await;
+    let (alice, bob) = server.lab_team().await;
 
     // By default only team admins set TTLs; the refusal names the setting to change.
     let (refused, _) = request("data", "dataset", b"one", Some(TtlSetting::Seconds(3600)));
@@ -227,7 +199,7 @@ async fn ttls_need_the_teams_permission_and_inherit_its_default() {
 #[tokio::test]
 async fn the_sweep_deletes_what_expired_and_keeps_what_is_protected() {
     let server = Server::start_with(cairn_server::ServerConfig::with_test_clock).await;
-    let (alice, bob) = lab(&server).await;
+    let (alice, bob) = server.lab_team().await;
     settings(
         &server,
         &alice,
@@ -435,7 +407,7 @@ async fn create_run(server: &Server, key: &str, id: &str) {
 #[tokio::test]
 async fn deleting_collections_runs_and_projects_deletes_the_versions_beneath() {
     let server = Server::start().await;
-    let (alice, bob) = lab(&server).await;
+    let (alice, bob) = server.lab_team().await;
 
     // A collection: protected aliases block it; afterwards its name is free, for another type.
     let first = log_with(&server, &bob, "data", "dataset", b"1", None).await;
