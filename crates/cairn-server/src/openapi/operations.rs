@@ -387,7 +387,7 @@ pub(crate) fn team_settings() -> Doc {
 #[utoipa::path(
     patch, path = routes::PATTERN_TEAM_SETTINGS, operation_id = "updateTeamSettings",
     params(TeamPath),
-    request_body = UpdateTeamSettings,
+    request_body = Option<UpdateTeamSettings>,
     responses(
         (status = 200, description = "The settings", body = TeamSettings),
         (status = 400, response = BadRequest),
@@ -429,7 +429,7 @@ pub(crate) fn advance_clock() -> Doc {
 /// One collection runs at a time; a second request waits for the first.
 #[utoipa::path(
     post, path = routes::SERVER_GC, operation_id = "collectGarbage",
-    request_body = CollectGarbage,
+    request_body = Option<CollectGarbage>,
     responses(
         (status = 200, description = "What the collection did", body = GarbageReport),
         (status = 400, response = BadRequest),
@@ -1372,7 +1372,7 @@ pub(crate) fn protected_aliases() -> Doc {
 #[utoipa::path(
     patch, path = routes::PATTERN_PROTECTED_ALIASES, operation_id = "updateProtectedAliases",
     params(ProjectPath),
-    request_body = UpdateProtectedAliases,
+    request_body = Option<UpdateProtectedAliases>,
     responses(
         (status = 200, description = "The protected aliases", body = ProtectedAliases),
         (status = 400, response = BadRequest),
