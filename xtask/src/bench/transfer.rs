@@ -45,6 +45,11 @@ pub(crate) struct TransferArgs {
     /// Multiply the file counts (A: the file size) by this; 0.01 makes a fast smoke test.
     #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
     scale: f64,
+    /// Keep the datasets, the server's data, the cache and the download roots under this
+    /// directory instead of the target directory: `--dir /dev/shm/cairn-bench` takes the
+    /// disk's erratic file creation out (compare with a run on the default, ext4).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<std::path::PathBuf>,
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {
@@ -69,12 +74,13 @@ struct Bench {
 /// Runs the benchmark and prints its table.
 pub(crate) fn run(workspace: &Workspace, args: &TransferArgs) -> Result<()> {
     let target_dir = workspace.metadata()?.target_directory;
+    let root = args.dir.clone().unwrap_or_else(|| target_dir.clone());
     let base = if args.scale == 1.0 {
-        target_dir.join("bench-data")
+        root.join("bench-data")
     } else {
-        target_dir.join(format!("bench-data-scale-{}", args.scale))
+        root.join(format!("bench-data-scale-{}", args.scale))
     };
-    let work = target_dir.join("bench-transfer");
+    let work = root.join("bench-transfer");
     remove(&work)?;
     fs_err::create_dir_all(&work)?;
     fs_err::create_dir_all(&base)?;
