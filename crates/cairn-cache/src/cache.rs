@@ -142,8 +142,11 @@ pub struct Cache {
     pub(crate) pending_touches: Mutex<Vec<(ObjectKey, u64, i64)>>,
 }
 
-/// Touches are written to the index once this many have accumulated.
-const TOUCH_BATCH: usize = 1024;
+/// Touches are written to the index once this many have accumulated. Each flush is one
+/// transaction whose cost is the index pages it dirties, and object keys are random: a flush of
+/// 1,024 keys rewrote about as many pages as one of 16,384 (profiled: at 1,024 the index's
+/// commits were 30% of a 50,000-file download). 16,384 entries are well under 1 MiB.
+const TOUCH_BATCH: usize = 16_384;
 
 impl Cache {
     /// Opens (creating if needed) the cache described by `options`.
@@ -249,6 +252,11 @@ impl Cache {
         if touches.is_empty() {
             return Ok(());
         }
+        // A download touches each object twice (stored, then written into the root): one row
+        // per object, with its latest use.
+        let mut touches = touches;
+        touches.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
+        touches.dedup_by(|later, kept| later.0 == kept.0);
         self.index.record(&touches)
     }
 

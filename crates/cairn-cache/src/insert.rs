@@ -103,7 +103,14 @@ impl Cache {
             .map_err(Error::io("lock", &temporary_path))?;
 
         let mut hasher = Hasher::new(Algorithms::MD5);
-        let mut buffer = vec![0; BUFFER_SIZE];
+        // Sized to the object when it is known to be small: zeroing 256 KiB for every 2 KiB
+        // file was 6% of a many-small-files download.
+        let capacity = expected_size
+            .and_then(|size| usize::try_from(size).ok())
+            .map_or(BUFFER_SIZE, |size| {
+                size.saturating_add(1).clamp(4096, BUFFER_SIZE)
+            });
+        let mut buffer = vec![0; capacity];
         loop {
             let read = match reader.read(&mut buffer) {
                 Ok(0) => break,
