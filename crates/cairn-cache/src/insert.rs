@@ -12,7 +12,6 @@ use std::path::PathBuf;
 
 use cairn_hash::{Algorithms, Digests, Hasher};
 
-use crate::cache::now_ns;
 use crate::{Cache, Error, ObjectKey, Result};
 
 /// Size of the copy buffer.
@@ -194,8 +193,10 @@ impl Cache {
             Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => true,
             Err(error) => return Err(Error::io("move into the cache", &path)(error.error)),
         };
-        self.index
-            .record(&[(key.clone(), digests.size, now_ns())])?;
+        // Recorded in the index with the next batch of uses, not in a transaction of its own
+        // (one per object was most of a many-small-files download). Until then a cleanup finds
+        // it on disk and reconciles it, and the budget check below flushes first.
+        self.touch(&key, digests.size)?;
         if !already_present {
             self.enforce_budget(&key)?;
         }
