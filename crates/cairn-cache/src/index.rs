@@ -109,6 +109,13 @@ fn open_database(
     let mut pause = Duration::from_millis(1);
     loop {
         let attempt = Connection::open(path).and_then(|mut connection| {
+            // Plans independent of bound values, so cached statements are not parsed again at
+            // every reuse (rusqlite clears bindings when it caches a statement, which expires
+            // one whose plan read a parameter).
+            connection.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                true,
+            )?;
             connection.busy_timeout(BUSY_TIMEOUT)?;
             let mode: String =
                 connection.pragma_query_value(None, "journal_mode", |row| row.get(0))?;

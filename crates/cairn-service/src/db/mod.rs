@@ -162,8 +162,16 @@ impl Db {
     }
 }
 
-fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
+    // Plans that never depend on bound values: otherwise SQLite marks a statement whose plan
+    // read a parameter as expired when its bindings are cleared, and rusqlite clears them each
+    // time a cached statement goes back to its cache, so every reuse parsed and planned the
+    // statement again (profiled: half the server's CPU serving a 50,000-file download).
+    connection.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     // FULL: a committed transaction survives a power cut, so the metadata never points at

@@ -342,6 +342,40 @@ mod tests {
     /// The query plans of the per-blob lookups (the real queries, not copies) use the blob
     /// index: a full scan of a version's entries per blob made batch uploads of large manifests
     /// quadratic.
+    /// The per-blob lookups, as the service caches and reuses them with new bindings, are not
+    /// prepared again at each reuse (see `open_connection`).
+    #[test]
+    fn cached_lookups_are_prepared_once() -> Result<(), Box<dyn std::error::Error>> {
+        use rusqlite::OptionalExtension as _;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("cairn.sqlite");
+        let mut connection = crate::db::open_connection(&path)?;
+        migrate(&mut connection, &path, METADATA)?;
+        for query in [
+            crate::db::presence::FILE_SIZE,
+            crate::db::presence::SERVABLE_SIZE,
+        ] {
+            for round in 0..4 {
+                let mut statement = connection.prepare_cached(query)?;
+                let count = statement.parameter_count();
+                let md5 = format!("{round:032x}");
+                let values: Vec<&dyn rusqlite::ToSql> = [&"v" as &dyn rusqlite::ToSql, &md5, &true]
+                    .into_iter()
+                    .take(count)
+                    .collect();
+                let _: Option<i64> = statement
+                    .query_row(values.as_slice(), |row| row.get(0))
+                    .optional()?;
+                assert_eq!(
+                    statement.get_status(rusqlite::StatementStatus::RePrepare),
+                    0,
+                    "{query}, use {round}"
+                );
+            }
+        }
+        Ok(())
+    }
+
     #[test]
     fn blob_lookups_use_the_index() -> Result<(), Box<dyn std::error::Error>> {
         let mut connection = Connection::open_in_memory()?;
