@@ -186,8 +186,16 @@ impl Cache {
 
         let path = self.object_path(&key);
         let parent = path.parent().unwrap_or(&path);
-        fs_err::create_dir_all(parent).map_err(Error::io("create", parent))?;
-        let already_present = match temporary.persist_noclobber(&path) {
+        // The object's directory is created only when the move says it is missing: most
+        // inserts go into a directory that exists, and checking first cost a system call each.
+        let moved = match temporary.persist_noclobber(&path) {
+            Err(error) if error.error.kind() == io::ErrorKind::NotFound => {
+                fs_err::create_dir_all(parent).map_err(Error::io("create", parent))?;
+                error.file.persist_noclobber(&path)
+            }
+            other => other,
+        };
+        let already_present = match moved {
             Ok(_) => false,
             // Another writer got there first; its object was verified too.
             Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => true,

@@ -89,12 +89,23 @@ impl Cache {
         mode: LinkMode,
     ) -> Result<Materialized> {
         let object = self.object_path(key);
-        let source =
-            fs_err::File::open(&object).map_err(|error| self.not_found_or(key, &object, error))?;
-        let source_metadata = source
-            .metadata()
-            .map_err(Error::io("read the metadata of", &object))?;
-        let size = source_metadata.len();
+        // A hard link needs no open file: its size comes from one `stat`.
+        let source = match mode {
+            LinkMode::Hardlink => None,
+            LinkMode::Reflink | LinkMode::Copy | LinkMode::Auto => Some(
+                fs_err::File::open(&object)
+                    .map_err(|error| self.not_found_or(key, &object, error))?,
+            ),
+        };
+        let size = match &source {
+            Some(source) => source
+                .metadata()
+                .map_err(Error::io("read the metadata of", &object))?
+                .len(),
+            None => fs_err::metadata(&object)
+                .map_err(|error| self.not_found_or(key, &object, error))?
+                .len(),
+        };
         self.touch(key, size)?;
         let parent = match destination.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -103,13 +114,10 @@ impl Cache {
         // Parent directories are created only when the first attempt says they are missing, and
         // a directory in the way is detected by the rename failing: no extra system calls for
         // the common case of many files into existing directories.
-        let attempt = || match mode {
-            LinkMode::Hardlink => {
-                hardlink(&object, parent, destination).map(|()| LinkMode::Hardlink)
-            }
-            LinkMode::Reflink | LinkMode::Copy | LinkMode::Auto => {
-                clone_or_copy(source.file(), &object, parent, destination, mode)
-            }
+        let attempt = || match &source {
+            // No open file: the mode is `Hardlink`.
+            None => hardlink(&object, parent, destination).map(|()| LinkMode::Hardlink),
+            Some(source) => clone_or_copy(source.file(), &object, parent, destination, mode),
         };
         let used = match attempt() {
             Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
