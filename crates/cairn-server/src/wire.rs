@@ -197,6 +197,13 @@ pub(crate) fn ttl_editors(value: model::TtlEditors) -> api::TtlEditors {
     }
 }
 
+pub(crate) fn model_ttl_editors(value: api::TtlEditors) -> model::TtlEditors {
+    match value {
+        api::TtlEditors::Admins => model::TtlEditors::Admins,
+        api::TtlEditors::Members => model::TtlEditors::Members,
+    }
+}
+
 pub(crate) fn team_settings(value: model::TeamSettings) -> api::TeamSettings {
     api::TeamSettings {
         default_ttl_seconds: value.default_ttl_seconds,

@@ -15,7 +15,7 @@ use crate::db::projects::{self, ProjectRow, project_by_id};
 use crate::db::versions::{self, VersionRow, move_alias};
 use crate::db::{retention, runs};
 use crate::error::Error;
-use crate::links::protected_blocks;
+use crate::links::{end_link, protected_blocks};
 use crate::model::{CollectionKind, Deletion, Version, VersionState};
 use crate::service::Service;
 
@@ -96,14 +96,7 @@ pub(crate) fn soft_delete(connection: &Connection, row: &VersionRow) -> Result<(
         versions::remove_alias(connection, row.collection_id, alias, id)?;
     }
     for (portfolio_id, _) in links::links_of_version(connection, id)? {
-        let had_latest = links::aliases_in(connection, portfolio_id, id)?
-            .iter()
-            .any(|alias| alias == LATEST_ALIAS);
-        links::mark_unlinked(connection, portfolio_id, id)?;
-        if had_latest && let Some(newest) = links::newest_link(connection, portfolio_id)? {
-            move_alias(connection, portfolio_id, LATEST_ALIAS, &newest.version_id)?;
-        }
-        projects::touch_collection(connection, portfolio_id)?;
+        end_link(connection, portfolio_id, id)?;
     }
     versions::mark_deleted(connection, id)?;
     if aliases.iter().any(|alias| alias == LATEST_ALIAS)

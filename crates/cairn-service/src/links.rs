@@ -83,16 +83,7 @@ impl Service {
                     ));
                 }
                 let removed = seen_through(connection, &project, portfolio_id, &name, &link)?;
-                let had_latest = removed
-                    .version
-                    .aliases
-                    .iter()
-                    .any(|alias| alias == LATEST_ALIAS);
-                links::mark_unlinked(connection, portfolio_id, &id)?;
-                if had_latest && let Some(newest) = links::newest_link(connection, portfolio_id)? {
-                    move_alias(connection, portfolio_id, LATEST_ALIAS, &newest.version_id)?;
-                }
-                projects::touch_collection(connection, portfolio_id)?;
+                end_link(connection, portfolio_id, &id)?;
                 tracing::info!(version = id, portfolio = %portfolio, user = caller.username, "unlinked");
                 Ok(removed.version)
             })
@@ -266,6 +257,23 @@ fn link_in(
         &link,
     )?
     .version)
+}
+
+/// Ends the live link of `version_id` in portfolio `portfolio_id` with its aliases there;
+/// `latest` moves to the newest remaining link if the link carried it.
+pub(crate) fn end_link(
+    connection: &Connection,
+    portfolio_id: i64,
+    version_id: &str,
+) -> Result<(), Error> {
+    let had_latest = links::aliases_in(connection, portfolio_id, version_id)?
+        .iter()
+        .any(|alias| alias == LATEST_ALIAS);
+    links::mark_unlinked(connection, portfolio_id, version_id)?;
+    if had_latest && let Some(newest) = links::newest_link(connection, portfolio_id)? {
+        move_alias(connection, portfolio_id, LATEST_ALIAS, &newest.version_id)?;
+    }
+    projects::touch_collection(connection, portfolio_id)
 }
 
 /// The portfolio `path`, if the caller may write to its project: its project, id and name.

@@ -166,10 +166,7 @@ pub(crate) async fn update_team_settings(
     };
     let edit = cairn_service::model::TeamSettingsEdit {
         default_ttl_seconds,
-        ttl_editors: request.ttl_editors.map(|editors| match editors {
-            cairn_api::TtlEditors::Admins => cairn_service::model::TtlEditors::Admins,
-            cairn_api::TtlEditors::Members => cairn_service::model::TtlEditors::Members,
-        }),
+        ttl_editors: request.ttl_editors.map(crate::wire::model_ttl_editors),
     };
     let settings = state
         .service()
