@@ -84,7 +84,11 @@ fn load_team(connection: &Connection, team_id: i64, name: &str) -> Result<Team, 
 }
 
 /// The team, if the caller may see it (members and server admins); else `not_found`.
-fn visible_team(connection: &Connection, caller: &Caller, name: &str) -> Result<i64, Error> {
+pub(crate) fn visible_team(
+    connection: &Connection,
+    caller: &Caller,
+    name: &str,
+) -> Result<i64, Error> {
     let not_found =
         || Error::not_found(format!("team `{name}` not found (or you are not a member)"));
     let team = accounts::find_entity(connection, name)?
@@ -97,14 +101,20 @@ fn visible_team(connection: &Connection, caller: &Caller, name: &str) -> Result<
     }
 }
 
-/// The team, if the caller administers it; `permission_denied` for plain members.
-fn managed_team(connection: &Connection, caller: &Caller, name: &str) -> Result<i64, Error> {
+/// The team, if the caller administers it; `permission_denied` for plain members, saying that
+/// only admins `action` (`manage its members`).
+pub(crate) fn managed_team(
+    connection: &Connection,
+    caller: &Caller,
+    name: &str,
+    action: &str,
+) -> Result<i64, Error> {
     let team_id = visible_team(connection, caller, name)?;
     if caller.admin || role_in(connection, caller, team_id)? == Some(Role::Admin) {
         Ok(team_id)
     } else {
         Err(Error::denied(format!(
-            "only admins of team `{name}` manage its members, and `{}` is a member",
+            "only admins of team `{name}` {action}, and `{}` is a member",
             caller.username
         )))
     }
@@ -159,7 +169,7 @@ impl Service {
         let (team, username) = (team.to_owned(), username.to_owned());
         self.db()
             .write(move |connection| {
-                let team_id = managed_team(connection, &caller, &team)?;
+                let team_id = managed_team(connection, &caller, &team, "manage its members")?;
                 let (user_id, _) = accounts::load_user(connection, &username)?
                     .ok_or_else(|| Error::not_found(format!("user `{username}` not found")))?;
                 let before = accounts::team_role(connection, team_id, user_id)?;
@@ -189,7 +199,7 @@ impl Service {
                 let team_id = if caller.username == username {
                     visible_team(connection, &caller, &team)?
                 } else {
-                    managed_team(connection, &caller, &team)?
+                    managed_team(connection, &caller, &team, "manage its members")?
                 };
                 let not_member =
                     || Error::not_found(format!("`{username}` is not a member of team `{team}`"));

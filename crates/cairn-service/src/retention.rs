@@ -8,7 +8,7 @@
 
 use rusqlite::Connection;
 
-use crate::access::{Caller, can_manage, required, role_in};
+use crate::access::{Caller, required, role_in};
 use crate::db::accounts::{self, EntityRow};
 use crate::db::enums::EntityKind;
 use crate::db::projects::ProjectRow;
@@ -114,27 +114,19 @@ fn require_ttl_editor(
     )))
 }
 
-/// The team called `name`, if the caller may manage it (its admins, server admins).
+/// The team called `name`, if the caller may change its retention settings (its admins,
+/// server admins); a user's name is refused as such.
 fn managed_team(connection: &Connection, caller: &Caller, name: &str) -> Result<i64, Error> {
-    let not_found = || Error::not_found(format!("team `{name}` not found"));
-    let Some(EntityRow { id, kind }) = accounts::find_entity(connection, name)? else {
-        return Err(not_found());
-    };
-    if kind != EntityKind::Team {
+    if let Some(EntityRow {
+        kind: EntityKind::User,
+        ..
+    }) = accounts::find_entity(connection, name)?
+    {
         return Err(Error::bad_request(format!(
             "`{name}` is a user, not a team; retention settings are a team's"
         )));
     }
-    if !can_manage(connection, caller, id)? {
-        if role_in(connection, caller, id)?.is_some() {
-            return Err(Error::denied(format!(
-                "only admins of team `{name}` may change its retention settings; you (`{}`) are a member",
-                caller.username
-            )));
-        }
-        return Err(not_found());
-    }
-    Ok(id)
+    crate::accounts::managed_team(connection, caller, name, "change its retention settings")
 }
 
 impl Service {
@@ -148,16 +140,7 @@ impl Service {
         let team = team.to_owned();
         self.db()
             .read(move |connection| {
-                let id = match accounts::find_entity(connection, &team)? {
-                    Some(entity)
-                        if entity.kind == EntityKind::Team
-                            && (caller.admin
-                                || role_in(connection, &caller, entity.id)?.is_some()) =>
-                    {
-                        entity.id
-                    }
-                    _ => return Err(Error::not_found(format!("team `{team}` not found"))),
-                };
+                let id = crate::accounts::visible_team(connection, &caller, &team)?;
                 retention::team_settings(connection, id)
             })
             .await
