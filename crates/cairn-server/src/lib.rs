@@ -113,7 +113,7 @@ pub async fn serve(
         tracing::info!(%address, "cairn server listening");
     }
     let limits = state.connection_limits();
-    let sweeper = tokio::spawn(sweep_expired(state.clone()));
+    let sweeper = state.service().spawn_sweeper(state.sweep_interval());
     let collector = state
         .gc_interval()
         .map(|interval| state.service().spawn_collector(interval));
@@ -128,26 +128,6 @@ pub async fn serve(
     }
     tracing::info!("cairn server stopped");
     Ok(())
-}
-
-/// Soft-deletes expired versions every [`ServerConfig::sweep_interval`], until aborted.
-async fn sweep_expired(state: AppState) {
-    let mut ticks = tokio::time::interval(state.sweep_interval());
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match state.service().sweep().await {
-            Ok(report) if report.deleted.is_empty() && report.kept.is_empty() => {}
-            Ok(report) => tracing::info!(
-                deleted = report.deleted.len(),
-                kept = report.kept.len(),
-                "swept expired versions"
-            ),
-            Err(error) => {
-                tracing::warn!(%error, "sweeping expired versions failed; retrying at the next interval")
-            }
-        }
-    }
 }
 
 /// Logs every failed request; 5xx answers with the detail their body leaves out.

@@ -741,19 +741,13 @@ impl Service {
     /// Runs a collection every `interval` until the returned task is aborted; failures are
     /// logged and retried at the next tick.
     pub fn spawn_collector(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
-        let service = self.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // The first tick completes at once: collect one interval after the start.
-            ticks.tick().await;
-            loop {
-                ticks.tick().await;
-                if let Err(error) = service.run_collection(GcOptions::default()).await {
-                    tracing::warn!(error = %crate::error_chain(&error), "garbage collection failed; retrying at the next interval");
-                }
-            }
-        })
+        // One interval after the start: the start itself finishes interrupted collections.
+        self.spawn_every(
+            interval,
+            false,
+            "garbage collection",
+            |service| async move { service.run_collection(GcOptions::default()).await.map(drop) },
+        )
     }
 
     /// The storage of a project the caller may read.

@@ -188,6 +188,27 @@ impl Service {
         self.sweep().await
     }
 
+    /// Sweeps expired versions every `interval`, the first time at once, until the returned
+    /// task is aborted.
+    pub fn spawn_sweeper(&self, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        self.spawn_every(
+            interval,
+            true,
+            "sweeping expired versions",
+            |service| async move {
+                let report = service.sweep().await?;
+                if !report.deleted.is_empty() || !report.kept.is_empty() {
+                    tracing::info!(
+                        deleted = report.deleted.len(),
+                        kept = report.kept.len(),
+                        "swept expired versions"
+                    );
+                }
+                Ok(())
+            },
+        )
+    }
+
     /// Soft-deletes every committed version whose TTL has run out by the service clock, in
     /// one transaction; keeps (and reports) those carrying a protected alias or linked into a
     /// model registry.

@@ -210,6 +210,37 @@ impl Service {
         &self.inner.db
     }
 
+    /// Runs `job` every `interval` (the first time at once, or one interval after the start)
+    /// until the returned task is aborted; a failure is logged as `what` failing and the job is
+    /// tried again at the next tick.
+    pub(crate) fn spawn_every<F, Fut>(
+        &self,
+        interval: std::time::Duration,
+        at_once: bool,
+        what: &'static str,
+        job: F,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        F: Fn(Self) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), Error>> + Send,
+    {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            if !at_once {
+                // The first tick completes at once.
+                ticks.tick().await;
+            }
+            loop {
+                ticks.tick().await;
+                if let Err(error) = job(service.clone()).await {
+                    tracing::warn!(error = %crate::error_chain(&error), "{what} failed; retrying at the next interval");
+                }
+            }
+        })
+    }
+
     /// The clock time-dependent rules (TTL, key expiry) read.
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
