@@ -424,20 +424,7 @@ impl Object for Mutation {
             "updateArtifact" => update_artifact(cx, input(args)?).await.map(Some),
             "updateArtifactSequence" | "updateArtifactCollection" | "updateArtifactPortfolio" => {
                 let input = input(args)?;
-                let id = input
-                    .get("artifactSequenceID")
-                    .or_else(|| input.get("artifactCollectionID"))
-                    .or_else(|| input.get("artifactPortfolioID"))
-                    .and_then(Value::as_str)
-                    .and_then(collection_number)
-                    .ok_or_else(|| {
-                        FieldError::new("`artifactSequenceID` is not a collection id")
-                    })?;
-                let current = cx
-                    .service()
-                    .collection_by_id(cx.caller(), id)
-                    .await
-                    .map_err(domain)?;
+                let current = input_collection(cx, input).await?;
                 let edit = cairn_service::model::CollectionEdit {
                     name: arg_str(input, "name")
                         .filter(|name| *name != current.name)
@@ -493,19 +480,7 @@ impl Object for Mutation {
                 "this Cairn server never offers multipart uploads; upload the file in one PUT",
             )),
             "deleteArtifactSequence" | "deleteArtifactPortfolio" | "deleteArtifactCollection" => {
-                let input = input(args)?;
-                let id = input
-                    .get("artifactSequenceID")
-                    .or_else(|| input.get("artifactPortfolioID"))
-                    .or_else(|| input.get("artifactCollectionID"))
-                    .and_then(Value::as_str)
-                    .and_then(collection_number)
-                    .ok_or_else(|| FieldError::new("no collection id given"))?;
-                let collection = cx
-                    .service()
-                    .collection_by_id(cx.caller(), id)
-                    .await
-                    .map_err(domain)?;
+                let collection = input_collection(cx, input(args)?).await?;
                 cx.service()
                     .delete_collection(
                         cx.caller(),
@@ -1263,6 +1238,28 @@ fn alias_place(alias_input: &Value, version: &Version) -> Option<CollectionPath>
         project: project.to_owned(),
         name: collection.to_owned(),
     })
+}
+
+/// The collection an input names by `artifactSequenceID`, `artifactCollectionID` or
+/// `artifactPortfolioID` (one the caller may read).
+async fn input_collection(
+    cx: &Cxr,
+    input: &Map<String, Value>,
+) -> Result<cairn_service::model::Collection, FieldError> {
+    let id = ["artifactSequenceID", "artifactCollectionID", "artifactPortfolioID"]
+        .iter()
+        .find_map(|key| input.get(*key))
+        .and_then(Value::as_str)
+        .and_then(collection_number)
+        .ok_or_else(|| {
+            FieldError::new(
+                "no collection id given (`artifactSequenceID`, `artifactCollectionID` or `artifactPortfolioID`)",
+            )
+        })?;
+    cx.service()
+        .collection_by_id(cx.caller(), id)
+        .await
+        .map_err(domain)
 }
 
 /// The path of the portfolio with global id `id` (one the caller may read).
