@@ -71,6 +71,7 @@ mod listen;
 mod openapi;
 mod router;
 mod state;
+mod ui;
 mod wandb;
 mod wire;
 

@@ -394,6 +394,7 @@ pub(crate) fn router(state: AppState) -> axum::Router {
     }
     router
         .merge(crate::wandb::routes())
+        .merge(crate::ui::routes())
         .fallback(server::no_route)
         .method_not_allowed_fallback(server::wrong_method)
         .layer(DefaultBodyLimit::disable())

@@ -70,6 +70,13 @@ impl Clock {
     pub fn now_text(&self) -> String {
         rfc3339_ms(self.now_ms())
     }
+
+    /// Whole seconds from now until a stored timestamp (`2026-12-07T01:23:45.678Z`): 0 once it
+    /// has passed, `None` for text that is not such a timestamp.
+    pub fn seconds_until(&self, timestamp: &str) -> Option<u64> {
+        let at = parse_rfc3339_ms(timestamp)?;
+        Some(u64::try_from(at.saturating_sub(self.now_ms()) / 1000).unwrap_or(0))
+    }
 }
 
 /// Milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, UTC).

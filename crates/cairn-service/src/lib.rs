@@ -43,6 +43,7 @@ mod projects;
 pub mod retention;
 mod runs;
 mod service;
+pub mod sessions;
 mod store;
 mod validate;
 mod versions;

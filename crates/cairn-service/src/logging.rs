@@ -610,6 +610,25 @@ impl Service {
             .await
     }
 
+    /// The entry at `path` of a readable version's manifest.
+    pub async fn file(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+        path: &str,
+    ) -> Result<crate::model::FileEntry, Error> {
+        let caller = caller.cloned();
+        let (id, path) = (id.to_owned(), path.to_owned());
+        self.db()
+            .read(move |connection| {
+                readable_state(connection, caller.as_ref(), &id)?;
+                ingest::find_entry(connection, &id, &path)?.ok_or_else(|| {
+                    Error::not_found(format!("artifact version `{id}` has no file `{path}`"))
+                })
+            })
+            .await
+    }
+
     /// A blob of a version the caller may read, if the version may serve it (once per
     /// request: the bytes are then read with [`Service::read_blob`]).
     pub async fn find_blob(

@@ -386,18 +386,36 @@ pub(crate) fn list_entries(
         "SELECT path, digest, md5_hex, size, ref, birth_artifact_id FROM entries \
          WHERE version_id = ?1 AND (?2 IS NULL OR path > ?2) ORDER BY path LIMIT ?3",
     )?;
-    let rows = statement.query_map(params![version_id, after, limit], |row| {
-        let md5_hex: Option<String> = row.get(2)?;
-        Ok(crate::model::FileEntry {
-            path: row.get(0)?,
-            digest: row.get(1)?,
-            md5: md5_hex.and_then(|hex: String| Md5Digest::from_hex(&hex).ok()),
-            size: u64::try_from(row.get::<_, i64>(3)?).unwrap_or_default(),
-            reference: row.get(4)?,
-            birth_artifact_id: row.get(5)?,
-        })
-    })?;
+    let rows = statement.query_map(params![version_id, after, limit], file_entry)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The entry of a version's manifest at `path`, if there is one.
+pub(crate) fn find_entry(
+    connection: &rusqlite::Connection,
+    version_id: &str,
+    path: &str,
+) -> Result<Option<crate::model::FileEntry>, Error> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT path, digest, md5_hex, size, ref, birth_artifact_id FROM entries \
+             WHERE version_id = ?1 AND path = ?2",
+        )?
+        .query_row(params![version_id, path], file_entry)
+        .optional()?)
+}
+
+/// A [`crate::model::FileEntry`] from `path, digest, md5_hex, size, ref, birth_artifact_id`.
+fn file_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<crate::model::FileEntry> {
+    let md5_hex: Option<String> = row.get(2)?;
+    Ok(crate::model::FileEntry {
+        path: row.get(0)?,
+        digest: row.get(1)?,
+        md5: md5_hex.and_then(|hex: String| Md5Digest::from_hex(&hex).ok()),
+        size: u64::try_from(row.get::<_, i64>(3)?).unwrap_or_default(),
+        reference: row.get(4)?,
+        birth_artifact_id: row.get(5)?,
+    })
 }
 
 /// Adds one writer's part (a PATCH manifest) to a distributed PENDING version: its entries join

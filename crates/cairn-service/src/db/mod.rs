@@ -20,6 +20,7 @@ pub(crate) mod retention;
 pub(crate) mod runs;
 pub(crate) mod schema;
 pub(crate) mod secrets;
+pub(crate) mod sessions;
 pub(crate) mod versions;
 
 use std::path::{Path, PathBuf};

@@ -290,6 +290,19 @@ CREATE TABLE gc_doomed (
 -- Which versions received a blob, by content: a collection asks this of every stored blob.
 CREATE INDEX version_blobs_by_content ON version_blobs(md5_hex, size);
 ",
+    r"
+-- Web UI sessions: a browser signs in with an API key and gets a random session token in a
+-- cookie. The token is stored as its SHA-256, like keys; a session acts as its key, so revoking
+-- or expiring the key ends the session. `csrf` is the token every form of the session carries.
+CREATE TABLE ui_sessions (
+    token_hash  TEXT PRIMARY KEY,
+    key_id      TEXT NOT NULL,
+    csrf        TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX ui_sessions_by_expiry ON ui_sessions(expires_at);
+",
 ];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.
