@@ -99,6 +99,16 @@ impl IntoResponse for UiError {
             layout::set_cookie(&mut response, &layout::clear_cookie(SESSION_COOKIE));
             return response;
         }
+        if status == StatusCode::UNAUTHORIZED && failure.ctx.session.is_none() {
+            // The domain's words are about API headers; a visitor needs to sign in.
+            let mut response = layout::sign_in_page(
+                &failure.ctx,
+                Some("sign in with an API key to see this page or do this"),
+                None,
+            );
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            return response;
+        }
         let mut response = layout::error_page(&failure.ctx, status, &message);
         if status.is_server_error() {
             // The page says nothing internal; the detail goes to the log like the API's.

@@ -26,5 +26,6 @@ mod links;
 mod logging;
 mod reading;
 mod retention;
+mod ui;
 mod serving;
 mod wandb;
