@@ -180,7 +180,44 @@ impl Service {
         self.db()
             .read(move |connection| {
                 let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
-                projects::list_collections(connection, &project, artifact_type.as_deref())
+                projects::list_collections(
+                    connection,
+                    &project,
+                    artifact_type.as_deref(),
+                    None,
+                    None,
+                )
+            })
+            .await
+    }
+
+    /// At most `limit` (capped at 1,000) collections of a project the caller may read (of
+    /// `artifact_type` when given) whose names sort after `after`, sorted by name: a page of
+    /// [`Service::collections`].
+    pub async fn collections_page(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+        artifact_type: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Collection>, Error> {
+        let caller = caller.cloned();
+        let (entity, project) = (entity.to_owned(), project.to_owned());
+        let artifact_type = artifact_type.map(str::to_owned);
+        let after = after.map(str::to_owned);
+        let limit = limit.clamp(1, 1000);
+        self.db()
+            .read(move |connection| {
+                let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
+                projects::list_collections(
+                    connection,
+                    &project,
+                    artifact_type.as_deref(),
+                    after.as_deref(),
+                    Some(limit),
+                )
             })
             .await
     }

@@ -230,38 +230,45 @@ pub(crate) async fn visibility(
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct PageQuery {
-    page: Option<usize>,
+pub(crate) struct AfterQuery {
+    /// Continue after this collection name.
+    after: Option<String>,
 }
 
-/// `GET /ui/{entity}/{project}/types/{type}`: the type's collections, a page at a time.
+/// `GET /ui/{entity}/{project}/types/{type}?after=`: the type's collections, 50 at a time.
 pub(crate) async fn artifact_type(
     State(state): State<AppState>,
     ctx: Ctx,
     PathParams((entity, project, artifact_type)): PathParams<(String, String, String)>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<AfterQuery>,
 ) -> Result<Response, UiError> {
-    let collections = state
+    let mut collections = state
         .service()
-        .collections(ctx.caller(), &entity, &project, Some(&artifact_type))
+        .collections_page(
+            ctx.caller(),
+            &entity,
+            &project,
+            Some(&artifact_type),
+            query.after.as_deref(),
+            COLLECTIONS_PER_PAGE + 1,
+        )
         .await
         .page(&ctx)?;
-    let page_number = query.page.unwrap_or(1).max(1);
-    let pages = collections.len().div_ceil(COLLECTIONS_PER_PAGE).max(1);
-    let shown = collections
-        .iter()
-        .skip((page_number - 1).saturating_mul(COLLECTIONS_PER_PAGE))
-        .take(COLLECTIONS_PER_PAGE);
+    let more = collections.len() > COLLECTIONS_PER_PAGE;
+    collections.truncate(COLLECTIONS_PER_PAGE);
     let here = format!(
         "{}/types/{}",
         project_url(&entity, &project),
         seg(&artifact_type)
     );
     let body = html! {
+        @if collections.is_empty() {
+            p.muted { "No artifacts of this type here." }
+        }
         table data-test="collections" {
             thead { tr { th { "Artifact" } th { "Versions" } th { "Latest" } th { "Updated" } } }
             tbody {
-                @for collection in shown {
+                @for collection in &collections {
                     tr {
                         td {
                             a href=(collection_url(&entity, &project, &collection.name)) { (collection.name) }
@@ -274,7 +281,12 @@ pub(crate) async fn artifact_type(
                 }
             }
         }
-        (pager(&here, page_number, pages))
+        nav.pager aria-label="Pages" {
+            @if query.after.is_some() { a href=(here.clone()) { "← First" } }
+            @if let (true, Some(last)) = (more, collections.last()) {
+                a href=(format!("{here}?after={}", seg(&last.name))) rel="next" data-test="next" { "Next →" }
+            }
+        }
     };
     let crumbs = [
         (entity.clone(), entity_url(&entity)),
@@ -282,19 +294,6 @@ pub(crate) async fn artifact_type(
         (artifact_type.clone(), here.clone()),
     ];
     Ok(html_response(page(&ctx, &artifact_type, &crumbs, body)))
-}
-
-/// Previous / next links of a numbered listing.
-fn pager(base: &str, page_number: usize, pages: usize) -> Markup {
-    html! {
-        @if pages > 1 {
-            nav.pager aria-label="Pages" {
-                @if page_number > 1 { a href=(format!("{base}?page={}", page_number - 1)) rel="prev" { "← Previous" } }
-                span { "Page " (page_number) " of " (pages) }
-                @if page_number < pages { a href=(format!("{base}?page={}", page_number + 1)) rel="next" { "Next →" } }
-            }
-        }
-    }
 }
 
 #[derive(Debug, Default, Deserialize)]

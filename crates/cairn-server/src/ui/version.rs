@@ -2,8 +2,6 @@
 //! download, a diff against another version, its lineage picture, and the forms that edit,
 //! delete and link it.
 
-use std::collections::BTreeMap;
-
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -517,58 +515,125 @@ pub(crate) struct DiffQuery {
     against: Option<String>,
 }
 
-/// Every entry of a version, in path order (manifests are read a page at a time).
-async fn all_files(
-    state: &AppState,
-    ctx: &Ctx,
-    id: &str,
-) -> Result<BTreeMap<String, FileEntry>, UiError> {
-    const PAGE: usize = 10_000;
-    let mut entries = BTreeMap::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = state
-            .service()
-            .files(ctx.caller(), id, after.as_deref(), PAGE)
-            .await
-            .page(ctx)?;
-        let done = page.len() < PAGE;
-        after = page.last().map(|entry| entry.path.clone());
-        entries.extend(page.into_iter().map(|entry| (entry.path.clone(), entry)));
-        if done {
-            return Ok(entries);
+/// Entries of a manifest, one at a time, in path order.
+trait Entries {
+    async fn next(&mut self) -> Result<Option<FileEntry>, UiError>;
+}
+
+/// A version's entries, read from the domain a page at a time: a diff of two huge versions
+/// holds two pages, never two manifests.
+struct Paged<'a> {
+    state: &'a AppState,
+    ctx: &'a Ctx,
+    id: String,
+    page: std::vec::IntoIter<FileEntry>,
+    after: Option<String>,
+    done: bool,
+}
+
+impl<'a> Paged<'a> {
+    fn new(state: &'a AppState, ctx: &'a Ctx, id: &str) -> Self {
+        Self {
+            state,
+            ctx,
+            id: id.to_owned(),
+            page: Vec::new().into_iter(),
+            after: None,
+            done: false,
         }
     }
 }
 
-/// What changed between two manifests.
+impl Entries for Paged<'_> {
+    async fn next(&mut self) -> Result<Option<FileEntry>, UiError> {
+        const PAGE: usize = 10_000;
+        if let Some(entry) = Iterator::next(&mut self.page) {
+            return Ok(Some(entry));
+        }
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .state
+            .service()
+            .files(self.ctx.caller(), &self.id, self.after.as_deref(), PAGE)
+            .await
+            .page(self.ctx)?;
+        self.done = page.len() < PAGE;
+        self.after = page.last().map(|entry| entry.path.clone());
+        self.page = page.into_iter();
+        Ok(Iterator::next(&mut self.page))
+    }
+}
+
+/// What changed between two manifests: every change counted, the first [`DIFF_LISTED`] of
+/// each kind kept.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Diff {
     added: Vec<FileEntry>,
     removed: Vec<FileEntry>,
     changed: Vec<(FileEntry, FileEntry)>,
+    counts: DiffCounts,
+}
+
+#[derive(Debug, Default, PartialEq, Eq, Clone, Copy)]
+struct DiffCounts {
+    added: usize,
+    removed: usize,
+    changed: usize,
     unchanged: usize,
 }
 
-fn diff_entries(old: &BTreeMap<String, FileEntry>, new: &BTreeMap<String, FileEntry>) -> Diff {
+/// Walks two manifests in path order side by side.
+async fn diff_entries(old: &mut impl Entries, new: &mut impl Entries) -> Result<Diff, UiError> {
     let mut diff = Diff::default();
-    for (path, entry) in new {
-        match old.get(path) {
-            None => diff.added.push(entry.clone()),
-            Some(before)
-                if before.digest != entry.digest || before.reference != entry.reference =>
-            {
-                diff.changed.push((before.clone(), entry.clone()));
+    let mut left = old.next().await?;
+    let mut right = new.next().await?;
+    loop {
+        match (left.take(), right.take()) {
+            (None, None) => return Ok(diff),
+            (Some(before), None) => {
+                diff.counts.removed += 1;
+                keep(&mut diff.removed, before);
+                left = old.next().await?;
             }
-            Some(_) => diff.unchanged += 1,
+            (None, Some(after)) => {
+                diff.counts.added += 1;
+                keep(&mut diff.added, after);
+                right = new.next().await?;
+            }
+            (Some(before), Some(after)) => match before.path.cmp(&after.path) {
+                std::cmp::Ordering::Less => {
+                    diff.counts.removed += 1;
+                    keep(&mut diff.removed, before);
+                    left = old.next().await?;
+                    right = Some(after);
+                }
+                std::cmp::Ordering::Greater => {
+                    diff.counts.added += 1;
+                    keep(&mut diff.added, after);
+                    right = new.next().await?;
+                    left = Some(before);
+                }
+                std::cmp::Ordering::Equal => {
+                    if before.digest != after.digest || before.reference != after.reference {
+                        diff.counts.changed += 1;
+                        keep(&mut diff.changed, (before, after));
+                    } else {
+                        diff.counts.unchanged += 1;
+                    }
+                    left = old.next().await?;
+                    right = new.next().await?;
+                }
+            },
         }
     }
-    diff.removed = old
-        .iter()
-        .filter(|(path, _)| !new.contains_key(*path))
-        .map(|(_, entry)| entry.clone())
-        .collect();
-    diff
+}
+
+fn keep<T>(list: &mut Vec<T>, item: T) {
+    if list.len() < DIFF_LISTED {
+        list.push(item);
+    }
 }
 
 /// `GET .../{version}/diff?against=`: added, removed and changed files against another version
@@ -602,40 +667,43 @@ pub(crate) async fn diff(
         )
         .await
         .page(&ctx)?;
-    let old = all_files(&state, &ctx, &other.id).await?;
-    let new = all_files(&state, &ctx, &here.version.id).await?;
-    let diff = diff_entries(&old, &new);
+    let diff = diff_entries(
+        &mut Paged::new(&state, &ctx, &other.id),
+        &mut Paged::new(&state, &ctx, &here.version.id),
+    )
+    .await?;
     let other_label = format!("v{}", other.version_index.unwrap_or_default());
-    let listed = |entries: &[FileEntry]| {
+    let listed = |entries: &[FileEntry], count: usize| {
         html! {
             ul.list.files {
-                @for entry in entries.iter().take(DIFF_LISTED) {
+                @for entry in entries {
                     li { code { (entry.path) } " " span.muted { (size(entry.size)) } }
                 }
             }
-            @if entries.len() > DIFF_LISTED { p.muted { "… and " (entries.len() - DIFF_LISTED) " more." } }
+            @if count > entries.len() { p.muted { "… and " (count - entries.len()) " more." } }
         }
     };
+    let counts = diff.counts;
     let body = html! {
         (diff_form(&here, &against))
         p data-test="diff-summary" {
             "From " a href=(version_url(&here.entity, &here.project, &here.name, &other_label)) { (other_label) }
             " to " (here.label()) ": "
-            strong { (diff.added.len()) " added" } ", "
-            strong { (diff.removed.len()) " removed" } ", "
-            strong { (diff.changed.len()) " changed" } ", "
-            (diff.unchanged) " unchanged."
+            strong { (counts.added) " added" } ", "
+            strong { (counts.removed) " removed" } ", "
+            strong { (counts.changed) " changed" } ", "
+            (counts.unchanged) " unchanged."
         }
-        @if !diff.added.is_empty() { h2 { "Added" } div data-test="diff-added" { (listed(&diff.added)) } }
-        @if !diff.removed.is_empty() { h2 { "Removed" } div data-test="diff-removed" { (listed(&diff.removed)) } }
+        @if !diff.added.is_empty() { h2 { "Added" } div data-test="diff-added" { (listed(&diff.added, counts.added)) } }
+        @if !diff.removed.is_empty() { h2 { "Removed" } div data-test="diff-removed" { (listed(&diff.removed, counts.removed)) } }
         @if !diff.changed.is_empty() {
             h2 { "Changed" }
             ul.list.files data-test="diff-changed" {
-                @for (before, after) in diff.changed.iter().take(DIFF_LISTED) {
+                @for (before, after) in &diff.changed {
                     li { code { (after.path) } " " span.muted { (size(before.size)) " → " (size(after.size)) } }
                 }
             }
-            @if diff.changed.len() > DIFF_LISTED { p.muted { "… and " (diff.changed.len() - DIFF_LISTED) " more." } }
+            @if counts.changed > diff.changed.len() { p.muted { "… and " (counts.changed - diff.changed.len()) " more." } }
         }
     };
     Ok(here.render(&ctx, "diff", body))
@@ -905,32 +973,74 @@ pub(crate) async fn link(
 mod tests {
     use super::*;
 
-    fn entry(path: &str, digest: &str) -> (String, FileEntry) {
-        (
-            path.to_owned(),
-            FileEntry {
-                path: path.to_owned(),
-                digest: digest.to_owned(),
-                md5: None,
-                size: 1,
-                reference: None,
-                birth_artifact_id: String::new(),
-            },
-        )
+    fn entry(path: &str, digest: &str) -> FileEntry {
+        FileEntry {
+            path: path.to_owned(),
+            digest: digest.to_owned(),
+            md5: None,
+            size: 1,
+            reference: None,
+            birth_artifact_id: String::new(),
+        }
+    }
+
+    impl Entries for std::vec::IntoIter<FileEntry> {
+        async fn next(&mut self) -> Result<Option<FileEntry>, UiError> {
+            Ok(Iterator::next(self))
+        }
+    }
+
+    fn diff_of(old: Vec<FileEntry>, new: Vec<FileEntry>) -> Diff {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(diff_entries(&mut old.into_iter(), &mut new.into_iter()))
+            .unwrap()
     }
 
     #[test]
     fn diffs_sort_files_into_added_removed_changed() {
-        let old: BTreeMap<_, _> = [entry("a", "1"), entry("b", "2"), entry("c", "3")].into();
-        let new: BTreeMap<_, _> = [entry("a", "1"), entry("b", "9"), entry("d", "4")].into();
-        let diff = diff_entries(&old, &new);
+        let diff = diff_of(
+            vec![
+                entry("a", "1"),
+                entry("b", "2"),
+                entry("c", "3"),
+                entry("e", "5"),
+            ],
+            vec![
+                entry("0", "0"),
+                entry("a", "1"),
+                entry("b", "9"),
+                entry("d", "4"),
+            ],
+        );
         let paths =
             |entries: &[FileEntry]| entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>();
-        assert_eq!(paths(&diff.added), ["d"]);
-        assert_eq!(paths(&diff.removed), ["c"]);
+        assert_eq!(paths(&diff.added), ["0", "d"]);
+        assert_eq!(paths(&diff.removed), ["c", "e"]);
         assert_eq!(diff.changed.len(), 1);
         assert_eq!(diff.changed[0].1.path, "b");
-        assert_eq!(diff.unchanged, 1);
+        assert_eq!(
+            diff.counts,
+            DiffCounts {
+                added: 2,
+                removed: 2,
+                changed: 1,
+                unchanged: 1
+            }
+        );
+    }
+
+    #[test]
+    fn diffs_count_everything_and_list_the_first() {
+        let new: Vec<_> = (0..DIFF_LISTED + 7)
+            .map(|index| entry(&format!("{index:05}"), "x"))
+            .collect();
+        let diff = diff_of(Vec::new(), new);
+        assert_eq!(diff.counts.added, DIFF_LISTED + 7);
+        assert_eq!(diff.added.len(), DIFF_LISTED);
+        assert_eq!(diff_of(Vec::new(), Vec::new()), Diff::default());
     }
 
     #[test]

@@ -26,6 +26,6 @@ mod links;
 mod logging;
 mod reading;
 mod retention;
-mod ui;
 mod serving;
+mod ui;
 mod wandb;

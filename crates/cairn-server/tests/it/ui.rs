@@ -71,13 +71,20 @@ async fn post_with(
 }
 
 async fn post(server: &Server, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Answer {
-    post_with(server, path, cookie, form, &[("Sec-Fetch-Site", "same-origin")]).await
+    post_with(
+        server,
+        path,
+        cookie,
+        form,
+        &[("Sec-Fetch-Site", "same-origin")],
+    )
+    .await
 }
 
 /// The CSRF token of the session's forms, read off a page.
 fn form_token(page: &Answer) -> String {
     let text = text(page);
-    let start = text.find(r#"name="csrf" value=""#).expect("a form with a token") + 19;
+    let start = text.find(r#"name="csrf" value=""#).unwrap() + 19;
     text[start..start + 64].to_owned()
 }
 
@@ -91,7 +98,10 @@ async fn world() -> (Server, String, String) {
     let server = Server::start().await;
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
-    let files = Files::new(&[("<img src=x onerror=alert(1)>.txt", b"hello"), ("dir/a.txt", b"a")]);
+    let files = Files::new(&[
+        ("<img src=x onerror=alert(1)>.txt", b"hello"),
+        ("dir/a.txt", b"a"),
+    ]);
     let mut request = create_request("secret-data", &files);
     request.description = Some(format!("# Notes\n\n{HOSTILE}"));
     request.metadata = json!({ HOSTILE: HOSTILE, "nested": { "k": [1, HOSTILE] } })
@@ -123,14 +133,26 @@ async fn pages_escape_hostile_text_and_allow_no_scripts() {
         assert_eq!(page.headers[header::X_FRAME_OPTIONS], "DENY");
         let html = text(&page);
         for forbidden in ["<script", "<img", "<svg onload", "href=\"javascript"] {
-            assert!(!html.contains(forbidden), "{path} holds {forbidden}: {html}");
+            assert!(
+                !html.contains(forbidden),
+                "{path} holds {forbidden}: {html}"
+            );
         }
     }
     let page = text(&get(&server, VERSION, Some(&session)).await);
-    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
-    assert!(page.contains("<h1>Notes</h1>"), "Markdown is rendered: {page}");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<h1>Notes</h1>"),
+        "Markdown is rendered: {page}"
+    );
     let files = text(&get(&server, &format!("{VERSION}/files"), Some(&session)).await);
-    assert!(files.contains("&lt;img src=x onerror=alert(1)&gt;.txt"), "{files}");
+    assert!(
+        files.contains("&lt;img src=x onerror=alert(1)&gt;.txt"),
+        "{files}"
+    );
 
     // A file downloads as an attachment that cannot run as a page of the site.
     let download = get(
@@ -141,10 +163,17 @@ async fn pages_escape_hostile_text_and_allow_no_scripts() {
     .await;
     download.expect(StatusCode::OK);
     assert_eq!(&download.body[..], b"hello");
-    let disposition = download.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    let disposition = download.headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap();
     assert!(disposition.starts_with("attachment;"), "{disposition}");
-    assert_eq!(download.headers[header::CONTENT_TYPE], "application/octet-stream");
-    let csp = download.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert_eq!(
+        download.headers[header::CONTENT_TYPE],
+        "application/octet-stream"
+    );
+    let csp = download.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
     assert!(csp.contains("sandbox"), "{csp}");
 }
 
@@ -180,7 +209,10 @@ async fn forms_need_the_sessions_token_and_this_site() {
     // No token, a wrong one, or the right one from another site: refused, nothing changes.
     let missing = post(&server, &edit, Some(&session), &form("")[1..]).await;
     assert_eq!(missing.status, StatusCode::FORBIDDEN, "{missing:?}");
-    assert!(text(&missing).contains("not from your current session"), "{missing:?}");
+    assert!(
+        text(&missing).contains("not from your current session"),
+        "{missing:?}"
+    );
     let wrong = post(&server, &edit, Some(&session), &form("0000")).await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
     let mut right = form("");
@@ -191,7 +223,11 @@ async fn forms_need_the_sessions_token_and_this_site() {
         vec![("Origin", "https://evil.example")],
     ] {
         let answer = post_with(&server, &edit, Some(&session), &right, &headers).await;
-        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{headers:?}: {answer:?}");
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{headers:?}: {answer:?}"
+        );
         assert!(text(&answer).contains("another site"), "{answer:?}");
     }
     // Without a session, the token does not help.
@@ -205,7 +241,10 @@ async fn forms_need_the_sessions_token_and_this_site() {
         &edit,
         Some(&session),
         &right,
-        &[("Origin", "http://cairn.test"), ("Sec-Fetch-Site", "same-origin")],
+        &[
+            ("Origin", "http://cairn.test"),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
     )
     .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{done:?}");
@@ -217,12 +256,21 @@ async fn sessions_start_with_a_key_and_end_on_sign_out_or_revocation() {
     let (server, alice, _) = world().await;
 
     // The sign-in form needs the token of its own cookie, and the key must be valid.
-    let no_cookie = post(&server, "/ui/_sign-in", None, &[("csrf", "x"), ("api_key", &alice)]).await;
+    let no_cookie = post(
+        &server,
+        "/ui/_sign-in",
+        None,
+        &[("csrf", "x"), ("api_key", &alice)],
+    )
+    .await;
     assert_eq!(no_cookie.status, StatusCode::FORBIDDEN);
-    assert!(!no_cookie.headers.get_all(header::SET_COOKIE).iter().any(|value| value
-        .to_str()
-        .unwrap()
-        .starts_with("cairn_session=")));
+    assert!(
+        !no_cookie
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|value| value.to_str().unwrap().starts_with("cairn_session="))
+    );
     let page = get(&server, "/ui/_sign-in", None).await;
     let token = cookie_value(&page, "cairn_sign_in");
     let wrong_key = post(
@@ -233,7 +281,10 @@ async fn sessions_start_with_a_key_and_end_on_sign_out_or_revocation() {
     )
     .await;
     assert_eq!(wrong_key.status, StatusCode::UNAUTHORIZED);
-    assert!(text(&wrong_key).contains("not known to this server"), "{wrong_key:?}");
+    assert!(
+        text(&wrong_key).contains("not known to this server"),
+        "{wrong_key:?}"
+    );
 
     // The cookie is HttpOnly and holds no key.
     let session = sign_in(&server, &alice).await;
@@ -244,7 +295,13 @@ async fn sessions_start_with_a_key_and_end_on_sign_out_or_revocation() {
 
     // Signing out forgets the session: its cookie no longer works.
     let token = form_token(&page);
-    let out = post(&server, "/ui/_sign-out", Some(&session), &[("csrf", &token)]).await;
+    let out = post(
+        &server,
+        "/ui/_sign-out",
+        Some(&session),
+        &[("csrf", &token)],
+    )
+    .await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert!(cookie_value(&out, "cairn_session").is_empty());
     let after = get(&server, VERSION, Some(&session)).await;
@@ -310,12 +367,19 @@ async fn refusals_are_shown_in_the_domains_words() {
         &server,
         "/ui/_teams/lab/retention",
         Some(&session),
-        &[("csrf", &token), ("default_ttl_days", "3"), ("ttl_editors", "members")],
+        &[
+            ("csrf", &token),
+            ("default_ttl_days", "3"),
+            ("ttl_editors", "members"),
+        ],
     )
     .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
     let html = text(&refused);
-    assert!(html.contains(r#"data-test="error""#) && html.contains("admin"), "{html}");
+    assert!(
+        html.contains(r#"data-test="error""#) && html.contains("admin"),
+        "{html}"
+    );
     assert!(html.contains(r#"data-test="signed-in-as">bob<"#), "{html}");
 
     // alice, the team's admin, may.
@@ -325,7 +389,11 @@ async fn refusals_are_shown_in_the_domains_words() {
         &server,
         "/ui/_teams/lab/retention",
         Some(&session),
-        &[("csrf", &token), ("default_ttl_days", "3"), ("ttl_editors", "members")],
+        &[
+            ("csrf", &token),
+            ("default_ttl_days", "3"),
+            ("ttl_editors", "members"),
+        ],
     )
     .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{done:?}");

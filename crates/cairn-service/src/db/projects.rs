@@ -235,13 +235,17 @@ pub(crate) fn list_collections(
     connection: &Connection,
     project: &ProjectRow,
     artifact_type: Option<&str>,
+    after: Option<&str>,
+    limit: Option<usize>,
 ) -> Result<Vec<Collection>, Error> {
+    // SQLite reads a negative limit as none.
+    let limit = limit.map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
     let mut statement = connection.prepare_cached(&format!(
         "SELECT {COLLECTION_COLUMNS} WHERE c.project_id = ?1 AND (?2 IS NULL OR t.name = ?2) \
-         AND c.deleted_at IS NULL ORDER BY c.name"
+         AND c.deleted_at IS NULL AND (?3 IS NULL OR c.name > ?3) ORDER BY c.name LIMIT ?4"
     ))?;
     let collections = statement
-        .query_map(params![project.id, artifact_type], |row| {
+        .query_map(params![project.id, artifact_type, after, limit], |row| {
             collection_from_row(project, row).map(|(_, collection)| collection)
         })?
         .collect::<rusqlite::Result<_>>()?;
