@@ -116,6 +116,7 @@ pub(crate) fn page(ctx: &Ctx, title: &str, crumbs: &[(String, String)], body: Ma
                 link rel="stylesheet" href="/ui/_static/cairn.css";
             }
             body {
+                a.skip href="#main" { "Skip to content" }
                 header.top {
                     a.brand href="/" { "Cairn" }
                     nav aria-label="Breadcrumbs" {
@@ -137,7 +138,7 @@ pub(crate) fn page(ctx: &Ctx, title: &str, crumbs: &[(String, String)], body: Ma
                         }
                     }
                 }
-                main {
+                main #main {
                     h1 { (title) }
                     (body)
                 }
