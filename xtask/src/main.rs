@@ -12,6 +12,9 @@
 //!   document, anonymously and signed in; also a step of `test`.
 //! * `cargo xtask wandb [--scenario NAME]`: the official W&B SDK (pinned) runs the scenarios of
 //!   `tests/wandb/` against a seeded `cairn server`; also a step of `test`.
+//! * `cargo xtask ui [--test NAME]`: headless chromium (through WebDriver and Selenium, pinned)
+//!   drives the web UI of a seeded `cairn server` through the tests of `tests/ui/`, saving a
+//!   screenshot of each screen in `target/ui-screenshots/`; also a step of `test`.
 //! * `cargo xtask emulators start|stop|status|env`: the object-store emulators the storage tests
 //!   run against (`test` starts and stops them by itself).
 //! * `cargo xtask bench hash`: hashing throughput of `cairn manifest` against `md5sum` and,
@@ -37,6 +40,7 @@ mod e2e;
 mod emulators;
 mod test;
 mod tidy;
+mod ui;
 mod wandb;
 mod workspace;
 
@@ -58,8 +62,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the full test suite: tidy, doc tests, API fuzzing, the W&B SDK scenarios, `cargo
-    /// nextest run` (or `cargo test`), e2e.
+    /// Run the full test suite: tidy, doc tests, API fuzzing, the W&B SDK scenarios, the web UI
+    /// in a browser, `cargo nextest run` (or `cargo test`), e2e.
     Test,
     /// Run exactly what CI gates: fmt, clippy, rustdoc, then everything `test` runs.
     Ci,
@@ -69,6 +73,8 @@ enum Command {
     ApiFuzz,
     /// Run the official W&B SDK's scenarios (`tests/wandb/`) against a seeded `cairn server`.
     Wandb(wandb::WandbArgs),
+    /// Drive the web UI of a seeded `cairn server` in headless chromium (`tests/ui/`).
+    Ui(ui::UiArgs),
     /// Check the tree: dependency edges, `//!` headers, lints settings, file sizes, machine paths.
     Tidy,
     /// Install, start, stop or show the object-store emulators (moto, fake-gcs-server, Azurite).
@@ -102,6 +108,7 @@ fn run(command: Command) -> Result<()> {
         Command::E2e => e2e::run(&workspace),
         Command::ApiFuzz => api_fuzz::run(&workspace),
         Command::Wandb(args) => wandb::run(&workspace, &args),
+        Command::Ui(args) => ui::run(&workspace, &args),
         Command::Tidy => tidy::run(&workspace),
         Command::Emulators(args) => emulators::run(&workspace, &args),
         Command::Bench(args) => bench::run(&workspace, args),

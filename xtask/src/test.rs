@@ -18,6 +18,7 @@ use crate::cmd::Cmd;
 use crate::e2e;
 use crate::emulators::Emulators;
 use crate::tidy;
+use crate::ui;
 use crate::wandb;
 use crate::workspace::Workspace;
 
@@ -87,6 +88,8 @@ pub(crate) fn test_steps(workspace: &Workspace) -> Vec<Step> {
             name: "wandb sdk",
             action: Action::InProcessWithEnv(wandb::run_with_env),
         },
+        // The web UI of the same binary, in headless chromium.
+        Step::in_process("ui", ui::run_in_suite),
         tests_step(workspace),
         Step {
             name: "e2e",
@@ -212,9 +215,10 @@ mod tests {
         assert_eq!(test[0], "tidy");
         assert_eq!(test.last(), Some(&"e2e"));
         assert!(test[test.len() - 2].starts_with("tests"));
-        // The fuzzer's and the SDK scenarios' reports come before the test runners', whose
-        // summary closes the output.
-        assert_eq!(test[test.len() - 3], "wandb sdk");
-        assert_eq!(test[test.len() - 4], "api fuzz");
+        // The fuzzer's, the SDK scenarios' and the UI tests' reports come before the test
+        // runners', whose summary closes the output.
+        assert_eq!(test[test.len() - 3], "ui");
+        assert_eq!(test[test.len() - 4], "wandb sdk");
+        assert_eq!(test[test.len() - 5], "api fuzz");
     }
 }
