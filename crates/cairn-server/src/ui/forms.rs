@@ -156,6 +156,26 @@ impl FromRequestParts<AppState> for Ctx {
     }
 }
 
+/// A query string read as `T`; a malformed one is refused with a page, like any refusal.
+#[derive(Debug)]
+pub(crate) struct UiQuery<T>(pub(crate) T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for UiQuery<T> {
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, UiError> {
+        let parsed = serde_urlencoded::from_str::<T>(parts.uri.query().unwrap_or_default())
+            .map_err(|error| format!("the address's query is not valid: {error}"));
+        match parsed {
+            Ok(value) => Ok(Self(value)),
+            Err(message) => {
+                let ctx = Ctx::from_request_parts(parts, state).await?;
+                Err(UiError::bad_request(message, &ctx))
+            }
+        }
+    }
+}
+
 /// Fails when the browser says the request came from another site: `Sec-Fetch-Site` other
 /// than `same-origin` (or `none`, typed by the user), or an `Origin` whose host is not the
 /// request's `Host`.

@@ -1,15 +1,16 @@
 //! The browsing pages: home, an entity's projects, a project's types, a type's collections, a
 //! collection's versions (paginated), a run; and the project visibility form.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use cairn_service::model::{CollectionKind, Role, Version, VersionQuery, Visibility};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use crate::error::ApiError;
 use crate::extract::PathParams;
 use crate::state::AppState;
-use crate::ui::forms::{Ctx, OrPage, Posted, UiError};
+use crate::ui::forms::{Ctx, OrPage, Posted, UiError, UiQuery};
 use crate::ui::layout::{
     self, chips, collection_url, entity_url, html_response, page, project_url, run_url, seg, size,
     version_url, when,
@@ -66,7 +67,7 @@ pub(crate) struct Go {
 }
 
 /// `GET /ui/_go?entity=`: to an entity's page.
-pub(crate) async fn go(Query(go): Query<Go>) -> Response {
+pub(crate) async fn go(UiQuery(go): UiQuery<Go>) -> Response {
     layout::see_other(&entity_url(go.entity.trim()))
 }
 
@@ -240,7 +241,7 @@ pub(crate) async fn artifact_type(
     State(state): State<AppState>,
     ctx: Ctx,
     PathParams((entity, project, artifact_type)): PathParams<(String, String, String)>,
-    Query(query): Query<AfterQuery>,
+    UiQuery(query): UiQuery<AfterQuery>,
 ) -> Result<Response, UiError> {
     let mut collections = state
         .service()
@@ -254,6 +255,21 @@ pub(crate) async fn artifact_type(
         )
         .await
         .page(&ctx)?;
+    if collections.is_empty() && query.after.is_none() {
+        let types = state
+            .service()
+            .artifact_types(ctx.caller(), &entity, &project)
+            .await
+            .page(&ctx)?;
+        if !types.iter().any(|known| known.name == artifact_type) {
+            return Err(UiError::new(
+                ApiError::not_found(format!(
+                    "project `{entity}/{project}` has no artifacts of type `{artifact_type}`"
+                )),
+                &ctx,
+            ));
+        }
+    }
     let more = collections.len() > COLLECTIONS_PER_PAGE;
     collections.truncate(COLLECTIONS_PER_PAGE);
     let here = format!(
@@ -323,7 +339,7 @@ pub(crate) async fn collection(
     State(state): State<AppState>,
     ctx: Ctx,
     PathParams((entity, project, name)): PathParams<(String, String, String)>,
-    Query(query): Query<VersionsQuery>,
+    UiQuery(query): UiQuery<VersionsQuery>,
 ) -> Result<Response, UiError> {
     let service = state.service();
     let collection = service

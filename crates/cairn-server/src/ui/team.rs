@@ -30,6 +30,11 @@ pub(crate) async fn settings(
         .await
         .page(&ctx)?;
     let base = settings_url(&team);
+    let me = ctx.username().unwrap_or_default();
+    let admin = found
+        .members
+        .iter()
+        .any(|member| member.username == me && member.role == Role::Admin);
     let default_days = retention
         .default_ttl_seconds
         .map(|seconds| format!("{}", seconds as f64 / 86_400.0));
@@ -43,15 +48,22 @@ pub(crate) async fn settings(
                         td { a href=(entity_url(&member.username)) { (member.username) } }
                         td { (role_name(member.role)) }
                         td {
-                            form.inline method="post" action=(format!("{base}/members/remove")) {
-                                input type="hidden" name="csrf" value=(ctx.form_token());
-                                input type="hidden" name="username" value=(member.username);
-                                button.small type="submit" aria-label=(format!("Remove {}", member.username)) { "Remove" }
+                            @if admin || member.username == me {
+                                form.inline method="post" action=(format!("{base}/members/remove")) {
+                                    input type="hidden" name="csrf" value=(ctx.form_token());
+                                    input type="hidden" name="username" value=(member.username);
+                                    button.small.secondary type="submit" aria-label=(format!("Remove {}", member.username)) {
+                                        @if member.username == me { "Leave" } @else { "Remove" }
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
+        }
+        @if !admin {
+            p.hint data-test="admins-only" { "Only the team's admins may change members and retention; the server refuses others." }
         }
         h3 { "Add a member or change a role" }
         form.inline method="post" action=(format!("{base}/members")) {

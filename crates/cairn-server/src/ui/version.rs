@@ -3,7 +3,7 @@
 //! delete and link it.
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use cairn_service::logging::BlobBytes;
@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::extract::PathParams;
 use crate::state::AppState;
-use crate::ui::forms::{Ctx, OrPage, Posted, UiError};
+use crate::ui::forms::{Ctx, OrPage, Posted, UiError, UiQuery};
 use crate::ui::layout::{
     self, chips, collection_url, entity_url, html_response, page, project_url, seg, size,
     version_url, when,
@@ -217,7 +217,7 @@ pub(crate) async fn overview(
             }
             dl.facts {
                 dt { "Digest" } dd { code data-test="digest" { (version.digest.to_hex()) } }
-                dt { "Size" } dd { (size(version.size)) " in " (version.file_count) " files" }
+                dt { "Size" } dd { (size(version.size)) " in " (version.file_count) @if version.file_count == 1 { " file" } @else { " files" } }
                 dt { "Created" } dd { (when(&version.created_at)) }
                 dt { "Logged by" } dd { (logged_by(version)) }
                 dt { "TTL" } dd data-test="ttl" { (ttl_left(version, clock)) }
@@ -331,7 +331,7 @@ pub(crate) async fn files(
     State(state): State<AppState>,
     ctx: Ctx,
     path: VersionPath,
-    Query(query): Query<FilesQuery>,
+    UiQuery(query): UiQuery<FilesQuery>,
 ) -> Result<Response, UiError> {
     let here = Here::load(&state, &ctx, path).await?;
     let service = state.service();
@@ -418,7 +418,7 @@ pub(crate) async fn files(
                     @for row in &rows {
                         @match row {
                             Row::Folder(folder) => tr {
-                                td { a href=(dir_url(folder)) { "📁 " (folder.strip_prefix(&prefix).unwrap_or(folder)) "/" } }
+                                td.folder { a href=(dir_url(folder)) { (folder.strip_prefix(&prefix).unwrap_or(folder)) "/" } }
                                 td {} td {} td {}
                             },
                             Row::File(entry) => tr {
@@ -456,14 +456,22 @@ pub(crate) async fn download(
     State(state): State<AppState>,
     ctx: Ctx,
     path: VersionPath,
-    Query(query): Query<FileQuery>,
+    UiQuery(query): UiQuery<FileQuery>,
 ) -> Result<Response, UiError> {
     let here = Here::load(&state, &ctx, path).await?;
     let service = state.service();
-    let entry = service
+    let entry = match service
         .file(ctx.caller(), &here.version.id, &query.path)
         .await
-        .page(&ctx)?;
+    {
+        Err(error) if error.kind() == Some(cairn_service::Kind::NotFound) => {
+            return Err(UiError::new(
+                ApiError::not_found(format!("{} has no file `{}`", here.label(), query.path)),
+                &ctx,
+            ));
+        }
+        found => found.page(&ctx)?,
+    };
     if let Some(reference) = &entry.reference {
         return Err(UiError::bad_request(
             format!(
@@ -642,7 +650,7 @@ pub(crate) async fn diff(
     State(state): State<AppState>,
     ctx: Ctx,
     path: VersionPath,
-    Query(query): Query<DiffQuery>,
+    UiQuery(query): UiQuery<DiffQuery>,
 ) -> Result<Response, UiError> {
     let here = Here::load(&state, &ctx, path).await?;
     let index = here.version.version_index.unwrap_or_default();
@@ -730,7 +738,7 @@ pub(crate) async fn lineage(
     State(state): State<AppState>,
     ctx: Ctx,
     path: VersionPath,
-    Query(params): Query<LineageParams>,
+    UiQuery(params): UiQuery<LineageParams>,
 ) -> Result<Response, UiError> {
     let here = Here::load(&state, &ctx, path).await?;
     let depth = params.depth.unwrap_or(2).clamp(1, 10);
