@@ -147,15 +147,20 @@ impl Service {
         if let Some(refused) = refusal(&row, &now, "this API key", NEW_KEY_HINT) {
             return Err(refused);
         }
+        self.note_use(&row, now_ms);
+        Ok(caller)
+    }
+
+    /// Records that a key was used at `now_ms`, unless its last use is recent enough already.
+    pub(crate) fn note_use(&self, row: &KeyRow, now_ms: i64) {
         let stale = rfc3339_ms(now_ms.saturating_sub(LAST_USED_GRANULARITY_MS));
         if row
             .last_used_at
             .as_deref()
             .is_none_or(|at| at < stale.as_str())
         {
-            self.record_use(row.id, now);
+            self.record_use(row.id.clone(), rfc3339_ms(now_ms));
         }
-        Ok(caller)
     }
 
     /// Records, in the background, that key `id` was used at `now`: the request does not wait

@@ -130,7 +130,8 @@ impl Service {
                     "your session is not known to this server (you signed out, or the server forgot it); {SIGN_IN_AGAIN}"
                 ))
             })?;
-        let now = self.clock().now_text();
+        let now_ms = self.clock().now_ms();
+        let now = rfc3339_ms(now_ms);
         if row.expires_at <= now {
             return Err(Error::unauthenticated(format!(
                 "your session expired on {}; {SIGN_IN_AGAIN}",
@@ -141,6 +142,8 @@ impl Service {
         {
             return Err(refused);
         }
+        // A page seen through a session is a use of its key, as `cairn key list` shows it.
+        self.note_use(&row.key, now_ms);
         Ok(SessionCaller {
             caller: row.caller,
             csrf: row.csrf,

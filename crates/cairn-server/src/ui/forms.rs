@@ -177,8 +177,9 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for UiQuery<T> {
 }
 
 /// Fails when the browser says the request came from another site: `Sec-Fetch-Site` other
-/// than `same-origin` (or `none`, typed by the user), or an `Origin` whose host is not the
-/// request's `Host`.
+/// than `same-origin` (or `none`, typed by the user), or an `Origin` whose host is neither the
+/// request's `Host` nor, behind a proxy that rewrites it, its `X-Forwarded-Host`. (The
+/// session's CSRF token is the main defence; this one needs no state.)
 pub(crate) fn require_same_site(headers: &HeaderMap) -> Result<(), ApiError> {
     let refused = || {
         ApiError::new(
@@ -194,14 +195,14 @@ pub(crate) fn require_same_site(headers: &HeaderMap) -> Result<(), ApiError> {
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
-        let host = headers
-            .get(header::HOST)
-            .and_then(|host| host.to_str().ok())
-            .unwrap_or_default();
         let origin_host = origin
             .split_once("://")
             .map_or("", |(_, rest)| rest.trim_end_matches('/'));
-        if origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
+        let ours = [header::HOST.as_str(), "x-forwarded-host"]
+            .into_iter()
+            .filter_map(|name| headers.get(name)?.to_str().ok())
+            .any(|host| !origin_host.is_empty() && origin_host.eq_ignore_ascii_case(host.trim()));
+        if !ours {
             return Err(refused());
         }
     }

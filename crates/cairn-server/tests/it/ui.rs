@@ -249,6 +249,26 @@ async fn forms_need_the_sessions_token_and_this_site() {
     .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{done:?}");
     assert_eq!(description().await.as_deref(), Some("changed"));
+
+    // Behind a proxy that rewrites `Host`, the browser's origin is the forwarded host.
+    let mut again = right.clone();
+    again[1].1 = "changed behind a proxy";
+    let proxied = post_with(
+        &server,
+        &edit,
+        Some(&session),
+        &again,
+        &[
+            ("Origin", "https://cairn.example"),
+            ("X-Forwarded-Host", "cairn.example"),
+        ],
+    )
+    .await;
+    assert_eq!(proxied.status, StatusCode::SEE_OTHER, "{proxied:?}");
+    assert_eq!(
+        description().await.as_deref(),
+        Some("changed behind a proxy")
+    );
 }
 
 #[tokio::test]
