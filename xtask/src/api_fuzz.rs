@@ -118,23 +118,10 @@ pub(crate) fn run(workspace: &Workspace) -> Result<()> {
              errors of the server's log `{}`:\n{}",
             failed.join(" and the "),
             log.display(),
-            warnings_and_errors(&log)
+            server::warnings_and_errors(&log, 20)
         );
     }
     Ok(())
-}
-
-/// The last 20 `WARN` and `ERROR` lines of the server's log (5xx answers log their cause there).
-fn warnings_and_errors(log: &Path) -> String {
-    let text = fs_err::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|line| line.contains("ERROR") || line.contains("WARN"))
-        .collect();
-    if lines.is_empty() {
-        return "(none)".to_owned();
-    }
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// One schemathesis run against `url` with the configuration in `config`.
@@ -199,15 +186,17 @@ fn seed(cairn: &Path, server: &Server, work: &Path) -> Result<Seeded> {
         "artifact_type": "dataset",
         "digest": digest.trim(),
     });
-    let created = request(
+    let created = server::json_request(
         server,
+        server.admin_key(),
         "POST",
         "/api/v1/projects/admin/demo/artifacts",
-        &create.to_string(),
+        &create,
     )?;
     let pending_id = string_at(&created, "/version/id")?;
-    let receipt = request(
+    let receipt = server::json_request(
         server,
+        server.admin_key(),
         "PUT",
         &format!("/api/v1/artifacts/{pending_id}/manifest"),
         &manifest,
@@ -281,23 +270,6 @@ fn config_text(seeded: &Seeded, hooks: &Path, key: Option<&str>) -> String {
     }
     text.push_str("\"body.artifact_id\" = { dictionary = \"id\", probability = 0.5 }\n");
     text
-}
-
-/// A JSON request as the admin that must succeed; its answer.
-fn request(server: &Server, method: &str, path: &str, body: &str) -> Result<Value> {
-    let (status, answer) = server::http_request(
-        server.address(),
-        method,
-        path,
-        Some(server.admin_key()),
-        Some(("application/json", body.as_bytes())),
-    )?;
-    ensure!(
-        (200..300).contains(&status),
-        "seeding: `{method} {path}` answered {status}: {answer}"
-    );
-    serde_json::from_str(&answer)
-        .with_context(|| format!("seeding: `{method} {path}` answered invalid JSON: {answer}"))
 }
 
 fn string_at(value: &Value, pointer: &str) -> Result<String> {

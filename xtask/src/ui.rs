@@ -255,7 +255,7 @@ fn run_tests(
             failed.join(", "),
             work.join("failures").display(),
             log.display(),
-            warnings_and_errors(&log)
+            server::warnings_and_errors(&log, 30)
         );
     }
     Ok(())
@@ -389,83 +389,41 @@ fn ensure_browser() -> Result<()> {
 /// Seeds the server as its admin: the users of [`USERS`] with a key each; alice's team with
 /// [`TEAM_MEMBERS`]; the [`PROJECTS`] with their visibility. Answers each user's key.
 fn seed_accounts(server: &Server) -> Result<Vec<(&'static str, String)>> {
-    let admin = server.admin_key().to_owned();
     let mut keys = Vec::new();
     for user in USERS {
-        let created = request(
-            server,
-            &admin,
-            "POST",
-            "/api/v1/users",
-            &json!({ "username": user }),
-        )?;
-        let key = created["api_key"].as_str().with_context(|| {
-            format!("seeding: no `api_key` in the answer for {user}: {created}")
-        })?;
-        keys.push((user, key.to_owned()));
+        keys.push((user, server::create_user(server, user)?));
     }
     let alice = keys
         .iter()
         .find(|(user, _)| *user == "alice")
         .map(|(_, key)| key.clone())
         .context("seeding: no key for alice")?;
-    request(
+    server::json_request(
         server,
         &alice,
         "POST",
         "/api/v1/teams",
-        &json!({ "name": TEAM }),
+        json!({ "name": TEAM }),
     )?;
     for (member, role) in TEAM_MEMBERS {
-        request(
+        server::json_request(
             server,
             &alice,
             "PUT",
             &format!("/api/v1/teams/{TEAM}/members/{member}"),
-            &json!({ "role": role }),
+            json!({ "role": role }),
         )?;
     }
     for (_, project, visibility) in PROJECTS {
-        request(
+        server::json_request(
             server,
             &alice,
             "PUT",
             &format!("/api/v1/projects/{project}"),
-            &json!({ "visibility": visibility }),
+            json!({ "visibility": visibility }),
         )?;
     }
     Ok(keys)
-}
-
-/// A JSON request with `key` that must succeed; its answer.
-fn request(server: &Server, key: &str, method: &str, path: &str, body: &Value) -> Result<Value> {
-    let text = body.to_string();
-    let (status, answer) = server::http_request(
-        server.address(),
-        method,
-        path,
-        Some(key),
-        Some(("application/json", text.as_bytes())),
-    )?;
-    ensure!(
-        (200..300).contains(&status),
-        "seeding: `{method} {path}` answered {status}: {answer}"
-    );
-    serde_json::from_str(&answer)
-        .with_context(|| format!("seeding: `{method} {path}` answered invalid JSON: {answer}"))
-}
-
-/// The last 30 `WARN` and `ERROR` lines of the server's log.
-fn warnings_and_errors(log: &Path) -> String {
-    let text = fs_err::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|line| line.contains("ERROR") || line.contains("WARN"))
-        .collect();
-    if lines.is_empty() {
-        return "(none)".to_owned();
-    }
-    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::bench::server::{self, Server};
 use crate::cmd::Cmd;
@@ -334,7 +334,7 @@ fn run_scenarios(workspace: &Workspace, scenarios: &[Scenario], env: &[EnvVar]) 
              server's log `{}`:\n{}",
             failed.join(", "),
             log.display(),
-            warnings_and_errors(&log)
+            server::warnings_and_errors(&log, 30)
         );
     }
     Ok(())
@@ -393,20 +393,9 @@ fn stop_leftovers(scratch: &Path) -> Result<()> {
 /// `vision`; alice's projects `private-data`, `public-data` and `open-data` with those
 /// visibilities.
 fn seed(server: &Server) -> Result<Seeded> {
-    let admin = server.admin_key().to_owned();
     let mut keys = Vec::new();
     for user in ["alice", "bob"] {
-        let created = request(
-            server,
-            &admin,
-            "POST",
-            "/api/v1/users",
-            &json!({ "username": user }),
-        )?;
-        let key = created["api_key"].as_str().with_context(|| {
-            format!("seeding: no `api_key` in the answer for {user}: {created}")
-        })?;
-        keys.push(key.to_owned());
+        keys.push(server::create_user(server, user)?);
     }
     let [alice_key, bob_key] = <[String; 2]>::try_from(keys)
         .map_err(|keys| anyhow::anyhow!("seeding: expected two keys, got {}", keys.len()))?;
@@ -418,58 +407,27 @@ fn seed(server: &Server) -> Result<Seeded> {
         public_project: "alice/public-data",
         open_project: "alice/open-data",
     };
-    request(
+    server::json_request(
         server,
         &seeded.alice_key,
         "POST",
         "/api/v1/teams",
-        &json!({ "name": seeded.team }),
+        json!({ "name": seeded.team }),
     )?;
     for (project, visibility) in [
         (seeded.private_project, "private"),
         (seeded.public_project, "public"),
         (seeded.open_project, "open"),
     ] {
-        request(
+        server::json_request(
             server,
             &seeded.alice_key,
             "PUT",
             &format!("/api/v1/projects/{project}"),
-            &json!({ "visibility": visibility }),
+            json!({ "visibility": visibility }),
         )?;
     }
     Ok(seeded)
-}
-
-/// A JSON request with `key` that must succeed; its answer.
-fn request(server: &Server, key: &str, method: &str, path: &str, body: &Value) -> Result<Value> {
-    let text = body.to_string();
-    let (status, answer) = server::http_request(
-        server.address(),
-        method,
-        path,
-        Some(key),
-        Some(("application/json", text.as_bytes())),
-    )?;
-    ensure!(
-        (200..300).contains(&status),
-        "seeding: `{method} {path}` answered {status}: {answer}"
-    );
-    serde_json::from_str(&answer)
-        .with_context(|| format!("seeding: `{method} {path}` answered invalid JSON: {answer}"))
-}
-
-/// The last 30 `WARN` and `ERROR` lines of the server's log.
-fn warnings_and_errors(log: &Path) -> String {
-    let text = fs_err::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|line| line.contains("ERROR") || line.contains("WARN"))
-        .collect();
-    if lines.is_empty() {
-        return "(none)".to_owned();
-    }
-    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 #[cfg(test)]

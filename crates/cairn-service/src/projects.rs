@@ -174,20 +174,7 @@ impl Service {
         project: &str,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Collection>, Error> {
-        let caller = caller.cloned();
-        let (entity, project) = (entity.to_owned(), project.to_owned());
-        let artifact_type = artifact_type.map(str::to_owned);
-        self.db()
-            .read(move |connection| {
-                let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
-                projects::list_collections(
-                    connection,
-                    &project,
-                    artifact_type.as_deref(),
-                    None,
-                    None,
-                )
-            })
+        self.list_collections(caller, entity, project, artifact_type, None, None)
             .await
     }
 
@@ -203,11 +190,31 @@ impl Service {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Collection>, Error> {
+        self.list_collections(
+            caller,
+            entity,
+            project,
+            artifact_type,
+            after,
+            Some(limit.clamp(1, 1000)),
+        )
+        .await
+    }
+
+    /// The collections of [`Service::collections_page`], all of them when `limit` is `None`.
+    async fn list_collections(
+        &self,
+        caller: Option<&Caller>,
+        entity: &str,
+        project: &str,
+        artifact_type: Option<&str>,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Collection>, Error> {
         let caller = caller.cloned();
         let (entity, project) = (entity.to_owned(), project.to_owned());
         let artifact_type = artifact_type.map(str::to_owned);
         let after = after.map(str::to_owned);
-        let limit = limit.clamp(1, 1000);
         self.db()
             .read(move |connection| {
                 let project = project_for_read(connection, caller.as_ref(), &entity, &project)?;
@@ -216,7 +223,7 @@ impl Service {
                     &project,
                     artifact_type.as_deref(),
                     after.as_deref(),
-                    Some(limit),
+                    limit,
                 )
             })
             .await

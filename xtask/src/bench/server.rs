@@ -276,6 +276,60 @@ fn dechunk(mut body: &str) -> String {
     joined
 }
 
+/// A JSON request with `key` to `server` (the body sent as its text) that must succeed, for
+/// seeding; its answer.
+pub(crate) fn json_request(
+    server: &Server,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: impl std::fmt::Display,
+) -> Result<Value> {
+    let text = body.to_string();
+    let (status, answer) = http_request(
+        server.address(),
+        method,
+        path,
+        Some(key),
+        Some(("application/json", text.as_bytes())),
+    )?;
+    anyhow::ensure!(
+        (200..300).contains(&status),
+        "seeding: `{method} {path}` answered {status}: {answer}"
+    );
+    serde_json::from_str(&answer)
+        .with_context(|| format!("seeding: `{method} {path}` answered invalid JSON: {answer}"))
+}
+
+/// Creates user `username` as the server's admin; answers their first API key.
+pub(crate) fn create_user(server: &Server, username: &str) -> Result<String> {
+    let created = json_request(
+        server,
+        server.admin_key(),
+        "POST",
+        "/api/v1/users",
+        serde_json::json!({ "username": username }),
+    )?;
+    created["api_key"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("seeding: no `api_key` in the answer for {username}: {created}"))
+}
+
+/// The last `count` `WARN` and `ERROR` lines of a server's log (5xx answers log their cause
+/// there), or `(none)`.
+pub(crate) fn warnings_and_errors(log: &Path, count: usize) -> String {
+    let text = fs_err::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("ERROR") || line.contains("WARN"))
+        .collect();
+    if lines.is_empty() {
+        return "(none)".to_owned();
+    }
+    lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ pub(crate) struct KeyRow {
 const KEY_COLUMNS: &str =
     "k.id, k.user_id, k.name, k.created_at, k.expires_at, k.revoked_at, k.last_used_at";
 
-fn key_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<KeyRow> {
+pub(crate) fn key_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<KeyRow> {
     Ok(KeyRow {
         id: row.get(first)?,
         user_id: row.get(first + 1)?,
@@ -64,18 +64,21 @@ pub(crate) fn caller_by_key_hash(
         ))?
         .query_row([hash], |row| {
             let key = key_from_row(row, 4)?;
-            Ok((
-                Caller {
-                    user_id: row.get(0)?,
-                    entity_id: row.get(1)?,
-                    username: row.get(2)?,
-                    admin: row.get(3)?,
-                    key_id: Some(key.id.clone()),
-                },
-                key,
-            ))
+            Ok((caller_from_row(row, &key)?, key))
         })
         .optional()?)
+}
+
+/// The caller of `key`, from `u.id, u.entity_id, u.username, u.admin` in the row's first
+/// four columns.
+pub(crate) fn caller_from_row(row: &rusqlite::Row<'_>, key: &KeyRow) -> rusqlite::Result<Caller> {
+    Ok(Caller {
+        user_id: row.get(0)?,
+        entity_id: row.get(1)?,
+        username: row.get(2)?,
+        admin: row.get(3)?,
+        key_id: Some(key.id.clone()),
+    })
 }
 
 /// The key with this id.

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::access::Caller;
-use crate::db::keys::KeyRow;
+use crate::db::keys::{self, KeyRow};
 use crate::error::Error;
 
 /// A session found by its token: who it acts as, through which key, and its form token.
@@ -43,23 +43,9 @@ pub(crate) fn find(connection: &Connection, token_hash: &str) -> Result<Option<S
              JOIN users u ON u.id = k.user_id WHERE s.token_hash = ?1",
         )?
         .query_row([token_hash], |row| {
-            let key = KeyRow {
-                id: row.get(4)?,
-                user_id: row.get(5)?,
-                name: row.get(6)?,
-                created_at: row.get(7)?,
-                expires_at: row.get(8)?,
-                revoked_at: row.get(9)?,
-                last_used_at: row.get(10)?,
-            };
+            let key = keys::key_from_row(row, 4)?;
             Ok(SessionRow {
-                caller: Caller {
-                    user_id: row.get(0)?,
-                    entity_id: row.get(1)?,
-                    username: row.get(2)?,
-                    admin: row.get(3)?,
-                    key_id: Some(key.id.clone()),
-                },
+                caller: keys::caller_from_row(row, &key)?,
                 key,
                 csrf: row.get(11)?,
                 expires_at: row.get(12)?,
