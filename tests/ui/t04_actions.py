@@ -10,7 +10,7 @@ from selenium.webdriver.support.ui import Select
 
 import harness
 import seed
-from harness import Ui, check, check_eq, check_in, hostile_free
+from harness import Ui, check, check_eq, check_in, check_not_in, hostile_free
 
 
 def _version_page(ui: Ui, name: str, selector: str, kind: str = "public") -> str:
@@ -358,3 +358,38 @@ def test_a_member_who_is_not_admin_is_refused(ui: Ui) -> None:
         "private",
         "the project's visibility after the refusal",
     )
+
+
+def test_api_keys_are_created_once_and_revoked(ui: Ui) -> None:
+    ui.sign_in("bob")
+    ui.open("/ui/_keys")
+    check_eq(ui.h1(), "Your API keys", "the keys page's title")
+    check_not_in(harness.config().keys["bob"], ui.body_text(), "the keys page")
+    form = ui.one("form[action='/ui/_keys']")
+    _replace(form.find_element(By.NAME, "name"), "ci <runner>")
+    _replace(form.find_element(By.NAME, "expires_days"), "3")
+    ui.submit(form, "Create key")
+    ui.shot("api-key-created")
+    secret = ui.one("[data-test=new-key]").text.strip()
+    check(secret.startswith("cairn-"), f"a new key is shown: {secret!r}")
+    works = harness.send("GET", "/api/v1/viewer", {"Authorization": f"Bearer {secret}"})
+    check_eq(works.status, 200, "the new key, on the API")
+    check_eq(works.json()["user"]["username"], "bob", "whose the new key is")
+
+    # Shown once: the listing has its name, escaped, and never the secret.
+    ui.open("/ui/_keys")
+    check_not_in(secret, ui.driver.page_source, "the keys page after creating one")
+    rows = [row for row in ui.rows("[data-test=keys]") if "ci <runner>" in row]
+    check_eq(len(rows), 1, "rows for the new key")
+    ui.shot("api-keys")
+
+    # Revoked from its row: the API refuses it from then on.
+    for row in ui.all("[data-test=keys] tbody tr"):
+        if "ci <runner>" in row.text:
+            ui.submit(row, "Revoke")
+            break
+    refused = harness.send("GET", "/api/v1/viewer", {"Authorization": f"Bearer {secret}"})
+    check_eq(refused.status, 401, "the revoked key, on the API")
+    check_in("revoked", refused.text, "the API's words for the revoked key")
+    statuses = [row for row in ui.rows("[data-test=keys]") if "ci <runner>" in row]
+    check(statuses and "revoked" in statuses[0], f"the row says revoked: {statuses}")

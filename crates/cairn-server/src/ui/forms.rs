@@ -156,6 +156,22 @@ impl FromRequestParts<AppState> for Ctx {
     }
 }
 
+/// Seconds in a number of days typed into a form (fractions allowed), more than 0 and at
+/// most 100 years; `what` names the field in the refusal.
+pub(crate) fn days_to_seconds(text: &str, what: &str) -> Result<u64, String> {
+    let days: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{}` is not a number of days for {what}", text.trim()))?;
+    if !days.is_finite() || days <= 0.0 || days > 36_500.0 {
+        return Err(format!(
+            "{what} is more than 0 and at most 36,500 days, not {days}"
+        ));
+    }
+    // In range, so the product fits: at most 3.2e9 seconds.
+    Ok((days * 86_400.0).round() as u64)
+}
+
 /// A query string read as `T`; a malformed one is refused with a page, like any refusal.
 #[derive(Debug)]
 pub(crate) struct UiQuery<T>(pub(crate) T);

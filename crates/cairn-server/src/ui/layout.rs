@@ -129,6 +129,7 @@ pub(crate) fn page(ctx: &Ctx, title: &str, crumbs: &[(String, String)], body: Ma
                         @match ctx.username() {
                             Some(username) => {
                                 a href=(entity_url(username)) data-test="signed-in-as" { (username) }
+                                a href="/ui/_keys" { "API keys" }
                                 form method="post" action="/ui/_sign-out" {
                                     input type="hidden" name="csrf" value=(ctx.form_token());
                                     button type="submit" { "Sign out" }

@@ -29,6 +29,7 @@
 //! so `/ui/_…` paths (sign-in, static files, team settings) never shadow an entity.
 
 mod forms;
+mod keys;
 mod layout;
 mod lineage;
 mod markdown;
@@ -60,6 +61,8 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/ui/_sign-out", post(session::sign_out))
         .route("/ui/_go", get(pages::go))
+        .route("/ui/_keys", get(keys::list).post(keys::create))
+        .route("/ui/_keys/revoke", post(keys::revoke))
         .route("/ui/_teams/{team}", get(team::settings))
         .route("/ui/_teams/{team}/members", post(team::set_member))
         .route(

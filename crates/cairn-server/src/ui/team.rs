@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::extract::PathParams;
 use crate::state::AppState;
-use crate::ui::forms::{Ctx, OrPage, Posted, UiError};
+use crate::ui::forms::{Ctx, OrPage, Posted, UiError, days_to_seconds};
 use crate::ui::layout::{self, entity_url, html_response, page, seg};
 use crate::ui::pages::role_name;
 
@@ -168,16 +168,10 @@ pub(crate) async fn retention(
     let default_ttl_seconds = if days.is_empty() {
         None
     } else {
-        let days: f64 = days
-            .parse()
-            .map_err(|_| UiError::bad_request(format!("`{days}` is not a number of days"), ctx))?;
-        if !days.is_finite() || days <= 0.0 || days > 36_500.0 {
-            return Err(UiError::bad_request(
-                "a default TTL is more than 0 and at most 36,500 days",
-                ctx,
-            ));
-        }
-        Some((days * 86_400.0).round() as u64)
+        Some(
+            days_to_seconds(days, "a default TTL")
+                .map_err(|message| UiError::bad_request(message, ctx))?,
+        )
     };
     let ttl_editors = match form.ttl_editors.as_str() {
         "admins" => TtlEditors::Admins,

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::extract::PathParams;
 use crate::state::AppState;
-use crate::ui::forms::{Ctx, OrPage, Posted, UiError, UiQuery};
+use crate::ui::forms::{Ctx, OrPage, Posted, UiError, UiQuery, days_to_seconds};
 use crate::ui::layout::{
     self, chips, collection_url, entity_url, html_response, page, project_url, seg, size,
     version_url, when,
@@ -819,17 +819,8 @@ fn ttl_of(form: &EditForm) -> Result<Option<TtlSetting>, String> {
         "keep" => Ok(None),
         "inherit" => Ok(Some(TtlSetting::Inherit)),
         "never" => Ok(Some(TtlSetting::Never)),
-        "days" => {
-            let days: f64 = form
-                .ttl_days
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{}` is not a number of days", form.ttl_days.trim()))?;
-            if !days.is_finite() || days <= 0.0 || days > 36_500.0 {
-                return Err("a TTL is more than 0 and at most 36,500 days".to_owned());
-            }
-            Ok(Some(TtlSetting::Seconds((days * 86_400.0).round() as u64)))
-        }
+        "days" => days_to_seconds(&form.ttl_days, "a TTL")
+            .map(|seconds| Some(TtlSetting::Seconds(seconds))),
         other => Err(format!("`{other}` is not a TTL choice")),
     }
 }

@@ -420,3 +420,94 @@ async fn refusals_are_shown_in_the_domains_words() {
     let page = text(&get(&server, "/ui/_teams/lab", Some(&session)).await);
     assert!(page.contains(r#"value="3""#), "{page}");
 }
+
+#[tokio::test]
+async fn keys_are_created_once_listed_without_secrets_and_revoked() {
+    let server = Server::start().await;
+    let alice = server.user("alice").await;
+    let session = sign_in(&server, &alice).await;
+    let page = get(&server, "/ui/_keys", Some(&session)).await;
+    page.expect(StatusCode::OK);
+    assert!(!text(&page).contains(&alice), "a secret is listed");
+    let token = form_token(&page);
+
+    // The new secret is on the answer to the form, once, and works.
+    let created = post(
+        &server,
+        "/ui/_keys",
+        Some(&session),
+        &[
+            ("csrf", &token),
+            ("name", "<laptop>"),
+            ("expires_days", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.headers[header::CACHE_CONTROL], "no-store");
+    let html = text(&created);
+    assert!(html.contains("&lt;laptop&gt;"), "{html}");
+    let start = html.find(r#"data-test="new-key"><code>"#).unwrap() + 26;
+    let secret = &html[start..html[start..].find('<').unwrap() + start];
+    assert!(secret.starts_with("cairn-"), "{secret}");
+    server
+        .call(Method::GET, routes::VIEWER, Some(secret))
+        .await
+        .expect(StatusCode::OK);
+    let listing = text(&get(&server, "/ui/_keys", Some(&session)).await);
+    assert!(!listing.contains(secret), "the secret is shown again");
+
+    // Revoking it from the page ends it.
+    let keys: serde_json::Value = server
+        .call(Method::GET, &routes::api_keys("alice"), Some(&alice))
+        .await
+        .json();
+    let laptop = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["name"] == "<laptop>")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = post(
+        &server,
+        "/ui/_keys/revoke",
+        Some(&session),
+        &[("csrf", &token), ("id", &laptop)],
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{revoked:?}");
+    let refused = server.call(Method::GET, routes::VIEWER, Some(secret)).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+
+    // A bad lifetime is refused in words, and another user's key cannot be revoked.
+    let bad = post(
+        &server,
+        "/ui/_keys",
+        Some(&session),
+        &[("csrf", &token), ("expires_days", "-1")],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(text(&bad).contains("more than 0"), "{bad:?}");
+    let bob = server.user("bob").await;
+    let bob_keys: serde_json::Value = server
+        .call(Method::GET, &routes::api_keys("bob"), Some(&bob))
+        .await
+        .json();
+    let bob_key = bob_keys["keys"][0]["id"].as_str().unwrap();
+    let other = post(
+        &server,
+        "/ui/_keys/revoke",
+        Some(&session),
+        &[("csrf", &token), ("id", bob_key)],
+    )
+    .await;
+    assert!(other.status.is_client_error(), "{other:?}");
+    server
+        .call(Method::GET, routes::VIEWER, Some(&bob))
+        .await
+        .expect(StatusCode::OK);
+}
