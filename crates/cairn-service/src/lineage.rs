@@ -54,15 +54,15 @@ impl Walk<'_> {
         Ok(self.projects.get(&project_id).and_then(Option::as_ref))
     }
 
-    fn version(&mut self, id: &str) -> Result<Option<LineageNode>, Error> {
+    fn version(&mut self, id: &str) -> Result<Found, Error> {
         let Some(row) = lineage::version_node(self.connection, id)? else {
-            return Ok(None);
+            return Ok(Found::Gone);
         };
         if row.state != VersionState::Committed {
-            return Ok(None);
+            return Ok(Found::Gone);
         }
         let Some(project) = self.readable(row.project_id)? else {
-            return Ok(None);
+            return Ok(Found::Hidden);
         };
         let node = LineageNode {
             key: version_key(id),
@@ -79,10 +79,10 @@ impl Walk<'_> {
             },
         };
         self.logged_by.insert(id.to_owned(), row.logged_by);
-        Ok(Some(node))
+        Ok(Found::Node(node))
     }
 
-    fn run(&mut self, run: i64) -> Result<Option<LineageNode>, Error> {
+    fn run(&mut self, run: i64) -> Result<Found, Error> {
         let Some(RunNodeRow {
             project_id,
             run_id,
@@ -90,12 +90,12 @@ impl Walk<'_> {
             job_type,
         }) = lineage::run_node(self.connection, run)?
         else {
-            return Ok(None);
+            return Ok(Found::Gone);
         };
         let Some(project) = self.readable(project_id)? else {
-            return Ok(None);
+            return Ok(Found::Hidden);
         };
-        Ok(Some(LineageNode {
+        Ok(Found::Node(LineageNode {
             key: run_key(&project.entity, &project.name, &run_id),
             depth: 0,
             kind: LineageNodeKind::Run {
@@ -107,6 +107,16 @@ impl Walk<'_> {
             },
         }))
     }
+}
+
+/// What a neighbour in the lineage turned out to be.
+enum Found {
+    /// A node the caller may see.
+    Node(LineageNode),
+    /// Deleted (or never committed): not part of the lineage any more, and not counted.
+    Gone,
+    /// In a project the caller may not read: counted in [`LineageGraph::hidden`].
+    Hidden,
 }
 
 /// A version node's key.
@@ -163,7 +173,7 @@ fn walk_graph(
     query: &LineageQuery,
     limit: usize,
 ) -> Result<LineageGraph, Error> {
-    let Some(mut root_node) = walk.version(root)? else {
+    let Found::Node(mut root_node) = walk.version(root)? else {
         return Err(Error::not_found(format!(
             "artifact version `{root}` not found"
         )));
@@ -173,6 +183,7 @@ fn walk_graph(
     let mut edges: Vec<LineageEdge> = Vec::new();
     let mut seen: HashSet<Key> = HashSet::from([Key::Version(root.to_owned())]);
     let mut hidden: HashSet<Key> = HashSet::new();
+    let mut gone: HashSet<Key> = HashSet::new();
     let directions: &[bool] = match query.direction {
         LineageDirection::Up => &[true],
         LineageDirection::Down => &[false],
@@ -208,16 +219,23 @@ fn walk_graph(
                     .collect(),
             };
             for neighbour in neighbours {
-                if hidden.contains(&neighbour) {
+                if hidden.contains(&neighbour) || gone.contains(&neighbour) {
                     continue;
                 }
                 let found = match &neighbour {
                     Key::Version(id) => walk.version(id)?,
                     Key::Run(run) => walk.run(*run)?,
                 };
-                let Some(mut node) = found else {
-                    hidden.insert(neighbour);
-                    continue;
+                let mut node = match found {
+                    Found::Node(node) => node,
+                    Found::Gone => {
+                        gone.insert(neighbour);
+                        continue;
+                    }
+                    Found::Hidden => {
+                        hidden.insert(neighbour);
+                        continue;
+                    }
                 };
                 // Upstream edges point from the older node to the newer one: run → version it
                 // logged, version → run that used it.

@@ -245,3 +245,41 @@ async fn the_graph_walks_up_and_down_hides_private_nodes_and_pages() {
             .expect_problem(StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
     }
 }
+
+#[tokio::test]
+async fn deleted_neighbours_leave_the_graph_without_counting_as_hidden() {
+    let server = Server::start().await;
+    let alice = server.user("alice").await;
+    run(&server, &alice, "alice", "p", "prep").await;
+    let raw = output(&server, &alice, "alice", "p", "prep", "raw").await;
+    run(&server, &alice, "alice", "p", "train").await;
+    input(&server, &alice, "alice", "p", "train", &raw).await;
+    let model = output(&server, &alice, "alice", "p", "train", "model").await;
+    server
+        .call(
+            Method::DELETE,
+            &routes::delete_version(&model.id, true),
+            Some(&alice),
+        )
+        .await
+        .expect(StatusCode::OK);
+
+    let down = graph(
+        &server,
+        Some(&alice),
+        &raw.id,
+        3,
+        LineageDirection::Down,
+        0,
+        100,
+    )
+    .await;
+    assert_eq!(
+        keys(&down),
+        [
+            format!("version:{}", raw.id),
+            "run:alice/p/train".to_owned()
+        ]
+    );
+    assert_eq!(down.hidden, 0, "a deleted version is gone, not hidden");
+}
