@@ -136,7 +136,7 @@ impl Cache {
 
 /// A temporary file in `parent`, created with the default mode (0666 less the umask), as any
 /// file the user creates.
-fn temporary_in(parent: &Path) -> Result<tempfile::NamedTempFile> {
+pub(crate) fn temporary_in(parent: &Path) -> Result<tempfile::NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".cairn-tmp-");
     #[cfg(unix)]
@@ -216,7 +216,7 @@ fn hardlink(object: &Path, parent: &Path, destination: &Path) -> Result<()> {
 
 /// A rename onto a directory fails (`EISDIR`, or on some systems `EEXIST`/`ENOTEMPTY`): say so
 /// plainly; anything else is an IO error naming the destination.
-fn persist_error(destination: &Path, error: io::Error) -> Error {
+pub(crate) fn persist_error(destination: &Path, error: io::Error) -> Error {
     let into_directory = matches!(
         error.kind(),
         io::ErrorKind::IsADirectory

@@ -8,12 +8,17 @@
 //!    size and MD5 are left alone.
 //! 2. **Fetch.** Missing objects stream from the server (`GET routes::blob`) or from the
 //!    reference's storage handler into the cache, `concurrency` at a time, all pinned so a
-//!    concurrent cleanup cannot evict them. With `skip_cache` they stream straight into a
-//!    temporary file next to their destination instead and are renamed into place once verified.
-//! 3. **Materialise.** Cached objects are put in place by reflink, hardlink or copy.
+//!    concurrent cleanup cannot evict them. Small file blobs come many per request
+//!    (`POST routes::small_blobs`); each is verified in memory, stored in the cache and, unless
+//!    the root is to be hard- or reflinked to the cache, written at once to every destination
+//!    that holds it. With `skip_cache` they stream straight into a temporary file next to their
+//!    destination instead and are renamed into place once verified.
+//! 3. **Materialise.** The remaining cached objects are put in place by reflink, hardlink or
+//!    copy.
 //!
-//! A failed fetch (a corrupt blob, a lost connection after every retry) stops the download
-//! before anything is materialised.
+//! A failed fetch (a corrupt blob, a lost connection after every retry) stops the download:
+//! no further file is written, and each file already in the root is whole and verified (a
+//! re-run finds it there and keeps it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -140,7 +145,11 @@ impl LoggedArtifact {
             .clone()
             .unwrap_or_else(|| paths::default_root(self.version()));
         fs_err::create_dir_all(&root).map_err(Error::io("create", &root))?;
+        // A fresh (empty) root holds no entry yet and no symlink: one listing instead of two
+        // inspections per entry. Each write still checks its own way down.
+        let fresh = paths::is_empty_dir(&root);
         let mut plans = Vec::new();
+        let mut checker = paths::SymlinkCheck::new(&root);
         for (path, entry) in manifest.entries() {
             if let Some(prefix) = &options.path_prefix
                 && !path.as_str().starts_with(prefix.as_str())
@@ -150,11 +159,19 @@ impl LoggedArtifact {
             plans.push(Planned {
                 path: path.clone(),
                 entry: entry.clone(),
-                destination: paths::check_no_symlinks(&root, path)?,
+                destination: if fresh {
+                    paths::join(&root, path)
+                } else {
+                    checker.check(path)?
+                },
                 key: object_key(path, entry)?,
             });
         }
-        let present = self.already_present(&plans).await?;
+        let present = if fresh {
+            vec![false; plans.len()]
+        } else {
+            self.already_present(&plans).await?
+        };
         let (mut done, mut todo) = (Vec::new(), Vec::new());
         for (plan, present) in plans.into_iter().zip(present) {
             if present {
@@ -285,17 +302,41 @@ impl LoggedArtifact {
             to_fetch.len() as u64,
             total_bytes,
         );
-        // Small file blobs travel many per request; the rest one by one.
+        // Small file blobs travel many per request; the rest one by one. A small blob is
+        // verified in memory, stored in the cache and (unless the root is to be linked to the
+        // cache) written into the root at once, to every destination that holds it: no
+        // temporary names, no second read (profiled: that was most of a many-small-files get).
+        let write_root = matches!(options.link_mode, LinkMode::Auto | LinkMode::Copy);
         let (small, fetches): (Vec<Planned>, Vec<Planned>) =
             to_fetch.into_values().cloned().partition(|plan| {
                 plan.entry.reference.is_none()
                     && plan.key.as_md5().is_some()
                     && plan.size() <= cairn_api::SMALL_BLOB_MAX_SIZE
             });
+        let mut written_from_memory = BTreeSet::new();
+        let groups: Vec<Vec<Planned>> = if write_root {
+            let mut by_key: BTreeMap<ObjectKey, Vec<Planned>> = small
+                .iter()
+                .map(|plan| (plan.key.clone(), Vec::new()))
+                .collect();
+            for plan in &todo {
+                if let Some(group) = by_key.get_mut(&plan.key) {
+                    group.push(plan.clone());
+                }
+            }
+            written_from_memory.extend(by_key.keys().cloned());
+            by_key.into_values().collect()
+        } else {
+            small.into_iter().map(|plan| vec![plan]).collect()
+        };
         let allow_missing = options.allow_missing_references;
-        let batches = small_batches(small);
+        let batches = small_batches(groups);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let root_for_small = write_root.then(|| root.to_owned());
         let batched: Vec<Vec<(ObjectKey, Option<u64>)>> = futures_util::stream::iter(batches)
-            .map(|batch| self.fetch_small_batch(&cache, batch, &guard))
+            .map(|batch| {
+                self.fetch_small_batch(&cache, batch, root_for_small.as_deref(), &stop, &guard)
+            })
             .buffer_unordered(self.client.concurrency())
             .try_collect()
             .await?;
@@ -329,6 +370,11 @@ impl LoggedArtifact {
                 .map(Planned::size)
                 .fold(0, u64::saturating_add),
         );
+        // What the small batches already wrote into the root.
+        let materialize: Vec<Planned> = materialize
+            .into_iter()
+            .filter(|plan| !written_from_memory.contains(&plan.key))
+            .collect();
         let progress = self.client.progress_arc();
         let root = root.to_owned();
         let link_mode = options.link_mode;
@@ -356,19 +402,19 @@ impl LoggedArtifact {
                         let (root, cache, progress, failed) =
                             (&root, &blocking_cache, &progress, &failed);
                         scope.spawn(move || -> Result<()> {
+                            let mut checker = paths::SymlinkCheck::new(root);
                             for plan in plans {
                                 if failed.load(std::sync::atomic::Ordering::Relaxed) {
                                     break;
                                 }
                                 // Checked again right before writing: the tree may have
                                 // changed since planning.
-                                let written =
-                                    paths::check_no_symlinks(root, &plan.path).and_then(|_| {
-                                        cache
-                                            .materialize(&plan.key, &plan.destination, link_mode)
-                                            .map(drop)
-                                            .map_err(Error::cache)
-                                    });
+                                let written = checker.check(&plan.path).and_then(|_| {
+                                    cache
+                                        .materialize(&plan.key, &plan.destination, link_mode)
+                                        .map(drop)
+                                        .map_err(Error::cache)
+                                });
                                 if let Err(error) = written {
                                     failed.store(true, std::sync::atomic::Ordering::Relaxed);
                                     return Err(error);
@@ -444,24 +490,52 @@ impl LoggedArtifact {
     }
 
     /// Fetches a batch of small file blobs in one request (`POST routes::small_blobs`) and
-    /// inserts each into the cache, verified against its MD5 and size.
+    /// inserts each into the cache, verified against its MD5 and size. Each element of `batch`
+    /// is the group of entries holding one blob (the first is asked for); with `root`, the
+    /// verified bytes are also written to every entry's destination. `stop` is set when a batch
+    /// fails, and the writes of the others stop at the next file.
     async fn fetch_small_batch(
         &self,
         cache: &Arc<Cache>,
-        batch: Vec<Planned>,
+        batch: Vec<Vec<Planned>>,
+        root: Option<&Path>,
+        stop: &Arc<std::sync::atomic::AtomicBool>,
+        guard: &PhaseGuard<'_>,
+    ) -> Result<Vec<(ObjectKey, Option<u64>)>> {
+        let result = self
+            .fetch_small_batch_inner(cache, batch, root, stop, guard)
+            .await;
+        if result.is_err() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn fetch_small_batch_inner(
+        &self,
+        cache: &Arc<Cache>,
+        batch: Vec<Vec<Planned>>,
+        root: Option<&Path>,
+        stop: &Arc<std::sync::atomic::AtomicBool>,
         guard: &PhaseGuard<'_>,
     ) -> Result<Vec<(ObjectKey, Option<u64>)>> {
         let route = routes::small_blobs(&self.version().id);
-        let md5: Vec<Md5Digest> = batch.iter().filter_map(|plan| plan.key.as_md5()).collect();
+        let md5: Vec<Md5Digest> = batch
+            .iter()
+            .filter_map(|group| group.first().and_then(|plan| plan.key.as_md5()))
+            .collect();
         let request = cairn_api::ReadSmallBlobs { md5 };
         let body = self.client.post_json_for_bytes(&route, &request).await?;
         let protocol = |reason: String| Error::Protocol {
             url: self.client.url(&route),
             reason,
         };
-        let mut frames: Vec<(Planned, bytes::Bytes)> = Vec::with_capacity(batch.len());
+        let mut frames: Vec<(Vec<Planned>, bytes::Bytes)> = Vec::with_capacity(batch.len());
         let mut rest = body;
-        for plan in batch {
+        for group in batch {
+            let Some(plan) = group.first() else {
+                continue;
+            };
             if rest.len() < FRAME_HEADER_LEN {
                 return Err(protocol(format!(
                     "the blob batch ended before blob `{}`",
@@ -483,22 +557,40 @@ impl LoggedArtifact {
             }
             let data = rest.slice(FRAME_HEADER_LEN..FRAME_HEADER_LEN + size);
             rest = rest.slice(FRAME_HEADER_LEN + size..);
-            frames.push((plan, data));
+            frames.push((group, data));
         }
         let bytes: u64 = frames.iter().map(|(_, data)| data.len() as u64).sum();
         let count = frames.len() as u64;
         let cache = Arc::clone(cache);
+        let root = root.map(Path::to_owned);
+        let stop = Arc::clone(stop);
         let inserted =
             tokio::task::spawn_blocking(move || -> Result<Vec<(ObjectKey, Option<u64>)>> {
-                frames
-                    .into_iter()
-                    .map(|(plan, data)| {
-                        let inserted = cache
-                            .insert(&plan.key, data.as_ref(), plan.entry.size)
-                            .map_err(|error| cache_insert_error(error, &plan.label()))?;
-                        Ok((plan.key, Some(inserted.size)))
-                    })
-                    .collect()
+                let mut inserted = Vec::with_capacity(frames.len());
+                let mut checker = root.as_deref().map(paths::SymlinkCheck::new);
+                for (group, data) in frames {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let Some(plan) = group.first() else {
+                        continue;
+                    };
+                    let verified = cache
+                        .insert_bytes(&plan.key, &data, plan.entry.size)
+                        .map_err(|error| cache_insert_error(error, &plan.label()))?;
+                    if let Some(checker) = &mut checker {
+                        for member in &group {
+                            // Checked right before writing: the tree may have changed since
+                            // planning.
+                            checker.check(&member.path)?;
+                            cache
+                                .materialize_bytes(&verified, &member.destination)
+                                .map_err(Error::cache)?;
+                        }
+                    }
+                    inserted.push((plan.key.clone(), Some(verified.inserted().size)));
+                }
+                Ok(inserted)
             })
             .await
             .map_err(join_error)??;
@@ -694,22 +786,23 @@ impl LoggedArtifact {
     }
 }
 
-/// The cache key of an entry's content.
-/// Small blobs grouped for [`LoggedArtifact::fetch_small_batch`]: at most 1,000 blobs and 4 MiB
-/// per request, so a batch's bytes stay small and batches spread over the connections.
-fn small_batches(small: Vec<Planned>) -> Vec<Vec<Planned>> {
+/// Small blobs grouped for [`LoggedArtifact::fetch_small_batch`] (each element the entries
+/// holding one blob): at most 1,000 blobs and 4 MiB per request, so a batch's bytes stay small
+/// and batches spread over the connections.
+fn small_batches(small: Vec<Vec<Planned>>) -> Vec<Vec<Vec<Planned>>> {
     const MAX_BLOBS: usize = 1000;
     const MAX_BYTES: u64 = 4 * 1024 * 1024;
     let mut batches = Vec::new();
-    let mut current: Vec<Planned> = Vec::new();
+    let mut current: Vec<Vec<Planned>> = Vec::new();
     let mut bytes = 0;
-    for plan in small {
-        if current.len() == MAX_BLOBS || bytes + plan.size() > MAX_BYTES {
+    for group in small {
+        let size = group.first().map_or(0, Planned::size);
+        if current.len() == MAX_BLOBS || bytes + size > MAX_BYTES {
             batches.push(std::mem::take(&mut current));
             bytes = 0;
         }
-        bytes += plan.size();
-        current.push(plan);
+        bytes += size;
+        current.push(group);
     }
     if !current.is_empty() {
         batches.push(current);
@@ -717,6 +810,7 @@ fn small_batches(small: Vec<Planned>) -> Vec<Vec<Planned>> {
     batches
 }
 
+/// The cache key of an entry's content.
 fn object_key(path: &LogicalPath, entry: &Entry) -> Result<ObjectKey> {
     let Some(uri) = &entry.reference else {
         if entry.digest_algorithm() != DigestAlgorithm::Md5 {
