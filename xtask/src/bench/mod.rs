@@ -4,7 +4,8 @@
 //! Each benchmark is a sibling module with its own arguments (`hash`, `cache`, `manifest`, `lineage`, `transfer`). The
 //! pieces they share live beside them: [`data`] generates deterministic datasets under the
 //! target dir, [`measure`] times commands; `transfer` adds a server ([`server`], which
-//! `crate::api_fuzz` uses too), an upload sink for curl ([`sink`]) and its table ([`report`]).
+//! `crate::api_fuzz` uses too), an upload sink for curl ([`sink`]), its table ([`report`]) and
+//! the W&B SDK as a baseline row ([`sdk_transfer`]).
 
 mod cache;
 mod data;
@@ -13,6 +14,7 @@ mod lineage;
 mod manifest;
 mod measure;
 mod report;
+mod sdk_transfer;
 pub(crate) mod server;
 mod sink;
 mod transfer;
