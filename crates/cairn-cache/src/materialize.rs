@@ -186,6 +186,22 @@ fn clone_or_copy(
 }
 
 fn hardlink(object: &Path, parent: &Path, destination: &Path) -> Result<()> {
+    // Nothing at the destination yet (a fresh checkout): one link, which appears whole and never
+    // replaces anything. Otherwise link to a temporary name and rename over what is there.
+    match fs_err::hard_link(object, destination) {
+        Ok(()) => return Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(error) if is_cross_device(&error) || error.kind() == io::ErrorKind::Unsupported => {
+            return Err(Error::LinkNotSupported {
+                mode: "hardlink",
+                source_path: object.to_owned(),
+                path: destination.to_owned(),
+                reason: "the cache and the destination are on different filesystems, or the filesystem has no hard links".to_owned(),
+                source: error,
+            });
+        }
+        Err(error) => return Err(Error::io("hardlink into", parent)(error)),
+    }
     let linked = tempfile::Builder::new()
         .prefix(".cairn-tmp-")
         .make_in(parent, |path| fs_err::hard_link(object, path));
