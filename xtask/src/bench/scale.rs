@@ -190,15 +190,23 @@ fn print(many: &[Row], big: &[Row]) {
         "server RSS"
     );
     for row in many.iter().chain(big) {
+        // Per file says nothing about one big file.
+        let per_file = |time: Duration| {
+            if row.files > 1 {
+                format!("{:.1}", per_file_us(time, row.files))
+            } else {
+                "-".to_owned()
+            }
+        };
         println!(
-            "{:<16} {:>9} {:>12} {:>9.3} {:>11.1} {:>9.3} {:>11.1} {:>10} {:>10} {:>10}",
+            "{:<16} {:>9} {:>12} {:>9.3} {:>11} {:>9.3} {:>11} {:>10} {:>10} {:>10}",
             row.label,
             row.files,
             data::mebibytes(row.bytes),
             row.put.as_secs_f64(),
-            per_file_us(row.put, row.files),
+            per_file(row.put),
             row.get.as_secs_f64(),
-            per_file_us(row.get, row.files),
+            per_file(row.get),
             mib(row.put_rss),
             mib(row.get_rss),
             mib(row.server_rss),
