@@ -29,6 +29,9 @@
 //! * [`Cache`]: open with [`CacheOptions`]; [`insert`](Cache::insert),
 //!   [`materialize`](Cache::materialize), [`pin`](Cache::pin), [`cleanup`](Cache::cleanup),
 //!   [`stats`](Cache::stats), [`verify`](Cache::verify).
+//! * [`VerifiedBytes`]: an object held in memory, checked and stored by
+//!   [`insert_bytes`](Cache::insert_bytes) and written out by
+//!   [`materialize_bytes`](Cache::materialize_bytes) without temporary names.
 //! * [`ObjectKey`]: an MD5 content key or a W&B etag key; the object path is a pure function of it.
 //! * [`LinkMode`]: `Auto` (reflink, else copy), `Reflink`, `Hardlink`, `Copy`.
 //! * [`StatCache`]: file stat → digests, shared by every operation that hashes local files.
@@ -76,6 +79,7 @@ mod index;
 mod insert;
 mod key;
 mod materialize;
+mod memory;
 mod pin;
 mod size;
 mod stat_cache;
@@ -89,6 +93,7 @@ pub use error::{Error, Result};
 pub use insert::Inserted;
 pub use key::ObjectKey;
 pub use materialize::{LinkMode, Materialized};
+pub use memory::VerifiedBytes;
 pub use pin::Pin;
 pub use size::{ByteSize, ParseSizeError};
 pub use stat_cache::{CachedDigests, FileStat, RACY_WINDOW, StatCache, StatSnapshot};

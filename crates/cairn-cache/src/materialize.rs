@@ -136,7 +136,7 @@ impl Cache {
 
 /// A temporary file in `parent`, created with the default mode (0666 less the umask), as any
 /// file the user creates.
-fn temporary_in(parent: &Path) -> Result<tempfile::NamedTempFile> {
+pub(crate) fn temporary_in(parent: &Path) -> Result<tempfile::NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".cairn-tmp-");
     #[cfg(unix)]
@@ -186,6 +186,22 @@ fn clone_or_copy(
 }
 
 fn hardlink(object: &Path, parent: &Path, destination: &Path) -> Result<()> {
+    // Nothing at the destination yet (a fresh checkout): one link, which appears whole and never
+    // replaces anything. Otherwise link to a temporary name and rename over what is there.
+    match fs_err::hard_link(object, destination) {
+        Ok(()) => return Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(error) if is_cross_device(&error) || error.kind() == io::ErrorKind::Unsupported => {
+            return Err(Error::LinkNotSupported {
+                mode: "hardlink",
+                source_path: object.to_owned(),
+                path: destination.to_owned(),
+                reason: "the cache and the destination are on different filesystems, or the filesystem has no hard links".to_owned(),
+                source: error,
+            });
+        }
+        Err(error) => return Err(Error::io("hardlink into", parent)(error)),
+    }
     let linked = tempfile::Builder::new()
         .prefix(".cairn-tmp-")
         .make_in(parent, |path| fs_err::hard_link(object, path));
@@ -216,7 +232,7 @@ fn hardlink(object: &Path, parent: &Path, destination: &Path) -> Result<()> {
 
 /// A rename onto a directory fails (`EISDIR`, or on some systems `EEXIST`/`ENOTEMPTY`): say so
 /// plainly; anything else is an IO error naming the destination.
-fn persist_error(destination: &Path, error: io::Error) -> Error {
+pub(crate) fn persist_error(destination: &Path, error: io::Error) -> Error {
     let into_directory = matches!(
         error.kind(),
         io::ErrorKind::IsADirectory

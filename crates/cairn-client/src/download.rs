@@ -8,12 +8,18 @@
 //!    size and MD5 are left alone.
 //! 2. **Fetch.** Missing objects stream from the server (`GET routes::blob`) or from the
 //!    reference's storage handler into the cache, `concurrency` at a time, all pinned so a
-//!    concurrent cleanup cannot evict them. With `skip_cache` they stream straight into a
-//!    temporary file next to their destination instead and are renamed into place once verified.
-//! 3. **Materialise.** Cached objects are put in place by reflink, hardlink or copy.
+//!    concurrent cleanup cannot evict them, and each is put at the destinations of the entries
+//!    holding it as soon as it is in, so writing the root overlaps the transfers. Small file
+//!    blobs come many per request (`POST routes::small_blobs`); each is verified in memory,
+//!    stored in the cache and, unless the root is to be hard- or reflinked to the cache, written
+//!    from memory. With `skip_cache` they stream straight into a temporary file next to their
+//!    destination instead and are renamed into place once verified.
+//! 3. **Materialise.** Objects that were already cached are put in place by reflink, hardlink
+//!    or copy.
 //!
-//! A failed fetch (a corrupt blob, a lost connection after every retry) stops the download
-//! before anything is materialised.
+//! A failed fetch (a corrupt blob, a lost connection after every retry) stops the download:
+//! no further file is written, and each file already in the root is whole and verified (a
+//! re-run finds it there and keeps it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,7 +40,37 @@ use crate::{Error, LoggedArtifact, Phase, Result, paths};
 
 /// An entry fetched straight to its destination, and its size (`None` for an allowed missing
 /// reference).
-type Fetched = (Planned, Option<u64>);
+type FetchedDirect = (Planned, Option<u64>);
+
+/// The entries holding one fetched object, all put in the root, and the object's size (`None`
+/// for an allowed missing reference: nothing was written).
+type Fetched = (Vec<Planned>, Option<u64>);
+
+/// Where fetched objects are put as they arrive, and the flag that stops every writer once one
+/// fetch failed.
+#[derive(Debug, Clone)]
+struct RootWriter {
+    root: PathBuf,
+    link_mode: LinkMode,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RootWriter {
+    fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Whether a planned entry's blob travels in a small-blob batch.
+fn is_small_blob(plan: &Planned) -> bool {
+    plan.entry.reference.is_none()
+        && plan.key.as_md5().is_some()
+        && plan.size() <= cairn_api::SMALL_BLOB_MAX_SIZE
+}
 
 /// How [`LoggedArtifact::download`] works.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -140,7 +176,11 @@ impl LoggedArtifact {
             .clone()
             .unwrap_or_else(|| paths::default_root(self.version()));
         fs_err::create_dir_all(&root).map_err(Error::io("create", &root))?;
+        // A fresh (empty) root holds no entry yet and no symlink: one listing instead of two
+        // inspections per entry. Each write still checks its own way down.
+        let fresh = paths::is_empty_dir(&root);
         let mut plans = Vec::new();
+        let mut checker = paths::SymlinkCheck::new(&root);
         for (path, entry) in manifest.entries() {
             if let Some(prefix) = &options.path_prefix
                 && !path.as_str().starts_with(prefix.as_str())
@@ -150,11 +190,19 @@ impl LoggedArtifact {
             plans.push(Planned {
                 path: path.clone(),
                 entry: entry.clone(),
-                destination: paths::check_no_symlinks(&root, path)?,
+                destination: if fresh {
+                    paths::join(&root, path)
+                } else {
+                    checker.check(path)?
+                },
                 key: object_key(path, entry)?,
             });
         }
-        let present = self.already_present(&plans).await?;
+        let present = if fresh {
+            vec![false; plans.len()]
+        } else {
+            self.already_present(&plans).await?
+        };
         let (mut done, mut todo) = (Vec::new(), Vec::new());
         for (plan, present) in plans.into_iter().zip(present) {
             if present {
@@ -265,63 +313,73 @@ impl LoggedArtifact {
         let keys: Vec<ObjectKey> = todo.iter().map(|plan| plan.key.clone()).collect();
         pin.add_all(&keys).map_err(Error::cache)?;
         // One fetch per distinct object; pinned first, so what is present now stays present.
-        let mut to_fetch: BTreeMap<ObjectKey, &Planned> = BTreeMap::new();
+        // The entries holding an object that must be fetched travel with it and are put in the
+        // root as soon as it is in the cache (in the fetch's own blocking task, so writing the
+        // root overlaps the transfers); the entries of objects already cached are put in place
+        // after all fetches.
+        let mut groups: BTreeMap<ObjectKey, Vec<Planned>> = BTreeMap::new();
         let mut cached = BTreeSet::new();
-        for plan in &todo {
-            if cache.contains(&plan.key) {
+        let mut materialize = Vec::new();
+        for plan in todo {
+            if let Some(group) = groups.get_mut(&plan.key) {
+                group.push(plan);
+            } else if cached.contains(&plan.key) || cache.contains(&plan.key) {
                 cached.insert(plan.key.clone());
+                materialize.push(plan);
             } else {
-                to_fetch.entry(plan.key.clone()).or_insert(plan);
+                groups.insert(plan.key.clone(), vec![plan]);
             }
         }
         report.from_cache = cached.len() as u64;
-        let total_bytes = to_fetch
+        let total_bytes = groups
             .values()
-            .map(|plan| plan.size())
+            .filter_map(|group| group.first())
+            .map(Planned::size)
             .fold(0, u64::saturating_add);
         let guard = PhaseGuard::start(
             self.client.progress(),
             Phase::Download,
-            to_fetch.len() as u64,
+            groups.len() as u64,
             total_bytes,
         );
         // Small file blobs travel many per request; the rest one by one.
-        let (small, fetches): (Vec<Planned>, Vec<Planned>) =
-            to_fetch.into_values().cloned().partition(|plan| {
-                plan.entry.reference.is_none()
-                    && plan.key.as_md5().is_some()
-                    && plan.size() <= cairn_api::SMALL_BLOB_MAX_SIZE
-            });
+        let (small, fetches): (Vec<Vec<Planned>>, Vec<Vec<Planned>>) = groups
+            .into_values()
+            .partition(|group| group.first().is_some_and(is_small_blob));
+        let writer = RootWriter {
+            root: root.to_owned(),
+            link_mode: options.link_mode,
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        };
         let allow_missing = options.allow_missing_references;
-        let batches = small_batches(small);
-        let batched: Vec<Vec<(ObjectKey, Option<u64>)>> = futures_util::stream::iter(batches)
-            .map(|batch| self.fetch_small_batch(&cache, batch, &guard))
+        let batched: Vec<Vec<Fetched>> = futures_util::stream::iter(small_batches(small))
+            .map(|batch| self.fetch_small_batch(&cache, batch, &writer, &guard))
             .buffer_unordered(self.client.concurrency())
             .try_collect()
             .await?;
-        let mut outcomes: Vec<(ObjectKey, Option<u64>)> = futures_util::stream::iter(fetches)
-            .map(|plan| self.fetch_into_cache(&cache, plan, &guard, allow_missing))
+        let mut outcomes: Vec<Fetched> = futures_util::stream::iter(fetches)
+            .map(|group| self.fetch_group(&cache, group, &writer, &guard, allow_missing))
             .buffer_unordered(self.client.concurrency())
             .try_collect()
             .await?;
         outcomes.extend(batched.into_iter().flatten());
         drop(guard);
-        let mut skipped = BTreeSet::new();
-        for (key, size) in outcomes {
+        for (group, size) in outcomes {
             match size {
                 Some(size) => {
                     report.fetched_blobs += 1;
                     report.fetched_bytes += size;
+                    report.files += group.len() as u64;
+                    report.bytes = report.bytes.saturating_add(
+                        group.iter().map(Planned::size).fold(0, u64::saturating_add),
+                    );
                 }
-                None => {
-                    skipped.insert(key);
-                }
+                None => report
+                    .missing_references
+                    .extend(group.iter().map(Planned::label)),
             }
         }
-        let (skip, materialize): (Vec<Planned>, Vec<Planned>) = todo
-            .into_iter()
-            .partition(|plan| skipped.contains(&plan.key));
-        report.missing_references = skip.iter().map(Planned::label).collect();
+        report.missing_references.sort();
         report.files += materialize.len() as u64;
         report.bytes = report.bytes.saturating_add(
             materialize
@@ -356,19 +414,19 @@ impl LoggedArtifact {
                         let (root, cache, progress, failed) =
                             (&root, &blocking_cache, &progress, &failed);
                         scope.spawn(move || -> Result<()> {
+                            let mut checker = paths::SymlinkCheck::new(root);
                             for plan in plans {
                                 if failed.load(std::sync::atomic::Ordering::Relaxed) {
                                     break;
                                 }
                                 // Checked again right before writing: the tree may have
                                 // changed since planning.
-                                let written =
-                                    paths::check_no_symlinks(root, &plan.path).and_then(|_| {
-                                        cache
-                                            .materialize(&plan.key, &plan.destination, link_mode)
-                                            .map(drop)
-                                            .map_err(Error::cache)
-                                    });
+                                let written = checker.check(&plan.path).and_then(|_| {
+                                    cache
+                                        .materialize(&plan.key, &plan.destination, link_mode)
+                                        .map(drop)
+                                        .map_err(Error::cache)
+                                });
                                 if let Err(error) = written {
                                     failed.store(true, std::sync::atomic::Ordering::Relaxed);
                                     return Err(error);
@@ -443,25 +501,51 @@ impl LoggedArtifact {
             .await
     }
 
-    /// Fetches a batch of small file blobs in one request (`POST routes::small_blobs`) and
-    /// inserts each into the cache, verified against its MD5 and size.
+    /// Fetches a batch of small file blobs in one request (`POST routes::small_blobs`),
+    /// inserts each into the cache, verified against its MD5 and size, and writes it to the
+    /// destinations of its group (the entries holding it; the first is asked for): from the
+    /// verified bytes in memory, or by linking the cached object when the link mode asks for a
+    /// link. A failure stops the writes of every other fetch at their next file.
     async fn fetch_small_batch(
         &self,
         cache: &Arc<Cache>,
-        batch: Vec<Planned>,
+        batch: Vec<Vec<Planned>>,
+        writer: &RootWriter,
         guard: &PhaseGuard<'_>,
-    ) -> Result<Vec<(ObjectKey, Option<u64>)>> {
+    ) -> Result<Vec<Fetched>> {
+        let result = self
+            .fetch_small_batch_inner(cache, batch, writer, guard)
+            .await;
+        if result.is_err() {
+            writer.stop();
+        }
+        result
+    }
+
+    async fn fetch_small_batch_inner(
+        &self,
+        cache: &Arc<Cache>,
+        batch: Vec<Vec<Planned>>,
+        writer: &RootWriter,
+        guard: &PhaseGuard<'_>,
+    ) -> Result<Vec<Fetched>> {
         let route = routes::small_blobs(&self.version().id);
-        let md5: Vec<Md5Digest> = batch.iter().filter_map(|plan| plan.key.as_md5()).collect();
+        let md5: Vec<Md5Digest> = batch
+            .iter()
+            .filter_map(|group| group.first().and_then(|plan| plan.key.as_md5()))
+            .collect();
         let request = cairn_api::ReadSmallBlobs { md5 };
         let body = self.client.post_json_for_bytes(&route, &request).await?;
         let protocol = |reason: String| Error::Protocol {
             url: self.client.url(&route),
             reason,
         };
-        let mut frames: Vec<(Planned, bytes::Bytes)> = Vec::with_capacity(batch.len());
+        let mut frames: Vec<(Vec<Planned>, bytes::Bytes)> = Vec::with_capacity(batch.len());
         let mut rest = body;
-        for plan in batch {
+        for group in batch {
+            let Some(plan) = group.first() else {
+                continue;
+            };
             if rest.len() < FRAME_HEADER_LEN {
                 return Err(protocol(format!(
                     "the blob batch ended before blob `{}`",
@@ -483,25 +567,43 @@ impl LoggedArtifact {
             }
             let data = rest.slice(FRAME_HEADER_LEN..FRAME_HEADER_LEN + size);
             rest = rest.slice(FRAME_HEADER_LEN + size..);
-            frames.push((plan, data));
+            frames.push((group, data));
         }
         let bytes: u64 = frames.iter().map(|(_, data)| data.len() as u64).sum();
         let count = frames.len() as u64;
         let cache = Arc::clone(cache);
-        let inserted =
-            tokio::task::spawn_blocking(move || -> Result<Vec<(ObjectKey, Option<u64>)>> {
-                frames
-                    .into_iter()
-                    .map(|(plan, data)| {
-                        let inserted = cache
-                            .insert(&plan.key, data.as_ref(), plan.entry.size)
-                            .map_err(|error| cache_insert_error(error, &plan.label()))?;
-                        Ok((plan.key, Some(inserted.size)))
-                    })
-                    .collect()
-            })
-            .await
-            .map_err(join_error)??;
+        let writer = writer.clone();
+        let inserted = tokio::task::spawn_blocking(move || -> Result<Vec<Fetched>> {
+            let mut inserted = Vec::with_capacity(frames.len());
+            let mut checker = paths::SymlinkCheck::new(&writer.root);
+            let from_memory = matches!(writer.link_mode, LinkMode::Auto | LinkMode::Copy);
+            for (group, data) in frames {
+                if writer.stopped() {
+                    break;
+                }
+                let Some(plan) = group.first() else {
+                    continue;
+                };
+                let verified = cache
+                    .insert_bytes(&plan.key, &data, plan.entry.size)
+                    .map_err(|error| cache_insert_error(error, &plan.label()))?;
+                for member in &group {
+                    // Checked right before writing: the tree may have changed since planning.
+                    checker.check(&member.path)?;
+                    if from_memory {
+                        cache.materialize_bytes(&verified, &member.destination)
+                    } else {
+                        cache.materialize(&member.key, &member.destination, writer.link_mode)
+                    }
+                    .map_err(Error::cache)?;
+                }
+                let size = verified.inserted().size;
+                inserted.push((group, Some(size)));
+            }
+            Ok(inserted)
+        })
+        .await
+        .map_err(join_error)??;
         guard.advance(count, bytes);
         Ok(inserted)
     }
@@ -555,7 +657,7 @@ impl LoggedArtifact {
         // after this returns): after the first failure no new fetch starts, the ones in flight
         // finish, and then the first error is returned.
         let failed = std::sync::atomic::AtomicBool::new(false);
-        let finished: Vec<Result<Option<Fetched>>> = futures_util::stream::iter(todo)
+        let finished: Vec<Result<Option<FetchedDirect>>> = futures_util::stream::iter(todo)
             .map(|plan| {
                 let (failed, guard) = (&failed, &guard);
                 async move {
@@ -595,25 +697,65 @@ impl LoggedArtifact {
         Ok(())
     }
 
-    /// Fetches one object into the cache; a reference that cannot be fetched is `None` when
-    /// missing references are allowed.
-    async fn fetch_into_cache(
+    /// Fetches one object into the cache and puts it at the destinations of its group (the
+    /// entries holding it); a reference that cannot be fetched is `None` when missing
+    /// references are allowed, and then nothing is written.
+    async fn fetch_group(
         &self,
         cache: &Arc<Cache>,
-        plan: Planned,
+        group: Vec<Planned>,
+        writer: &RootWriter,
         guard: &PhaseGuard<'_>,
         allow_missing: bool,
-    ) -> Result<(ObjectKey, Option<u64>)> {
+    ) -> Result<Fetched> {
+        let result = self
+            .fetch_group_inner(cache, group, writer, guard, allow_missing)
+            .await;
+        if result.is_err() {
+            writer.stop();
+        }
+        result
+    }
+
+    async fn fetch_group_inner(
+        &self,
+        cache: &Arc<Cache>,
+        group: Vec<Planned>,
+        writer: &RootWriter,
+        guard: &PhaseGuard<'_>,
+        allow_missing: bool,
+    ) -> Result<Fetched> {
+        let Some(plan) = group.first() else {
+            return Ok((group, None));
+        };
         let result = match plan.entry.reference {
-            None => self.fetch_blob(cache, &plan, guard).await,
-            Some(_) => self.fetch_reference(cache, &plan, guard).await,
+            None => self.fetch_blob(cache, plan, guard).await,
+            Some(_) => self.fetch_reference(cache, plan, guard).await,
         };
         guard.advance(1, 0);
-        match result {
-            Ok(size) => Ok((plan.key, Some(size))),
-            Err(_) if plan.entry.is_reference() && allow_missing => Ok((plan.key, None)),
-            Err(error) => Err(error),
-        }
+        let size = match result {
+            Ok(size) => size,
+            Err(_) if plan.entry.is_reference() && allow_missing => return Ok((group, None)),
+            Err(error) => return Err(error),
+        };
+        let cache = Arc::clone(cache);
+        let writer = writer.clone();
+        tokio::task::spawn_blocking(move || -> Result<Fetched> {
+            let mut checker = paths::SymlinkCheck::new(&writer.root);
+            for member in &group {
+                if writer.stopped() {
+                    break;
+                }
+                // Checked right before writing: the tree may have changed since planning.
+                checker.check(&member.path)?;
+                cache
+                    .materialize(&member.key, &member.destination, writer.link_mode)
+                    .map_err(Error::cache)?;
+            }
+            Ok((group, Some(size)))
+        })
+        .await
+        .map_err(join_error)?
     }
 
     /// Fetches one entry straight to its destination (`skip_cache`).
@@ -694,22 +836,23 @@ impl LoggedArtifact {
     }
 }
 
-/// The cache key of an entry's content.
-/// Small blobs grouped for [`LoggedArtifact::fetch_small_batch`]: at most 1,000 blobs and 4 MiB
-/// per request, so a batch's bytes stay small and batches spread over the connections.
-fn small_batches(small: Vec<Planned>) -> Vec<Vec<Planned>> {
+/// Small blobs grouped for [`LoggedArtifact::fetch_small_batch`] (each element the entries
+/// holding one blob): at most 1,000 blobs and 4 MiB per request, so a batch's bytes stay small
+/// and batches spread over the connections.
+fn small_batches(small: Vec<Vec<Planned>>) -> Vec<Vec<Vec<Planned>>> {
     const MAX_BLOBS: usize = 1000;
     const MAX_BYTES: u64 = 4 * 1024 * 1024;
     let mut batches = Vec::new();
-    let mut current: Vec<Planned> = Vec::new();
+    let mut current: Vec<Vec<Planned>> = Vec::new();
     let mut bytes = 0;
-    for plan in small {
-        if current.len() == MAX_BLOBS || bytes + plan.size() > MAX_BYTES {
+    for group in small {
+        let size = group.first().map_or(0, Planned::size);
+        if current.len() == MAX_BLOBS || bytes + size > MAX_BYTES {
             batches.push(std::mem::take(&mut current));
             bytes = 0;
         }
-        bytes += plan.size();
-        current.push(plan);
+        bytes += size;
+        current.push(group);
     }
     if !current.is_empty() {
         batches.push(current);
@@ -717,6 +860,7 @@ fn small_batches(small: Vec<Planned>) -> Vec<Vec<Planned>> {
     batches
 }
 
+/// The cache key of an entry's content.
 fn object_key(path: &LogicalPath, entry: &Entry) -> Result<ObjectKey> {
     let Some(uri) = &entry.reference else {
         if entry.digest_algorithm() != DigestAlgorithm::Md5 {

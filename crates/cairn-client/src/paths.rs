@@ -64,6 +64,47 @@ pub(crate) fn check_no_symlinks(root: &Path, path: &LogicalPath) -> Result<PathB
     Ok(destination)
 }
 
+/// [`check_no_symlinks`] for many destinations written one after another (a batch, a worker's
+/// share): a parent directory that passed is not inspected again by the same checker. Keep one
+/// for a short run of writes, as the files of one batch; the check defends against what is
+/// already on disk, and what passed a moment ago still is.
+#[derive(Debug)]
+pub(crate) struct SymlinkCheck<'a> {
+    root: &'a Path,
+    passed: std::collections::HashSet<PathBuf>,
+}
+
+impl<'a> SymlinkCheck<'a> {
+    pub(crate) fn new(root: &'a Path) -> Self {
+        Self {
+            root,
+            passed: std::collections::HashSet::new(),
+        }
+    }
+
+    /// The destination of `path`, as [`check_no_symlinks`] returns it.
+    pub(crate) fn check(&mut self, path: &LogicalPath) -> Result<PathBuf> {
+        let destination = join(self.root, path);
+        let parent = destination.parent().map(Path::to_owned);
+        if let Some(parent) = &parent
+            && self.passed.contains(parent)
+        {
+            return Ok(destination);
+        }
+        let destination = check_no_symlinks(self.root, path)?;
+        if let Some(parent) = parent {
+            self.passed.insert(parent);
+        }
+        Ok(destination)
+    }
+}
+
+/// Whether `root` is a directory with nothing in it (a fresh download root): then no entry is
+/// present yet and no symlink lies on any way down. `false` when it cannot be listed.
+pub(crate) fn is_empty_dir(root: &Path) -> bool {
+    fs_err::read_dir(root).is_ok_and(|mut entries| entries.next().is_none())
+}
+
 /// The SDK's default download root: `./artifacts/<name>:v<N>` (`-` instead of `:` on Windows,
 /// where `:` cannot appear in a file name).
 pub(crate) fn default_root(version: &Version) -> PathBuf {

@@ -3,8 +3,8 @@
 //!
 //! Files are never read whole into memory and never hashed again: the server hashes what it
 //! receives and refuses a blob whose content no longer matches the digest recorded when it was
-//! added. Batches of small files are the exception: they are read into one request body anyway,
-//! so their digests are checked here first, which names the changed file precisely.
+//! added. For a batch of small files the server's refusal names only a digest, so the batch's
+//! files are then hashed again here to name the file that changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -26,8 +26,10 @@ use crate::client::Failure;
 use crate::progress::PhaseGuard;
 use crate::{Artifact, Client, Error, LoggedArtifact, Phase, Progress, Result};
 
-/// The largest batch body sent (the server accepts up to [`BATCH_MAX_BYTES`]).
-const BATCH_TARGET_BYTES: u64 = 8 * 1024 * 1024;
+/// The largest batch body sent (the server accepts up to [`BATCH_MAX_BYTES`]). Up to
+/// `concurrency` bodies are in memory at once: at 8 MiB the put of 50,000 small files peaked at
+/// 200 MiB of client RSS (tmpfs), at 4 MiB 148 MiB, and no slower.
+const BATCH_TARGET_BYTES: u64 = 4 * 1024 * 1024;
 /// Bytes read from a file per chunk of a streamed upload.
 const CHUNK_SIZE: usize = 256 * 1024;
 /// How many times a commit that found blobs missing (a concurrent garbage collection, a lost
@@ -322,15 +324,17 @@ async fn upload_task(
     match task {
         Task::Batch(blobs) => {
             let count = blobs.len() as u64;
-            let (body, bytes) = tokio::task::spawn_blocking(move || read_batch(&blobs))
-                .await
-                .map_err(|error| Error::Io {
-                    action: "read the files of",
-                    path: PathBuf::from("a batch of small blobs"),
-                    source: std::io::Error::other(error.to_string()),
-                })??;
+            let (body, bytes, blobs) = tokio::task::spawn_blocking(move || {
+                read_batch(&blobs).map(|(body, bytes)| (body, bytes, blobs))
+            })
+            .await
+            .map_err(|error| Error::Io {
+                action: "read the files of",
+                path: PathBuf::from("a batch of small blobs"),
+                source: std::io::Error::other(error.to_string()),
+            })??;
             let path = routes::blob_batch(id);
-            let _receipt: BlobReceipt = client
+            let sent: Result<BlobReceipt> = client
                 .retrying(&path, || async {
                     let request = client
                         .request(Method::POST, &path)
@@ -339,7 +343,25 @@ async fn upload_task(
                     let response = client.send(request).await?;
                     Ok(client.read_json(response).await?)
                 })
-                .await?;
+                .await;
+            if let Err(
+                refused @ Error::Server {
+                    code: ErrorCode::DigestMismatch,
+                    ..
+                },
+            ) = sent
+            {
+                // The server hashed what was read and refused it: name the file that changed.
+                let changed = tokio::task::spawn_blocking(move || find_changed(&blobs))
+                    .await
+                    .map_err(|error| Error::Io {
+                        action: "re-read the files of",
+                        path: PathBuf::from("a batch of small blobs"),
+                        source: std::io::Error::other(error.to_string()),
+                    })?;
+                return Err(changed.unwrap_or(refused));
+            }
+            let _receipt = sent?;
             guard.advance(count, bytes);
             Ok(Uploaded {
                 blobs: count,
@@ -438,7 +460,11 @@ fn file_stream(
     })
 }
 
-/// Reads the files of a batch into one body, checking each still has its recorded content.
+/// Reads the files of a batch into one body, checking each still has its recorded size.
+///
+/// Their MD5s are not computed again here: the server hashes every frame and refuses the
+/// batch on a mismatch (profiled, this second hash was an eighth of a many-small-files put),
+/// and only then does [`find_changed`] re-read the batch to name the file that changed.
 fn read_batch(blobs: &[(BlobRef, Source)]) -> Result<(Bytes, u64)> {
     let total: u64 = blobs
         .iter()
@@ -454,13 +480,6 @@ fn read_batch(blobs: &[(BlobRef, Source)]) -> Result<(Bytes, u64)> {
                 detail: format!("it had {} bytes and now has {}", blob.size, content.len()),
             });
         }
-        let actual = cairn_hash::md5(&content);
-        if actual != source.md5 {
-            return Err(Error::FileChanged {
-                path: source.path.clone(),
-                detail: format!("its MD5 was `{}` and is now `{actual}`", source.md5),
-            });
-        }
         let header = batch::FrameHeader {
             md5: *source.md5.as_bytes(),
             size: blob.size,
@@ -470,6 +489,28 @@ fn read_batch(blobs: &[(BlobRef, Source)]) -> Result<(Bytes, u64)> {
         bytes += blob.size;
     }
     Ok((body.freeze(), bytes))
+}
+
+/// The first file of a refused batch whose content no longer has its recorded MD5 (or size),
+/// as [`Error::FileChanged`]; `None` when every file matches again.
+fn find_changed(blobs: &[(BlobRef, Source)]) -> Option<Error> {
+    blobs.iter().find_map(|(blob, source)| {
+        let content = match fs_err::read(&source.path) {
+            Ok(content) => content,
+            Err(error) => return Some(Error::io("read", &source.path)(error)),
+        };
+        if content.len() as u64 != blob.size {
+            return Some(Error::FileChanged {
+                path: source.path.clone(),
+                detail: format!("it had {} bytes and now has {}", blob.size, content.len()),
+            });
+        }
+        let actual = cairn_hash::md5(&content);
+        (actual != source.md5).then(|| Error::FileChanged {
+            path: source.path.clone(),
+            detail: format!("its MD5 was `{}` and is now `{actual}`", source.md5),
+        })
+    })
 }
 
 #[cfg(test)]

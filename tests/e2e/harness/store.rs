@@ -194,7 +194,14 @@ pub(crate) fn check_blob_files(data_dir: &Path) -> Result<u64> {
         if !dir.is_dir() {
             continue;
         }
-        for entry in fs_err::read_dir(&dir)? {
+        // A restarted server finishes an interrupted collection while this runs: a directory
+        // may go between the check above and the listing (then it held no blob).
+        let entries = match fs_err::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(error.into()),
+        };
+        for entry in entries {
             let entry = entry?;
             let path = entry.path();
             if entry.file_type()?.is_dir() {
@@ -205,7 +212,12 @@ pub(crate) fn check_blob_files(data_dir: &Path) -> Result<u64> {
             let Some((md5_hex, size)) = name.rsplit_once('-') else {
                 anyhow::bail!("`{}` is not named `<md5hex>-<size>`", path.display());
             };
-            let content = fs_err::read(&path)?;
+            let content = match fs_err::read(&path) {
+                Ok(content) => content,
+                // Collected between the listing and the read: gone whole, not partial.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(error.into()),
+            };
             ensure!(
                 size.parse::<usize>().ok() == Some(content.len()),
                 "`{}` has {} bytes: a partial blob is visible in the blob store",

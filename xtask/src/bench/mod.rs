@@ -1,10 +1,11 @@
 //! `cargo xtask bench`: benchmarks. They measure and report; they never fail on a slow result,
 //! because shared machines are noisy. Only a broken setup (a command that cannot run) is an error.
 //!
-//! Each benchmark is a sibling module with its own arguments (`hash`, `cache`, `manifest`, `lineage`, `transfer`). The
+//! Each benchmark is a sibling module with its own arguments (`hash`, `cache`, `manifest`, `lineage`, `transfer`, `scale`). The
 //! pieces they share live beside them: [`data`] generates deterministic datasets under the
 //! target dir, [`measure`] times commands; `transfer` adds a server ([`server`], which
-//! `crate::api_fuzz` uses too), an upload sink for curl ([`sink`]) and its table ([`report`]).
+//! `crate::api_fuzz` uses too), an upload sink for curl ([`sink`]), its table ([`report`]) and
+//! the W&B SDK as a baseline row ([`sdk_transfer`]).
 
 mod cache;
 mod data;
@@ -13,6 +14,8 @@ mod lineage;
 mod manifest;
 mod measure;
 mod report;
+mod scale;
+mod sdk_transfer;
 pub(crate) mod server;
 mod sink;
 mod transfer;
@@ -42,6 +45,8 @@ enum Benchmark {
     Lineage(lineage::LineageArgs),
     /// Put and get through a release `cairn server` vs md5sum + curl and `cp -r`, with peak RSS.
     Transfer(transfer::TransferArgs),
+    /// Put and get time against file count (50k/200k/500k), peak RSS against file size.
+    Scale(scale::ScaleArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -52,5 +57,6 @@ pub(crate) fn run(workspace: &Workspace, args: BenchArgs) -> Result<()> {
         Benchmark::Manifest(args) => manifest::run(workspace, &args),
         Benchmark::Lineage(args) => lineage::run(workspace, &args),
         Benchmark::Transfer(args) => transfer::run(workspace, &args),
+        Benchmark::Scale(args) => scale::run(workspace, &args),
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::bench::data::{Dataset, DatasetId, mebibytes};
 use crate::bench::measure::median;
+use crate::bench::sdk_transfer::SdkTimes;
 
 /// The target ratio of a put to md5sum + curl (A and B), and of a cold get to `cp -r`.
 const TRANSFER_RATIO: f64 = 1.3;
@@ -13,6 +14,8 @@ const TRANSFER_RATIO: f64 = 1.3;
 const LINKED_RATIO: f64 = 1.05;
 /// The target put rate on many small files (C).
 const SMALL_FILES_PER_SECOND: f64 = 5_000.0;
+/// How many times faster than the W&B SDK cairn's put and get must be.
+const SDK_SPEEDUP: f64 = 3.0;
 /// The peak resident set each process must stay under, in MiB.
 const PEAK_RSS_MIB: f64 = 200.0;
 
@@ -56,6 +59,8 @@ pub(crate) struct Report {
     pub(crate) client_get_peak: Option<u64>,
     /// Peak RSS of the servers, KiB.
     pub(crate) server_peak: Option<u64>,
+    /// The W&B SDK's times on the same data and server binary (`--vs-wandb`).
+    pub(crate) sdk: Option<SdkTimes>,
 }
 
 /// Prints the table and the targets.
@@ -127,10 +132,30 @@ pub(crate) fn print(reports: &[Report], runs: u32, scale: f64) {
             mib(report.client_get_peak),
             mib(report.server_peak)
         );
+        if let Some(sdk) = &report.sdk {
+            println!(
+                "{:<7} W&B SDK {}: log_artifact + wait {:.3}s (process {:.3}s) = {:.1}x cairn put; \
+                 Artifact.download {:.3}s (process {:.3}s) = {:.1}x cairn get",
+                "",
+                crate::bench::wandb::WANDB_VERSION,
+                sdk.put,
+                sdk.put_process,
+                sdk.put / report.put.cairn.max(f64::MIN_POSITIVE),
+                sdk.get,
+                sdk.get_process,
+                sdk.get / report.get_cold.cairn.max(f64::MIN_POSITIVE),
+            );
+        }
     }
     println!(
         "* ratio = cairn time / baseline time: 1.00x is as fast as the baseline, lower is faster"
     );
+    if reports.iter().any(|report| report.sdk.is_some()) {
+        println!(
+            "  W&B SDK times are inside Python around the calls (no interpreter start, import or \
+             wandb.init); its ratio is SDK time / cairn time, so higher means cairn is faster"
+        );
+    }
     print_targets(reports, scale);
 }
 
@@ -176,6 +201,18 @@ fn print_targets(reports: &[Report], scale: f64) {
                     );
                 }
                 Err(_) => println!("  {name}: get --link {mode}: n/a (refused here, see above)"),
+            }
+        }
+        if let Some(sdk) = &report.sdk {
+            for (step, theirs, ours) in [
+                ("put vs log_artifact + wait", sdk.put, report.put.cairn),
+                ("get vs Artifact.download", sdk.get, report.get_cold.cairn),
+            ] {
+                let speedup = theirs / ours.max(f64::MIN_POSITIVE);
+                println!(
+                    "  {name}: {step} >= {SDK_SPEEDUP:.0}x faster than the W&B SDK: {speedup:.1}x {}",
+                    verdict(speedup >= SDK_SPEEDUP)
+                );
             }
         }
         for (who, peak) in [

@@ -11,6 +11,9 @@
 //!   destination (target ≤ 1.3×); then, with the cache filled, `get --link hardlink` (and
 //!   `reflink` where the filesystem has it) against `cp -r` (target ≤ 1.05×).
 //! * **peak RSS** of the client (GNU time) and of the server (`VmHWM`); target < 200 MiB each.
+//! * with `--vs-wandb`, on B and C: the official W&B SDK's `log_artifact` + `wait()` and
+//!   `Artifact.download()` on the same server binary ([`crate::bench::sdk_transfer`]); target:
+//!   cairn at least 3× faster at both.
 //!
 //! The server runs as the admin (`CAIRN_ADMIN_API_KEY`, generated), the client gets the key and
 //! URL through `CAIRN_API_KEY` and `CAIRN_BASE_URL`, and everything lives under
@@ -28,6 +31,7 @@ use crate::bench::data::{self, Dataset, DatasetId};
 use crate::bench::hash::cairn_binary;
 use crate::bench::measure;
 use crate::bench::report::{self, Comparison, Report};
+use crate::bench::sdk_transfer::Sdk;
 use crate::bench::server::Server;
 use crate::bench::sink::Sink;
 use crate::cmd::Cmd;
@@ -50,6 +54,13 @@ pub(crate) struct TransferArgs {
     /// disk's erratic file creation out (compare with a run on the default, ext4).
     #[arg(long, value_name = "DIR")]
     dir: Option<std::path::PathBuf>,
+    /// Also time the official W&B SDK (installed with pip into `<target>/wandb-venv`) logging
+    /// and downloading B and C through the same server's W&B endpoint.
+    #[arg(long)]
+    vs_wandb: bool,
+    /// Timed runs of the SDK per dataset (default: `--runs`); it takes minutes on C.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    wandb_runs: Option<u32>,
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {
@@ -69,6 +80,8 @@ struct Bench {
     sink: Sink,
     runs: u32,
     admin_key: String,
+    /// The W&B SDK and its runs per dataset, with `--vs-wandb`.
+    sdk: Option<(Sdk, u32)>,
 }
 
 /// Runs the benchmark and prints its table.
@@ -92,12 +105,20 @@ pub(crate) fn run(workspace: &Workspace, args: &TransferArgs) -> Result<()> {
         .iter()
         .map(|id| data::ensure(&base, id.spec(false).scaled(args.scale)))
         .collect::<Result<Vec<_>>>()?;
+    let admin_key = crate::bench::server::admin_key();
+    let sdk = if args.vs_wandb {
+        Sdk::prepare(&target_dir, &work, &cairn, &admin_key)?
+            .map(|sdk| (sdk, args.wandb_runs.unwrap_or(args.runs)))
+    } else {
+        None
+    };
     let bench = Bench {
         cairn,
         work,
         sink: Sink::start()?,
         runs: args.runs,
-        admin_key: crate::bench::server::admin_key(),
+        admin_key,
+        sdk,
     };
     let mut reports = Vec::new();
     for dataset in datasets {
@@ -170,6 +191,17 @@ impl Bench {
             .map(|mode| Ok((mode, self.get_linked(&server, &dataset, mode)?)))
             .collect::<Result<Vec<_>>>()?;
         server_peak = server_peak.max(server.stop()?);
+        let sdk = match &self.sdk {
+            Some((sdk, runs)) if dataset.spec.id != DatasetId::A => {
+                println!("dataset {name}: the W&B SDK, {runs} run(s)");
+                Some(sdk.measure(name, &dataset.dir, dataset.spec.file_count, *runs)?)
+            }
+            Some(_) => {
+                println!("dataset {name}: the W&B SDK row is measured on B and C only");
+                None
+            }
+            None => None,
+        };
         Ok(Report {
             dataset,
             put,
@@ -178,6 +210,7 @@ impl Bench {
             client_put_peak,
             client_get_peak,
             server_peak,
+            sdk,
         })
     }
 

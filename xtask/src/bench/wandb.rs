@@ -22,7 +22,7 @@ use crate::bench::measure::median;
 use crate::cmd::Cmd;
 
 /// The SDK version compared against; the one whose formats Cairn follows.
-const WANDB_VERSION: &str = "0.31.0";
+pub(crate) const WANDB_VERSION: &str = "0.31.0";
 
 /// The Python driver: `wandb_add.py KIND PATH POLICY RESULT_FILE`.
 const DRIVER: &str = r#""""Times wandb.Artifact.add_dir/add_file for `cargo xtask bench hash --vs-wandb`.
@@ -139,7 +139,7 @@ pub(crate) fn compare(target_dir: &Path, base: &Path, rows: &[Row], runs: u32) -
 
 /// Creates the venv and installs the SDK unless already there. Returns the venv's python, or
 /// `None` (after saying why) when that is not possible here.
-fn ensure_venv(venv: &Path) -> Option<PathBuf> {
+pub(crate) fn ensure_venv(venv: &Path) -> Option<PathBuf> {
     let python = venv.join("bin").join("python");
     if !python.is_file()
         && let Err(error) = Cmd::new("python3").args(["-m", "venv"]).arg(venv).run()

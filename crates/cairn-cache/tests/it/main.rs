@@ -10,6 +10,7 @@ mod cleanup;
 mod concurrency;
 mod insert;
 mod materialize;
+mod memory;
 mod stat_cache;
 
 use std::path::Path;

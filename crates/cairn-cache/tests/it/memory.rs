@@ -1,0 +1,129 @@
+//! Objects held in memory: verified before anything is stored or written, stored read-only,
+//! written to destinations the user may edit without reaching the cache.
+
+use cairn_cache::{Error, LinkMode};
+
+use crate::{cache_in, content, key_of, names_in};
+
+#[test]
+fn bytes_are_verified_then_stored_read_only_and_a_second_insert_finds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    let bytes = content(7, 3000);
+    let key = key_of(&bytes);
+    let verified = cache.insert_bytes(&key, &bytes, Some(3000)).unwrap();
+    let inserted = verified.inserted();
+    assert!(!inserted.already_present);
+    assert_eq!(inserted.size, 3000);
+    assert_eq!(inserted.path, cache.object_path(&key));
+    assert_eq!(fs_err::read(&inserted.path).unwrap(), bytes);
+    assert!(
+        fs_err::metadata(&inserted.path)
+            .unwrap()
+            .permissions()
+            .readonly()
+    );
+    assert!(cache.contains(&key));
+    assert!(names_in(&dir.path().join("cache/tmp")).is_empty());
+    // The same bytes again (another process, a retried batch): success, nothing rewritten.
+    let again = cache.insert_bytes(&key, &bytes, None).unwrap();
+    assert!(again.inserted().already_present);
+    assert_eq!(cache.verify(&key).unwrap(), 3000);
+}
+
+#[test]
+fn bytes_that_do_not_match_their_key_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    let bytes = content(8, 2000);
+    let key = key_of(&bytes);
+    let mut corrupt = bytes.clone();
+    corrupt[1000] ^= 1;
+    let error = cache.insert_bytes(&key, &corrupt, Some(2000)).unwrap_err();
+    assert!(
+        matches!(error, Error::DigestMismatch { size: 2000, .. }),
+        "{error}"
+    );
+    let error = cache
+        .insert_bytes(&key, &bytes[..1999], Some(2000))
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::SizeMismatch {
+                expected: 2000,
+                actual: 1999,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(!cache.contains(&key));
+    assert!(names_in(&dir.path().join("cache/tmp")).is_empty());
+}
+
+#[test]
+fn written_bytes_are_the_users_file_and_replace_what_was_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    let bytes = content(9, 1500);
+    let key = key_of(&bytes);
+    let verified = cache.insert_bytes(&key, &bytes, Some(1500)).unwrap();
+    let root = dir.path().join("root");
+
+    // Missing parents are created.
+    let fresh = root.join("a/b/c.bin");
+    let written = cache.materialize_bytes(&verified, &fresh).unwrap();
+    assert_eq!(written.mode, LinkMode::Copy);
+    assert_eq!(written.size, 1500);
+    assert_eq!(fs_err::read(&fresh).unwrap(), bytes);
+    assert!(!fs_err::metadata(&fresh).unwrap().permissions().readonly());
+
+    // A hard link to the cached object in the way is replaced, never written through.
+    let linked = root.join("linked.bin");
+    let other = content(10, 1500);
+    let other_key = key_of(&other);
+    cache.insert(&other_key, &other[..], Some(1500)).unwrap();
+    cache
+        .materialize(&other_key, &linked, LinkMode::Hardlink)
+        .unwrap();
+    cache.materialize_bytes(&verified, &linked).unwrap();
+    assert_eq!(fs_err::read(&linked).unwrap(), bytes);
+    assert_eq!(cache.verify(&other_key).unwrap(), 1500);
+
+    // The user edits the written file: the cache does not change.
+    fs_err::write(&fresh, b"edited").unwrap();
+    assert_eq!(cache.verify(&key).unwrap(), 1500);
+
+    // A directory in the way is refused by name.
+    let directory = root.join("a/b");
+    let error = cache.materialize_bytes(&verified, &directory).unwrap_err();
+    assert!(
+        matches!(error, Error::DestinationIsDirectory { .. }),
+        "{error}"
+    );
+    // No temporary file is left anywhere.
+    assert_eq!(names_in(&root), ["a", "linked.bin"]);
+    assert_eq!(names_in(&root.join("a/b")), ["c.bin"]);
+}
+
+#[test]
+fn threads_inserting_the_same_bytes_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    let bytes = content(11, 4000);
+    let key = key_of(&bytes);
+    let fresh = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| cache.insert_bytes(&key, &bytes, Some(4000)).unwrap()))
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap())
+            .filter(|verified| !verified.inserted().already_present)
+            .count()
+    });
+    assert_eq!(fresh, 1, "{fresh} inserts claim to have stored the object");
+    assert_eq!(cache.verify(&key).unwrap(), 4000);
+    assert!(names_in(&dir.path().join("cache/tmp")).is_empty());
+}
