@@ -27,6 +27,7 @@ use crate::bench::data::{self, Dataset, DatasetId, DatasetSpec, FileSize, Layout
 use crate::bench::hash::cairn_binary;
 use crate::bench::measure;
 use crate::bench::server::{self, Server};
+use crate::bench::transfer::remove;
 use crate::cmd::Cmd;
 use crate::workspace::Workspace;
 
@@ -284,13 +285,4 @@ fn mib(kib: Option<u64>) -> String {
 fn utf8(path: &Path) -> Result<&str> {
     path.to_str()
         .with_context(|| format!("`{}` is not valid UTF-8", path.display()))
-}
-
-fn remove(path: &Path) -> Result<()> {
-    if path.is_dir() {
-        fs_err::remove_dir_all(path)?;
-    } else if path.exists() {
-        fs_err::remove_file(path)?;
-    }
-    Ok(())
 }

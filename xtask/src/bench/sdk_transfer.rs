@@ -20,6 +20,7 @@ use anyhow::{Context, Result, ensure};
 
 use crate::bench::measure::{self, median};
 use crate::bench::server::Server;
+use crate::bench::transfer::{remove, sync};
 use crate::cmd::Cmd;
 
 /// The Python driver: `wandb_transfer.py put|get ENTITY NAME PATH RESULT_FILE`.
@@ -232,18 +233,7 @@ impl Sdk {
 }
 
 fn read_seconds(result_file: &Path) -> Result<Duration> {
-    let text = fs_err::read_to_string(result_file)?;
-    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "the wandb driver wrote invalid JSON to `{}`",
-            result_file.display()
-        )
-    })?;
-    let seconds = value["seconds"]
-        .as_f64()
-        .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
-        .with_context(|| format!("no `seconds` in `{}`", result_file.display()))?;
-    Ok(Duration::from_secs_f64(seconds))
+    crate::bench::wandb::read_driver_seconds(result_file, "seconds")
 }
 
 fn count_files(dir: &Path) -> Result<u64> {
@@ -260,17 +250,4 @@ fn count_files(dir: &Path) -> Result<u64> {
         }
     }
     Ok(count)
-}
-
-fn sync() -> Result<()> {
-    measure::run_once(&Cmd::new("sync")).map(drop)
-}
-
-fn remove(path: &Path) -> Result<()> {
-    if path.is_dir() {
-        fs_err::remove_dir_all(path)?;
-    } else if path.exists() {
-        fs_err::remove_file(path)?;
-    }
-    Ok(())
 }

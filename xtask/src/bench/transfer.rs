@@ -406,11 +406,12 @@ fn utf8(path: &Path) -> Result<&str> {
 }
 
 /// Flushes dirty pages to disk (`sync`), untimed.
-fn sync() -> Result<()> {
+pub(crate) fn sync() -> Result<()> {
     measure::run_once(&Cmd::new("sync")).map(drop)
 }
 
-fn remove(path: &Path) -> Result<()> {
+/// Removes a file or a directory tree, if there is one.
+pub(crate) fn remove(path: &Path) -> Result<()> {
     if path.is_dir() {
         fs_err::remove_dir_all(path)?;
     } else if path.exists() {

@@ -194,6 +194,11 @@ fn reset_dir(dir: &Path) -> Result<()> {
 }
 
 fn read_add_seconds(result_file: &Path) -> Result<Duration> {
+    read_driver_seconds(result_file, "add_seconds")
+}
+
+/// The non-negative number of seconds a Python driver wrote under `field` of its JSON result.
+pub(crate) fn read_driver_seconds(result_file: &Path, field: &str) -> Result<Duration> {
     let text = fs_err::read_to_string(result_file)?;
     let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
         format!(
@@ -201,9 +206,9 @@ fn read_add_seconds(result_file: &Path) -> Result<Duration> {
             result_file.display()
         )
     })?;
-    let seconds = value["add_seconds"]
+    let seconds = value[field]
         .as_f64()
         .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
-        .with_context(|| format!("no `add_seconds` in `{}`", result_file.display()))?;
+        .with_context(|| format!("no `{field}` in `{}`", result_file.display()))?;
     Ok(Duration::from_secs_f64(seconds))
 }
