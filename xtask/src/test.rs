@@ -9,7 +9,7 @@
 //! command step after it gets their endpoints in its environment, and they are stopped when the
 //! suite ends, whether it passed or failed.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -195,6 +195,19 @@ fn tests_step(workspace: &Workspace) -> Step {
             "--no-fail-fast",
         ]),
     )
+}
+
+/// Whole seconds from the environment variable `var` (an override of a step's timeout), else
+/// `default`.
+pub(crate) fn seconds_from_env(var: &str, default: Duration) -> Result<Duration> {
+    match std::env::var(var) {
+        Ok(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse()
+            .map(Duration::from_secs)
+            .with_context(|| format!("{var}={text:?} is not a number of seconds")),
+        _ => Ok(default),
+    }
 }
 
 #[cfg(test)]

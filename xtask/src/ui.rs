@@ -124,18 +124,6 @@ pub(crate) fn run_in_suite(workspace: &Workspace) -> Result<()> {
     run(workspace, &UiArgs::default())
 }
 
-/// Whole seconds from `var`, else `default`.
-fn seconds_from(var: &str, default: Duration) -> Result<Duration> {
-    match std::env::var(var) {
-        Ok(text) if !text.trim().is_empty() => text
-            .trim()
-            .parse()
-            .map(Duration::from_secs)
-            .with_context(|| format!("{var}={text:?} is not a number of seconds")),
-        _ => Ok(default),
-    }
-}
-
 /// Installs what is missing, starts and seeds the server, runs the tests, stops the server.
 fn run_tests(
     workspace: &Workspace,
@@ -144,8 +132,8 @@ fn run_tests(
     selected: &[String],
 ) -> Result<()> {
     let start = Instant::now();
-    let test_timeout = seconds_from(TEST_TIMEOUT_VAR, TEST_TIMEOUT)?;
-    let run_timeout = seconds_from(RUN_TIMEOUT_VAR, RUN_TIMEOUT)?;
+    let test_timeout = crate::test::seconds_from_env(TEST_TIMEOUT_VAR, TEST_TIMEOUT)?;
+    let run_timeout = crate::test::seconds_from_env(RUN_TIMEOUT_VAR, RUN_TIMEOUT)?;
     ensure_browser()?;
     let nextest = workspace.cargo(["nextest", "--version"]).probe();
     // Absolute: the scripts run in the work directory (`CAIRN_E2E_BIN` may be relative).

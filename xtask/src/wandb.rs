@@ -129,18 +129,6 @@ pub(crate) fn run_with_env(workspace: &Workspace, env: &[EnvVar]) -> Result<()> 
     run_scenarios(workspace, &scenarios, env)
 }
 
-/// [`SCENARIO_TIMEOUT`], or the whole seconds [`TIMEOUT_VAR`] gives.
-fn scenario_timeout() -> Result<Duration> {
-    match std::env::var(TIMEOUT_VAR) {
-        Ok(text) if !text.trim().is_empty() => text
-            .trim()
-            .parse()
-            .map(Duration::from_secs)
-            .with_context(|| format!("{TIMEOUT_VAR}={text:?} is not a number of seconds")),
-        _ => Ok(SCENARIO_TIMEOUT),
-    }
-}
-
 /// The scripts `sNN_NAME.py` of `dir`, in file name order.
 fn discover(dir: &Path) -> Result<Vec<Scenario>> {
     let mut scenarios = Vec::new();
@@ -231,7 +219,7 @@ struct Outcome {
 /// Installs the SDK, starts and seeds the server, runs `scenarios` one by one, stops the server.
 fn run_scenarios(workspace: &Workspace, scenarios: &[Scenario], env: &[EnvVar]) -> Result<()> {
     let start = Instant::now();
-    let timeout = scenario_timeout()?;
+    let timeout = crate::test::seconds_from_env(TIMEOUT_VAR, SCENARIO_TIMEOUT)?;
     let bin = ensure_python_tool(&cache_dir()?, &SDK)?;
     let python = bin.join("python");
     let nextest = workspace.cargo(["nextest", "--version"]).probe();

@@ -185,38 +185,36 @@ fn clone_or_copy(
     Ok(used)
 }
 
+/// Why hard-linking `object` to `destination` (in `parent`) failed: not supported there
+/// (another filesystem, no hard links), or an I/O error.
+fn hardlink_failed(error: io::Error, object: &Path, parent: &Path, destination: &Path) -> Error {
+    if is_cross_device(&error) || error.kind() == io::ErrorKind::Unsupported {
+        Error::LinkNotSupported {
+            mode: "hardlink",
+            source_path: object.to_owned(),
+            path: destination.to_owned(),
+            reason: "the cache and the destination are on different filesystems, or the filesystem has no hard links".to_owned(),
+            source: error,
+        }
+    } else {
+        Error::io("hardlink into", parent)(error)
+    }
+}
+
 fn hardlink(object: &Path, parent: &Path, destination: &Path) -> Result<()> {
     // Nothing at the destination yet (a fresh checkout): one link, which appears whole and never
     // replaces anything. Otherwise link to a temporary name and rename over what is there.
     match fs_err::hard_link(object, destination) {
         Ok(()) => return Ok(()),
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(error) if is_cross_device(&error) || error.kind() == io::ErrorKind::Unsupported => {
-            return Err(Error::LinkNotSupported {
-                mode: "hardlink",
-                source_path: object.to_owned(),
-                path: destination.to_owned(),
-                reason: "the cache and the destination are on different filesystems, or the filesystem has no hard links".to_owned(),
-                source: error,
-            });
-        }
-        Err(error) => return Err(Error::io("hardlink into", parent)(error)),
+        Err(error) => return Err(hardlink_failed(error, object, parent, destination)),
     }
     let linked = tempfile::Builder::new()
         .prefix(".cairn-tmp-")
         .make_in(parent, |path| fs_err::hard_link(object, path));
     let linked = match linked {
         Ok(linked) => linked,
-        Err(error) if is_cross_device(&error) || error.kind() == io::ErrorKind::Unsupported => {
-            return Err(Error::LinkNotSupported {
-                mode: "hardlink",
-                source_path: object.to_owned(),
-                path: destination.to_owned(),
-                reason: "the cache and the destination are on different filesystems, or the filesystem has no hard links".to_owned(),
-                source: error,
-            });
-        }
-        Err(error) => return Err(Error::io("hardlink into", parent)(error)),
+        Err(error) => return Err(hardlink_failed(error, object, parent, destination)),
     };
     let temporary_path = linked.path().to_owned();
     linked
