@@ -91,10 +91,11 @@ pub(crate) fn key_by_id(connection: &Connection, id: &str) -> Result<Option<KeyR
         .optional()?)
 }
 
-/// The keys of a user, oldest first.
+/// The keys of a user, oldest first (keys made in the same millisecond in the order they were
+/// made, not by their random ids).
 pub(crate) fn user_keys(connection: &Connection, user_id: i64) -> Result<Vec<KeyRow>, Error> {
     let mut statement = connection.prepare_cached(&format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ?1 ORDER BY k.created_at, k.id"
+        "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ?1 ORDER BY k.created_at, k.rowid"
     ))?;
     let keys = statement
         .query_map([user_id], |row| key_from_row(row, 0))?
