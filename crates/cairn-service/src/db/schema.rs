@@ -306,14 +306,33 @@ CREATE INDEX ui_sessions_by_expiry ON ui_sessions(expires_at);
 ];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.
-pub(crate) const PACKED: &[&str] = &[r"
+pub(crate) const PACKED: &[&str] = &[
+    r"
 CREATE TABLE packed_blobs (
     md5_hex TEXT NOT NULL,
     size    INTEGER NOT NULL,
     data    BLOB NOT NULL,
     PRIMARY KEY (md5_hex, size)
 ) WITHOUT ROWID;
-"];
+",
+    r"
+-- The same rows in a rowid table, found through its (md5_hex, size) index. In the WITHOUT ROWID
+-- table a row holding a blob of about 1 KiB or more overflowed its index page, and SQLite reads
+-- the whole of an overflowing row to compare it with a key: every lookup read the overflow
+-- pages of every row its search passed (half of the server's time serving small blobs). A
+-- rowid table keeps rows up to about 4 KiB on their leaf page and the index holds only keys.
+CREATE TABLE packed_blobs_by_rowid (
+    md5_hex TEXT NOT NULL,
+    size    INTEGER NOT NULL,
+    data    BLOB NOT NULL,
+    UNIQUE (md5_hex, size)
+);
+INSERT INTO packed_blobs_by_rowid (md5_hex, size, data)
+    SELECT md5_hex, size, data FROM packed_blobs;
+DROP TABLE packed_blobs;
+ALTER TABLE packed_blobs_by_rowid RENAME TO packed_blobs;
+",
+];
 
 /// Brings the database at `path` up to date with `migrations`.
 pub(crate) fn migrate(
@@ -414,6 +433,41 @@ mod tests {
                 "{query}: {plan:?}"
             );
         }
+        Ok(())
+    }
+
+    /// Packed blobs stored under the first schema are all there after the move to a rowid
+    /// table, the key stays unique, and a lookup by key uses the index, not a scan.
+    #[test]
+    fn packed_blobs_survive_the_move_to_a_rowid_table() -> Result<(), Box<dyn std::error::Error>> {
+        let mut connection = Connection::open_in_memory()?;
+        migrate(&mut connection, Path::new(":memory:"), &PACKED[..1])?;
+        let big = vec![7_u8; 5000];
+        connection.execute(
+            "INSERT INTO packed_blobs (md5_hex, size, data) VALUES ('aa', 1, x'01'), ('bb', 5000, ?1)",
+            [&big],
+        )?;
+        migrate(&mut connection, Path::new(":memory:"), PACKED)?;
+        let read = |md5: &str, size: i64| -> rusqlite::Result<Vec<u8>> {
+            connection.query_row(
+                "SELECT data FROM packed_blobs WHERE md5_hex = ?1 AND size = ?2",
+                rusqlite::params![md5, size],
+                |row| row.get(0),
+            )
+        };
+        assert_eq!(read("aa", 1)?, vec![1]);
+        assert_eq!(read("bb", 5000)?, big);
+        let inserted = connection.execute(
+            "INSERT OR IGNORE INTO packed_blobs (md5_hex, size, data) VALUES ('aa', 1, x'02')",
+            [],
+        )?;
+        assert_eq!(inserted, 0, "a stored blob is never replaced");
+        let plan: String = connection.query_row(
+            "EXPLAIN QUERY PLAN SELECT data FROM packed_blobs WHERE md5_hex = 'aa' AND size = 1",
+            [],
+            |row| row.get(3),
+        )?;
+        assert!(plan.contains("USING INDEX"), "{plan}");
         Ok(())
     }
 
