@@ -281,3 +281,100 @@ async fn single_files_and_prefixes() -> Result<()> {
     );
     Ok(())
 }
+
+/// A manifest of several chunks (the download plans 2,048 entries at a time) read by a client
+/// that has not loaded it: streamed, with content repeated across chunks (small blobs, and a
+/// large blob at the first and last path), fetched once per distinct object, and reported to
+/// the progress exactly once per entry and byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_of_many_chunks_streams_and_fetches_each_object_once() -> Result<()> {
+    const FILES: u64 = 5_000;
+    const DISTINCT: u64 = 1_500;
+    let server = TestServer::start().await?;
+    let scratch = Scratch::new()?;
+    let big = pseudo_random(200_000, 77);
+    scratch.write("data/aaa/big.bin", &big)?;
+    scratch.write("data/zzz/big.bin", &big)?;
+    for index in 0..FILES {
+        let content = pseudo_random(100 + usize::try_from(index % DISTINCT)?, index % DISTINCT);
+        scratch.write(&format!("data/files/{index:05}.bin"), &content)?;
+    }
+    let mut artifact = Artifact::new("chunks", "dataset")?;
+    artifact.add_dir(&scratch.work("data"), &AddDirOptions::default())?;
+    let logged = log(&server, &scratch, artifact).await?;
+    let expected = tree(&scratch.work("data"))?;
+    let total_bytes: u64 = expected.iter().map(|(_, data)| data.len() as u64).sum();
+
+    // A fresh client: its own cache, the manifest not loaded.
+    let progress = std::sync::Arc::new(cairn_tests::RecordingProgress::default());
+    let other = Scratch::new()?;
+    let client = server
+        .client(&server.admin_key, &other.cache())?
+        .with_progress(progress.clone());
+    let streamed = cairn_client::Api::new(client)
+        .artifact(&logged.qualified_name())
+        .await?;
+    let first = streamed
+        .download(&DownloadOptions::default().with_root(other.out("first")))
+        .await?;
+    assert_eq!(tree(&other.out("first"))?, expected);
+    assert_eq!(
+        (
+            first.files,
+            first.bytes,
+            first.fetched_blobs,
+            first.from_cache
+        ),
+        (FILES + 2, total_bytes, DISTINCT + 1, 0),
+        "every entry written, each distinct object fetched once"
+    );
+    assert_eq!(
+        progress.summary(cairn_client::Phase::Download),
+        (
+            Some((FILES + 2, total_bytes)),
+            (FILES + 2, total_bytes),
+            true
+        ),
+        "every entry and byte reported once"
+    );
+
+    // The same cache, a new root: nothing fetched; a prefix counts only its entries.
+    let second = fresh(&server, &other, &logged)
+        .await?
+        .download(&DownloadOptions::default().with_root(other.out("second")))
+        .await?;
+    assert_eq!(tree(&other.out("second"))?, expected);
+    assert_eq!(
+        (second.files, second.fetched_blobs, second.from_cache),
+        (FILES + 2, 0, DISTINCT + 1)
+    );
+    let part = fresh(&server, &other, &logged)
+        .await?
+        .download(
+            &DownloadOptions::default()
+                .with_root(other.out("part"))
+                .with_path_prefix("zzz/"),
+        )
+        .await?;
+    assert_eq!((part.files, part.bytes), (1, 200_000));
+
+    // Into the first root again, with a file gone and one changed, and no cache: only those
+    // two are fetched; the rest is found in place.
+    fs_err::remove_file(other.out("first").join("files/00007.bin"))?;
+    fs_err::write(other.out("first").join("files/04321.bin"), b"edited")?;
+    let repaired = fresh(&server, &Scratch::new()?, &logged)
+        .await?
+        .download(
+            &DownloadOptions::default()
+                .with_root(other.out("first"))
+                .with_skip_cache(true),
+        )
+        .await?;
+    assert_eq!(tree(&other.out("first"))?, expected);
+    assert_eq!(
+        (repaired.files, repaired.fetched_blobs),
+        (FILES + 2, 2),
+        "only what was missing or wrong is fetched"
+    );
+    Ok(())
+}

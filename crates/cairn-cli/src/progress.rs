@@ -45,7 +45,6 @@ fn phase_name(phase: Phase) -> &'static str {
         Phase::Hash => "hashing",
         Phase::Upload => "uploading",
         Phase::Download => "downloading",
-        Phase::Materialize => "checking out",
         _ => "working",
     }
 }

@@ -1,50 +1,49 @@
-//! Downloading a logged artifact: resolve the manifest, fetch what the cache lacks (verified
-//! before it becomes visible), then materialise every entry inside the download root.
+//! Downloading a logged artifact: read the manifest, fetch what the cache lacks (verified
+//! before it becomes visible), and put every entry in the download root.
 //!
-//! Phases, each with its own progress:
-//! 1. **Plan.** Every entry under `path_prefix` gets its destination (checked: no symlink inside
-//!    the root on the way) and its cache key (MD5 for content, W&B's etag key for references
-//!    whose digest is not an MD5 of their bytes). Files already in the root with the right
-//!    size and MD5 are left alone.
-//! 2. **Fetch.** Missing objects stream from the server (`GET routes::blob`) or from the
-//!    reference's storage handler into the cache, `concurrency` at a time, all pinned so a
-//!    concurrent cleanup cannot evict them, and each is put at the destinations of the entries
-//!    holding it as soon as it is in, so writing the root overlaps the transfers. Small file
-//!    blobs come many per request (`POST routes::small_blobs`); each is verified in memory,
-//!    stored in the cache and, unless the root is to be hard- or reflinked to the cache, written
-//!    from memory. With `skip_cache` they stream straight into a temporary file next to their
-//!    destination instead and are renamed into place once verified.
-//! 3. **Materialise.** Objects that were already cached are put in place by reflink, hardlink
-//!    or copy.
+//! The work streams through three stages, so memory does not grow with the manifest:
+//! 1. **Read.** A manifest not loaded yet is spooled to a temporary file and read once to check
+//!    it against the version's digest and count the work (the progress totals).
+//! 2. **Plan** (a blocking thread, [`CHUNK_ENTRIES`] entries at a time). Every entry under
+//!    `path_prefix` gets its destination (checked: no symlink inside the root on the way) and
+//!    its cache key (MD5 for content, W&B's etag key for references whose digest is not an MD5
+//!    of their bytes). Files already in the root with the right size and MD5 are left alone.
+//! 3. **Fetch and write** (`concurrency` works at a time). Each distinct object is fetched once,
+//!    pinned first so a concurrent cleanup cannot evict it. Missing objects stream from the
+//!    server (`GET routes::blob`) or from the reference's storage handler into the cache and
+//!    are put at the destinations of the entries holding them as soon as they are in, so
+//!    writing the root overlaps the transfers. Small file blobs come many per request
+//!    (`POST routes::small_blobs`); each is verified in memory, stored in the cache and, unless
+//!    the root is to be hard- or reflinked to the cache, written from memory. Objects already
+//!    cached are put in place by reflink, hardlink or copy, several blocking tasks at once.
+//!    With `skip_cache` each entry streams straight into a temporary file next to its
+//!    destination instead and is renamed into place once verified.
 //!
 //! A failed fetch (a corrupt blob, a lost connection after every retry) stops the download:
 //! no further file is written, and each file already in the root is whole and verified (a
 //! re-run finds it there and keeps it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
+use std::io::{BufReader, Read, Seek as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use cairn_api::Version;
 use cairn_api::batch::{FRAME_HEADER_LEN, FrameHeader};
 use cairn_api::routes;
 use cairn_cache::{Cache, LinkMode, ObjectKey};
 use cairn_hash::{FileHasher, Md5Digest};
-use cairn_manifest::{DigestAlgorithm, Entry, LogicalPath};
-use futures_util::{StreamExt as _, TryStreamExt as _};
+use cairn_manifest::{
+    ArtifactDigester, DigestAlgorithm, Entry, LogicalPath, Manifest, ReadError, read_manifest,
+};
+use futures_util::{Stream, StreamExt as _};
 use reqwest::Method;
+use tokio::sync::OnceCell;
 
 use crate::client::Failure;
 use crate::progress::PhaseGuard;
 use crate::transfer::{PumpError, pump, write_verified};
 use crate::{Error, LoggedArtifact, Phase, Result, paths};
-
-/// An entry fetched straight to its destination, and its size (`None` for an allowed missing
-/// reference).
-type FetchedDirect = (Planned, Option<u64>);
-
-/// The entries holding one fetched object, all put in the root, and the object's size (`None`
-/// for an allowed missing reference: nothing was written).
-type Fetched = (Vec<Planned>, Option<u64>);
 
 /// Where fetched objects are put as they arrive, and the flag that stops every writer once one
 /// fetch failed.
@@ -169,59 +168,55 @@ impl Planned {
 
 impl LoggedArtifact {
     /// Downloads the artifact (or the entries under `path_prefix`) into the root.
+    ///
+    /// A manifest not loaded yet is streamed, never held whole: its bytes go to a temporary
+    /// file (in memory while small), which is read once to check the version's digest and
+    /// count the work, and once more to plan and transfer [`CHUNK_ENTRIES`] entries at a time.
+    /// Memory then grows with the number of distinct objects (a key each, to fetch each once),
+    /// not with the manifest. A manifest whose entries are not in path order (one uploaded in
+    /// another tool's order) is loaded whole instead, since its digest needs them sorted.
     pub async fn download(&self, options: &DownloadOptions) -> Result<Downloaded> {
-        let manifest = self.manifest().await?;
+        let source = self.entry_source(options.path_prefix.as_deref()).await?;
         let root = options
             .root
             .clone()
             .unwrap_or_else(|| paths::default_root(self.version()));
         fs_err::create_dir_all(&root).map_err(Error::io("create", &root))?;
-        // A fresh (empty) root holds no entry yet and no symlink: one listing instead of two
-        // inspections per entry. Each write still checks its own way down.
-        let fresh = paths::is_empty_dir(&root);
-        let mut plans = Vec::new();
-        let mut checker = paths::SymlinkCheck::new(&root);
-        for (path, entry) in manifest.entries() {
-            if let Some(prefix) = &options.path_prefix
-                && !path.as_str().starts_with(prefix.as_str())
-            {
-                continue;
-            }
-            plans.push(Planned {
-                path: path.clone(),
-                entry: entry.clone(),
-                destination: if fresh {
-                    paths::join(&root, path)
-                } else {
-                    checker.check(path)?
-                },
-                key: object_key(path, entry)?,
-            });
-        }
-        let present = if fresh {
-            vec![false; plans.len()]
-        } else {
-            self.already_present(&plans).await?
-        };
-        let (mut done, mut todo) = (Vec::new(), Vec::new());
-        for (plan, present) in plans.into_iter().zip(present) {
-            if present {
-                done.push(plan);
-            } else {
-                todo.push(plan);
-            }
-        }
-        let mut report = Downloaded {
+        let guard = PhaseGuard::start(
+            self.client.progress(),
+            Phase::Download,
+            source.files,
+            source.bytes,
+        );
+        let (sender, receiver) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
+        let planner = Planner {
+            // A fresh (empty) root holds no entry yet and no symlink: one listing instead of
+            // two inspections per entry. Each write still checks its own way down.
+            fresh: paths::is_empty_dir(&root),
             root: root.clone(),
-            files: done.len() as u64,
-            bytes: done.iter().map(Planned::size).fold(0, u64::saturating_add),
-            ..Downloaded::default()
+            prefix: options.path_prefix.clone(),
+            url: self.client.url(&routes::manifest(&self.version().id)),
+            sender,
         };
-        if options.skip_cache {
-            self.fetch_direct(&root, todo, options, &mut report).await?;
+        let producer = tokio::task::spawn_blocking(move || planner.run(source.entries));
+        let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|chunk| (chunk, receiver))
+        });
+        let writer = RootWriter {
+            root: root.clone(),
+            link_mode: options.link_mode,
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        };
+        let mut report = if options.skip_cache {
+            self.fetch_direct(chunks, &writer, options, &guard).await?
         } else {
-            self.fetch_cached(&root, todo, options, &mut report).await?;
-        }
+            self.fetch_cached(chunks, &writer, options, &guard).await?
+        };
+        // Every chunk was taken, so the planner is done; a planner that died early (a panic)
+        // must not pass for a short manifest.
+        producer.await.map_err(join_error)?;
+        report.root = root;
+        report.missing_references.sort();
         Ok(report)
     }
 
@@ -255,206 +250,167 @@ impl LoggedArtifact {
         Ok(paths::join(&downloaded.root, path))
     }
 
-    /// Which planned entries already sit at their destination with the right size and MD5.
-    async fn already_present(&self, plans: &[Planned]) -> Result<Vec<bool>> {
-        let candidates: Vec<(usize, PathBuf, Md5Digest, u64)> = plans
-            .iter()
-            .enumerate()
-            .filter_map(|(index, plan)| {
-                let md5 = plan.key.as_md5()?;
-                let metadata = fs_err::symlink_metadata(&plan.destination).ok()?;
-                (metadata.is_file() && Some(metadata.len()) == plan.entry.size)
-                    .then(|| (index, plan.destination.clone(), md5, metadata.len()))
-            })
-            .collect();
-        let mut present = vec![false; plans.len()];
-        if candidates.is_empty() {
-            return Ok(present);
+    /// Where a download reads its entries from: the manifest if it is loaded already, else its
+    /// bytes spooled to a temporary file and checked; with the count and size of the entries
+    /// under `prefix`.
+    async fn entry_source(&self, prefix: Option<&str>) -> Result<Source> {
+        let cell = self.manifest_cell();
+        if cell.get().is_none() {
+            match self.spool_manifest(prefix).await? {
+                Spool::Sorted { file, files, bytes } => {
+                    return Ok(Source {
+                        entries: Entries::Spooled(file),
+                        files,
+                        bytes,
+                    });
+                }
+                // Another task may have loaded it meanwhile: then both are the same manifest.
+                Spool::Loaded(manifest) => drop(cell.set(manifest)),
+            }
         }
-        let progress = self.client.progress_arc();
-        let total: u64 = candidates
-            .iter()
-            .map(|(_, _, _, size)| *size)
-            .fold(0, u64::saturating_add);
-        let matching = tokio::task::spawn_blocking(move || {
-            progress.start(Phase::Hash, candidates.len() as u64, total);
-            let mut hasher = FileHasher::new(cairn_hash::Algorithms::MD5);
-            let matching: Vec<usize> = candidates
-                .into_iter()
-                .filter_map(|(index, path, md5, size)| {
-                    let same = hasher
-                        .hash_file(&path)
-                        .is_ok_and(|digests| digests.md5 == md5);
-                    progress.advance(Phase::Hash, 1, size);
-                    same.then_some(index)
-                })
-                .collect();
-            progress.finish(Phase::Hash);
-            matching
+        let manifest = self.manifest().await?;
+        let (mut files, mut bytes) = (0, 0_u64);
+        for (path, entry) in manifest.entries() {
+            if under_prefix(path, prefix) {
+                files += 1;
+                bytes = bytes.saturating_add(entry.size.unwrap_or(0));
+            }
+        }
+        Ok(Source {
+            entries: Entries::Loaded(Arc::clone(cell)),
+            files,
+            bytes,
         })
-        .await
-        .map_err(join_error)?;
-        for index in matching {
-            present[index] = true;
-        }
-        Ok(present)
     }
 
-    /// Fetches into the cache what it lacks, then materialises every entry.
+    /// Streams the manifest into a temporary file and checks it (see [`spool`]).
+    async fn spool_manifest(&self, prefix: Option<&str>) -> Result<Spool> {
+        let route = routes::manifest(&self.version().id);
+        let url = self.client.url(&route);
+        self.client
+            .retrying(&route, || async {
+                let response = self
+                    .client
+                    .send(self.client.request(Method::GET, &route))
+                    .await?;
+                let (url, version) = (url.clone(), self.version().clone());
+                let prefix = prefix.map(str::to_owned);
+                let sink = move |reader: &mut crate::transfer::ChannelReader| {
+                    spool(reader, &url, &version, prefix.as_deref())
+                };
+                match pump(response.bytes_stream(), |_| {}, sink).await {
+                    Ok(spooled) => Ok(spooled),
+                    Err(PumpError::Stream(error)) => {
+                        Err(Failure::from(self.client.transport_error(error)))
+                    }
+                    Err(PumpError::Sink(error)) => Err(Failure::from(error)),
+                }
+            })
+            .await
+    }
+
+    /// Fetches into the cache what it lacks, putting each object in the root as it arrives,
+    /// and materialises the entries whose objects were cached already.
     async fn fetch_cached(
         &self,
-        root: &Path,
-        todo: Vec<Planned>,
+        chunks: impl Stream<Item = Result<Chunk>>,
+        writer: &RootWriter,
         options: &DownloadOptions,
-        report: &mut Downloaded,
-    ) -> Result<()> {
+        guard: &PhaseGuard<'_>,
+    ) -> Result<Downloaded> {
         let cache = self.client.cache()?;
-        let mut pin = cache.pin().map_err(Error::cache)?;
-        let keys: Vec<ObjectKey> = todo.iter().map(|plan| plan.key.clone()).collect();
-        pin.add_all(&keys).map_err(Error::cache)?;
-        // One fetch per distinct object; pinned first, so what is present now stays present.
-        // The entries holding an object that must be fetched travel with it and are put in the
-        // root as soon as it is in the cache (in the fetch's own blocking task, so writing the
-        // root overlaps the transfers); the entries of objects already cached are put in place
-        // after all fetches.
-        let mut groups: BTreeMap<ObjectKey, Vec<Planned>> = BTreeMap::new();
-        let mut cached = BTreeSet::new();
-        let mut materialize = Vec::new();
-        for plan in todo {
-            if let Some(group) = groups.get_mut(&plan.key) {
-                group.push(plan);
-            } else if cached.contains(&plan.key) || cache.contains(&plan.key) {
-                cached.insert(plan.key.clone());
-                materialize.push(plan);
-            } else {
-                groups.insert(plan.key.clone(), vec![plan]);
-            }
-        }
-        report.from_cache = cached.len() as u64;
-        let total_bytes = groups
-            .values()
-            .filter_map(|group| group.first())
-            .map(Planned::size)
-            .fold(0, u64::saturating_add);
-        let guard = PhaseGuard::start(
-            self.client.progress(),
-            Phase::Download,
-            groups.len() as u64,
-            total_bytes,
-        );
-        // Small file blobs travel many per request; the rest one by one.
-        let (small, fetches): (Vec<Vec<Planned>>, Vec<Vec<Planned>>) = groups
-            .into_values()
-            .partition(|group| group.first().is_some_and(is_small_blob));
-        let writer = RootWriter {
-            root: root.to_owned(),
-            link_mode: options.link_mode,
-            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        let mut router = Router {
+            cache: &cache,
+            pin: cache.pin().map_err(Error::cache)?,
+            seen: HashSet::new(),
+            batch: Vec::new(),
+            batch_bytes: 0,
+            deferred: Vec::new(),
+            from_cache: 0,
         };
         let allow_missing = options.allow_missing_references;
-        let batched: Vec<Vec<Fetched>> = futures_util::stream::iter(small_batches(small))
-            .map(|batch| self.fetch_small_batch(&cache, batch, &writer, &guard))
-            .buffer_unordered(self.client.concurrency())
-            .try_collect()
-            .await?;
-        let mut outcomes: Vec<Fetched> = futures_util::stream::iter(fetches)
-            .map(|group| self.fetch_group(&cache, group, &writer, &guard, allow_missing))
-            .buffer_unordered(self.client.concurrency())
-            .try_collect()
-            .await?;
-        outcomes.extend(batched.into_iter().flatten());
-        drop(guard);
-        for (group, size) in outcomes {
-            match size {
-                Some(size) => {
-                    report.fetched_blobs += 1;
-                    report.fetched_bytes += size;
-                    report.files += group.len() as u64;
-                    report.bytes = report.bytes.saturating_add(
-                        group.iter().map(Planned::size).fold(0, u64::saturating_add),
-                    );
+        // Once a fetch failed, the first error is returned at once: what is in flight is
+        // dropped (a cache insert cleans up after itself) and the writers stop at their next
+        // file.
+        let works = chunks
+            .map(Some)
+            .chain(futures_util::stream::once(async { None }))
+            .map(|chunk| match chunk {
+                Some(Ok(chunk)) => router.route(chunk),
+                Some(Err(error)) => vec![Err(error)],
+                None => router.flush(),
+            })
+            .flat_map(futures_util::stream::iter);
+        let run = |work| self.run_cached(&cache, work, writer, guard, allow_missing);
+        let concurrency = self.client.concurrency();
+        let mut done = run_works(works, &run, concurrency, writer, guard, false).await?;
+        // Entries whose object was still on its way when they were planned: in the cache now.
+        let deferred =
+            futures_util::stream::iter(cached_works(std::mem::take(&mut router.deferred)));
+        done.add(run_works(deferred, &run, concurrency, writer, guard, false).await?);
+        Ok(done.into_report(router.from_cache))
+    }
+
+    /// `skip_cache`: streams each entry straight to a temporary file next to its destination.
+    async fn fetch_direct(
+        &self,
+        chunks: impl Stream<Item = Result<Chunk>>,
+        writer: &RootWriter,
+        options: &DownloadOptions,
+        guard: &PhaseGuard<'_>,
+    ) -> Result<Downloaded> {
+        let works = chunks.flat_map(|chunk| {
+            let works: Vec<Result<Direct>> = match chunk {
+                Ok(chunk) => std::iter::once(Direct::Present(chunk.present))
+                    .chain(
+                        chunk
+                            .todo
+                            .into_iter()
+                            .map(|plan| Direct::Fetch(Box::new(plan))),
+                    )
+                    .map(Ok)
+                    .collect(),
+                Err(error) => vec![Err(error)],
+            };
+            futures_util::stream::iter(works)
+        });
+        let allow_missing = options.allow_missing_references;
+        let run = |work| async move {
+            match work {
+                Direct::Present(present) => Ok(present),
+                Direct::Fetch(plan) => {
+                    self.fetch_one_direct(&writer.root, *plan, guard, allow_missing)
+                        .await
                 }
-                None => report
-                    .missing_references
-                    .extend(group.iter().map(Planned::label)),
             }
+        };
+        // Every write runs on a blocking thread that outlives a dropped future, so a failure
+        // must not drop the fetches in flight (their temporary files would appear in the root
+        // after this returns): after the first failure no new fetch starts, the ones in flight
+        // finish, and then the first error is returned.
+        let concurrency = self.client.concurrency();
+        let done = run_works(works, run, concurrency, writer, guard, true).await?;
+        Ok(done.into_report(0))
+    }
+
+    /// One unit of a cached download's work.
+    async fn run_cached(
+        &self,
+        cache: &Arc<Cache>,
+        work: Work,
+        writer: &RootWriter,
+        guard: &PhaseGuard<'_>,
+        allow_missing: bool,
+    ) -> Result<Outcome> {
+        match work {
+            Work::Present(present) => Ok(present),
+            Work::Small(batch) => self.fetch_small_batch(cache, batch, writer).await,
+            Work::Fetch(group) => {
+                self.fetch_group(cache, group, writer, guard, allow_missing)
+                    .await
+            }
+            Work::Cached(plans) => materialize(cache, plans, writer, allow_missing).await,
         }
-        report.missing_references.sort();
-        report.files += materialize.len() as u64;
-        report.bytes = report.bytes.saturating_add(
-            materialize
-                .iter()
-                .map(Planned::size)
-                .fold(0, u64::saturating_add),
-        );
-        let progress = self.client.progress_arc();
-        let root = root.to_owned();
-        let link_mode = options.link_mode;
-        let blocking_cache = Arc::clone(&cache);
-        tokio::task::spawn_blocking(move || -> Result<()> {
-            let total = materialize
-                .iter()
-                .map(Planned::size)
-                .fold(0, u64::saturating_add);
-            progress.start(Phase::Materialize, materialize.len() as u64, total);
-            // Writing files is system calls more than bytes (create, write, close per file), so
-            // several threads share the files; the first error stops the others.
-            let threads = std::thread::available_parallelism()
-                .map_or(1, std::num::NonZero::get)
-                .clamp(1, MATERIALIZE_THREADS);
-            let chunk = materialize
-                .len()
-                .div_ceil(threads)
-                .max(MATERIALIZE_CHUNK_MIN);
-            let failed = std::sync::atomic::AtomicBool::new(false);
-            let result = std::thread::scope(|scope| {
-                let workers: Vec<_> = materialize
-                    .chunks(chunk)
-                    .map(|plans| {
-                        let (root, cache, progress, failed) =
-                            (&root, &blocking_cache, &progress, &failed);
-                        scope.spawn(move || -> Result<()> {
-                            let mut checker = paths::SymlinkCheck::new(root);
-                            for plan in plans {
-                                if failed.load(std::sync::atomic::Ordering::Relaxed) {
-                                    break;
-                                }
-                                // Checked again right before writing: the tree may have
-                                // changed since planning.
-                                let written = checker.check(&plan.path).and_then(|_| {
-                                    cache
-                                        .materialize(&plan.key, &plan.destination, link_mode)
-                                        .map(drop)
-                                        .map_err(Error::cache)
-                                });
-                                if let Err(error) = written {
-                                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                                    return Err(error);
-                                }
-                                progress.advance(Phase::Materialize, 1, plan.size());
-                            }
-                            Ok(())
-                        })
-                    })
-                    .collect();
-                workers
-                    .into_iter()
-                    .map(|worker| {
-                        // A panic is a bug: let it surface as the panic it is.
-                        worker
-                            .join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                    })
-                    .collect::<Result<Vec<()>>>()
-                    .map(drop)
-            });
-            progress.finish(Phase::Materialize);
-            result
-        })
-        .await
-        .map_err(join_error)??;
-        drop(pin);
-        Ok(())
     }
 
     /// Streams one file blob from the server into the cache, verified on the way in.
@@ -511,24 +467,7 @@ impl LoggedArtifact {
         cache: &Arc<Cache>,
         batch: Vec<Vec<Planned>>,
         writer: &RootWriter,
-        guard: &PhaseGuard<'_>,
-    ) -> Result<Vec<Fetched>> {
-        let result = self
-            .fetch_small_batch_inner(cache, batch, writer, guard)
-            .await;
-        if result.is_err() {
-            writer.stop();
-        }
-        result
-    }
-
-    async fn fetch_small_batch_inner(
-        &self,
-        cache: &Arc<Cache>,
-        batch: Vec<Vec<Planned>>,
-        writer: &RootWriter,
-        guard: &PhaseGuard<'_>,
-    ) -> Result<Vec<Fetched>> {
+    ) -> Result<Outcome> {
         let route = routes::small_blobs(&self.version().id);
         let md5: Vec<Md5Digest> = batch
             .iter()
@@ -569,12 +508,10 @@ impl LoggedArtifact {
             rest = rest.slice(FRAME_HEADER_LEN + size..);
             frames.push((group, data));
         }
-        let bytes: u64 = frames.iter().map(|(_, data)| data.len() as u64).sum();
-        let count = frames.len() as u64;
         let cache = Arc::clone(cache);
         let writer = writer.clone();
-        let inserted = tokio::task::spawn_blocking(move || -> Result<Vec<Fetched>> {
-            let mut inserted = Vec::with_capacity(frames.len());
+        tokio::task::spawn_blocking(move || -> Result<Outcome> {
+            let mut outcome = Outcome::default();
             let mut checker = paths::SymlinkCheck::new(&writer.root);
             let from_memory = matches!(writer.link_mode, LinkMode::Auto | LinkMode::Copy);
             for (group, data) in frames {
@@ -598,14 +535,12 @@ impl LoggedArtifact {
                     .map_err(Error::cache)?;
                 }
                 let size = verified.inserted().size;
-                inserted.push((group, Some(size)));
+                outcome.add(Outcome::fetched(&group, Some(size), 0));
             }
-            Ok(inserted)
+            Ok(outcome)
         })
         .await
-        .map_err(join_error)??;
-        guard.advance(count, bytes);
-        Ok(inserted)
+        .map_err(join_error)?
     }
 
     /// Streams one reference through its storage handler into the cache.
@@ -636,67 +571,6 @@ impl LoggedArtifact {
         }
     }
 
-    /// `skip_cache`: streams each entry straight to a temporary file next to its destination.
-    async fn fetch_direct(
-        &self,
-        root: &Path,
-        todo: Vec<Planned>,
-        options: &DownloadOptions,
-        report: &mut Downloaded,
-    ) -> Result<()> {
-        let total_bytes = todo.iter().map(Planned::size).fold(0, u64::saturating_add);
-        let guard = PhaseGuard::start(
-            self.client.progress(),
-            Phase::Download,
-            todo.len() as u64,
-            total_bytes,
-        );
-        let allow_missing = options.allow_missing_references;
-        // Every write runs on a blocking thread that outlives a dropped future, so a failure
-        // must not drop the fetches in flight (their temporary files would appear in `root`
-        // after this returns): after the first failure no new fetch starts, the ones in flight
-        // finish, and then the first error is returned.
-        let failed = std::sync::atomic::AtomicBool::new(false);
-        let finished: Vec<Result<Option<FetchedDirect>>> = futures_util::stream::iter(todo)
-            .map(|plan| {
-                let (failed, guard) = (&failed, &guard);
-                async move {
-                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
-                        return Ok(None);
-                    }
-                    let outcome = self
-                        .fetch_one_direct(root, plan, guard, allow_missing)
-                        .await;
-                    if outcome.is_err() {
-                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    outcome.map(Some)
-                }
-            })
-            .buffer_unordered(self.client.concurrency())
-            .collect()
-            .await;
-        let mut outcomes = Vec::with_capacity(finished.len());
-        for outcome in finished {
-            if let Some(done) = outcome? {
-                outcomes.push(done);
-            }
-        }
-        for (plan, size) in &outcomes {
-            match size {
-                Some(size) => {
-                    report.fetched_blobs += 1;
-                    report.fetched_bytes += size;
-                    report.files += 1;
-                    report.bytes += plan.size();
-                }
-                None => report.missing_references.push(plan.label()),
-            }
-        }
-        report.missing_references.sort();
-        Ok(())
-    }
-
     /// Fetches one object into the cache and puts it at the destinations of its group (the
     /// entries holding it); a reference that cannot be fetched is `None` when missing
     /// references are allowed, and then nothing is written.
@@ -707,40 +581,24 @@ impl LoggedArtifact {
         writer: &RootWriter,
         guard: &PhaseGuard<'_>,
         allow_missing: bool,
-    ) -> Result<Fetched> {
-        let result = self
-            .fetch_group_inner(cache, group, writer, guard, allow_missing)
-            .await;
-        if result.is_err() {
-            writer.stop();
-        }
-        result
-    }
-
-    async fn fetch_group_inner(
-        &self,
-        cache: &Arc<Cache>,
-        group: Vec<Planned>,
-        writer: &RootWriter,
-        guard: &PhaseGuard<'_>,
-        allow_missing: bool,
-    ) -> Result<Fetched> {
+    ) -> Result<Outcome> {
         let Some(plan) = group.first() else {
-            return Ok((group, None));
+            return Ok(Outcome::default());
         };
         let result = match plan.entry.reference {
             None => self.fetch_blob(cache, plan, guard).await,
             Some(_) => self.fetch_reference(cache, plan, guard).await,
         };
-        guard.advance(1, 0);
         let size = match result {
             Ok(size) => size,
-            Err(_) if plan.entry.is_reference() && allow_missing => return Ok((group, None)),
+            Err(_) if plan.entry.is_reference() && allow_missing => {
+                return Ok(Outcome::fetched(&group, None, 0));
+            }
             Err(error) => return Err(error),
         };
         let cache = Arc::clone(cache);
         let writer = writer.clone();
-        tokio::task::spawn_blocking(move || -> Result<Fetched> {
+        tokio::task::spawn_blocking(move || -> Result<Outcome> {
             let mut checker = paths::SymlinkCheck::new(&writer.root);
             for member in &group {
                 if writer.stopped() {
@@ -752,7 +610,7 @@ impl LoggedArtifact {
                     .materialize(&member.key, &member.destination, writer.link_mode)
                     .map_err(Error::cache)?;
             }
-            Ok((group, Some(size)))
+            Ok(Outcome::fetched(&group, Some(size), size))
         })
         .await
         .map_err(join_error)?
@@ -765,12 +623,13 @@ impl LoggedArtifact {
         plan: Planned,
         guard: &PhaseGuard<'_>,
         allow_missing: bool,
-    ) -> Result<(Planned, Option<u64>)> {
-        let result = self.write_one_direct(root, &plan, guard).await;
-        guard.advance(1, 0);
-        match result {
-            Ok(size) => Ok((plan, Some(size))),
-            Err(_) if plan.entry.is_reference() && allow_missing => Ok((plan, None)),
+    ) -> Result<Outcome> {
+        let group = std::slice::from_ref(&plan);
+        match self.write_one_direct(root, &plan, guard).await {
+            Ok(size) => Ok(Outcome::fetched(group, Some(size), size)),
+            Err(_) if plan.entry.is_reference() && allow_missing => {
+                Ok(Outcome::fetched(group, None, 0))
+            }
             Err(error) => Err(error),
         }
     }
@@ -836,28 +695,549 @@ impl LoggedArtifact {
     }
 }
 
-/// Small blobs grouped for [`LoggedArtifact::fetch_small_batch`] (each element the entries
-/// holding one blob): at most 1,000 blobs and 4 MiB per request, so a batch's bytes stay small
-/// and batches spread over the connections.
-fn small_batches(small: Vec<Vec<Planned>>) -> Vec<Vec<Vec<Planned>>> {
-    const MAX_BLOBS: usize = 1000;
-    const MAX_BYTES: u64 = 4 * 1024 * 1024;
-    let mut batches = Vec::new();
-    let mut current: Vec<Vec<Planned>> = Vec::new();
-    let mut bytes = 0;
-    for group in small {
-        let size = group.first().map_or(0, Planned::size);
-        if current.len() == MAX_BLOBS || bytes + size > MAX_BYTES {
-            batches.push(std::mem::take(&mut current));
-            bytes = 0;
+/// Entries planned, checked and routed at a time: the unit in which a manifest is read.
+const CHUNK_ENTRIES: usize = 2048;
+
+/// Planned chunks waiting for the transfers.
+const CHUNKS_AHEAD: usize = 2;
+
+/// A manifest smaller than this is spooled in memory, a larger one to a temporary file.
+const SPOOL_IN_MEMORY: usize = 8 * 1024 * 1024;
+
+/// At most this many small blobs travel in one batch request.
+const BATCH_MAX_BLOBS: usize = 1000;
+
+/// At most this many bytes of small blobs travel in one batch request, so a batch's bytes stay
+/// small and batches spread over the connections.
+const BATCH_MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Entries of objects already cached are put in the root this many at a time (one blocking
+/// task each; writing files is system calls more than bytes, so several run at once).
+const MATERIALIZE_CHUNK: usize = 256;
+
+/// Where a download's entries come from, and how many there are.
+struct Source {
+    entries: Entries,
+    /// Entries under the prefix.
+    files: u64,
+    /// Their total size.
+    bytes: u64,
+}
+
+enum Entries {
+    /// The manifest, loaded already (fetched before, or kept by the logger).
+    Loaded(Arc<OnceCell<Manifest>>),
+    /// The manifest's bytes, checked against the version's digest and in path order.
+    Spooled(tempfile::SpooledTempFile),
+}
+
+/// A manifest fetched for a download.
+enum Spool {
+    /// Checked, in path order, with the count and size of the entries under the prefix.
+    Sorted {
+        file: tempfile::SpooledTempFile,
+        files: u64,
+        bytes: u64,
+    },
+    /// Checked and loaded whole: its entries are not in path order.
+    Loaded(Manifest),
+}
+
+/// Copies the manifest from `reader` into a spooled temporary file, then reads it once to
+/// check that it parses, that its entries come in path order and hash to the version's
+/// digest, and to count the entries under `prefix`. A manifest out of path order is loaded
+/// and checked as a whole instead.
+fn spool(
+    reader: &mut dyn Read,
+    url: &str,
+    version: &Version,
+    prefix: Option<&str>,
+) -> Result<Spool> {
+    let spool_error = |source| Error::Io {
+        action: "keep a temporary copy of",
+        path: "the manifest".into(),
+        source,
+    };
+    let mut file = tempfile::spooled_tempfile(SPOOL_IN_MEMORY);
+    std::io::copy(reader, &mut file).map_err(spool_error)?;
+    file.rewind().map_err(spool_error)?;
+    let mut check = SortedCheck::new(prefix);
+    read_manifest(BufReader::new(&mut file), |path, entry| {
+        check.push(&path, &entry);
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .map_err(|error| Error::Protocol {
+        url: url.to_owned(),
+        reason: format!("the manifest does not parse: {error}"),
+    })?;
+    file.rewind().map_err(spool_error)?;
+    let Some((md5, xxh128)) = check.digests else {
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(spool_error)?;
+        return crate::logged::manifest_of_version(url, version, &bytes).map(Spool::Loaded);
+    };
+    let (md5, xxh128) = (md5.finish(), xxh128.finish());
+    crate::logged::check_manifest_digest(url, version, |algorithm| match algorithm {
+        DigestAlgorithm::Md5 => md5.clone(),
+        DigestAlgorithm::Xxh128 => xxh128.clone(),
+    })?;
+    Ok(Spool::Sorted {
+        file,
+        files: check.files,
+        bytes: check.bytes,
+    })
+}
+
+/// The artifact digests of entries read in document order, while that order is path order.
+struct SortedCheck<'a> {
+    prefix: Option<&'a str>,
+    /// MD5 and XXH128 digesters; `None` once an entry came out of order.
+    digests: Option<(ArtifactDigester, ArtifactDigester)>,
+    last: Option<String>,
+    files: u64,
+    bytes: u64,
+}
+
+impl<'a> SortedCheck<'a> {
+    fn new(prefix: Option<&'a str>) -> Self {
+        Self {
+            prefix,
+            digests: Some((
+                ArtifactDigester::new(DigestAlgorithm::Md5),
+                ArtifactDigester::new(DigestAlgorithm::Xxh128),
+            )),
+            last: None,
+            files: 0,
+            bytes: 0,
         }
-        bytes += size;
-        current.push(group);
     }
-    if !current.is_empty() {
-        batches.push(current);
+
+    fn push(&mut self, path: &LogicalPath, entry: &Entry) {
+        if under_prefix(path, self.prefix) {
+            self.files += 1;
+            self.bytes = self.bytes.saturating_add(entry.size.unwrap_or(0));
+        }
+        // Strictly increasing: a repeated key (the later one wins) is out of order too.
+        let in_order = self.last.as_deref().is_none_or(|last| last < path.as_str());
+        if !in_order {
+            self.digests = None;
+        }
+        if let Some((md5, xxh128)) = &mut self.digests {
+            md5.push(path.as_str(), &entry.digest);
+            xxh128.push(path.as_str(), &entry.digest);
+            let last = self.last.get_or_insert_with(String::new);
+            last.clear();
+            last.push_str(path.as_str());
+        }
     }
-    batches
+}
+
+fn under_prefix(path: &LogicalPath, prefix: Option<&str>) -> bool {
+    prefix.is_none_or(|prefix| path.as_str().starts_with(prefix))
+}
+
+/// Entries planned on a blocking thread, one chunk at a time.
+struct Chunk {
+    /// Entries to fetch or take from the cache.
+    todo: Vec<Planned>,
+    /// Entries already in the root with the right size and MD5.
+    present: Outcome,
+}
+
+/// Why the planner stopped early.
+enum Halt {
+    Failed(Error),
+    /// The download stopped taking chunks (it failed).
+    Closed,
+}
+
+impl From<Error> for Halt {
+    fn from(error: Error) -> Self {
+        Self::Failed(error)
+    }
+}
+
+/// Reads the entries (on a blocking thread), gives each its destination and cache key, leaves
+/// out those already in the root, and hands them on in chunks.
+struct Planner {
+    root: PathBuf,
+    fresh: bool,
+    prefix: Option<String>,
+    /// The manifest's URL, to name it in errors.
+    url: String,
+    sender: tokio::sync::mpsc::Sender<Result<Chunk>>,
+}
+
+impl Planner {
+    fn run(self, entries: Entries) {
+        if let Err(Halt::Failed(error)) = self.plan(entries) {
+            // Nobody to tell if the download stopped already.
+            let _ = self.sender.blocking_send(Err(error));
+        }
+    }
+
+    fn plan(&self, entries: Entries) -> Result<(), Halt> {
+        let mut checker = paths::SymlinkCheck::new(&self.root);
+        let mut hasher = FileHasher::new(cairn_hash::Algorithms::MD5);
+        let mut chunk = Vec::with_capacity(CHUNK_ENTRIES);
+        let mut add = |path: LogicalPath, entry: Entry| -> Result<(), Halt> {
+            if !under_prefix(&path, self.prefix.as_deref()) {
+                return Ok(());
+            }
+            chunk.push(Planned {
+                destination: if self.fresh {
+                    paths::join(&self.root, &path)
+                } else {
+                    checker.check(&path)?
+                },
+                key: object_key(&path, &entry)?,
+                path,
+                entry,
+            });
+            if chunk.len() == CHUNK_ENTRIES {
+                self.send(std::mem::take(&mut chunk), &mut hasher)?;
+            }
+            Ok(())
+        };
+        match entries {
+            Entries::Loaded(cell) => {
+                if let Some(manifest) = cell.get() {
+                    for (path, entry) in manifest.entries() {
+                        add(path.clone(), entry.clone())?;
+                    }
+                }
+            }
+            // Read a second time: checked by the first reading, so an error now is the
+            // temporary file's.
+            Entries::Spooled(file) => {
+                read_manifest(BufReader::new(file), &mut add).map_err(|error| match error {
+                    ReadError::Sink(halt) => halt,
+                    ReadError::Manifest(error) => Halt::Failed(Error::Protocol {
+                        url: self.url.clone(),
+                        reason: format!("the temporary copy of the manifest changed: {error}"),
+                    }),
+                })?;
+            }
+        }
+        self.send(chunk, &mut hasher)
+    }
+
+    /// Leaves out the entries already in place (unless the root is fresh) and sends the rest.
+    fn send(&self, plans: Vec<Planned>, hasher: &mut FileHasher) -> Result<(), Halt> {
+        let mut chunk = Chunk {
+            todo: Vec::with_capacity(plans.len()),
+            present: Outcome::default(),
+        };
+        for plan in plans {
+            if !self.fresh && is_in_place(&plan, hasher) {
+                chunk.present.files += 1;
+                chunk.present.bytes = chunk.present.bytes.saturating_add(plan.size());
+            } else {
+                chunk.todo.push(plan);
+            }
+        }
+        if chunk.todo.is_empty() && chunk.present.files == 0 {
+            return Ok(());
+        }
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| Halt::Closed)
+    }
+}
+
+/// Whether the entry's destination is a regular file with its size and MD5.
+fn is_in_place(plan: &Planned, hasher: &mut FileHasher) -> bool {
+    let Some(md5) = plan.key.as_md5() else {
+        return false;
+    };
+    fs_err::symlink_metadata(&plan.destination).is_ok_and(|metadata| {
+        metadata.is_file()
+            && Some(metadata.len()) == plan.entry.size
+            && hasher
+                .hash_file(&plan.destination)
+                .is_ok_and(|digests| digests.md5 == md5)
+    })
+}
+
+/// One unit of a cached download's work.
+enum Work {
+    /// Entries found in place.
+    Present(Outcome),
+    /// Small file blobs, one request (each element the entries holding one blob).
+    Small(Vec<Vec<Planned>>),
+    /// One object to fetch, and the entries holding it.
+    Fetch(Vec<Planned>),
+    /// Entries whose objects are in the cache.
+    Cached(Vec<Planned>),
+}
+
+/// One unit of a `skip_cache` download's work.
+enum Direct {
+    Present(Outcome),
+    Fetch(Box<Planned>),
+}
+
+/// Turns chunks of planned entries into work, fetching each distinct object once.
+struct Router<'cache> {
+    cache: &'cache Cache,
+    /// Every key of the download, pinned before it is looked up, so what is cached stays.
+    pin: cairn_cache::Pin<'cache>,
+    /// Keys already fetched, being fetched, or found in the cache.
+    seen: HashSet<ObjectKey>,
+    /// Small blobs waiting to fill a batch.
+    batch: Vec<Vec<Planned>>,
+    batch_bytes: u64,
+    /// Entries whose object an earlier chunk is fetching: put in place at the end.
+    deferred: Vec<Planned>,
+    /// Distinct objects found in the cache.
+    from_cache: u64,
+}
+
+impl Router<'_> {
+    fn route(&mut self, chunk: Chunk) -> Vec<Result<Work>> {
+        let mut works = vec![Ok(Work::Present(chunk.present))];
+        let keys: Vec<ObjectKey> = chunk
+            .todo
+            .iter()
+            .filter(|plan| !self.seen.contains(&plan.key))
+            .map(|plan| plan.key.clone())
+            .collect();
+        if let Err(error) = self.pin.add_all(&keys) {
+            works.push(Err(Error::cache(error)));
+            return works;
+        }
+        // One group per object to fetch: the entries of this chunk holding it.
+        let mut groups: Vec<Vec<Planned>> = Vec::new();
+        let mut group_of: HashMap<ObjectKey, usize> = HashMap::new();
+        let mut cached = Vec::new();
+        for plan in chunk.todo {
+            if let Some(&group) = group_of.get(&plan.key) {
+                groups[group].push(plan);
+            } else if self.seen.contains(&plan.key) {
+                if self.cache.contains(&plan.key) {
+                    cached.push(plan);
+                } else {
+                    self.deferred.push(plan);
+                }
+            } else {
+                self.seen.insert(plan.key.clone());
+                if self.cache.contains(&plan.key) {
+                    self.from_cache += 1;
+                    cached.push(plan);
+                } else {
+                    group_of.insert(plan.key.clone(), groups.len());
+                    groups.push(vec![plan]);
+                }
+            }
+        }
+        for group in groups {
+            if group.first().is_some_and(is_small_blob) {
+                works.extend(self.add_small(group).map(|batch| Ok(Work::Small(batch))));
+            } else {
+                works.push(Ok(Work::Fetch(group)));
+            }
+        }
+        works.extend(cached_works(cached));
+        works
+    }
+
+    /// Adds a small blob's group to the batch being filled; returns the batch it completed.
+    fn add_small(&mut self, group: Vec<Planned>) -> Option<Vec<Vec<Planned>>> {
+        let size = group.first().map_or(0, Planned::size);
+        let full = !self.batch.is_empty()
+            && (self.batch.len() == BATCH_MAX_BLOBS || self.batch_bytes + size > BATCH_MAX_BYTES);
+        let done = full.then(|| self.take_batch());
+        self.batch_bytes += size;
+        self.batch.push(group);
+        done
+    }
+
+    /// The last, partly filled batch.
+    fn flush(&mut self) -> Vec<Result<Work>> {
+        if self.batch.is_empty() {
+            return Vec::new();
+        }
+        vec![Ok(Work::Small(self.take_batch()))]
+    }
+
+    /// The batch being filled, in key order: the server finds its blobs by key, and its lookups
+    /// of neighbouring keys share pages (a batch in path order cost it half as much again).
+    fn take_batch(&mut self) -> Vec<Vec<Planned>> {
+        self.batch_bytes = 0;
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.sort_unstable_by(|a, b| first_key(a).cmp(&first_key(b)));
+        batch
+    }
+}
+
+/// The key of a group's object.
+fn first_key(group: &[Planned]) -> Option<&ObjectKey> {
+    group.first().map(|plan| &plan.key)
+}
+
+/// Works that put entries of cached objects in the root, [`MATERIALIZE_CHUNK`] at a time.
+fn cached_works(plans: Vec<Planned>) -> Vec<Result<Work>> {
+    let mut plans = plans.into_iter().peekable();
+    let mut works = Vec::new();
+    while plans.peek().is_some() {
+        let part: Vec<Planned> = plans.by_ref().take(MATERIALIZE_CHUNK).collect();
+        works.push(Ok(Work::Cached(part)));
+    }
+    works
+}
+
+/// What some of a download's work did.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// Entries now in the root, and their total size.
+    files: u64,
+    bytes: u64,
+    /// Objects fetched over the network, and their bytes.
+    fetched_blobs: u64,
+    fetched_bytes: u64,
+    /// Entries skipped as missing references (labels).
+    missing: Vec<String>,
+    /// Bytes already reported to the progress while they streamed in.
+    streamed: u64,
+}
+
+impl Outcome {
+    /// The entries holding one fetched object, all put in the root (`size` is `None` for an
+    /// allowed missing reference: nothing was written).
+    fn fetched(group: &[Planned], size: Option<u64>, streamed: u64) -> Self {
+        match size {
+            Some(size) => Self {
+                files: group.len() as u64,
+                bytes: group.iter().map(Planned::size).fold(0, u64::saturating_add),
+                fetched_blobs: 1,
+                fetched_bytes: size,
+                missing: Vec::new(),
+                streamed,
+            },
+            None => Self {
+                missing: group.iter().map(Planned::label).collect(),
+                streamed,
+                ..Self::default()
+            },
+        }
+    }
+
+    fn add(&mut self, other: Self) {
+        self.files += other.files;
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.fetched_blobs += other.fetched_blobs;
+        self.fetched_bytes = self.fetched_bytes.saturating_add(other.fetched_bytes);
+        self.missing.extend(other.missing);
+        self.streamed = self.streamed.saturating_add(other.streamed);
+    }
+
+    /// Reports the work done, less the bytes reported while streaming.
+    fn advance(&self, guard: &PhaseGuard<'_>) {
+        guard.advance(
+            self.files + self.missing.len() as u64,
+            self.bytes.saturating_sub(self.streamed),
+        );
+    }
+
+    fn into_report(self, from_cache: u64) -> Downloaded {
+        Downloaded {
+            root: PathBuf::new(),
+            files: self.files,
+            bytes: self.bytes,
+            fetched_blobs: self.fetched_blobs,
+            fetched_bytes: self.fetched_bytes,
+            from_cache,
+            missing_references: self.missing,
+        }
+    }
+}
+
+/// Runs the works `concurrency` at a time and adds up what they did. The first failure stops
+/// every writer and is returned: at once, or once the works in flight are done when
+/// `wait_in_flight` (nothing new starts meanwhile).
+async fn run_works<W, F, Fut>(
+    works: impl Stream<Item = Result<W>>,
+    run: F,
+    concurrency: usize,
+    writer: &RootWriter,
+    guard: &PhaseGuard<'_>,
+    wait_in_flight: bool,
+) -> Result<Outcome>
+where
+    F: Fn(W) -> Fut,
+    Fut: Future<Output = Result<Outcome>>,
+{
+    let outcomes = works
+        .take_while(|_| std::future::ready(!writer.stopped()))
+        .map(|work| {
+            let outcome = work.map(&run);
+            async move {
+                let outcome = match outcome {
+                    Ok(running) => running.await,
+                    Err(error) => Err(error),
+                };
+                if outcome.is_err() {
+                    writer.stop();
+                }
+                outcome
+            }
+        })
+        .buffer_unordered(concurrency);
+    let mut outcomes = std::pin::pin!(outcomes);
+    let mut done = Outcome::default();
+    let mut first_error = None;
+    while let Some(outcome) = outcomes.next().await {
+        match outcome {
+            Ok(outcome) => {
+                outcome.advance(guard);
+                done.add(outcome);
+            }
+            Err(error) => {
+                first_error.get_or_insert(error);
+                if !wait_in_flight {
+                    break;
+                }
+            }
+        }
+    }
+    first_error.map_or(Ok(done), Err)
+}
+
+/// Puts entries whose objects are in the cache in the root (on a blocking thread). An allowed
+/// missing reference that is not in the cache (its fetch failed) is listed, not written.
+async fn materialize(
+    cache: &Arc<Cache>,
+    plans: Vec<Planned>,
+    writer: &RootWriter,
+    allow_missing: bool,
+) -> Result<Outcome> {
+    if plans.is_empty() {
+        return Ok(Outcome::default());
+    }
+    let (cache, writer) = (Arc::clone(cache), writer.clone());
+    tokio::task::spawn_blocking(move || -> Result<Outcome> {
+        let mut outcome = Outcome::default();
+        let mut checker = paths::SymlinkCheck::new(&writer.root);
+        for plan in plans {
+            if writer.stopped() {
+                break;
+            }
+            if allow_missing && plan.entry.is_reference() && !cache.contains(&plan.key) {
+                outcome.missing.push(plan.label());
+                continue;
+            }
+            // Checked again right before writing: the tree may have changed since planning.
+            checker.check(&plan.path)?;
+            cache
+                .materialize(&plan.key, &plan.destination, writer.link_mode)
+                .map_err(Error::cache)?;
+            outcome.files += 1;
+            outcome.bytes = outcome.bytes.saturating_add(plan.size());
+        }
+        Ok(outcome)
+    })
+    .await
+    .map_err(join_error)?
 }
 
 /// The cache key of an entry's content.
@@ -927,16 +1307,89 @@ fn cache_insert_error(error: cairn_cache::Error, label: &str) -> Error {
     }
 }
 
-/// At most this many threads write files into a root at once.
-const MATERIALIZE_THREADS: usize = 8;
-
-/// Fewer files than this are not worth another thread.
-const MATERIALIZE_CHUNK_MIN: usize = 256;
-
 fn join_error(error: tokio::task::JoinError) -> Error {
     Error::Io {
         action: "finish the background work of",
         path: "a download".into(),
         source: std::io::Error::other(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn entries(names: &[String]) -> Vec<(LogicalPath, Entry)> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| {
+                let digest = cairn_hash::md5(name.as_bytes()).to_base64();
+                (
+                    LogicalPath::new(name).unwrap(),
+                    Entry::file(digest, index as u64),
+                )
+            })
+            .collect()
+    }
+
+    fn check<'a>(entries: &[(LogicalPath, Entry)], prefix: Option<&'a str>) -> SortedCheck<'a> {
+        let mut check = SortedCheck::new(prefix);
+        for (path, entry) in entries {
+            check.push(path, entry);
+        }
+        check
+    }
+
+    proptest! {
+        /// Entries in path order hash to the manifest's digests under both algorithms, and
+        /// the prefix counts only its entries.
+        #[test]
+        fn sorted_entries_give_the_manifest_digests(
+            names in prop::collection::btree_set("[a-c]{1,3}(/[a-c]{1,2})?", 1..40),
+        ) {
+            let names: Vec<String> = names.into_iter().collect();
+            let entries = entries(&names);
+            let mut manifest = Manifest::new();
+            for (path, entry) in &entries {
+                manifest.add(path.clone(), entry.clone(), false).unwrap();
+            }
+            let check = check(&entries, Some("a"));
+            let (md5, xxh128) = check.digests.unwrap();
+            prop_assert_eq!(md5.finish(), manifest.digest(DigestAlgorithm::Md5));
+            prop_assert_eq!(xxh128.finish(), manifest.digest(DigestAlgorithm::Xxh128));
+            let under: Vec<&(LogicalPath, Entry)> = entries
+                .iter()
+                .filter(|(path, _)| path.as_str().starts_with('a'))
+                .collect();
+            prop_assert_eq!(check.files, under.len() as u64);
+            prop_assert_eq!(
+                check.bytes,
+                under.iter().map(|(_, entry)| entry.size.unwrap()).sum::<u64>()
+            );
+        }
+
+        /// One entry out of order, or one repeated, and the digests are given up (the
+        /// manifest is then loaded whole), while the counts stay right.
+        #[test]
+        fn entries_out_of_order_give_no_digest(
+            names in prop::collection::btree_set("[a-c]{1,3}", 2..40),
+            swap in any::<prop::sample::Index>(),
+            repeat in any::<bool>(),
+        ) {
+            let names: Vec<String> = names.into_iter().collect();
+            let mut entries = entries(&names);
+            let at = swap.index(entries.len() - 1);
+            if repeat {
+                entries.insert(at + 1, entries[at].clone());
+            } else {
+                entries.swap(at, at + 1);
+            }
+            let check = check(&entries, None);
+            prop_assert!(check.digests.is_none());
+            prop_assert_eq!(check.files, entries.len() as u64);
+        }
     }
 }

@@ -60,6 +60,12 @@ impl LoggedArtifact {
         }
     }
 
+    /// The manifest cell: filled once the manifest was fetched (or given), empty before. A
+    /// download streams a manifest that is not loaded yet instead of loading it.
+    pub(crate) fn manifest_cell(&self) -> &Arc<OnceCell<Manifest>> {
+        &self.manifest
+    }
+
     /// Looks up `path` (entity and project must be filled in).
     pub(crate) async fn resolve(client: &Client, path: &ArtifactPath) -> Result<Self> {
         let (Some(entity), Some(project)) = (&path.entity, &path.project) else {
@@ -380,25 +386,44 @@ fn push_unique(list: &mut Vec<String>, value: &str) {
 async fn fetch_manifest(client: &Client, version: &Version) -> Result<Manifest> {
     let route = routes::manifest(&version.id);
     let bytes = client.get_bytes(&route).await?;
+    manifest_of_version(&client.url(&route), version, &bytes)
+}
+
+/// Parses manifest bytes fetched from `url` and checks they describe `version`'s content.
+pub(crate) fn manifest_of_version(url: &str, version: &Version, bytes: &[u8]) -> Result<Manifest> {
     let protocol = |reason: String| Error::Protocol {
-        url: client.url(&route),
+        url: url.to_owned(),
         reason,
     };
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| protocol("the manifest is not UTF-8".to_owned()))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| protocol("the manifest is not UTF-8".to_owned()))?;
     let manifest = Manifest::from_json(text)
         .map_err(|error| protocol(format!("the manifest does not parse: {error}")))?;
+    check_manifest_digest(url, version, |algorithm| manifest.digest(algorithm))?;
+    Ok(manifest)
+}
+
+/// Checks that a manifest whose artifact digest under each algorithm `digest` gives is the one
+/// `version` names (W&B digests with MD5, or XXH128 for an XXH128 artifact).
+pub(crate) fn check_manifest_digest(
+    url: &str,
+    version: &Version,
+    mut digest: impl FnMut(DigestAlgorithm) -> String,
+) -> Result<()> {
     let matches = [DigestAlgorithm::Md5, DigestAlgorithm::Xxh128]
         .into_iter()
-        .any(|algorithm| manifest.digest(algorithm) == version.digest.to_hex());
-    if !matches {
-        return Err(protocol(format!(
+        .any(|algorithm| digest(algorithm) == version.digest.to_hex());
+    if matches {
+        return Ok(());
+    }
+    Err(Error::Protocol {
+        url: url.to_owned(),
+        reason: format!(
             "the manifest of `{}` does not hash to its digest `{}`",
             version.qualified_name(),
             version.digest
-        )));
-    }
-    Ok(manifest)
+        ),
+    })
 }
 
 /// Finds artifacts, collections and versions.

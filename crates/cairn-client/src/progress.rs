@@ -7,14 +7,14 @@ use std::fmt::Debug;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Phase {
-    /// Reading local files to hash them (checking a download root, `verify`).
+    /// Reading local files to hash them (`verify`).
     Hash,
     /// Sending blobs to the server.
     Upload,
-    /// Fetching blobs and references into the cache.
+    /// Putting an artifact's entries in a download root: checking the files already there,
+    /// fetching blobs and references, and copying or linking cached objects (items are entries,
+    /// bytes their sizes).
     Download,
-    /// Putting cached files into the download root.
-    Materialize,
 }
 
 impl Phase {
@@ -24,7 +24,6 @@ impl Phase {
             Self::Hash => "hash",
             Self::Upload => "upload",
             Self::Download => "download",
-            Self::Materialize => "materialize",
         }
     }
 }
