@@ -7,41 +7,158 @@
 //! these bytes, so a single differing byte would make Cairn's uploads look different from the
 //! SDK's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
 
 use serde_json::{Map, Number, Value};
 
 use crate::entry::Entry;
 use crate::manifest::{MANIFEST_VERSION, Manifest, STORAGE_POLICY};
+use crate::path::LogicalPath;
 
-/// Writes the manifest as `wandb-core` does; no trailing newline.
+/// How [`Manifest::core_json_chunks`] writes the `wandb-core` bytes.
+///
+/// The default keeps every entry's `local_path` and cuts the output into chunks of about
+/// 64 KiB.
+///
+/// ```
+/// use cairn_manifest::{CoreJsonOptions, Entry, LogicalPath, Manifest};
+///
+/// let mut entry = Entry::file("b1kCrCNwJL3QwXbLkwY9xA==", 12);
+/// entry.local_path = Some("/home/me/hello.txt".to_owned());
+/// let mut manifest = Manifest::new();
+/// manifest.add(LogicalPath::new("hello.txt")?, entry, false)?;
+///
+/// let published: String = manifest
+///     .core_json_chunks(CoreJsonOptions::default().without_local_paths())
+///     .collect();
+/// assert!(!published.contains("/home/me"));
+/// let whole: String = manifest.core_json_chunks(CoreJsonOptions::default()).collect();
+/// assert_eq!(whole, manifest.to_core_json());
+/// # Ok::<(), cairn_manifest::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoreJsonOptions {
+    local_paths: bool,
+    chunk_size: usize,
+}
+
+impl Default for CoreJsonOptions {
+    fn default() -> Self {
+        Self {
+            local_paths: true,
+            chunk_size: 64 * 1024,
+        }
+    }
+}
+
+impl CoreJsonOptions {
+    /// Leaves out every entry's `local_path`: the bytes are exactly those of the same manifest
+    /// with each `local_path` set to `None`. Uploaders publish manifests this way, because the
+    /// paths they read files from are of no use to readers and the artifact digest does not
+    /// cover them.
+    #[must_use]
+    pub fn without_local_paths(mut self) -> Self {
+        self.local_paths = false;
+        self
+    }
+
+    /// Ends a chunk once it holds at least `bytes` bytes (an entry is never split, so a chunk
+    /// may be longer). A size of 0 is taken as 1: one entry per chunk.
+    #[must_use]
+    pub fn with_chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = bytes.max(1);
+        self
+    }
+}
+
+/// The `wandb-core` bytes of a manifest in chunks, from [`Manifest::core_json_chunks`].
+///
+/// Only one chunk is in memory at a time, so a manifest of millions of entries can be written
+/// or sent without holding its whole text.
+#[derive(Debug, Clone)]
+pub struct CoreJsonChunks<'a> {
+    manifest: &'a Manifest,
+    entries: btree_map::Iter<'a, LogicalPath, Entry>,
+    options: CoreJsonOptions,
+    state: ChunkState,
+}
+
+/// How far [`CoreJsonChunks`] has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    Start,
+    FirstEntry,
+    LaterEntries,
+    Done,
+}
+
+impl<'a> CoreJsonChunks<'a> {
+    pub(crate) fn new(manifest: &'a Manifest, options: CoreJsonOptions) -> Self {
+        Self {
+            manifest,
+            entries: manifest.entry_map().iter(),
+            options,
+            state: ChunkState::Start,
+        }
+    }
+}
+
+impl Iterator for CoreJsonChunks<'_> {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        if self.state == ChunkState::Done {
+            return None;
+        }
+        // Entries are a few hundred bytes, so a chunk rarely grows past this capacity.
+        let mut out = String::with_capacity(self.options.chunk_size.min(1024 * 1024) + 512);
+        if self.state == ChunkState::Start {
+            write_header(&mut out, self.manifest);
+            self.state = ChunkState::FirstEntry;
+        }
+        while out.len() < self.options.chunk_size {
+            let Some((path, entry)) = self.entries.next() else {
+                out.push_str("}}");
+                self.state = ChunkState::Done;
+                break;
+            };
+            if self.state == ChunkState::LaterEntries {
+                out.push(',');
+            }
+            self.state = ChunkState::LaterEntries;
+            write_go_string(&mut out, path.as_str());
+            out.push(':');
+            write_entry(&mut out, entry, self.options.local_paths);
+        }
+        Some(out)
+    }
+}
+
+impl std::iter::FusedIterator for CoreJsonChunks<'_> {}
+
+/// Writes the manifest as `wandb-core` does, in one string; no trailing newline.
 pub(crate) fn write_core_manifest(manifest: &Manifest) -> String {
-    let mut out = String::new();
+    CoreJsonChunks::new(manifest, CoreJsonOptions::default()).collect()
+}
+
+/// Everything before the first entry.
+fn write_header(out: &mut String, manifest: &Manifest) {
     out.push_str("{\"version\":");
     out.push_str(&MANIFEST_VERSION.to_string());
     out.push_str(",\"storagePolicy\":");
-    write_go_string(&mut out, STORAGE_POLICY);
+    write_go_string(out, STORAGE_POLICY);
     // The core always uploads layout V2, whatever the Python side said.
     out.push_str(",\"storagePolicyConfig\":{\"storageLayout\":\"V2\"");
     if let Some(region) = &manifest.storage_policy_config().storage_region {
         out.push_str(",\"storageRegion\":");
-        write_go_string(&mut out, region);
+        write_go_string(out, region);
     }
     out.push_str("},\"contents\":{");
-    for (index, (path, entry)) in manifest.entries().enumerate() {
-        if index > 0 {
-            out.push(',');
-        }
-        write_go_string(&mut out, path.as_str());
-        out.push(':');
-        write_entry(&mut out, entry);
-    }
-    out.push_str("}}");
-    out
 }
 
-/// Field order and omission rules of the core's entry struct.
-fn write_entry(out: &mut String, entry: &Entry) {
+/// Field order and omission rules of the core's entry struct; `local_path` only when
+/// `local_paths` is set.
+fn write_entry(out: &mut String, entry: &Entry, local_paths: bool) {
     out.push_str("{\"digest\":");
     write_go_string(out, &entry.digest);
     if let Some(reference) = non_empty(entry.reference.as_deref()) {
@@ -50,7 +167,7 @@ fn write_entry(out: &mut String, entry: &Entry) {
     }
     out.push_str(",\"size\":");
     out.push_str(&entry.size.unwrap_or(0).to_string());
-    if let Some(local_path) = non_empty(entry.local_path.as_deref()) {
+    if let Some(local_path) = non_empty(entry.local_path.as_deref()).filter(|_| local_paths) {
         out.push_str(",\"local_path\":");
         write_go_string(out, local_path);
     }

@@ -71,7 +71,8 @@
 //!   uploaded is written by the Go core (§2.3: sorted keys, `size` and `skip_cache` always
 //!   present, HTML-safe escaping, `extra` numbers as float64). The upload is identified by the
 //!   MD5 of the core's bytes, so [`Manifest::to_core_json`] reproduces Go's `encoding/json`
-//!   exactly; [`Manifest::to_python_value`] and [`Manifest::to_python_json`] give the SDK's view.
+//!   exactly ([`Manifest::core_json_chunks`] writes the same bytes a chunk at a time, for
+//!   manifests too large to hold as one string); [`Manifest::to_python_value`] and [`Manifest::to_python_json`] give the SDK's view.
 //!   [`Manifest::from_json`] reads both.
 //! * **Sorted entries.** Entries are kept in a `BTreeMap` keyed by path. Byte order of UTF-8 is
 //!   code-point order, which is what the digest (§3.3) and the core both sort by; the SDK's own
@@ -107,6 +108,7 @@ mod unicode_tables;
 mod validate;
 
 pub use alias::{LATEST_ALIAS, is_version_alias, resolve_aliases, validate_aliases, validate_tags};
+pub use core_json::{CoreJsonChunks, CoreJsonOptions};
 pub use digest::{
     ArtifactDigester, DigestAlgorithm, PREIMAGE_HEADER, artifact_digest_of, digest_preimage_of,
 };

@@ -11,6 +11,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
+use crate::core_json::{CoreJsonChunks, CoreJsonOptions};
 use crate::digest::{ArtifactDigester, DigestAlgorithm, write_preimage};
 use crate::entry::Entry;
 use crate::error::{Error, Result};
@@ -300,6 +301,32 @@ impl Manifest {
     /// The exact `wandb_manifest.json` bytes `wandb-core` uploads for this manifest (§2.3).
     pub fn to_core_json(&self) -> String {
         crate::core_json::write_core_manifest(self)
+    }
+
+    /// The same bytes as [`to_core_json`](Self::to_core_json), as an iterator of chunks of
+    /// about `options`' chunk size, optionally without `local_path`s: for a manifest too large
+    /// to hold twice, written or sent a chunk at a time.
+    ///
+    /// ```
+    /// use cairn_manifest::{CoreJsonOptions, Entry, LogicalPath, Manifest};
+    ///
+    /// let mut manifest = Manifest::new();
+    /// for index in 0..1000 {
+    ///     manifest.add(LogicalPath::new(&format!("f{index}"))?, Entry::file("d", 1), false)?;
+    /// }
+    /// let chunks: Vec<String> =
+    ///     manifest.core_json_chunks(CoreJsonOptions::default().with_chunk_size(4096)).collect();
+    /// assert!(chunks.len() > 1);
+    /// assert_eq!(chunks.concat(), manifest.to_core_json());
+    /// # Ok::<(), cairn_manifest::Error>(())
+    /// ```
+    pub fn core_json_chunks(&self, options: CoreJsonOptions) -> CoreJsonChunks<'_> {
+        CoreJsonChunks::new(self, options)
+    }
+
+    /// The entries, for writers that keep an iterator over them.
+    pub(crate) fn entry_map(&self) -> &BTreeMap<LogicalPath, Entry> {
+        &self.entries
     }
 
     /// Parses either serialisation; see [`crate`] for the rules.

@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 use cairn_manifest::{
-    DigestAlgorithm, Entry, LogicalPath, Manifest, StorageLayout, StoragePolicyConfig,
-    normalize_posix,
+    CoreJsonOptions, DigestAlgorithm, Entry, LogicalPath, Manifest, StorageLayout,
+    StoragePolicyConfig, normalize_posix,
 };
 
 /// Path pieces that stress normalisation: traversal, separators of both systems, drives.
@@ -167,6 +167,23 @@ proptest! {
         let parsed = Manifest::from_json(&text).unwrap();
         prop_assert_eq!(&parsed, &core_view(&manifest));
         prop_assert_eq!(parsed.to_core_json(), text);
+    }
+
+    /// The chunks are the whole text, cut anywhere between entries; leaving out local paths
+    /// gives the bytes of the manifest whose entries have none.
+    #[test]
+    fn core_json_chunks_concatenate_to_the_whole(manifest in manifest(false), chunk_size in 0_usize..400) {
+        let options = CoreJsonOptions::default().with_chunk_size(chunk_size);
+        let chunks: Vec<String> = manifest.core_json_chunks(options).collect();
+        prop_assert!(chunks.iter().all(|chunk| !chunk.is_empty()));
+        prop_assert_eq!(chunks.concat(), manifest.to_core_json());
+        let mut without = Manifest::with_storage_policy_config(manifest.storage_policy_config().clone());
+        for (path, entry) in manifest.entries() {
+            let entry = Entry { local_path: None, ..entry.clone() };
+            without.add(path.clone(), entry, true).unwrap_or_else(|error| panic!("{error}"));
+        }
+        let published: String = manifest.core_json_chunks(options.without_local_paths()).collect();
+        prop_assert_eq!(published, without.to_core_json());
     }
 
     #[test]
