@@ -7,18 +7,15 @@
 //! into one manifest (their union) and commits it. A path that two writers give different
 //! contents is refused when the second part arrives, naming both writers.
 
-use std::collections::BTreeMap;
-
-use bytes::Bytes;
 use cairn_api::{
     CreateVersion, CreateVersionStatus, CreatedVersion, ErrorCode, ManifestReceipt, Version,
     VersionState, routes,
 };
 use cairn_hash::Md5Digest;
-use cairn_manifest::{DigestAlgorithm, Manifest};
+use cairn_manifest::DigestAlgorithm;
 use reqwest::Method;
 
-use crate::upload::{self, Source, Uploaded};
+use crate::upload::{self, Sources, Uploaded};
 use crate::{Artifact, Client, Error, Logged, LoggedArtifact, Result};
 
 /// How many times a finish that found blobs missing uploads this writer's and tries again.
@@ -92,13 +89,13 @@ pub(crate) async fn finish(
 
 /// Creates (or resumes) the distributed version, uploads this part's manifest and its missing
 /// blobs.
-async fn send_part(
+async fn send_part<'a>(
     client: &Client,
     part: &Part<'_>,
-    artifact: &Artifact,
+    artifact: &'a Artifact,
     aliases: &[String],
     method: &'static str,
-) -> Result<(Upserted, BTreeMap<Md5Digest, Source>)> {
+) -> Result<(Upserted, Sources<'a>)> {
     artifact.ensure_draft(method)?;
     if artifact.digest_algorithm() != DigestAlgorithm::Md5 {
         return Err(Error::NotSupported {
@@ -116,8 +113,8 @@ async fn send_part(
         });
     }
     let aliases = cairn_manifest::validate_aliases(aliases)?;
-    let manifest = artifact.manifest().clone();
-    let sources = upload::blob_sources(&manifest)?;
+    let manifest = artifact.manifest();
+    let sources = Sources::of(manifest)?;
     let versions = routes::versions(part.entity, part.project);
     let request = CreateVersion {
         collection: artifact.name().to_owned(),
@@ -157,7 +154,14 @@ async fn send_part(
         )));
     }
     let id = created.version.id.clone();
-    let receipt = match put_part(client, &id, part.writer, &manifest).await {
+    // This writer's part, without local paths.
+    let part_route = format!(
+        "{}?writer={}",
+        routes::manifest(&id),
+        routes::segment(part.writer)
+    );
+    let receipt: ManifestReceipt = match upload::send_manifest(client, &part_route, manifest).await
+    {
         Ok(receipt) => receipt,
         Err(Error::Server {
             code: ErrorCode::Conflict,
@@ -178,7 +182,7 @@ async fn send_part(
         Err(error) => return Err(error),
     };
     let uploaded = upload::upload_blobs(client, &id, &receipt.missing, &sources).await?;
-    let distinct = upload::distinct_file_blobs(&manifest)?;
+    let distinct = sources.distinct_blobs();
     let upserted = Upserted {
         version: created.version,
         status: created.status,
@@ -191,38 +195,13 @@ async fn send_part(
     Ok((upserted, sources))
 }
 
-/// `PUT .../manifest?writer=`: this writer's part, without local paths.
-async fn put_part(
-    client: &Client,
-    id: &str,
-    writer: &str,
-    manifest: &Manifest,
-) -> Result<ManifestReceipt> {
-    let path = format!(
-        "{}?writer={}",
-        routes::manifest(id),
-        routes::segment(writer)
-    );
-    let body = Bytes::from(upload::without_local_paths(manifest)?.to_core_json());
-    client
-        .retrying(&path, || async {
-            let request = client
-                .request(Method::PUT, &path)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
-            let response = client.send(request).await?;
-            Ok(client.read_json(response).await?)
-        })
-        .await
-}
-
 /// Commits the merged version. Blobs the commit finds missing are uploaded when this writer has
 /// them; blobs of other writers' parts that are still missing mean those writers have not
 /// finished uploading, which is said in words.
 async fn commit(
     client: &Client,
     id: &str,
-    sources: &BTreeMap<Md5Digest, Source>,
+    sources: &Sources<'_>,
     uploaded: &mut Uploaded,
 ) -> Result<Version> {
     let mut round = 0;
@@ -238,7 +217,7 @@ async fn commit(
                 let (ours, theirs): (Vec<_>, Vec<_>) = receipt
                     .missing
                     .into_iter()
-                    .partition(|blob| sources.contains_key(&blob.md5));
+                    .partition(|blob| sources.path(&blob.md5).is_some());
                 if !theirs.is_empty() {
                     return Err(Error::Server {
                         code: ErrorCode::MissingBlobs,

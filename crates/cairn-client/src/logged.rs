@@ -50,18 +50,8 @@ impl LoggedArtifact {
         }
     }
 
-    /// A version whose manifest is already known (the one just logged).
-    pub(crate) fn with_manifest(client: Client, version: Version, manifest: Manifest) -> Self {
-        Self {
-            client,
-            version,
-            manifest: Arc::new(OnceCell::new_with(Some(manifest))),
-            edits: Edits::default(),
-        }
-    }
-
-    /// The manifest cell: filled once the manifest was fetched (or given), empty before. A
-    /// download streams a manifest that is not loaded yet instead of loading it.
+    /// The manifest cell: filled once the manifest was fetched, empty before. A download
+    /// streams a manifest that is not loaded yet instead of loading it.
     pub(crate) fn manifest_cell(&self) -> &Arc<OnceCell<Manifest>> {
         &self.manifest
     }

@@ -6,7 +6,6 @@
 //! added. For a batch of small files the server's refusal names only a digest, so the batch's
 //! files are then hashed again here to name the file that changed.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,9 +16,11 @@ use cairn_api::{
     routes,
 };
 use cairn_hash::Md5Digest;
-use cairn_manifest::{DigestAlgorithm, Manifest};
+use cairn_manifest::{CoreJsonOptions, DigestAlgorithm, Manifest};
+use futures_util::future::Either;
 use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use tokio::io::AsyncReadExt as _;
 
 use crate::client::Failure;
@@ -32,6 +33,11 @@ use crate::{Artifact, Client, Error, LoggedArtifact, Phase, Progress, Result};
 const BATCH_TARGET_BYTES: u64 = 4 * 1024 * 1024;
 /// Bytes read from a file per chunk of a streamed upload.
 const CHUNK_SIZE: usize = 256 * 1024;
+/// Bytes of manifest JSON per chunk of the streamed manifest upload.
+const MANIFEST_CHUNK_SIZE: usize = 64 * 1024;
+/// Chunks written ahead of the request body: the manifest is never in memory as one string
+/// (at 500,000 entries it is about 40 MB), only these few chunks of it.
+const MANIFEST_CHUNKS_AHEAD: usize = 4;
 /// How many times a commit that found blobs missing (a concurrent garbage collection, a lost
 /// upload) uploads them and tries again.
 const COMMIT_ROUNDS: usize = 3;
@@ -51,9 +57,61 @@ pub struct Logged {
     pub reused_blobs: u64,
 }
 
-/// Where the bytes of one blob come from.
+/// The local file of every distinct blob of a manifest's file entries, borrowed from the
+/// manifest.
+///
+/// One row per blob, sorted by MD5: at 500,000 files a `BTreeMap` of owned paths was one more
+/// copy of every local path; the paths a task uploads are copied only when it starts (see
+/// [`Planned`]).
+#[derive(Debug, Default)]
+pub(crate) struct Sources<'a> {
+    /// `None` when no entry with that content has a local file (entries carried over from a
+    /// draft's base).
+    blobs: Vec<(Md5Digest, Option<&'a str>)>,
+}
+
+impl<'a> Sources<'a> {
+    /// The blobs of the file entries of `manifest`; for content that several entries share,
+    /// the local file of the first of them (in path order) that has one.
+    pub(crate) fn of(manifest: &'a Manifest) -> Result<Self> {
+        let mut blobs = Vec::with_capacity(manifest.len());
+        for (path, entry) in manifest.entries() {
+            if !entry.is_reference() {
+                let md5 = crate::download::entry_md5(path, entry)?;
+                blobs.push((md5, entry.local_path.as_deref()));
+            }
+        }
+        // Stable, so within one MD5 the entries stay in path order.
+        blobs.sort_by_key(|&(md5, _)| md5);
+        blobs.dedup_by(|later, kept| {
+            if later.0 != kept.0 {
+                return false;
+            }
+            kept.1 = kept.1.or(later.1);
+            true
+        });
+        blobs.shrink_to_fit();
+        Ok(Self { blobs })
+    }
+
+    /// How many distinct blobs the file entries name, with or without a local file.
+    pub(crate) fn distinct_blobs(&self) -> u64 {
+        self.blobs.len() as u64
+    }
+
+    /// The local file holding the blob `md5`, if there is one.
+    pub(crate) fn path(&self, md5: &Md5Digest) -> Option<&'a str> {
+        let index = self
+            .blobs
+            .binary_search_by(|(candidate, _)| candidate.cmp(md5))
+            .ok()?;
+        self.blobs[index].1
+    }
+}
+
+/// Where the bytes of one blob come from, owned by the task that uploads it.
 #[derive(Debug, Clone)]
-pub(crate) struct Source {
+struct Source {
     path: PathBuf,
     md5: Md5Digest,
 }
@@ -82,8 +140,8 @@ pub(crate) async fn log(
         });
     }
     let aliases = cairn_manifest::validate_aliases(aliases)?;
-    let manifest = artifact.manifest().clone();
-    let sources = blob_sources(&manifest)?;
+    let manifest = artifact.manifest();
+    let sources = Sources::of(manifest)?;
     let request = CreateVersion {
         collection: artifact.name().to_owned(),
         artifact_type: artifact.artifact_type().to_owned(),
@@ -102,8 +160,8 @@ pub(crate) async fn log(
     let created: CreatedVersion = client
         .send_json(Method::POST, &routes::versions(entity, project), &request)
         .await?;
-    // Entries carried over from a draft's base have no local file, so count blobs, not sources.
-    let distinct_blobs = distinct_file_blobs(&manifest)?;
+    // Entries carried over from a draft's base have no local file, so count blobs, not files.
+    let distinct_blobs = sources.distinct_blobs();
     let mut uploaded = Uploaded::default();
     let version = if created.status == CreateVersionStatus::Existing {
         created.version
@@ -112,14 +170,16 @@ pub(crate) async fn log(
         let receipt: ManifestReceipt = if created.manifest_uploaded {
             client.get_json(&routes::missing_blobs(&id)).await?
         } else {
-            put_manifest(client, &id, &manifest).await?
+            send_manifest(client, &routes::manifest(&id), manifest).await?
         };
         uploaded.add(upload_blobs(client, &id, &receipt.missing, &sources).await?);
         commit_until_complete(client, &id, &sources, &mut uploaded).await?
     };
     artifact.mark_logged(version.clone());
     Ok(Logged {
-        artifact: LoggedArtifact::with_manifest(client.clone(), version, manifest),
+        // Not a copy of the draft's manifest: at 500,000 files that was a second copy of every
+        // entry for the whole upload. It is fetched (without local paths) if it is asked for.
+        artifact: LoggedArtifact::new(client.clone(), version),
         status: created.status,
         uploaded_blobs: uploaded.blobs,
         uploaded_bytes: uploaded.bytes,
@@ -140,69 +200,62 @@ impl Uploaded {
     }
 }
 
-/// The local file behind every distinct blob of the manifest, by MD5.
-pub(crate) fn blob_sources(manifest: &Manifest) -> Result<BTreeMap<Md5Digest, Source>> {
-    let mut sources = BTreeMap::new();
-    for (path, entry) in manifest.entries() {
-        if entry.is_reference() {
-            continue;
-        }
-        let md5 = crate::download::entry_md5(path, entry)?;
-        if let Some(local_path) = &entry.local_path {
-            sources.entry(md5).or_insert_with(|| Source {
-                path: PathBuf::from(local_path),
-                md5,
-            });
-        }
-    }
-    Ok(sources)
-}
-
-/// How many distinct blobs the file entries of the manifest name.
-pub(crate) fn distinct_file_blobs(manifest: &Manifest) -> Result<u64> {
-    let mut blobs = BTreeSet::new();
-    for (path, entry) in manifest.entries() {
-        if !entry.is_reference() {
-            blobs.insert(crate::download::entry_md5(path, entry)?);
-        }
-    }
-    Ok(blobs.len() as u64)
-}
-
-async fn put_manifest(client: &Client, id: &str, manifest: &Manifest) -> Result<ManifestReceipt> {
-    let path = routes::manifest(id);
-    let body = Bytes::from(without_local_paths(manifest)?.to_core_json());
+/// `PUT`s the manifest to `path` as it is published (wandb-core's bytes without `local_path`)
+/// and reads the answer.
+///
+/// The body is written a chunk at a time while it is sent, again for every attempt, so the
+/// manifest's JSON is never in memory whole. The uploader's absolute paths (home directories,
+/// user names, project layout) are of no use to readers and would be shown to everyone who may
+/// read the project; the artifact digest does not cover them.
+pub(crate) async fn send_manifest<T: DeserializeOwned>(
+    client: &Client,
+    path: &str,
+    manifest: &Manifest,
+) -> Result<T> {
+    let options = CoreJsonOptions::default()
+        .without_local_paths()
+        .with_chunk_size(MANIFEST_CHUNK_SIZE);
+    // A first pass for the length: the server checks a declared length before reading, and
+    // admits small manifests without queueing.
+    let length = manifest
+        .core_json_chunks(options)
+        .map(|chunk| chunk.len() as u64)
+        .sum::<u64>();
     client
-        .retrying(&path, || async {
+        .retrying(path, || async {
+            let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(MANIFEST_CHUNKS_AHEAD);
+            let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
+                let chunk = receiver.recv().await?;
+                Some((Ok::<_, std::convert::Infallible>(chunk), receiver))
+            });
             let request = client
-                .request(Method::PUT, &path)
+                .request(Method::PUT, path)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
-            let response = client.send(request).await?;
+                .header(reqwest::header::CONTENT_LENGTH, length)
+                .body(reqwest::Body::wrap_stream(chunks));
+            let feed = async move {
+                for chunk in manifest.core_json_chunks(options) {
+                    if sender.send(Bytes::from(chunk)).await.is_err() {
+                        // The request ended (answered early, or failed); it needs no more.
+                        break;
+                    }
+                }
+            };
+            let send = std::pin::pin!(client.send(request));
+            let response = match futures_util::future::select(send, std::pin::pin!(feed)).await {
+                Either::Left((response, _feed)) => response,
+                Either::Right(((), send)) => send.await,
+            }?;
             Ok(client.read_json(response).await?)
         })
         .await
-}
-
-/// The manifest as it is published: wandb-core's format, but without `local_path`. The uploader's
-/// absolute paths (home directories, user names, project layout) are of no use to readers and
-/// would be shown to everyone who may read the project; the artifact digest does not cover them.
-pub(crate) fn without_local_paths(manifest: &Manifest) -> Result<Manifest> {
-    let mut published =
-        Manifest::with_storage_policy_config(manifest.storage_policy_config().clone());
-    for (path, entry) in manifest.entries() {
-        let mut entry = entry.clone();
-        entry.local_path = None;
-        published.add(path.clone(), entry, false)?;
-    }
-    Ok(published)
 }
 
 /// Commits; a commit that finds blobs missing uploads them and tries again.
 async fn commit_until_complete(
     client: &Client,
     id: &str,
-    sources: &BTreeMap<Md5Digest, Source>,
+    sources: &Sources<'_>,
     uploaded: &mut Uploaded,
 ) -> Result<Version> {
     let mut round = 0;
@@ -253,7 +306,7 @@ pub(crate) async fn upload_blobs(
     client: &Client,
     id: &str,
     missing: &[BlobRef],
-    sources: &BTreeMap<Md5Digest, Source>,
+    sources: &Sources<'_>,
 ) -> Result<Uploaded> {
     if missing.is_empty() {
         return Ok(Uploaded::default());
@@ -270,8 +323,9 @@ pub(crate) async fn upload_blobs(
         total_bytes,
     );
     let tasks = plan(missing, sources)?;
+    let guard = &guard;
     let results = futures_util::stream::iter(tasks)
-        .map(|task| upload_task(client, id, task, &guard))
+        .map(|task| async move { upload_task(client, id, task?, guard).await })
         .buffer_unordered(client.concurrency());
     results
         .try_fold(Uploaded::default(), |mut total, done| async move {
@@ -281,38 +335,81 @@ pub(crate) async fn upload_blobs(
         .await
 }
 
-/// Splits the missing blobs into single uploads and batches of at most [`BATCH_TARGET_BYTES`].
-fn plan(missing: &[BlobRef], sources: &BTreeMap<Md5Digest, Source>) -> Result<Vec<Task>> {
-    let limit = BATCH_TARGET_BYTES.min(BATCH_MAX_BYTES);
-    let mut tasks = Vec::new();
-    let mut batch = Vec::new();
-    let mut batch_bytes = 0;
-    let unique: BTreeSet<&BlobRef> = missing.iter().collect();
-    for blob in unique {
-        let source = sources
-            .get(&blob.md5)
+/// Splits the missing blobs into single uploads and batches of at most [`BATCH_TARGET_BYTES`],
+/// large single uploads first; fails before any upload when a blob has no local file.
+fn plan<'s>(missing: &'s [BlobRef], sources: &'s Sources<'s>) -> Result<Planned<'s>> {
+    let mut unique: Vec<&BlobRef> = missing.iter().collect();
+    unique.sort_unstable();
+    unique.dedup();
+    if let Some(blob) = unique.iter().find(|blob| sources.path(&blob.md5).is_none()) {
+        return Err(Error::BlobUnavailable {
+            md5: blob.md5.to_hex(),
+            size: blob.size,
+        });
+    }
+    let (large, small): (Vec<&BlobRef>, Vec<&BlobRef>) = unique
+        .into_iter()
+        .partition(|blob| blob.size > SMALL_BLOB_MAX_SIZE);
+    Ok(Planned {
+        large: large.into_iter(),
+        small: small.into_iter().peekable(),
+        sources,
+        limit: BATCH_TARGET_BYTES.min(BATCH_MAX_BYTES),
+    })
+}
+
+/// The tasks of a [`plan`], made as the upload asks for them: only tasks in flight own copies
+/// of their files' paths.
+#[derive(Debug)]
+struct Planned<'s> {
+    large: std::vec::IntoIter<&'s BlobRef>,
+    small: std::iter::Peekable<std::vec::IntoIter<&'s BlobRef>>,
+    sources: &'s Sources<'s>,
+    limit: u64,
+}
+
+impl Planned<'_> {
+    fn source(&self, blob: &BlobRef) -> Result<Source> {
+        let path = self
+            .sources
+            .path(&blob.md5)
             .ok_or_else(|| Error::BlobUnavailable {
                 md5: blob.md5.to_hex(),
                 size: blob.size,
             })?;
-        if blob.size > SMALL_BLOB_MAX_SIZE {
-            tasks.push(Task::Single(blob.clone(), source.clone()));
-            continue;
-        }
-        let frame = batch::FRAME_HEADER_LEN as u64 + blob.size;
-        if !batch.is_empty() && batch_bytes + frame > limit {
-            tasks.push(Task::Batch(std::mem::take(&mut batch)));
-            batch_bytes = 0;
-        }
-        batch.push((blob.clone(), source.clone()));
-        batch_bytes += frame;
+        Ok(Source {
+            path: PathBuf::from(path),
+            md5: blob.md5,
+        })
     }
-    if !batch.is_empty() {
-        tasks.push(Task::Batch(batch));
+}
+
+impl Iterator for Planned<'_> {
+    type Item = Result<Task>;
+
+    fn next(&mut self) -> Option<Result<Task>> {
+        if let Some(blob) = self.large.next() {
+            return Some(
+                self.source(blob)
+                    .map(|source| Task::Single(blob.clone(), source)),
+            );
+        }
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0;
+        while let Some(&blob) = self.small.peek() {
+            let frame = batch::FRAME_HEADER_LEN as u64 + blob.size;
+            if !batch.is_empty() && batch_bytes + frame > self.limit {
+                break;
+            }
+            self.small.next();
+            match self.source(blob) {
+                Ok(source) => batch.push((blob.clone(), source)),
+                Err(error) => return Some(Err(error)),
+            }
+            batch_bytes += frame;
+        }
+        (!batch.is_empty()).then_some(Ok(Task::Batch(batch)))
     }
-    // Large single uploads first.
-    tasks.sort_by_key(|task| matches!(task, Task::Batch(_)));
-    Ok(tasks)
 }
 
 async fn upload_task(
@@ -517,15 +614,37 @@ fn find_changed(blobs: &[(BlobRef, Source)]) -> Option<Error> {
 mod tests {
     use super::*;
 
-    fn blob(index: u8, size: u64) -> (BlobRef, Source) {
-        let md5 = Md5Digest::from_bytes([index; 16]);
-        (
-            BlobRef { md5, size },
-            Source {
-                path: PathBuf::from(format!("/data/{index}")),
-                md5,
-            },
-        )
+    fn blob(index: u8, size: u64) -> BlobRef {
+        BlobRef {
+            md5: Md5Digest::from_bytes([index; 16]),
+            size,
+        }
+    }
+
+    /// A local file for every blob, named after its first byte.
+    fn sources(blobs: &[BlobRef], paths: &'static [String]) -> Sources<'static> {
+        let mut rows: Vec<_> = blobs
+            .iter()
+            .map(|blob| {
+                let index = usize::from(blob.md5.as_bytes()[0]);
+                (blob.md5, Some(paths[index].as_str()))
+            })
+            .collect();
+        rows.sort_by_key(|&(md5, _)| md5);
+        rows.dedup_by_key(|&mut (md5, _)| md5);
+        Sources { blobs: rows }
+    }
+
+    fn paths() -> &'static [String] {
+        static PATHS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        PATHS.get_or_init(|| (0..=255).map(|index| format!("/data/{index}")).collect())
+    }
+
+    fn tasks(missing: &[BlobRef], sources: &Sources<'_>) -> Vec<Task> {
+        plan(missing, sources)
+            .unwrap()
+            .collect::<Result<Vec<_>>>()
+            .unwrap()
     }
 
     #[test]
@@ -536,12 +655,8 @@ mod tests {
             blob(3, SMALL_BLOB_MAX_SIZE),
             blob(1, 10),
         ];
-        let missing: Vec<BlobRef> = blobs.iter().map(|(blob, _)| blob.clone()).collect();
-        let sources = blobs
-            .iter()
-            .map(|(blob, source)| (blob.md5, source.clone()))
-            .collect();
-        let tasks = plan(&missing, &sources).unwrap();
+        let sources = sources(&blobs, paths());
+        let tasks = tasks(&blobs, &sources);
         assert_eq!(tasks.len(), 2);
         assert!(matches!(&tasks[0], Task::Single(blob, _) if blob.size == SMALL_BLOB_MAX_SIZE + 1));
         // The duplicate is sent once.
@@ -553,12 +668,8 @@ mod tests {
         let blobs: Vec<_> = (0..=255)
             .map(|index| blob(index, SMALL_BLOB_MAX_SIZE))
             .collect();
-        let missing: Vec<BlobRef> = blobs.iter().map(|(blob, _)| blob.clone()).collect();
-        let sources = blobs
-            .iter()
-            .map(|(blob, source)| (blob.md5, source.clone()))
-            .collect();
-        let tasks = plan(&missing, &sources).unwrap();
+        let sources = sources(&blobs, paths());
+        let tasks = tasks(&blobs, &sources);
         let mut seen = 0;
         for task in &tasks {
             let Task::Batch(batch) = task else {
@@ -576,12 +687,47 @@ mod tests {
     }
 
     #[test]
+    fn sources_keep_one_local_file_per_blob() {
+        use cairn_manifest::{Entry, LogicalPath};
+
+        let [one, two] = [[1; 16], [2; 16]].map(Md5Digest::from_bytes);
+        let file = |md5: Md5Digest, local_path: Option<&str>| {
+            let mut entry = Entry::file(md5.to_base64(), 1);
+            entry.local_path = local_path.map(str::to_owned);
+            entry
+        };
+        let mut manifest = Manifest::new();
+        for (path, entry) in [
+            ("a", file(one, None)),
+            ("b", file(one, Some("/b"))),
+            ("c", file(one, Some("/c"))),
+            ("d", file(two, Some("/d"))),
+            ("e", Entry::reference("s3://x/e", "etag", Some(1))),
+        ] {
+            manifest
+                .add(LogicalPath::new(path).unwrap(), entry, false)
+                .unwrap();
+        }
+        let sources = Sources::of(&manifest).unwrap();
+        assert_eq!(sources.distinct_blobs(), 2);
+        // The first entry with a local file, in path order.
+        assert_eq!(sources.path(&one), Some("/b"));
+        assert_eq!(sources.path(&two), Some("/d"));
+        assert_eq!(sources.path(&Md5Digest::from_bytes([3; 16])), None);
+    }
+
+    #[test]
     fn a_blob_without_a_local_file_is_named() {
-        let (missing, _) = blob(9, 5);
-        let error = plan(&[missing], &BTreeMap::new()).unwrap_err();
-        assert!(
-            matches!(error, Error::BlobUnavailable { size: 5, .. }),
-            "{error}"
-        );
+        let missing = [blob(9, 5)];
+        let without_file = Sources {
+            blobs: vec![(missing[0].md5, None)],
+        };
+        for sources in [Sources::default(), without_file] {
+            let error = plan(&missing, &sources).unwrap_err();
+            assert!(
+                matches!(error, Error::BlobUnavailable { size: 5, .. }),
+                "{error}"
+            );
+        }
     }
 }
