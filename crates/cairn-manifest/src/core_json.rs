@@ -24,14 +24,14 @@ use crate::path::LogicalPath;
 /// use cairn_manifest::{CoreJsonOptions, Entry, LogicalPath, Manifest};
 ///
 /// let mut entry = Entry::file("b1kCrCNwJL3QwXbLkwY9xA==", 12);
-/// entry.local_path = Some("/home/me/hello.txt".to_owned());
+/// entry.local_path = Some("/data/hello.txt".to_owned());
 /// let mut manifest = Manifest::new();
 /// manifest.add(LogicalPath::new("hello.txt")?, entry, false)?;
 ///
 /// let published: String = manifest
 ///     .core_json_chunks(CoreJsonOptions::default().without_local_paths())
 ///     .collect();
-/// assert!(!published.contains("/home/me"));
+/// assert!(!published.contains("/data/"));
 /// let whole: String = manifest.core_json_chunks(CoreJsonOptions::default()).collect();
 /// assert_eq!(whole, manifest.to_core_json());
 /// # Ok::<(), cairn_manifest::Error>(())
