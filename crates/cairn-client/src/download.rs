@@ -298,15 +298,29 @@ impl LoggedArtifact {
                 let sink = move |reader: &mut crate::transfer::ChannelReader| {
                     spool(reader, &url, &version, prefix.as_deref())
                 };
-                match pump(response.bytes_stream(), |_| {}, sink).await {
-                    Ok(spooled) => Ok(spooled),
-                    Err(PumpError::Stream(error)) => {
-                        Err(Failure::from(self.client.transport_error(error)))
-                    }
-                    Err(PumpError::Sink(error)) => Err(Failure::from(error)),
-                }
+                self.pump_response(response, |_| {}, sink).await
             })
             .await
+    }
+
+    /// Feeds a response's body to `sink` (see [`pump`]) for one attempt of a retried request:
+    /// a broken body is a transport error the retry policy judges, a failed sink fails the
+    /// attempt as it is.
+    async fn pump_response<T, F>(
+        &self,
+        response: reqwest::Response,
+        on_chunk: impl Fn(u64),
+        sink: F,
+    ) -> std::result::Result<T, Failure>
+    where
+        F: FnOnce(&mut crate::transfer::ChannelReader) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        match pump(response.bytes_stream(), on_chunk, sink).await {
+            Ok(value) => Ok(value),
+            Err(PumpError::Stream(error)) => Err(Failure::from(self.client.transport_error(error))),
+            Err(PumpError::Sink(error)) => Err(Failure::from(error)),
+        }
     }
 
     /// Fetches into the cache what it lacks, putting each object in the root as it arrives,
@@ -440,19 +454,8 @@ impl LoggedArtifact {
                         .map(|inserted| inserted.size)
                         .map_err(|error| cache_insert_error(error, &label))
                 };
-                match pump(
-                    response.bytes_stream(),
-                    |bytes| guard.advance(0, bytes),
-                    sink,
-                )
-                .await
-                {
-                    Ok(size) => Ok(size),
-                    Err(PumpError::Stream(error)) => {
-                        Err(Failure::from(self.client.transport_error(error)))
-                    }
-                    Err(PumpError::Sink(error)) => Err(Failure::from(error)),
-                }
+                self.pump_response(response, |bytes| guard.advance(0, bytes), sink)
+                    .await
             })
             .await
     }
@@ -677,19 +680,8 @@ impl LoggedArtifact {
                     .client
                     .send(self.client.request(Method::GET, &route))
                     .await?;
-                match pump(
-                    response.bytes_stream(),
-                    |bytes| guard.advance(0, bytes),
-                    sink.clone(),
-                )
-                .await
-                {
-                    Ok(size) => Ok(size),
-                    Err(PumpError::Stream(error)) => {
-                        Err(Failure::from(self.client.transport_error(error)))
-                    }
-                    Err(PumpError::Sink(error)) => Err(Failure::from(error)),
-                }
+                self.pump_response(response, |bytes| guard.advance(0, bytes), sink.clone())
+                    .await
             })
             .await
     }
