@@ -171,7 +171,7 @@ impl LoggedArtifact {
     ///
     /// A manifest not loaded yet is streamed, never held whole: its bytes go to a temporary
     /// file (in memory while small), which is read once to check the version's digest and
-    /// count the work, and once more to plan and transfer [`CHUNK_ENTRIES`] entries at a time.
+    /// count the work, and once more to plan and transfer 2,048 entries at a time.
     /// Memory then grows with the number of distinct objects (a key each, to fetch each once),
     /// not with the manifest. A manifest whose entries are not in path order (one uploaded in
     /// another tool's order) is loaded whole instead, since its digest needs them sorted.
