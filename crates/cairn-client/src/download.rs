@@ -185,8 +185,8 @@ impl LoggedArtifact {
         let guard = PhaseGuard::start(
             self.client.progress(),
             Phase::Download,
-            source.files,
-            source.bytes,
+            source.totals.files,
+            source.totals.bytes,
         );
         let (sender, receiver) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
         let planner = Planner {
@@ -257,11 +257,10 @@ impl LoggedArtifact {
         let cell = self.manifest_cell();
         if cell.get().is_none() {
             match self.spool_manifest(prefix).await? {
-                Spool::Sorted { file, files, bytes } => {
+                Spool::Sorted { file, totals } => {
                     return Ok(Source {
                         entries: Entries::Spooled(file),
-                        files,
-                        bytes,
+                        totals,
                     });
                 }
                 // Another task may have loaded it meanwhile: then both are the same manifest.
@@ -269,17 +268,13 @@ impl LoggedArtifact {
             }
         }
         let manifest = self.manifest().await?;
-        let (mut files, mut bytes) = (0, 0_u64);
+        let mut totals = Totals::default();
         for (path, entry) in manifest.entries() {
-            if under_prefix(path, prefix) {
-                files += 1;
-                bytes = bytes.saturating_add(entry.size.unwrap_or(0));
-            }
+            totals.count(path, entry, prefix);
         }
         Ok(Source {
             entries: Entries::Loaded(Arc::clone(cell)),
-            files,
-            bytes,
+            totals,
         })
     }
 
@@ -336,7 +331,6 @@ impl LoggedArtifact {
         let mut router = Router {
             cache: &cache,
             pin: cache.pin().map_err(Error::cache)?,
-            seen: HashSet::new(),
             batch: Vec::new(),
             batch_bytes: 0,
             deferred: Vec::new(),
@@ -710,10 +704,24 @@ const MATERIALIZE_CHUNK: usize = 256;
 /// Where a download's entries come from, and how many there are.
 struct Source {
     entries: Entries,
-    /// Entries under the prefix.
+    totals: Totals,
+}
+
+/// The entries under a prefix and their total size: a download's progress totals.
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
     files: u64,
-    /// Their total size.
     bytes: u64,
+}
+
+impl Totals {
+    /// Counts the entry if it is under `prefix`.
+    fn count(&mut self, path: &LogicalPath, entry: &Entry, prefix: Option<&str>) {
+        if under_prefix(path, prefix) {
+            self.files += 1;
+            self.bytes = self.bytes.saturating_add(entry.size.unwrap_or(0));
+        }
+    }
 }
 
 enum Entries {
@@ -728,8 +736,7 @@ enum Spool {
     /// Checked, in path order, with the count and size of the entries under the prefix.
     Sorted {
         file: tempfile::SpooledTempFile,
-        files: u64,
-        bytes: u64,
+        totals: Totals,
     },
     /// Checked and loaded whole: its entries are not in path order.
     Loaded(Manifest),
@@ -775,8 +782,7 @@ fn spool(
     })?;
     Ok(Spool::Sorted {
         file,
-        files: check.files,
-        bytes: check.bytes,
+        totals: check.totals,
     })
 }
 
@@ -786,8 +792,7 @@ struct SortedCheck<'a> {
     /// MD5 and XXH128 digesters; `None` once an entry came out of order.
     digests: Option<(ArtifactDigester, ArtifactDigester)>,
     last: Option<String>,
-    files: u64,
-    bytes: u64,
+    totals: Totals,
 }
 
 impl<'a> SortedCheck<'a> {
@@ -799,16 +804,12 @@ impl<'a> SortedCheck<'a> {
                 ArtifactDigester::new(DigestAlgorithm::Xxh128),
             )),
             last: None,
-            files: 0,
-            bytes: 0,
+            totals: Totals::default(),
         }
     }
 
     fn push(&mut self, path: &LogicalPath, entry: &Entry) {
-        if under_prefix(path, self.prefix) {
-            self.files += 1;
-            self.bytes = self.bytes.saturating_add(entry.size.unwrap_or(0));
-        }
+        self.totals.count(path, entry, self.prefix);
         // Strictly increasing: a repeated key (the later one wins) is out of order too.
         let in_order = self.last.as_deref().is_none_or(|last| last < path.as_str());
         if !in_order {
@@ -972,10 +973,9 @@ enum Direct {
 /// Turns chunks of planned entries into work, fetching each distinct object once.
 struct Router<'cache> {
     cache: &'cache Cache,
-    /// Every key of the download, pinned before it is looked up, so what is cached stays.
+    /// Every key of the download so far, pinned before it is looked up, so what is cached
+    /// stays.
     pin: cairn_cache::Pin<'cache>,
-    /// Keys already fetched, being fetched, or found in the cache.
-    seen: HashSet<ObjectKey>,
     /// Small blobs waiting to fill a batch.
     batch: Vec<Vec<Planned>>,
     batch_bytes: u64,
@@ -988,12 +988,16 @@ struct Router<'cache> {
 impl Router<'_> {
     fn route(&mut self, chunk: Chunk) -> Vec<Result<Work>> {
         let mut works = vec![Ok(Work::Present(chunk.present))];
-        let keys: Vec<ObjectKey> = chunk
+        // Keys of this chunk no earlier chunk had: pinned before the cache is asked about them,
+        // so what is cached now stays. The pin's own set is the download's record of every key
+        // met so far.
+        let mut first_met: HashSet<ObjectKey> = chunk
             .todo
             .iter()
-            .filter(|plan| !self.seen.contains(&plan.key))
+            .filter(|plan| !self.pin.contains(&plan.key))
             .map(|plan| plan.key.clone())
             .collect();
+        let keys: Vec<ObjectKey> = first_met.iter().cloned().collect();
         if let Err(error) = self.pin.add_all(&keys) {
             works.push(Err(Error::cache(error)));
             return works;
@@ -1005,14 +1009,7 @@ impl Router<'_> {
         for plan in chunk.todo {
             if let Some(&group) = group_of.get(&plan.key) {
                 groups[group].push(plan);
-            } else if self.seen.contains(&plan.key) {
-                if self.cache.contains(&plan.key) {
-                    cached.push(plan);
-                } else {
-                    self.deferred.push(plan);
-                }
-            } else {
-                self.seen.insert(plan.key.clone());
+            } else if first_met.remove(&plan.key) {
                 if self.cache.contains(&plan.key) {
                     self.from_cache += 1;
                     cached.push(plan);
@@ -1020,6 +1017,10 @@ impl Router<'_> {
                     group_of.insert(plan.key.clone(), groups.len());
                     groups.push(vec![plan]);
                 }
+            } else if self.cache.contains(&plan.key) {
+                cached.push(plan);
+            } else {
+                self.deferred.push(plan);
             }
         }
         for group in groups {
@@ -1356,9 +1357,9 @@ mod tests {
                 .iter()
                 .filter(|(path, _)| path.as_str().starts_with('a'))
                 .collect();
-            prop_assert_eq!(check.files, under.len() as u64);
+            prop_assert_eq!(check.totals.files, under.len() as u64);
             prop_assert_eq!(
-                check.bytes,
+                check.totals.bytes,
                 under.iter().map(|(_, entry)| entry.size.unwrap()).sum::<u64>()
             );
         }
@@ -1381,7 +1382,7 @@ mod tests {
             }
             let check = check(&entries, None);
             prop_assert!(check.digests.is_none());
-            prop_assert_eq!(check.files, entries.len() as u64);
+            prop_assert_eq!(check.totals.files, entries.len() as u64);
         }
     }
 }
