@@ -2,13 +2,18 @@
 //! log, and files that change after they were added.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use cairn_api::{CreateVersion, CreateVersionStatus, CreatedVersion, routes};
+use cairn_cache::{Cache, CacheOptions};
 use cairn_client::{
-    AddDirOptions, AddFileOptions, Artifact, DownloadOptions, Error, Phase, Run, RunOptions,
+    AddDirOptions, AddFileOptions, Artifact, Client, DownloadOptions, Error, Phase, RetryPolicy,
+    Run, RunOptions, Settings,
 };
-use cairn_tests::{RecordingProgress, Scratch, TestServer, pseudo_random, put_bytes, tree};
+use cairn_tests::{
+    RecordingProgress, Scratch, TestServer, Upstream, pseudo_random, put_bytes, slow_proxy, tree,
+};
 
 /// A directory with small files (batched) and large ones (streamed).
 fn dataset(scratch: &Scratch) -> Result<()> {
@@ -257,5 +262,92 @@ async fn files_changed_after_adding_are_named() -> Result<()> {
             "a failed log leaves the draft open"
         );
     }
+    Ok(())
+}
+
+/// A client that reaches `server` through `proxy`, gives up after `read_timeout` without
+/// progress, and retries at most `retries` times.
+fn proxied_client(
+    server: &TestServer,
+    proxy: &str,
+    scratch: &Scratch,
+    read_timeout: Duration,
+    retries: u32,
+) -> Result<Client> {
+    let cache = Cache::open(CacheOptions::new(scratch.cache()))?;
+    Ok(
+        Client::new(Settings::new(proxy, Some(server.admin_key.clone())))?
+            .with_cache(Arc::new(cache))
+            .with_read_timeout(read_timeout)?
+            .with_retry_policy(RetryPolicy {
+                max_retries: retries,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(5),
+                ..RetryPolicy::default()
+            }),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_slower_to_send_than_the_read_timeout_still_uploads() -> Result<()> {
+    let server = TestServer::start().await?;
+    let scratch = Scratch::new()?;
+    let contents = pseudo_random(32 * 1024 * 1024, 7);
+    scratch.write("weights/model.bin", &contents)?;
+    // At most 16 MiB/s: two seconds to send, twice the read timeout. The kernel's buffers take
+    // a few MiB at once, which drain well within the timeout.
+    let every = Duration::from_millis(10);
+    let proxy = slow_proxy(
+        &server.base_url,
+        Upstream::Rate {
+            bytes: 160 * 1024,
+            every,
+        },
+    )
+    .await?;
+    let client = proxied_client(&server, &proxy, &scratch, Duration::from_secs(1), 0)?;
+    let run = Run::init(&client, RunOptions::new("vision")).await?;
+    let mut artifact = Artifact::new("weights", "model")?;
+    artifact.add_dir(&scratch.work("weights"), &AddDirOptions::default())?;
+    let started = Instant::now();
+    let logged = run.log_artifact(&mut artifact, &[]).await?;
+    assert!(
+        started.elapsed() > Duration::from_secs(1),
+        "the upload must outlast the read timeout, or this tests nothing"
+    );
+    assert_eq!(logged.uploaded_blobs, 1);
+    let direct = server.client(&server.admin_key, &scratch.work("direct-cache"))?;
+    let root = scratch.out("weights");
+    cairn_client::Api::new(direct)
+        .artifact("admin/vision/weights:v0")
+        .await?
+        .download(&DownloadOptions::default().with_root(&root))
+        .await?;
+    assert_eq!(fs_err::read(root.join("model.bin"))?, contents);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upload_fails_in_words_instead_of_waiting() -> Result<()> {
+    let server = TestServer::start().await?;
+    let scratch = Scratch::new()?;
+    scratch.write("weights/model.bin", &pseudo_random(16 * 1024 * 1024, 8))?;
+    let proxy = slow_proxy(&server.base_url, Upstream::StallAfter { bytes: 1_000_000 }).await?;
+    let client = proxied_client(&server, &proxy, &scratch, Duration::from_millis(500), 1)?;
+    let run = Run::init(&client, RunOptions::new("vision")).await?;
+    let mut artifact = Artifact::new("weights", "model")?;
+    artifact.add_dir(&scratch.work("weights"), &AddDirOptions::default())?;
+    let started = Instant::now();
+    let error = run
+        .log_artifact(&mut artifact, &[])
+        .await
+        .expect_err("nothing gets through a stalled link");
+    assert!(matches!(error, Error::Stalled { .. }), "{error:?}");
+    assert!(error.to_string().contains("made no progress"), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     Ok(())
 }

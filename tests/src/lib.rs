@@ -301,3 +301,76 @@ pub fn tree(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     files.sort();
     Ok(files)
 }
+
+/// What a [`slow_proxy`] does with the bytes a client sends.
+#[derive(Debug, Clone, Copy)]
+pub enum Upstream {
+    /// Forwards at most `bytes` every `every`: a slow link that keeps moving.
+    Rate {
+        /// Bytes per step.
+        bytes: usize,
+        /// Time per step.
+        every: std::time::Duration,
+    },
+    /// Forwards the first `bytes` of each connection, then nothing more: a stalled link.
+    StallAfter {
+        /// Bytes forwarded before the stall.
+        bytes: u64,
+    },
+}
+
+/// A loopback proxy in front of `base_url` that slows or stalls what clients send, and passes
+/// answers through as they come. Returns the proxy's base URL; it runs until the test ends.
+pub async fn slow_proxy(base_url: &str, upstream: Upstream) -> Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let target = base_url
+        .strip_prefix("http://")
+        .context("the proxy forwards plain http only")?
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                return;
+            };
+            let (mut from_client, mut to_client) = client.into_split();
+            let (mut from_server, mut to_server) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+            });
+            tokio::spawn(async move {
+                let mut buffer = vec![0_u8; 64 * 1024];
+                let mut forwarded = 0_u64;
+                loop {
+                    let limit = match upstream {
+                        Upstream::Rate { bytes, .. } => bytes.min(buffer.len()),
+                        Upstream::StallAfter { bytes } => {
+                            let left = bytes.saturating_sub(forwarded);
+                            if left == 0 {
+                                // Hold the connection open and read nothing more.
+                                std::future::pending::<()>().await;
+                            }
+                            usize::try_from(left)
+                                .unwrap_or(usize::MAX)
+                                .min(buffer.len())
+                        }
+                    };
+                    let read = match from_client.read(&mut buffer[..limit]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => read,
+                    };
+                    if to_server.write_all(&buffer[..read]).await.is_err() {
+                        return;
+                    }
+                    forwarded += read as u64;
+                    if let Upstream::Rate { every, .. } = upstream {
+                        tokio::time::sleep(every).await;
+                    }
+                }
+            });
+        }
+    });
+    Ok(format!("http://{address}"))
+}

@@ -23,9 +23,10 @@ pub const CONCURRENCY_ENV: &str = "CAIRN_TRANSFER_CONCURRENCY";
 pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Time limit for establishing a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest silence tolerated while waiting for or reading a response. There is no cap on the
-/// total time, so a large transfer takes as long as it needs while it keeps moving.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest silence tolerated while sending a streamed body, waiting for or reading a response.
+/// There is no cap on the total time, so a large transfer takes as long as it needs while it
+/// keeps moving.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// The most of an error body that is read (problem documents are small).
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -34,6 +35,12 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// `http` without a read timeout, for requests with a streamed body: reqwest's read timeout
+    /// runs from the start of a request to its answer's headers, the whole upload included, so
+    /// every blob that took longer than it to send failed, and failed again on each retry (a
+    /// 20 GiB put never finished). [`watched`](Self::watched) bounds their silences instead.
+    streaming: reqwest::Client,
+    read_timeout: Duration,
     settings: Arc<Settings>,
     retry: RetryPolicy,
     concurrency: usize,
@@ -43,6 +50,47 @@ pub struct Client {
     handlers: Option<Arc<cairn_storage::Handlers>>,
     /// The viewer's user name, fetched once.
     username: Arc<Mutex<Option<String>>>,
+}
+
+/// When a streamed request last made progress: its body stream touches it at each chunk it
+/// hands over.
+#[derive(Debug, Clone)]
+pub(crate) struct Activity(Arc<Mutex<tokio::time::Instant>>);
+
+impl Activity {
+    pub(crate) fn new() -> Self {
+        Self(Arc::new(Mutex::new(tokio::time::Instant::now())))
+    }
+
+    pub(crate) fn touch(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = tokio::time::Instant::now();
+    }
+
+    fn last(&self) -> tokio::time::Instant {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The client for ordinary requests and the one for streamed bodies (see [`Client`]).
+fn http_clients(
+    base_url: &str,
+    read_timeout: Duration,
+) -> Result<(reqwest::Client, reqwest::Client)> {
+    let builder = || {
+        reqwest::Client::builder()
+            .user_agent(concat!("cairn-client/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+    };
+    let built = |builder: reqwest::ClientBuilder| {
+        builder.build().map_err(|source| Error::Http {
+            url: base_url.to_owned(),
+            source,
+        })
+    };
+    Ok((
+        built(builder().read_timeout(read_timeout))?,
+        built(builder())?,
+    ))
 }
 
 /// A failed attempt: the error, and how long the server asked us to wait before the next.
@@ -77,17 +125,11 @@ impl Client {
                 ),
             });
         }
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("cairn-client/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
-            .build()
-            .map_err(|source| Error::Http {
-                url: settings.base_url.clone(),
-                source,
-            })?;
+        let (http, streaming) = http_clients(&settings.base_url, DEFAULT_READ_TIMEOUT)?;
         Ok(Self {
             http,
+            streaming,
+            read_timeout: DEFAULT_READ_TIMEOUT,
             settings: Arc::new(settings),
             retry: RetryPolicy::default(),
             concurrency: concurrency_from_env()?.unwrap_or(DEFAULT_CONCURRENCY),
@@ -108,6 +150,15 @@ impl Client {
     pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
         self.progress = progress;
         self
+    }
+
+    /// Gives up on a request after `timeout` without progress (default
+    /// [`DEFAULT_READ_TIMEOUT`]): no byte of a streamed body taken, no answer, no byte of the
+    /// answer's body. The total time is not bounded.
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Result<Self> {
+        (self.http, self.streaming) = http_clients(&self.settings.base_url, timeout)?;
+        self.read_timeout = timeout;
+        Ok(self)
     }
 
     /// Runs at most `transfers` uploads or downloads at once (at least 1).
@@ -213,7 +264,40 @@ impl Client {
 
     /// A request to an API path (authentication is added by [`send`](Self::send)).
     pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, self.url(path))
+        self.streaming.request(method, self.url(path))
+    }
+
+    /// A request to an API path whose body is a stream: send it inside
+    /// [`watched`](Self::watched).
+    pub(crate) fn streaming_request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.streaming.request(method, self.url(path))
+    }
+
+    /// Runs `attempt` (the sending of a [`streaming_request`](Self::streaming_request) and the
+    /// reading of its answer) until it ends, or fails it once `activity` has not moved for the
+    /// read timeout.
+    pub(crate) async fn watched<T>(
+        &self,
+        path: &str,
+        activity: &Activity,
+        attempt: impl Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        activity.touch();
+        let mut attempt = std::pin::pin!(attempt);
+        loop {
+            let deadline = activity.last() + self.read_timeout;
+            tokio::select! {
+                result = &mut attempt => return result,
+                () = tokio::time::sleep_until(deadline) => {
+                    if activity.last() + self.read_timeout <= tokio::time::Instant::now() {
+                        return Err(Failure::from(Error::Stalled {
+                            url: self.url(path),
+                            after: self.read_timeout,
+                        }));
+                    }
+                }
+            }
+        }
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retries are used up. Each

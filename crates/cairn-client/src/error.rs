@@ -188,6 +188,17 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// A streamed upload or its answer made no progress for the read timeout.
+    #[error(
+        "the transfer to `{url}` made no progress for {} s; the server or the network stalled",
+        after.as_secs()
+    )]
+    Stalled {
+        /// The URL.
+        url: String,
+        /// How long nothing moved.
+        after: std::time::Duration,
+    },
     /// A response could not be understood (not the JSON this client expects).
     #[error(
         "unexpected answer from `{url}`: {reason}; is the server a Cairn server of a compatible version?"
@@ -456,6 +467,7 @@ impl Error {
         match self {
             Self::Connect { .. } => true,
             Self::Http { source, .. } => source.is_timeout() || source.is_connect(),
+            Self::Stalled { .. } => true,
             Self::Server { code, .. } => code.is_transient(),
             _ => false,
         }

@@ -127,7 +127,7 @@ mod upload;
 mod verify;
 
 pub use artifact::{Artifact, ArtifactEntry};
-pub use client::{CONCURRENCY_ENV, Client, DEFAULT_CONCURRENCY};
+pub use client::{CONCURRENCY_ENV, Client, DEFAULT_CONCURRENCY, DEFAULT_READ_TIMEOUT};
 pub use distributed::Upserted;
 pub use download::{DownloadOptions, Downloaded};
 pub use draft::Changes;

@@ -69,7 +69,7 @@ impl Error {
     /// Whether repeating the operation later may succeed.
     pub(crate) fn is_transient(&self) -> bool {
         match self {
-            Self::Connect { .. } => true,
+            Self::Connect { .. } | Self::Stalled { .. } => true,
             Self::Http { source, .. } => {
                 source.is_timeout()
                     || source.is_connect()

@@ -23,7 +23,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use tokio::io::AsyncReadExt as _;
 
-use crate::client::Failure;
+use crate::client::{Activity, Failure};
 use crate::progress::PhaseGuard;
 use crate::{Artifact, Client, Error, LoggedArtifact, Phase, Progress, Result};
 
@@ -224,12 +224,18 @@ pub(crate) async fn send_manifest<T: DeserializeOwned>(
     client
         .retrying(path, || async {
             let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(MANIFEST_CHUNKS_AHEAD);
-            let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
-                let chunk = receiver.recv().await?;
-                Some((Ok::<_, std::convert::Infallible>(chunk), receiver))
+            let activity = Activity::new();
+            let touched = activity.clone();
+            let chunks = futures_util::stream::unfold(receiver, move |mut receiver| {
+                // Asked for the next chunk: the previous one was taken.
+                touched.touch();
+                async move {
+                    let chunk = receiver.recv().await?;
+                    Some((Ok::<_, std::convert::Infallible>(chunk), receiver))
+                }
             });
             let request = client
-                .request(Method::PUT, path)
+                .streaming_request(Method::PUT, path)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(reqwest::header::CONTENT_LENGTH, length)
                 .body(reqwest::Body::wrap_stream(chunks));
@@ -241,12 +247,16 @@ pub(crate) async fn send_manifest<T: DeserializeOwned>(
                     }
                 }
             };
-            let send = std::pin::pin!(client.send(request));
-            let response = match futures_util::future::select(send, std::pin::pin!(feed)).await {
-                Either::Left((response, _feed)) => response,
-                Either::Right(((), send)) => send.await,
-            }?;
-            Ok(client.read_json(response).await?)
+            let sent = async {
+                let send = std::pin::pin!(client.send(request));
+                let response = match futures_util::future::select(send, std::pin::pin!(feed)).await
+                {
+                    Either::Left((response, _feed)) => response,
+                    Either::Right(((), send)) => send.await,
+                }?;
+                Ok(client.read_json(response).await?)
+            };
+            client.watched(path, &activity, sent).await
         })
         .await
 }
@@ -471,14 +481,18 @@ async fn upload_task(
             let _receipt: BlobReceipt = client
                 .retrying(&path, || async {
                     let file = open_checked(&source, blob.size).await?;
-                    let body = reqwest::Body::wrap_stream(file_stream(file, blob.size, Arc::clone(&progress)));
+                    let activity = Activity::new();
+                    let chunks = file_stream(file, blob.size, Arc::clone(&progress), activity.clone());
                     let request = client
-                        .request(Method::PUT, &path)
+                        .streaming_request(Method::PUT, &path)
                         .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                         .header(reqwest::header::CONTENT_LENGTH, blob.size)
-                        .body(body);
-                    match client.send(request).await {
-                        Ok(response) => Ok(client.read_json(response).await?),
+                        .body(reqwest::Body::wrap_stream(chunks));
+                    let sent = async {
+                        let response = client.send(request).await?;
+                        Ok(client.read_json(response).await?)
+                    };
+                    match client.watched(&path, &activity, sent).await {
                         Err(Failure {
                             error:
                                 Error::Server {
@@ -491,7 +505,7 @@ async fn upload_task(
                             path: source.path.clone(),
                             detail: format!("the server refused it: {code}: {detail}"),
                         })),
-                        Err(failure) => Err(failure),
+                        result => result,
                     }
                 })
                 .await?;
@@ -528,9 +542,12 @@ fn file_stream(
     file: fs_err::tokio::File,
     size: u64,
     progress: Arc<dyn Progress>,
+    activity: Activity,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     futures_util::stream::try_unfold((file, size), move |(mut file, remaining)| {
         let progress = Arc::clone(&progress);
+        // Asked for the next chunk: the previous one was taken.
+        activity.touch();
         async move {
             if remaining == 0 {
                 return Ok(None);
