@@ -4,6 +4,10 @@
 //! *reference entry* (external data named by the URI in `ref`). The logical path is not part of
 //! the entry: it is the key under which the manifest stores it.
 
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
 use crate::digest::DigestAlgorithm;
@@ -25,7 +29,7 @@ pub struct Entry {
     /// Size in bytes; references may not know it. `Some(0)` is a real size and is kept.
     pub size: Option<u64>,
     /// Scheme-specific extras such as `etag`, `versionID` and `alg`, in insertion order.
-    pub extra: Map<String, Value>,
+    pub extra: Extras,
     /// The absolute path the uploader read the file from; only `wandb-core` manifests have it.
     pub local_path: Option<String>,
     /// Whether the uploader should keep the file out of its cache; only `wandb-core` manifests
@@ -98,9 +102,84 @@ impl Entry {
             object.insert("size".to_owned(), Value::from(size));
         }
         if !self.extra.is_empty() {
-            object.insert("extra".to_owned(), Value::Object(self.extra.clone()));
+            object.insert("extra".to_owned(), Value::Object(self.extra.to_map()));
         }
         Value::Object(object)
+    }
+}
+
+/// An entry's `extra` object: scheme-specific extras such as `etag`, `versionID` and `alg`, in
+/// insertion order. It reads and writes as the JSON object it is (it dereferences to a
+/// [`Map`]).
+///
+/// Nearly every file entry has no extras, so an empty `Extras` is one null pointer rather than
+/// an empty map: that is 64 bytes less per entry, 32 MB at 500,000 entries. Writing through it
+/// makes the map.
+///
+/// ```
+/// use cairn_manifest::Extras;
+///
+/// let mut extra = Extras::default();
+/// assert!(extra.is_empty());
+/// extra.insert("etag".to_owned(), "abc".into());
+/// assert_eq!(extra["etag"], "abc");
+/// assert_eq!(extra, [("etag".to_owned(), "abc".into())].into_iter().collect());
+/// ```
+#[derive(Clone, Default)]
+pub struct Extras(Option<Box<Map<String, Value>>>);
+
+impl Extras {
+    /// A copy of the extras as a JSON object.
+    pub fn to_map(&self) -> Map<String, Value> {
+        (**self).clone()
+    }
+
+    /// The extras as a JSON object.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0.map(|map| *map).unwrap_or_default()
+    }
+}
+
+impl Deref for Extras {
+    type Target = Map<String, Value>;
+
+    fn deref(&self) -> &Map<String, Value> {
+        static EMPTY: OnceLock<Map<String, Value>> = OnceLock::new();
+        match &self.0 {
+            Some(map) => map,
+            None => EMPTY.get_or_init(Map::new),
+        }
+    }
+}
+
+impl DerefMut for Extras {
+    fn deref_mut(&mut self) -> &mut Map<String, Value> {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+/// Extras are equal when their objects are: no map and an empty map are the same.
+impl PartialEq for Extras {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl fmt::Debug for Extras {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, formatter)
+    }
+}
+
+impl From<Map<String, Value>> for Extras {
+    fn from(map: Map<String, Value>) -> Self {
+        Self((!map.is_empty()).then(|| Box::new(map)))
+    }
+}
+
+impl FromIterator<(String, Value)> for Extras {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(items: I) -> Self {
+        Self::from(items.into_iter().collect::<Map<String, Value>>())
     }
 }
 
@@ -108,7 +187,7 @@ impl Entry {
 mod tests {
     use serde_json::json;
 
-    use super::Entry;
+    use super::{Entry, Extras};
     use crate::DigestAlgorithm;
 
     fn check(entry: &Entry, expect: &serde_json::Value) {
@@ -148,5 +227,20 @@ mod tests {
         let mut unknown = Entry::file("d", 1);
         unknown.extra.insert("alg".to_owned(), "SHA1".into());
         assert_eq!(unknown.digest_algorithm(), DigestAlgorithm::Md5);
+    }
+
+    #[test]
+    fn extras_without_a_map_equal_an_empty_one_and_stay_small() {
+        let mut written = Extras::default();
+        written.insert("etag".to_owned(), "e".into());
+        written.shift_remove("etag");
+        assert_eq!(written, Extras::default());
+        assert_eq!(Extras::from(serde_json::Map::new()), Extras::default());
+        assert_eq!(std::mem::size_of::<Extras>(), std::mem::size_of::<usize>());
+        assert!(
+            std::mem::size_of::<Entry>() <= 128,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
     }
 }

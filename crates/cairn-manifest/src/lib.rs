@@ -112,7 +112,7 @@ pub use core_json::{CoreJsonChunks, CoreJsonOptions};
 pub use digest::{
     ArtifactDigester, DigestAlgorithm, PREIMAGE_HEADER, artifact_digest_of, digest_preimage_of,
 };
-pub use entry::Entry;
+pub use entry::{Entry, Extras};
 pub use error::{Error, Result};
 pub use manifest::{
     MANIFEST_VERSION, Manifest, STORAGE_POLICY, StorageLayout, StoragePolicyConfig,

@@ -15,7 +15,7 @@ use std::io::Read;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::entry::Entry;
+use crate::entry::{Entry, Extras};
 use crate::error::{Error, Result};
 use crate::manifest::{MANIFEST_VERSION, Manifest, STORAGE_POLICY, StoragePolicyConfig};
 use crate::path::LogicalPath;
@@ -404,8 +404,8 @@ fn parse_entry(path: &str, value: &Value) -> Result<Entry> {
         None => return Err(invalid(format!("entry `{path}` has no `digest`"))),
     };
     let extra = match object.get("extra") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(extra)) => extra.clone(),
+        None | Some(Value::Null) => Extras::default(),
+        Some(Value::Object(extra)) => Extras::from(extra.clone()),
         Some(other) => {
             return Err(invalid(format!(
                 "entry `{path}`: `extra` must be an object, not {}",

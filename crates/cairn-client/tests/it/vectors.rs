@@ -253,7 +253,7 @@ fn entry_view(path: &str, entry: &cairn_manifest::Entry) -> Value {
         view.insert("size".into(), json!(size));
     }
     if !entry.extra.is_empty() {
-        view.insert("extra".into(), Value::Object(entry.extra.clone()));
+        view.insert("extra".into(), Value::Object(entry.extra.to_map()));
     }
     view.insert("skip_cache".into(), json!(entry.skip_cache));
     Value::Object(view)

@@ -240,7 +240,8 @@ fn entry_of(result: &Value) -> Entry {
             .get("extra")
             .and_then(Value::as_object)
             .cloned()
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
         local_path: None,
         skip_cache: result
             .get("skip_cache")

@@ -3,7 +3,7 @@
 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use cairn_manifest::{
     CoreJsonOptions, DigestAlgorithm, Entry, LogicalPath, Manifest, StorageLayout,
@@ -87,7 +87,7 @@ fn entry(floats: bool) -> impl Strategy<Value = Entry> {
                 reference,
                 birth_artifact_id,
                 size,
-                extra: extra.into_iter().collect::<Map<String, Value>>(),
+                extra: extra.into_iter().collect(),
                 local_path,
                 skip_cache,
             },
