@@ -276,9 +276,9 @@ impl StatCache {
     /// Remembers the digests of files (absolute, canonical paths) hashed after the given stats,
     /// in one transaction. Racy stats ([`FileStat::is_racy`]) and stats whose size differs from
     /// the bytes hashed are skipped. Returns the number of entries written.
-    pub fn record<'a>(
+    pub fn record<'a, P: AsRef<Path>>(
         &self,
-        entries: impl IntoIterator<Item = (&'a Path, &'a FileStat, &'a Digests)>,
+        entries: impl IntoIterator<Item = (P, &'a FileStat, &'a Digests)>,
     ) -> Result<usize> {
         self.database.with(|connection| {
             let transaction =
@@ -293,7 +293,7 @@ impl StatCache {
                         continue;
                     }
                     statement.execute(params![
-                        path.as_os_str().as_encoded_bytes(),
+                        path.as_ref().as_os_str().as_encoded_bytes(),
                         to_i64(stat.device),
                         to_i64(stat.inode),
                         to_i64(stat.size),

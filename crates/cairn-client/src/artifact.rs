@@ -232,7 +232,7 @@ impl Artifact {
         // Hash the bytes in hand rather than reading them back from disk.
         let mut hasher = Hasher::new(self.hash_options().algorithms());
         hasher.update(contents);
-        let entry = self.file_entry(&hasher.finalize(), &file, true)?;
+        let entry = self.file_entry(&hasher.finalize(), file.clone(), true)?;
         // Write through a temporary file and rename, so a failure leaves neither a partial file
         // nor an entry, and an earlier file of the same name stays intact until the new one is
         // complete.
@@ -305,7 +305,7 @@ impl Artifact {
     pub(crate) fn file_entry(
         &self,
         digests: &Digests,
-        local_path: &Path,
+        local_path: PathBuf,
         skip_cache: bool,
     ) -> Result<Entry> {
         let digest = match (self.digest_algorithm, digests.xxh128) {
@@ -315,7 +315,11 @@ impl Artifact {
         };
         let mut entry = Entry::file_with_algorithm(self.digest_algorithm, digest, digests.size);
         // The manifest is UTF-8 JSON; a path it cannot hold exactly could not be read back.
-        entry.local_path = Some(utf8(local_path)?.to_owned());
+        let local_path = local_path
+            .into_os_string()
+            .into_string()
+            .map_err(|path| Error::NonUtf8Path { path: path.into() })?;
+        entry.local_path = Some(local_path);
         entry.skip_cache = skip_cache;
         Ok(entry)
     }

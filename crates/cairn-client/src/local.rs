@@ -38,7 +38,7 @@ impl Artifact {
         // Check the name before reading a possibly huge file (is_tmp renames after hashing).
         let mut path = LogicalPath::new(&name)?;
         let digests = self.hash_one(&absolute_path)?;
-        let entry = self.file_entry(&digests, &absolute_path, options.skip_cache)?;
+        let entry = self.file_entry(&digests, absolute_path, options.skip_cache)?;
         if options.is_tmp {
             path = LogicalPath::new(&tmp_name(path.as_str(), &entry.digest))?;
         }
@@ -83,7 +83,7 @@ impl Artifact {
         // Entries are built on the hashing threads too; only the final insert is sequential.
         let skip_cache = options.skip_cache;
         let finish = |path: &Path, digests: cairn_hash::Result<_>| {
-            self.file_entry(&digests?, path, skip_cache)
+            self.file_entry(&digests?, path.to_path_buf(), skip_cache)
         };
         let built = hash_files_streaming(self.hash_options(), list, finish)?;
         let mut entries = Vec::with_capacity(built.len());

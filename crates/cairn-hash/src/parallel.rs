@@ -3,14 +3,18 @@
 use std::convert::Infallible;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError, mpsc};
 use std::thread;
 
 use crate::{Algorithms, DEFAULT_BUFFER_SIZE, Digests, FileHasher, Result};
 
 /// Paths per hand-off in [`hash_files_streaming`].
 const STREAM_BATCH: usize = 16;
+/// Hand-offs waiting per worker in [`hash_files_streaming`] before the lister waits too: a
+/// lister faster than the hashing (a list already in memory) would otherwise copy every path
+/// into the queue, some 50 MB at 500,000 files.
+const QUEUED_PER_WORKER: usize = 4;
 
 /// How [`hash_files`] runs.
 ///
@@ -152,13 +156,19 @@ pub fn hash_files_streaming<T: Send, E>(
     // Paths travel in small batches: one channel operation per batch instead of per file keeps
     // the hand-off cheap next to hashing a 1 KiB file, and a batch is small enough that no
     // worker sits idle at the end while another finishes a long one.
-    let (sender, receiver) = mpsc::channel::<Vec<(usize, PathBuf)>>();
-    let receiver = Mutex::new(receiver);
+    let (sender, receiver) =
+        mpsc::sync_channel::<Vec<(usize, PathBuf)>>(options.threads() * QUEUED_PER_WORKER);
+    let receiver = Mutex::new(Some(receiver));
+    let running = AtomicUsize::new(options.threads());
     let stop = AtomicBool::new(false);
     let (listed, mut finished) = thread::scope(|scope| {
         let workers: Vec<_> = (0..options.threads())
             .map(|_| {
                 scope.spawn(|| {
+                    let _last_out = LastOut {
+                        running: &running,
+                        receiver: &receiver,
+                    };
                     let mut hasher =
                         FileHasher::with_buffer_size(options.algorithms, options.buffer_size);
                     let mut done = Vec::new();
@@ -166,7 +176,10 @@ pub fn hash_files_streaming<T: Send, E>(
                         // A poisoned lock means another worker panicked; that panic is re-raised
                         // below, so this one just stops.
                         let batch = match receiver.lock() {
-                            Ok(receiver) => receiver.recv(),
+                            Ok(receiver) => match receiver.as_ref() {
+                                Some(receiver) => receiver.recv(),
+                                None => break done,
+                            },
                             Err(_) => break done,
                         };
                         let Ok(batch) = batch else { break done };
@@ -187,7 +200,7 @@ pub fn hash_files_streaming<T: Send, E>(
             batch.push((count, path.to_owned()));
             count += 1;
             if batch.len() == STREAM_BATCH {
-                // The workers outlive the sender, so sending cannot fail while they run.
+                // Sending fails only once every worker has ended (by a panic, re-raised below).
                 let _ = sender.send(std::mem::replace(
                     &mut batch,
                     Vec::with_capacity(STREAM_BATCH),
@@ -214,9 +227,47 @@ pub fn hash_files_streaming<T: Send, E>(
     Ok(finished.into_iter().map(|(_, result)| result).collect())
 }
 
+/// Held by each worker of [`hash_files_streaming`]: however the last one ends, a panic
+/// included, it drops the receiver, so a lister waiting on a full queue gets an error instead of
+/// waiting forever.
+struct LastOut<'a, T> {
+    running: &'a AtomicUsize,
+    receiver: &'a Mutex<Option<mpsc::Receiver<T>>>,
+}
+
+impl<T> Drop for LastOut<'_, T> {
+    fn drop(&mut self) {
+        if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            *self.receiver.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lister_is_not_left_waiting_when_every_worker_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs_err::write(&path, "x").unwrap();
+        // Far more hand-offs than the queue holds: the lister must wait on the full queue.
+        let list = |emit: &mut dyn FnMut(&Path)| {
+            for _ in 0..(STREAM_BATCH * QUEUED_PER_WORKER * 64) {
+                emit(&path);
+            }
+            Ok::<(), Infallible>(())
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            hash_files_streaming(
+                ParallelOptions::default().with_threads(2),
+                list,
+                |_, _| -> () { panic!("finish failed") },
+            )
+        }));
+        assert!(outcome.is_err());
+    }
 
     #[test]
     fn results_follow_input_order_and_errors_stay_in_place() {
