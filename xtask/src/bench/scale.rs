@@ -15,7 +15,8 @@
 //! is removed at the end, except the generated datasets (`bench-data-scale-files-N/`,
 //! `bench-data-scale-big-G/` beside it), kept for the next run. A big file needs about four
 //! times its size free (the dataset, the server's copy, the cache's and the root's): run
-//! `--big-gib 1,4` where 20 GiB does not fit.
+//! `--big-gib 1,4` where 20 GiB does not fit, or `--link hardlink` (the root shares the cache's
+//! copy, so three times its size is enough; the download path is the same).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -52,6 +53,10 @@ pub(crate) struct ScaleArgs {
     /// of the target directory (`/dev/shm/cairn-bench` for tmpfs).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// How every get places files from the cache (`cairn artifact get --link`): `auto`, `copy`,
+    /// `reflink` or `hardlink`; `hardlink` saves the root's copy of a big file.
+    #[arg(long, default_value = "auto")]
+    link: String,
 }
 
 /// One put and one get of one dataset.
@@ -87,7 +92,9 @@ pub(crate) fn run(workspace: &Workspace, args: &ScaleArgs) -> Result<()> {
         let base = root.join(format!("bench-data-scale-files-{files}"));
         let dataset = data::ensure(&base, spec)?;
         let label = format!("{files} x 1 KiB");
-        many.push(measure_one(&cairn, &work, &admin_key, &label, &dataset)?);
+        many.push(measure_one(
+            &cairn, &work, &admin_key, &args.link, &label, &dataset,
+        )?);
     }
     let mut big = Vec::new();
     for &gib in args.big_gib.iter().filter(|&&gib| gib > 0) {
@@ -100,10 +107,12 @@ pub(crate) fn run(workspace: &Workspace, args: &ScaleArgs) -> Result<()> {
         let base = root.join(format!("bench-data-scale-big-{gib}"));
         let dataset = data::ensure(&base, spec)?;
         let label = format!("1 x {gib} GiB");
-        big.push(measure_one(&cairn, &work, &admin_key, &label, &dataset)?);
+        big.push(measure_one(
+            &cairn, &work, &admin_key, &args.link, &label, &dataset,
+        )?);
     }
     remove(&work)?;
-    print(&many, &big);
+    print(&many, &big, &args.link);
     Ok(())
 }
 
@@ -112,6 +121,7 @@ fn measure_one(
     cairn: &Path,
     work: &Path,
     admin_key: &str,
+    link: &str,
     label: &str,
     dataset: &Dataset,
 ) -> Result<Row> {
@@ -139,7 +149,14 @@ fn measure_one(
         .args(["artifact", "put", "--name", &name, "--type", "dataset"])
         .arg(&dataset.dir);
     let get = client(&cache)?
-        .args(["artifact", "get", &format!("{name}:latest"), "--root"])
+        .args([
+            "artifact",
+            "get",
+            &format!("{name}:latest"),
+            "--link",
+            link,
+            "--root",
+        ])
         .arg(&root);
     let (put_time, put_rss) = timed(&put, work)?;
     println!("put {:.3}s", put_time.as_secs_f64());
@@ -171,11 +188,11 @@ fn timed(cmd: &Cmd, work: &Path) -> Result<(Duration, Option<u64>)> {
     Ok((elapsed, Some(kib)))
 }
 
-fn print(many: &[Row], big: &[Row]) {
+fn print(many: &[Row], big: &[Row], link: &str) {
     println!();
     println!(
         "bench scale: one run per size; `cairn server` on loopback with a fresh data dir per \
-         size; get with an empty cache; `sync` before each timed command"
+         size; get with an empty cache and `--link {link}`; `sync` before each timed command"
     );
     println!(
         "{:<16} {:>9} {:>12} {:>9} {:>11} {:>9} {:>11} {:>10} {:>10} {:>10}",
