@@ -252,21 +252,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         fs_err::write(&path, "x").unwrap();
-        // Far more hand-offs than the queue holds: the lister must wait on the full queue.
-        let list = |emit: &mut dyn FnMut(&Path)| {
-            for _ in 0..(STREAM_BATCH * QUEUED_PER_WORKER * 64) {
-                emit(&path);
-            }
-            Ok::<(), Infallible>(())
-        };
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            hash_files_streaming(
-                ParallelOptions::default().with_threads(2),
-                list,
-                |_, _| -> () { panic!("finish failed") },
-            )
-        }));
-        assert!(outcome.is_err());
+        // On another thread, so that a lister left waiting fails the test instead of hanging it.
+        let (done, outcome) = mpsc::channel();
+        thread::spawn(move || {
+            // Far more hand-offs than the queue holds: the lister must wait on the full queue.
+            let list = |emit: &mut dyn FnMut(&Path)| {
+                for _ in 0..(STREAM_BATCH * QUEUED_PER_WORKER * 64) {
+                    emit(&path);
+                }
+                Ok::<(), Infallible>(())
+            };
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                hash_files_streaming(
+                    ParallelOptions::default().with_threads(2),
+                    list,
+                    |_, _| -> () { panic!("finish failed") },
+                )
+            }));
+            let _ = done.send(result.is_err());
+        });
+        let panicked = outcome
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the lister was left waiting on a queue nobody reads");
+        assert!(panicked, "the workers' panic is raised again");
     }
 
     #[test]
