@@ -190,8 +190,7 @@ pub enum Error {
     },
     /// A streamed upload or its answer made no progress for the read timeout.
     #[error(
-        "the transfer to `{url}` made no progress for {} s; the server or the network stalled",
-        after.as_secs()
+        "the transfer to `{url}` made no progress for {after:?}; the server or the network stalled"
     )]
     Stalled {
         /// The URL.
