@@ -264,7 +264,7 @@ impl Client {
 
     /// A request to an API path (authentication is added by [`send`](Self::send)).
     pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.streaming.request(method, self.url(path))
+        self.http.request(method, self.url(path))
     }
 
     /// A request to an API path whose body is a stream: send it inside

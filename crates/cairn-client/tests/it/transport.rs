@@ -107,6 +107,35 @@ async fn retries_give_up_after_the_policy_allows() {
 }
 
 #[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    // Reads the request, then says nothing while holding the connection open.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = [0_u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            held.push(socket);
+        }
+    });
+    let client = fast_client(&format!("http://{address}"))
+        .with_read_timeout(Duration::from_millis(300))
+        .unwrap()
+        .with_retry_policy(RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        });
+    let started = std::time::Instant::now();
+    let error = tokio::time::timeout(Duration::from_secs(20), client.viewer())
+        .await
+        .expect("the read timeout ends a request that gets no answer")
+        .unwrap_err();
+    assert!(error.is_unreachable(), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
 async fn permanent_failures_are_typed_and_not_retried() {
     let (base_url, count) =
         scripted(|_| problem(404, "not_found", "artifact `a/b/c:v9` not found")).await;
