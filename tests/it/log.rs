@@ -351,3 +351,39 @@ async fn a_stalled_upload_fails_in_words_instead_of_waiting() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_sent_again_after_a_broken_link_counts_its_bytes_once() -> Result<()> {
+    let server = TestServer::start().await?;
+    let scratch = Scratch::new()?;
+    let size = 4 * 1024 * 1024;
+    scratch.write("weights/model.bin", &pseudo_random(size, 9))?;
+    // Only the blob's request carries 3 MiB: it is cut there once, and sent again whole.
+    let proxy = slow_proxy(
+        &server.base_url,
+        Upstream::CutOnceAfter {
+            bytes: 3 * 1024 * 1024,
+        },
+    )
+    .await?;
+    let progress = Arc::new(RecordingProgress::default());
+    let client = proxied_client(&server, &proxy, &scratch, Duration::from_secs(30), 3)?
+        .with_progress(Arc::clone(&progress) as Arc<dyn cairn_client::Progress>);
+    let run = Run::init(&client, RunOptions::new("vision")).await?;
+    let mut artifact = Artifact::new("weights", "model")?;
+    artifact.add_dir(&scratch.work("weights"), &AddDirOptions::default())?;
+    let logged = run.log_artifact(&mut artifact, &[]).await?;
+    assert_eq!(logged.uploaded_blobs, 1);
+    assert_eq!(
+        server.stats().blobs_rejected,
+        1,
+        "the first attempt was cut"
+    );
+    let size = size as u64;
+    assert_eq!(
+        progress.summary(Phase::Upload),
+        (Some((1, size)), (1, size), true),
+        "the bytes sent twice are reported once"
+    );
+    Ok(())
+}

@@ -317,6 +317,12 @@ pub enum Upstream {
         /// Bytes forwarded before the stall.
         bytes: u64,
     },
+    /// Closes the first connection that carries more than `bytes` from the client, at that
+    /// point; every other connection passes untouched: a link that breaks once.
+    CutOnceAfter {
+        /// Bytes forwarded before the cut.
+        bytes: u64,
+    },
 }
 
 /// A loopback proxy in front of `base_url` that slows or stalls what clients send, and passes
@@ -330,14 +336,16 @@ pub async fn slow_proxy(base_url: &str, upstream: Upstream) -> Result<String> {
         .to_owned();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
+    let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
+            let cut = Arc::clone(&cut);
             let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
                 return;
             };
             let (mut from_client, mut to_client) = client.into_split();
             let (mut from_server, mut to_server) = server.into_split();
-            tokio::spawn(async move {
+            let back = tokio::spawn(async move {
                 let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
             });
             tokio::spawn(async move {
@@ -355,6 +363,18 @@ pub async fn slow_proxy(base_url: &str, upstream: Upstream) -> Result<String> {
                             usize::try_from(left)
                                 .unwrap_or(usize::MAX)
                                 .min(buffer.len())
+                        }
+                        Upstream::CutOnceAfter { bytes } => {
+                            let left = bytes.saturating_sub(forwarded);
+                            if left == 0 && !cut.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                                // Both halves of both sockets go: the connection closes.
+                                back.abort();
+                                return;
+                            }
+                            match usize::try_from(left) {
+                                Ok(left) if left > 0 => left.min(buffer.len()),
+                                _ => buffer.len(),
+                            }
                         }
                     };
                     let read = match from_client.read(&mut buffer[..limit]).await {

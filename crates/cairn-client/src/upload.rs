@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use cairn_api::{
@@ -478,12 +479,12 @@ async fn upload_task(
         }
         Task::Single(blob, source) => {
             let path = routes::blob(id, &blob.md5.to_hex());
-            let progress = client.progress_arc();
+            let progress = Reported::new(client.progress_arc());
             let _receipt: BlobReceipt = client
                 .retrying(&path, || async {
                     let file = open_checked(&source, blob.size).await?;
                     let activity = Activity::new();
-                    let chunks = file_stream(file, blob.size, Arc::clone(&progress), activity.clone());
+                    let chunks = file_stream(file, blob.size, progress.clone(), activity.clone());
                     let request = client
                         .streaming_request(Method::PUT, &path)
                         .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
@@ -538,15 +539,40 @@ async fn open_checked(source: &Source, size: u64) -> Result<fs_err::tokio::File,
     Ok(file)
 }
 
+/// The upload progress of one blob across its attempts: a retry sends bytes again, but only
+/// those past what an earlier attempt reported count, so the bar never passes the total.
+#[derive(Debug, Clone)]
+struct Reported {
+    progress: Arc<dyn Progress>,
+    high_water: Arc<AtomicU64>,
+}
+
+impl Reported {
+    fn new(progress: Arc<dyn Progress>) -> Self {
+        Self {
+            progress,
+            high_water: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// This attempt has read the blob's first `offset` bytes.
+    fn reached(&self, offset: u64) {
+        let before = self.high_water.fetch_max(offset, Ordering::Relaxed);
+        if offset > before {
+            self.progress.advance(Phase::Upload, 0, offset - before);
+        }
+    }
+}
+
 /// The first `size` bytes of `file` as a stream of chunks, reporting bytes as they are read.
 fn file_stream(
     file: fs_err::tokio::File,
     size: u64,
-    progress: Arc<dyn Progress>,
+    progress: Reported,
     activity: Activity,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     futures_util::stream::try_unfold((file, size), move |(mut file, remaining)| {
-        let progress = Arc::clone(&progress);
+        let progress = progress.clone();
         // Asked for the next chunk: the previous one was taken.
         activity.touch();
         async move {
@@ -568,9 +594,9 @@ fn file_stream(
                     "the file became shorter during the upload",
                 ));
             }
-            let read = buffer.len() as u64;
-            progress.advance(Phase::Upload, 0, read);
-            Ok(Some((buffer.freeze(), (file, remaining - read))))
+            let remaining = remaining - buffer.len() as u64;
+            progress.reached(size - remaining);
+            Ok(Some((buffer.freeze(), (file, remaining))))
         }
     })
 }
