@@ -4,7 +4,7 @@ use std::path::Path;
 
 use cairn_hash::hash_files_streaming;
 use cairn_manifest::LogicalPath;
-use cairn_storage::file::walk_files;
+use cairn_storage::file::for_each_file;
 
 use crate::artifact::{absolute, join_prefix, utf8};
 use crate::{AddDirOptions, AddFileOptions, Artifact, ArtifactEntry, Error, Result};
@@ -72,13 +72,12 @@ impl Artifact {
         // Files start hashing while the walk is still listing the rest of the tree.
         let mut paths = Vec::new();
         let list = |emit: &mut dyn FnMut(&Path)| {
-            walk_files(&root, &root_metadata, true, u64::MAX, &mut |file| {
+            for_each_file(&root, &root_metadata, true, u64::MAX, &mut |file| {
                 let name = join_prefix(options.name.as_deref(), &file.relative);
                 paths.push(LogicalPath::new(&name)?);
                 emit(&file.path);
                 Ok(())
             })
-            .map(drop)
         };
         // Entries are built on the hashing threads too; only the final insert is sequential.
         let skip_cache = options.skip_cache;

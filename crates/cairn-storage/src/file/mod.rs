@@ -25,7 +25,7 @@ use futures_util::stream::{self, StreamExt as _};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
 use tokio::sync::mpsc;
 
-pub use self::walk::{WalkedFile, for_each_file_with_metadata, walk_files};
+pub use self::walk::{WalkedFile, for_each_file, for_each_file_with_metadata, walk_files};
 use crate::{
     ByteStream, Error, ReferenceUri, ResolveOptions, ResolveStream, ResolvedObject, Result,
     StorageHandler, entry_uri, join_name,

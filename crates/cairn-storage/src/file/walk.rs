@@ -40,21 +40,30 @@ pub fn walk_files(
     on_file: &mut dyn FnMut(&WalkedFile) -> Result<()>,
 ) -> Result<Vec<WalkedFile>> {
     let mut files = Vec::new();
-    let mut walk = Walk {
+    for_each_file(
         root,
+        root_metadata,
         follow_dir_links,
         max_objects,
-        with_metadata: false,
-        found: 0,
-        on_file: &mut |file| {
+        &mut |file| {
             on_file(&file)?;
             files.push(file);
             Ok(())
         },
-        ancestors: Vec::new(),
-    };
-    walk.directory(root, "", root_metadata)?;
+    )?;
     Ok(files)
+}
+
+/// [`walk_files`] without the list: each file goes to `on_file` only, which keeps what it needs
+/// (at 500,000 files the list is some 75 MB of paths).
+pub fn for_each_file(
+    root: &Path,
+    root_metadata: &Metadata,
+    follow_dir_links: bool,
+    max_objects: u64,
+    on_file: &mut dyn FnMut(WalkedFile) -> Result<()>,
+) -> Result<()> {
+    Walk::new(root, follow_dir_links, max_objects, false, on_file).run(root_metadata)
 }
 
 /// Walks `root` for `add_dir` (directory links followed, no limit), handing each file, in
@@ -68,16 +77,7 @@ pub fn for_each_file_with_metadata(
     root_metadata: &Metadata,
     on_file: &mut dyn FnMut(WalkedFile) -> Result<()>,
 ) -> Result<()> {
-    let mut walk = Walk {
-        root,
-        follow_dir_links: true,
-        max_objects: u64::MAX,
-        with_metadata: true,
-        found: 0,
-        on_file,
-        ancestors: Vec::new(),
-    };
-    walk.directory(root, "", root_metadata)
+    Walk::new(root, true, u64::MAX, true, on_file).run(root_metadata)
 }
 
 struct Walk<'a> {
@@ -92,7 +92,29 @@ struct Walk<'a> {
     ancestors: Vec<Option<(u64, u64)>>,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    fn new(
+        root: &'a Path,
+        follow_dir_links: bool,
+        max_objects: u64,
+        with_metadata: bool,
+        on_file: &'a mut dyn FnMut(WalkedFile) -> Result<()>,
+    ) -> Self {
+        Self {
+            root,
+            follow_dir_links,
+            max_objects,
+            with_metadata,
+            found: 0,
+            on_file,
+            ancestors: Vec::new(),
+        }
+    }
+
+    fn run(mut self, root_metadata: &Metadata) -> Result<()> {
+        self.directory(self.root, "", root_metadata)
+    }
+
     fn directory(&mut self, directory: &Path, relative: &str, metadata: &Metadata) -> Result<()> {
         let identity = identity(metadata);
         if identity.is_some() && self.ancestors.contains(&identity) {
