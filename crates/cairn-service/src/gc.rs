@@ -23,7 +23,7 @@
 //! client uploads it again; a version that references the blob before (1) keeps it, since (1)
 //! re-checks. What remains is an upload that stores bytes and then records them: its bytes
 //! could be written before (2) deletes them and its row after (1). Uploads and collections
-//! meet in a [`BlobGuard`] for that: an upload *pins* its blobs before it writes their bytes
+//! meet in a `BlobGuard` for that: an upload *pins* its blobs before it writes their bytes
 //! and unpins them after recording them, and a collection *dooms* the blobs it is about to
 //! take out (pinned ones are skipped, they are being uploaded) until their bytes are gone. An
 //! upload of a doomed blob waits for the collection to finish with it, then writes the bytes

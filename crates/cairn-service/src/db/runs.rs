@@ -58,7 +58,7 @@ const STATE: &str = "CASE WHEN r.state = 'running' AND r.heartbeat_at IS NOT NUL
      THEN 'crashed' ELSE r.state END";
 
 /// How long a run that sends heartbeats may stay silent before it reads as crashed (the
-/// seconds in [`STATE`]).
+/// seconds in the `STATE` SQL expression).
 pub const CRASHED_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// A JSON object stored as text; anything else reads as empty.
