@@ -56,6 +56,23 @@ pub fn walk_files(
 
 /// [`walk_files`] without the list: each file goes to `on_file` only, which keeps what it needs
 /// (at 500,000 files the list is some 75 MB of paths).
+///
+/// ```
+/// use cairn_storage::file::for_each_file;
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::create_dir(dir.path().join("b"))?;
+/// std::fs::write(dir.path().join("b/two.txt"), "2")?;
+/// std::fs::write(dir.path().join("a.txt"), "1")?;
+/// let metadata = std::fs::metadata(dir.path())?;
+/// let mut names = Vec::new();
+/// for_each_file(dir.path(), &metadata, true, u64::MAX, &mut |file| {
+///     names.push(file.relative);
+///     Ok(())
+/// })?;
+/// assert_eq!(names, ["a.txt", "b/two.txt"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn for_each_file(
     root: &Path,
     root_metadata: &Metadata,
@@ -72,6 +89,21 @@ pub fn for_each_file(
 ///
 /// The metadata is read relative to the open directory (`fstatat`), which is far cheaper than a
 /// `stat` of the full path afterwards.
+///
+/// ```
+/// use cairn_storage::file::for_each_file_with_metadata;
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a.txt"), "hello")?;
+/// let metadata = std::fs::metadata(dir.path())?;
+/// let mut sizes = Vec::new();
+/// for_each_file_with_metadata(dir.path(), &metadata, &mut |file| {
+///     sizes.push((file.relative, file.metadata.map(|metadata| metadata.len())));
+///     Ok(())
+/// })?;
+/// assert_eq!(sizes, [("a.txt".to_owned(), Some(5))]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn for_each_file_with_metadata(
     root: &Path,
     root_metadata: &Metadata,
