@@ -52,8 +52,8 @@ pub struct Client {
     username: Arc<Mutex<Option<String>>>,
 }
 
-/// When a streamed request last made progress: its body stream touches it at each chunk it
-/// hands over.
+/// When a streamed request last made progress: each chunk its body hands over (see
+/// [`track`](Self::track)).
 #[derive(Debug, Clone)]
 pub(crate) struct Activity(Arc<Mutex<tokio::time::Instant>>);
 
@@ -62,8 +62,18 @@ impl Activity {
         Self(Arc::new(Mutex::new(tokio::time::Instant::now())))
     }
 
-    pub(crate) fn touch(&self) {
+    fn touch(&self) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = tokio::time::Instant::now();
+    }
+
+    /// `body` noting here each chunk it yields: a chunk is made when the HTTP client asks for
+    /// one, so a link that stopped taking bytes stops the notes.
+    pub(crate) fn track<S: futures_util::Stream>(
+        &self,
+        body: S,
+    ) -> impl futures_util::Stream<Item = S::Item> + use<S> {
+        let activity = self.clone();
+        body.inspect(move |_| activity.touch())
     }
 
     fn last(&self) -> tokio::time::Instant {

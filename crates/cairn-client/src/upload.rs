@@ -226,21 +226,16 @@ pub(crate) async fn send_manifest<T: DeserializeOwned>(
     client
         .retrying(path, || async {
             let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(MANIFEST_CHUNKS_AHEAD);
-            let activity = Activity::new();
-            let touched = activity.clone();
-            let chunks = futures_util::stream::unfold(receiver, move |mut receiver| {
-                // Asked for the next chunk: the previous one was taken.
-                touched.touch();
-                async move {
-                    let chunk = receiver.recv().await?;
-                    Some((Ok::<_, std::convert::Infallible>(chunk), receiver))
-                }
+            let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
+                let chunk = receiver.recv().await?;
+                Some((Ok::<_, std::convert::Infallible>(chunk), receiver))
             });
+            let activity = Activity::new();
             let request = client
                 .streaming_request(Method::PUT, path)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(reqwest::header::CONTENT_LENGTH, length)
-                .body(reqwest::Body::wrap_stream(chunks));
+                .body(reqwest::Body::wrap_stream(activity.track(chunks)));
             let feed = async move {
                 for chunk in manifest.core_json_chunks(options) {
                     if sender.send(Bytes::from(chunk)).await.is_err() {
@@ -484,7 +479,7 @@ async fn upload_task(
                 .retrying(&path, || async {
                     let file = open_checked(&source, blob.size).await?;
                     let activity = Activity::new();
-                    let chunks = file_stream(file, blob.size, progress.clone(), activity.clone());
+                    let chunks = activity.track(file_stream(file, blob.size, progress.clone()));
                     let request = client
                         .streaming_request(Method::PUT, &path)
                         .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
@@ -569,12 +564,9 @@ fn file_stream(
     file: fs_err::tokio::File,
     size: u64,
     progress: Reported,
-    activity: Activity,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     futures_util::stream::try_unfold((file, size), move |(mut file, remaining)| {
         let progress = progress.clone();
-        // Asked for the next chunk: the previous one was taken.
-        activity.touch();
         async move {
             if remaining == 0 {
                 return Ok(None);
