@@ -19,10 +19,13 @@ use crate::{Error, Result};
 
 /// `root` joined with the components of `path`.
 pub(crate) fn join(root: &Path, path: &LogicalPath) -> PathBuf {
+    join_relative(root, path.as_str())
+}
+
+/// `root` joined with a `/`-separated relative path, one component at a time.
+pub(crate) fn join_relative(root: &Path, relative: &str) -> PathBuf {
     let mut joined = root.to_owned();
-    for component in path.as_str().split('/') {
-        joined.push(component);
-    }
+    joined.extend(relative.split('/'));
     joined
 }
 

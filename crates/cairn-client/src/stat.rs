@@ -7,7 +7,7 @@
 //! after hashing, and only if the file's mtime was not too recent to trust (the racy case, see
 //! `cairn_cache::RACY_WINDOW`), so a file changed while or just after being hashed is hashed again.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use cairn_cache::{FileStat, StatCache, StatSnapshot};
@@ -15,6 +15,7 @@ use cairn_hash::{Digests, FileHasher, hash_files_streaming};
 use cairn_manifest::LogicalPath;
 
 use crate::artifact::join_prefix;
+use crate::paths::join_relative;
 use crate::{AddDirOptions, Artifact, ArtifactEntry, Error, Result};
 use cairn_storage::file::for_each_file_with_metadata;
 
@@ -109,7 +110,7 @@ impl Artifact {
             Ok(())
         })?;
         let canonical_root = fs_err::canonicalize(root).map_err(Error::io("resolve", root))?;
-        let key = |relative: &str| under(&canonical_root, relative);
+        let key = |relative: &str| join_relative(&canonical_root, relative);
 
         let mut digests: Vec<Option<Digests>> = Vec::with_capacity(relatives.len());
         let mut misses = Vec::new();
@@ -132,7 +133,7 @@ impl Artifact {
         for slice in misses.chunks(HASH_SLICE) {
             let list = |emit: &mut dyn FnMut(&Path)| {
                 for &index in slice {
-                    emit(&under(root, &relatives[index]));
+                    emit(&join_relative(root, &relatives[index]));
                 }
                 Ok::<(), std::convert::Infallible>(())
             };
@@ -160,18 +161,15 @@ impl Artifact {
             let name = join_prefix(options.name.as_deref(), &relative);
             entries.push(ArtifactEntry {
                 path: LogicalPath::new(&name)?,
-                entry: self.file_entry(&digests, under(root, &relative), options.skip_cache)?,
+                entry: self.file_entry(
+                    &digests,
+                    join_relative(root, &relative),
+                    options.skip_cache,
+                )?,
             });
         }
         Ok(entries)
     }
-}
-
-/// The path of the walked file `relative` (`/`-separated) under `root`, as the walk made it.
-fn under(root: &Path, relative: &str) -> PathBuf {
-    let mut path = root.to_path_buf();
-    path.extend(relative.split('/'));
-    path
 }
 
 fn lookup(snapshot: &StatSnapshot, key: &Path, stat: &FileStat) -> Option<Digests> {
