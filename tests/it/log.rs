@@ -288,12 +288,20 @@ fn proxied_client(
     )
 }
 
+/// A draft `weights` model of one file, `weights/model.bin`, written with `contents`.
+fn model(scratch: &Scratch, contents: &[u8]) -> Result<Artifact> {
+    scratch.write("weights/model.bin", contents)?;
+    let mut artifact = Artifact::new("weights", "model")?;
+    artifact.add_dir(&scratch.work("weights"), &AddDirOptions::default())?;
+    Ok(artifact)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_slower_to_send_than_the_read_timeout_still_uploads() -> Result<()> {
     let server = TestServer::start().await?;
     let scratch = Scratch::new()?;
     let contents = pseudo_random(32 * 1024 * 1024, 7);
-    scratch.write("weights/model.bin", &contents)?;
+    let mut artifact = model(&scratch, &contents)?;
     // At most 16 MiB/s: two seconds to send, twice the read timeout. The kernel's buffers take
     // a few MiB at once, which drain well within the timeout.
     let every = Duration::from_millis(10);
@@ -307,8 +315,6 @@ async fn a_blob_slower_to_send_than_the_read_timeout_still_uploads() -> Result<(
     .await?;
     let client = proxied_client(&server, &proxy, &scratch, Duration::from_secs(1), 0)?;
     let run = Run::init(&client, RunOptions::new("vision")).await?;
-    let mut artifact = Artifact::new("weights", "model")?;
-    artifact.add_dir(&scratch.work("weights"), &AddDirOptions::default())?;
     let started = Instant::now();
     let logged = run.log_artifact(&mut artifact, &[]).await?;
     assert!(
@@ -331,12 +337,10 @@ async fn a_blob_slower_to_send_than_the_read_timeout_still_uploads() -> Result<(
 async fn a_stalled_upload_fails_in_words_instead_of_waiting() -> Result<()> {
     let server = TestServer::start().await?;
     let scratch = Scratch::new()?;
-    scratch.write("weights/model.bin", &pseudo_random(16 * 1024 * 1024, 8))?;
+    let mut artifact = model(&scratch, &pseudo_random(16 * 1024 * 1024, 8))?;
     let proxy = slow_proxy(&server.base_url, Upstream::StallAfter { bytes: 1_000_000 }).await?;
     let client = proxied_client(&server, &proxy, &scratch, Duration::from_millis(500), 1)?;
     let run = Run::init(&client, RunOptions::new("vision")).await?;
-    let mut artifact = Artifact::new("weights", "model")?;
-    artifact.add_dir(&scratch.work("weights"), &AddDirOptions::default())?;
     let started = Instant::now();
     let error = run
         .log_artifact(&mut artifact, &[])
@@ -357,7 +361,7 @@ async fn a_blob_sent_again_after_a_broken_link_counts_its_bytes_once() -> Result
     let server = TestServer::start().await?;
     let scratch = Scratch::new()?;
     let size = 4 * 1024 * 1024;
-    scratch.write("weights/model.bin", &pseudo_random(size, 9))?;
+    let mut artifact = model(&scratch, &pseudo_random(size, 9))?;
     // Only the blob's request carries 3 MiB: it is cut there once, and sent again whole.
     let proxy = slow_proxy(
         &server.base_url,
@@ -370,8 +374,6 @@ async fn a_blob_sent_again_after_a_broken_link_counts_its_bytes_once() -> Result
     let client = proxied_client(&server, &proxy, &scratch, Duration::from_secs(30), 3)?
         .with_progress(Arc::clone(&progress) as Arc<dyn cairn_client::Progress>);
     let run = Run::init(&client, RunOptions::new("vision")).await?;
-    let mut artifact = Artifact::new("weights", "model")?;
-    artifact.add_dir(&scratch.work("weights"), &AddDirOptions::default())?;
     let logged = run.log_artifact(&mut artifact, &[]).await?;
     assert_eq!(logged.uploaded_blobs, 1);
     assert_eq!(
