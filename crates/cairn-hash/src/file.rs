@@ -2,10 +2,11 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
 
+use crate::lanes::{LANES, Md5Lanes};
 use crate::{Algorithms, Digests, Error, Hasher, Result};
 
 /// Size of the read buffer a [`FileHasher`] allocates: large enough that syscalls are a rounding
@@ -112,6 +113,186 @@ impl FileHasher {
     }
 }
 
+/// A file being hashed in one lane of [`hash_in_lanes`]: its bytes `start..end` of the lane's
+/// buffer are read but not hashed yet.
+struct LaneFile {
+    index: usize,
+    path: PathBuf,
+    file: File,
+    start: usize,
+    end: usize,
+    at_end: bool,
+}
+
+/// What opening a file for a lane led to.
+enum Opened {
+    /// The file is in the lane, its first bytes read.
+    Lane(LaneFile),
+    /// The file (this path) was hashed, or failed, without the lane.
+    Done(PathBuf, Result<Digests>),
+}
+
+/// Hashes the MD5 of every file `next` hands out, up to [`LANES`] files side by side on this
+/// thread ([`Md5Lanes`]), and gives each result to `done` with the file's index and path.
+///
+/// Each lane reads its file through its own buffer of `buffer_size / 4` bytes (at least 4 KiB).
+/// A file that fills its first buffer and is at least 16 MiB long is hashed on its own with the
+/// read-ahead of [`FileHasher::hash_file`] instead: lanes only pay off while several files are
+/// in flight. The results and errors are those of [`FileHasher::hash_file`].
+pub(crate) fn hash_in_lanes(
+    buffer_size: usize,
+    mut next: impl FnMut() -> Option<(usize, PathBuf)>,
+    mut done: impl FnMut(usize, &Path, Result<Digests>),
+) {
+    let lane_buffer = (buffer_size / 4).max(4096) / 64 * 64;
+    let mut buffers: Vec<Box<[u8]>> = (0..LANES)
+        .map(|_| vec![0; lane_buffer].into_boxed_slice())
+        .collect();
+    let mut lanes = Md5Lanes::new();
+    let mut slots: [Option<LaneFile>; LANES] = Default::default();
+    let mut listed_all = false;
+    loop {
+        for (lane, (slot, buffer)) in slots.iter_mut().zip(&mut buffers).enumerate() {
+            // Until the lane holds a block to hash: finish its file, or read more, or open the
+            // next file.
+            loop {
+                match slot {
+                    Some(file) if file.end - file.start >= 64 => break,
+                    Some(file) if !file.at_end => {
+                        if let Err(source) = file.refill(buffer) {
+                            let error = Error::Read {
+                                path: file.path.clone(),
+                                source,
+                            };
+                            done(file.index, &file.path, Err(error));
+                            *slot = None;
+                        }
+                    }
+                    Some(file) => {
+                        let (md5, size) = lanes.finish(lane, &buffer[file.start..file.end]);
+                        let digests = Digests {
+                            size,
+                            md5,
+                            xxh128: None,
+                            blake3: None,
+                        };
+                        done(file.index, &file.path, Ok(digests));
+                        *slot = None;
+                    }
+                    None if listed_all => break,
+                    None => {
+                        let Some((index, path)) = next() else {
+                            listed_all = true;
+                            break;
+                        };
+                        match LaneFile::open(index, path, buffer) {
+                            Opened::Lane(file) => {
+                                lanes.start(lane);
+                                *slot = Some(file);
+                            }
+                            Opened::Done(path, result) => done(index, &path, result),
+                        }
+                    }
+                }
+            }
+        }
+        let working = slots.iter().flatten().count();
+        if working == 0 {
+            return;
+        }
+        let pending: [Option<&[u8]>; LANES] = std::array::from_fn(|lane| {
+            slots[lane]
+                .as_ref()
+                .map(|file| &buffers[lane][file.start..file.end])
+        });
+        if working == 1 {
+            for (lane, input) in pending.into_iter().enumerate() {
+                if let Some(input) = input {
+                    let taken = lanes.update_one(lane, input);
+                    if let Some(file) = &mut slots[lane] {
+                        file.start += taken;
+                    }
+                }
+            }
+        } else {
+            let taken = lanes.update(pending);
+            for file in slots.iter_mut().flatten() {
+                file.start += taken;
+            }
+        }
+    }
+}
+
+impl LaneFile {
+    /// Opens `path` and reads its first bytes into `buffer`, or hashes it at once when it is
+    /// large (see [`hash_in_lanes`]).
+    fn open(index: usize, path: PathBuf, buffer: &mut [u8]) -> Opened {
+        let mut file = match open_without_blocking(&path) {
+            Ok(file) => file,
+            Err(source) => {
+                let error = Error::Open {
+                    path: path.clone(),
+                    source,
+                };
+                return Opened::Done(path, Err(error));
+            }
+        };
+        let read_error = |path: PathBuf, source| {
+            let error = Error::Read {
+                path: path.clone(),
+                source,
+            };
+            Opened::Done(path, Err(error))
+        };
+        let first = match read_retrying(&mut file, buffer) {
+            Ok(first) => first,
+            Err(source) => return read_error(path, source),
+        };
+        // As in `FileHasher::hash_file`: the type and size are asked for only when the first
+        // read says nothing (a pipe without a writer looks like that) or fills the buffer.
+        let length = if first == 0 || first == buffer.len() {
+            match file.metadata() {
+                Ok(metadata) if first == 0 && !metadata.is_file() => {
+                    let error = Error::NotAFile { path: path.clone() };
+                    return Opened::Done(path, Err(error));
+                }
+                Ok(metadata) => metadata.len(),
+                Err(source) => return read_error(path, source),
+            }
+        } else {
+            0
+        };
+        if first == buffer.len() && length >= READ_AHEAD_THRESHOLD {
+            let mut hasher = Hasher::new(Algorithms::MD5);
+            hasher.update(&buffer[..first]);
+            return match hash_with_read_ahead(hasher, file) {
+                Ok(digests) => Opened::Done(path, Ok(digests)),
+                Err(source) => read_error(path, source),
+            };
+        }
+        Opened::Lane(Self {
+            index,
+            path,
+            file,
+            start: 0,
+            end: first,
+            at_end: first == 0,
+        })
+    }
+
+    /// Moves the bytes not hashed yet (less than a block) to the front of `buffer` and reads
+    /// more after them.
+    fn refill(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        buffer.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        let read = read_retrying(&mut self.file, &mut buffer[self.end..])?;
+        self.end += read;
+        self.at_end = read == 0;
+        Ok(())
+    }
+}
+
 /// Opens `path` for reading without blocking on a FIFO that has no writer (a plain `open` would
 /// wait forever). On regular files the flag changes nothing.
 fn open_without_blocking(path: &Path) -> io::Result<File> {
@@ -197,6 +378,62 @@ mod tests {
         assert_eq!(digests.md5, crate::md5(&bytes));
         assert_eq!(digests.xxh128, Some(crate::xxh128(&bytes)));
         assert_eq!(digests.blake3, None);
+    }
+
+    #[test]
+    fn lanes_give_what_one_file_at_a_time_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        // Sizes around the padding and lane-buffer (4 KiB here) edges, and one large enough to
+        // be hashed alone with read-ahead.
+        let sizes = [
+            0, 1, 55, 56, 63, 64, 65, 127, 128, 4095, 4096, 4097, 70_000, 300_001,
+        ];
+        for (index, size) in sizes
+            .into_iter()
+            .chain([READ_AHEAD_THRESHOLD as usize + 5])
+            .enumerate()
+        {
+            let path = dir.path().join(format!("f{index}"));
+            let bytes: Vec<u8> = (0..size).map(|at| (at * 13 + index) as u8).collect();
+            fs_err::write(&path, bytes).unwrap();
+            paths.push(path);
+        }
+        paths.insert(3, dir.path().join("missing"));
+        paths.insert(7, dir.path().to_owned());
+        #[cfg(unix)]
+        {
+            let fifo = dir.path().join("fifo");
+            let status = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            paths.insert(9, fifo);
+        }
+        let mut hashed = Vec::new();
+        let mut next = paths.iter().cloned().enumerate();
+        hash_in_lanes(
+            16 * 1024,
+            || next.next(),
+            |index, path, result| {
+                hashed.push((index, path.to_owned(), result));
+            },
+        );
+        hashed.sort_by_key(|(index, _, _)| *index);
+        assert_eq!(hashed.len(), paths.len());
+        let mut one_at_a_time = FileHasher::new(Algorithms::MD5);
+        for ((index, path, result), expected) in hashed.iter().zip(&paths) {
+            assert_eq!(path, expected, "file {index}");
+            match (result, one_at_a_time.hash_file(expected)) {
+                (Ok(lanes), Ok(alone)) => assert_eq!(*lanes, alone, "{}", path.display()),
+                (Err(lanes), Err(alone)) => {
+                    assert_eq!(lanes.to_string(), alone.to_string());
+                    assert_eq!(lanes.path(), expected);
+                }
+                (lanes, alone) => panic!("{}: {lanes:?} against {alone:?}", path.display()),
+            }
+        }
     }
 
     #[test]

@@ -50,6 +50,7 @@ mod digest;
 mod error;
 mod file;
 mod hasher;
+mod lanes;
 mod parallel;
 
 #[cfg(feature = "serde")]
@@ -58,4 +59,5 @@ pub use digest::{Blake3Digest, Md5Digest, ParseDigestError, Xxh128Digest};
 pub use error::{Error, Result};
 pub use file::{DEFAULT_BUFFER_SIZE, FileHasher};
 pub use hasher::{Algorithms, Digests, Hasher, blake3, md5, xxh128};
+pub use lanes::md5_many;
 pub use parallel::{ParallelOptions, hash_files, hash_files_streaming};

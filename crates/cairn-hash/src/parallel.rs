@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
 use std::thread;
 
+use crate::file::hash_in_lanes;
 use crate::{Algorithms, DEFAULT_BUFFER_SIZE, Digests, FileHasher, Result};
 
 /// Paths per hand-off in [`hash_files_streaming`].
@@ -103,11 +104,20 @@ pub fn hash_files<P: AsRef<Path> + Sync>(
 ) -> Vec<Result<Digests>> {
     let threads = options.threads().min(paths.len());
     if threads <= 1 {
-        let mut hasher = FileHasher::with_buffer_size(options.algorithms, options.buffer_size);
-        return paths
+        let mut results = Vec::with_capacity(paths.len());
+        let mut next = paths
             .iter()
-            .map(|path| hasher.hash_file(path.as_ref()))
-            .collect();
+            .enumerate()
+            .map(|(index, path)| (index, path.as_ref().to_owned()));
+        hash_each(
+            options,
+            || next.next(),
+            |index, _, result| {
+                results.push((index, result));
+            },
+        );
+        results.sort_unstable_by_key(|(index, _)| *index);
+        return results.into_iter().map(|(_, result)| result).collect();
     }
 
     let list = |emit: &mut dyn FnMut(&Path)| {
@@ -169,28 +179,29 @@ pub fn hash_files_streaming<T: Send, E>(
                         running: &running,
                         receiver: &receiver,
                     };
-                    let mut hasher =
-                        FileHasher::with_buffer_size(options.algorithms, options.buffer_size);
-                    let mut done = Vec::new();
-                    loop {
-                        // A poisoned lock means another worker panicked; that panic is re-raised
-                        // below, so this one just stops.
-                        let batch = match receiver.lock() {
-                            Ok(receiver) => match receiver.as_ref() {
-                                Some(receiver) => receiver.recv(),
-                                None => break done,
-                            },
-                            Err(_) => break done,
-                        };
-                        let Ok(batch) = batch else { break done };
-                        for (index, path) in batch {
+                    let mut pending = Vec::new().into_iter();
+                    let next = || {
+                        loop {
                             if stop.load(Ordering::Relaxed) {
-                                break;
+                                return None;
                             }
-                            let result = hasher.hash_file(&path);
-                            done.push((index, finish(&path, result)));
+                            if let Some(item) = pending.next() {
+                                return Some(item);
+                            }
+                            // A poisoned lock means another worker panicked; that panic is
+                            // re-raised below, so this one just stops.
+                            let batch = match receiver.lock() {
+                                Ok(receiver) => receiver.as_ref()?.recv(),
+                                Err(_) => return None,
+                            };
+                            pending = batch.ok()?.into_iter();
                         }
-                    }
+                    };
+                    let mut done = Vec::new();
+                    hash_each(options, next, |index, path, result| {
+                        done.push((index, finish(path, result)));
+                    });
+                    done
                 })
             })
             .collect();
@@ -225,6 +236,24 @@ pub fn hash_files_streaming<T: Send, E>(
     listed?;
     finished.sort_unstable_by_key(|(index, _)| *index);
     Ok(finished.into_iter().map(|(_, result)| result).collect())
+}
+
+/// Hashes every file `next` hands out on this thread, giving `done` each one's index, path and
+/// result: MD5 alone goes through the lanes of [`hash_in_lanes`], several files at once; other
+/// algorithms one file at a time through a [`FileHasher`].
+fn hash_each(
+    options: ParallelOptions,
+    mut next: impl FnMut() -> Option<(usize, PathBuf)>,
+    mut done: impl FnMut(usize, &Path, Result<Digests>),
+) {
+    if options.algorithms == Algorithms::MD5 {
+        return hash_in_lanes(options.buffer_size, next, done);
+    }
+    let mut hasher = FileHasher::with_buffer_size(options.algorithms, options.buffer_size);
+    while let Some((index, path)) = next() {
+        let result = hasher.hash_file(&path);
+        done(index, &path, result);
+    }
 }
 
 /// Held by each worker of [`hash_files_streaming`]: however the last one ends, a panic

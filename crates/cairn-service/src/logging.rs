@@ -481,7 +481,10 @@ impl Service {
         // frame, instead of loading a manifest of any size for every batch.
         let mut accepted: Vec<(String, u64, Bytes)> = Vec::with_capacity(frames.len());
         let mut bad: Option<Error> = None;
-        for frame in frames {
+        // Up to eight frames hashed at once: several times faster than one after another.
+        let digests =
+            cairn_hash::md5_many(&frames.iter().map(|frame| &frame.data).collect::<Vec<_>>());
+        for (frame, digest) in frames.into_iter().zip(digests) {
             if !Blobs::is_small(frame.data.len() as u64) {
                 bad = Some(Error::bad_request(format!(
                     "batch frame `{}` holds {} bytes; blobs over {} bytes go up one by one",
@@ -491,7 +494,7 @@ impl Service {
                 )));
                 break;
             }
-            let actual = cairn_hash::md5(&frame.data).to_hex();
+            let actual = digest.to_hex();
             if actual != frame.md5_hex {
                 bad = Some(digest_mismatch(&frame.md5_hex, &actual));
                 break;

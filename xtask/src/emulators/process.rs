@@ -1,7 +1,7 @@
 //! The emulator processes: free loopback ports, spawning each in its own process group, pid files,
 //! readiness probes over a raw HTTP/1.0 GET, and stopping a whole process group by pid.
 //!
-//! There is no libc here (the workspace forbids `unsafe`): signals go through the `kill` command
+//! There is no libc here (the workspace denies `unsafe`): signals go through the `kill` command
 //! and process state is read from `/proc` (with `kill -0` and `ps` where there is no `/proc`). A
 //! zombie counts as gone: a process whose parent has not reaped it yet still answers `kill -0`.
 
