@@ -6,7 +6,9 @@
 //! header — the blob's raw 16-byte MD5, then its size as an unsigned 64-bit big-endian integer —
 //! followed by exactly `size` bytes of content. A body that ends inside a frame is truncated and
 //! the server stores none of that frame. Each blob must be at most
-//! [`crate::SMALL_BLOB_MAX_SIZE`] bytes and the whole body at most [`crate::BATCH_MAX_BYTES`].
+//! [`crate::BATCH_BLOB_MAX_SIZE`] bytes ([`crate::SMALL_BLOB_MAX_SIZE`] on servers that do not
+//! announce [`crate::ServerInfo::batch_blob_max_size`]) and the whole body at most
+//! [`crate::BATCH_MAX_BYTES`].
 //!
 //! ```
 //! use cairn_api::batch::FrameHeader;

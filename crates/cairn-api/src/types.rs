@@ -16,6 +16,15 @@ pub struct ServerInfo {
     /// Where blobs are kept: `local`, `s3`, `gs` or `azure`.
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::blob_store))]
     pub blob_store: String,
+    /// The largest blob a batch may hold, up or down ([`crate::BATCH_BLOB_MAX_SIZE`]); servers
+    /// from before this field took [`crate::SMALL_BLOB_MAX_SIZE`], which is what it reads as
+    /// when absent.
+    #[serde(default = "small_blob_max_size")]
+    pub batch_blob_max_size: u64,
+}
+
+fn small_blob_max_size() -> u64 {
+    crate::SMALL_BLOB_MAX_SIZE
 }
 
 /// A user account.
@@ -916,8 +925,9 @@ pub struct Lineage {
 
 /// `POST /api/v1/artifacts/{id}/small-blobs`: the download mirror of the upload batch. The
 /// answer (`application/vnd.cairn.blob-batch`, see [`crate::batch`]) holds one frame per blob,
-/// in the order asked. At most 10,000 blobs, each at most [`crate::SMALL_BLOB_MAX_SIZE`] bytes,
-/// [`crate::BATCH_MAX_BYTES`] in all.
+/// in the order asked. At most 10,000 blobs, each at most [`crate::BATCH_BLOB_MAX_SIZE`] bytes
+/// ([`crate::SMALL_BLOB_MAX_SIZE`] on servers that do not announce
+/// [`ServerInfo::batch_blob_max_size`]), [`crate::BATCH_MAX_BYTES`] in all.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

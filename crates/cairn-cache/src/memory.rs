@@ -46,6 +46,19 @@ impl<'a> VerifiedBytes<'a> {
     }
 }
 
+/// Refuses `bytes` for `key` unless they are `expected_size` long (when that is given).
+fn check_size(key: &ObjectKey, bytes: &[u8], expected_size: Option<u64>) -> Result<()> {
+    let size = bytes.len() as u64;
+    match expected_size {
+        Some(expected) if expected != size => Err(Error::SizeMismatch {
+            key: key.to_string(),
+            expected,
+            actual: size,
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl Cache {
     /// Inserts the object `key` from bytes held in memory, checked exactly as [`Cache::insert`]
     /// checks a stream: the MD5 of a content key, and `expected_size` when given. The bytes are
@@ -56,19 +69,47 @@ impl Cache {
         bytes: &'a [u8],
         expected_size: Option<u64>,
     ) -> Result<VerifiedBytes<'a>> {
+        check_size(key, bytes, expected_size)?;
+        self.insert_hashed_bytes(key, bytes, cairn_hash::md5(bytes))
+    }
+
+    /// [`Cache::insert_bytes`] for several objects, their bytes hashed several at once
+    /// ([`cairn_hash::md5_many`]): one result per object, in order, each checked and inserted
+    /// as [`Cache::insert_bytes`] does; one object failing does not stop the others.
+    pub fn insert_many_bytes<'a>(
+        &self,
+        objects: &[(&ObjectKey, &'a [u8], Option<u64>)],
+    ) -> Vec<Result<VerifiedBytes<'a>>> {
+        let digests = cairn_hash::md5_many(
+            &objects
+                .iter()
+                .map(|&(_, bytes, _)| bytes)
+                .collect::<Vec<_>>(),
+        );
+        objects
+            .iter()
+            .zip(digests)
+            .map(|(&(key, bytes, expected_size), md5)| {
+                check_size(key, bytes, expected_size)?;
+                self.insert_hashed_bytes(key, bytes, md5)
+            })
+            .collect()
+    }
+
+    /// The end of [`Cache::insert_bytes`]: `md5` is the MD5 of `bytes`, computed by the caller.
+    fn insert_hashed_bytes<'a>(
+        &self,
+        key: &ObjectKey,
+        bytes: &'a [u8],
+        md5: cairn_hash::Md5Digest,
+    ) -> Result<VerifiedBytes<'a>> {
         let size = bytes.len() as u64;
-        if let Some(expected) = expected_size
-            && expected != size
-        {
-            return Err(Error::SizeMismatch {
-                key: key.to_string(),
-                expected,
-                actual: size,
-            });
-        }
-        let mut hasher = cairn_hash::Hasher::new(cairn_hash::Algorithms::MD5);
-        hasher.update(bytes);
-        let digests = hasher.finalize();
+        let digests = cairn_hash::Digests {
+            size,
+            md5,
+            xxh128: None,
+            blake3: None,
+        };
         if let Some(expected) = key.as_md5()
             && expected != digests.md5
         {

@@ -50,6 +50,8 @@ pub struct Client {
     handlers: Option<Arc<cairn_storage::Handlers>>,
     /// The viewer's user name, fetched once.
     username: Arc<Mutex<Option<String>>>,
+    /// The largest blob the server takes and gives in a batch, asked once.
+    batch_blob_max_size: Arc<tokio::sync::OnceCell<u64>>,
 }
 
 /// When a streamed request last made progress: each chunk its body hands over (see
@@ -147,6 +149,7 @@ impl Client {
             cache: Arc::new(Mutex::new(None)),
             handlers: None,
             username: Arc::new(Mutex::new(None)),
+            batch_blob_max_size: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
@@ -221,6 +224,19 @@ impl Client {
     /// The server's counters (server admins only).
     pub async fn server_stats(&self) -> Result<cairn_api::ServerStats> {
         self.get_json(routes::SERVER_STATS).await
+    }
+
+    /// The largest blob that travels in a batch with this server (its
+    /// [`cairn_api::ServerInfo::batch_blob_max_size`], at most what this client plans memory
+    /// for, [`cairn_api::BATCH_BLOB_MAX_SIZE`]), asked once per client.
+    pub(crate) async fn batch_blob_max_size(&self) -> Result<u64> {
+        self.batch_blob_max_size
+            .get_or_try_init(|| async {
+                let info: cairn_api::ServerInfo = self.get_json(routes::SERVER).await?;
+                Ok(info.batch_blob_max_size.min(cairn_api::BATCH_BLOB_MAX_SIZE))
+            })
+            .await
+            .copied()
     }
 
     /// The viewer's user name, asked once per client.

@@ -12,9 +12,10 @@
 //!    pinned first so a concurrent cleanup cannot evict it. Missing objects stream from the
 //!    server (`GET routes::blob`) or from the reference's storage handler into the cache and
 //!    are put at the destinations of the entries holding them as soon as they are in, so
-//!    writing the root overlaps the transfers. Small file blobs come many per request
-//!    (`POST routes::small_blobs`); each is verified in memory, stored in the cache and, unless
-//!    the root is to be hard- or reflinked to the cache, written from memory. Objects already
+//!    writing the root overlaps the transfers. File blobs of up to the server's batch size
+//!    (`Client::batch_blob_max_size`, 1 MiB) come many per request (`POST routes::small_blobs`);
+//!    they are verified in memory, several MD5s at once, stored in the cache and, unless the
+//!    root is to be hard- or reflinked to the cache, written from memory. Objects already
 //!    cached are put in place by reflink, hardlink or copy, several blocking tasks at once.
 //!    With `skip_cache` each entry streams straight into a temporary file next to its
 //!    destination instead and is renamed into place once verified.
@@ -64,11 +65,10 @@ impl RootWriter {
     }
 }
 
-/// Whether a planned entry's blob travels in a small-blob batch.
-fn is_small_blob(plan: &Planned) -> bool {
-    plan.entry.reference.is_none()
-        && plan.key.as_md5().is_some()
-        && plan.size() <= cairn_api::SMALL_BLOB_MAX_SIZE
+/// Whether a planned entry's blob travels in a batch, which holds blobs of at most
+/// `batch_max` bytes.
+fn travels_in_batch(plan: &Planned, batch_max: u64) -> bool {
+    plan.entry.reference.is_none() && plan.key.as_md5().is_some() && plan.size() <= batch_max
 }
 
 /// How [`LoggedArtifact::download`] works.
@@ -329,6 +329,7 @@ impl LoggedArtifact {
     ) -> Result<Downloaded> {
         let cache = self.client.cache()?;
         let mut router = Router {
+            batch_max: self.client.batch_blob_max_size().await?,
             cache: &cache,
             pin: cache.pin().map_err(Error::cache)?,
             batch: Vec::new(),
@@ -454,8 +455,8 @@ impl LoggedArtifact {
             .await
     }
 
-    /// Fetches a batch of small file blobs in one request (`POST routes::small_blobs`),
-    /// inserts each into the cache, verified against its MD5 and size, and writes it to the
+    /// Fetches a batch of file blobs in one request (`POST routes::small_blobs`), inserts each
+    /// into the cache, verified against its MD5 and size, and writes it to the
     /// destinations of its group (the entries holding it; the first is asked for): from the
     /// verified bytes in memory, or by linking the cached object when the link mode asks for a
     /// link. A failure stops the writes of every other fetch at their next file.
@@ -511,17 +512,24 @@ impl LoggedArtifact {
             let mut outcome = Outcome::default();
             let mut checker = paths::SymlinkCheck::new(&writer.root);
             let from_memory = matches!(writer.link_mode, LinkMode::Auto | LinkMode::Copy);
-            for (group, data) in frames {
+            let objects: Vec<(&Vec<Planned>, &Planned, &[u8])> = frames
+                .iter()
+                .filter_map(|(group, data)| Some((group, group.first()?, data.as_ref())))
+                .collect();
+            // Every frame checked as `insert_bytes` checks one, the MD5s computed several
+            // frames at a time.
+            let asked: Vec<(&ObjectKey, &[u8], Option<u64>)> = objects
+                .iter()
+                .map(|&(_, plan, data)| (&plan.key, data, plan.entry.size))
+                .collect();
+            let inserted = cache.insert_many_bytes(&asked);
+            for ((group, plan, _), verified) in objects.into_iter().zip(inserted) {
                 if writer.stopped() {
                     break;
                 }
-                let Some(plan) = group.first() else {
-                    continue;
-                };
-                let verified = cache
-                    .insert_bytes(&plan.key, &data, plan.entry.size)
-                    .map_err(|error| cache_insert_error(error, &plan.label()))?;
-                for member in &group {
+                let verified =
+                    verified.map_err(|error| cache_insert_error(error, &plan.label()))?;
+                for member in group {
                     // Checked right before writing: the tree may have changed since planning.
                     checker.check(&member.path)?;
                     if from_memory {
@@ -532,7 +540,7 @@ impl LoggedArtifact {
                     .map_err(Error::cache)?;
                 }
                 let size = verified.inserted().size;
-                outcome.add(Outcome::fetched(&group, Some(size), 0));
+                outcome.add(Outcome::fetched(group, Some(size), 0));
             }
             Ok(outcome)
         })
@@ -690,11 +698,12 @@ const CHUNKS_AHEAD: usize = 2;
 /// A manifest smaller than this is spooled in memory, a larger one to a temporary file.
 const SPOOL_IN_MEMORY: usize = 8 * 1024 * 1024;
 
-/// At most this many small blobs travel in one batch request.
+/// At most this many blobs travel in one batch request.
 const BATCH_MAX_BLOBS: usize = 1000;
 
-/// At most this many bytes of small blobs travel in one batch request, so a batch's bytes stay
-/// small and batches spread over the connections.
+/// At most this many bytes of blobs travel in one batch request, so a batch's bytes stay small
+/// and batches spread over the connections: eight blobs of 512 KiB, whose MD5s are then checked
+/// eight at once. Up to `concurrency` batches are in memory at once (32 MiB at the default 8).
 const BATCH_MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Entries of objects already cached are put in the root this many at a time (one blocking
@@ -976,7 +985,9 @@ struct Router<'cache> {
     /// Every key of the download so far, pinned before it is looked up, so what is cached
     /// stays.
     pin: cairn_cache::Pin<'cache>,
-    /// Small blobs waiting to fill a batch.
+    /// The largest blob a batch holds (`Client::batch_blob_max_size`).
+    batch_max: u64,
+    /// Blobs waiting to fill a batch.
     batch: Vec<Vec<Planned>>,
     batch_bytes: u64,
     /// Entries whose object an earlier chunk is fetching: put in place at the end.
@@ -1024,7 +1035,10 @@ impl Router<'_> {
             }
         }
         for group in groups {
-            if group.first().is_some_and(is_small_blob) {
+            if group
+                .first()
+                .is_some_and(|plan| travels_in_batch(plan, self.batch_max))
+            {
                 works.extend(self.add_small(group).map(|batch| Ok(Work::Small(batch))));
             } else {
                 works.push(Ok(Work::Fetch(group)));

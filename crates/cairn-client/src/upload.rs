@@ -1,5 +1,6 @@
 //! Logging a draft: create the version, send the manifest, upload only the blobs the server
-//! lacks (small ones batched, large ones streamed from their files), then commit.
+//! lacks (those up to the server's batch size, 1 MiB, batched; larger ones streamed from their
+//! files), then commit.
 //!
 //! Files are never read whole into memory and never hashed again: the server hashes what it
 //! receives and refuses a blob whose content no longer matches the digest recorded when it was
@@ -33,6 +34,10 @@ use crate::{Artifact, Client, Error, LoggedArtifact, Phase, Progress, Result};
 /// 200 MiB of client RSS (tmpfs), at 4 MiB 148 MiB, and no slower. At 500,000 files 4 MiB
 /// batches were 34 of the 212 MB of heap at the peak; 2 MiB brought the RSS under 256 MiB.
 const BATCH_TARGET_BYTES: u64 = 2 * 1024 * 1024;
+/// The largest batch body of blobs over [`SMALL_BLOB_MAX_SIZE`] bytes: eight of 512 KiB with
+/// their frame headers, so the server hashes a batch's frames eight at once. Up to
+/// `concurrency` such bodies are in memory at once (32 MiB at the default 8).
+const MEDIUM_BATCH_BYTES: u64 = 4 * 1024 * 1024 + 8 * batch::FRAME_HEADER_LEN as u64;
 /// Bytes read from a file per chunk of a streamed upload.
 const CHUNK_SIZE: usize = 256 * 1024;
 /// Bytes of manifest JSON per chunk of the streamed manifest upload.
@@ -329,7 +334,7 @@ pub(crate) async fn upload_blobs(
         missing.len() as u64,
         total_bytes,
     );
-    let tasks = plan(missing, sources)?;
+    let tasks = plan(missing, sources, client.batch_blob_max_size().await?)?;
     let guard = &guard;
     let results = futures_util::stream::iter(tasks)
         .map(|task| async move { upload_task(client, id, task?, guard).await })
@@ -342,9 +347,16 @@ pub(crate) async fn upload_blobs(
         .await
 }
 
-/// Splits the missing blobs into single uploads and batches of at most [`BATCH_TARGET_BYTES`],
-/// large single uploads first; fails before any upload when a blob has no local file.
-fn plan<'s>(missing: &'s [BlobRef], sources: &'s Sources<'s>) -> Result<Planned<'s>> {
+/// Splits the missing blobs into single uploads (over `batch_max` bytes, see
+/// [`cairn_api::ServerInfo::batch_blob_max_size`]) and batches: of blobs over
+/// [`SMALL_BLOB_MAX_SIZE`] bytes up to [`MEDIUM_BATCH_BYTES`], of smaller ones up to
+/// [`BATCH_TARGET_BYTES`]. Large single uploads come first; fails before any upload when a blob
+/// has no local file.
+fn plan<'s>(
+    missing: &'s [BlobRef],
+    sources: &'s Sources<'s>,
+    batch_max: u64,
+) -> Result<Planned<'s>> {
     let mut unique: Vec<&BlobRef> = missing.iter().collect();
     unique.sort_unstable();
     unique.dedup();
@@ -354,14 +366,17 @@ fn plan<'s>(missing: &'s [BlobRef], sources: &'s Sources<'s>) -> Result<Planned<
             size: blob.size,
         });
     }
-    let (large, small): (Vec<&BlobRef>, Vec<&BlobRef>) = unique
+    let batch_max = batch_max.max(SMALL_BLOB_MAX_SIZE);
+    let (large, batched): (Vec<&BlobRef>, Vec<&BlobRef>) =
+        unique.into_iter().partition(|blob| blob.size > batch_max);
+    let (small, medium): (Vec<&BlobRef>, Vec<&BlobRef>) = batched
         .into_iter()
-        .partition(|blob| blob.size > SMALL_BLOB_MAX_SIZE);
+        .partition(|blob| blob.size <= SMALL_BLOB_MAX_SIZE);
     Ok(Planned {
         large: large.into_iter(),
+        medium: medium.into_iter().peekable(),
         small: small.into_iter().peekable(),
         sources,
-        limit: BATCH_TARGET_BYTES.min(BATCH_MAX_BYTES),
     })
 }
 
@@ -370,25 +385,54 @@ fn plan<'s>(missing: &'s [BlobRef], sources: &'s Sources<'s>) -> Result<Planned<
 #[derive(Debug)]
 struct Planned<'s> {
     large: std::vec::IntoIter<&'s BlobRef>,
+    medium: std::iter::Peekable<std::vec::IntoIter<&'s BlobRef>>,
     small: std::iter::Peekable<std::vec::IntoIter<&'s BlobRef>>,
     sources: &'s Sources<'s>,
-    limit: u64,
 }
 
 impl Planned<'_> {
     fn source(&self, blob: &BlobRef) -> Result<Source> {
-        let path = self
-            .sources
-            .path(&blob.md5)
-            .ok_or_else(|| Error::BlobUnavailable {
-                md5: blob.md5.to_hex(),
-                size: blob.size,
-            })?;
-        Ok(Source {
-            path: PathBuf::from(path),
-            md5: blob.md5,
-        })
+        source(self.sources, blob)
     }
+}
+
+/// Where the blob `blob` is read from.
+fn source(sources: &Sources<'_>, blob: &BlobRef) -> Result<Source> {
+    let path = sources
+        .path(&blob.md5)
+        .ok_or_else(|| Error::BlobUnavailable {
+            md5: blob.md5.to_hex(),
+            size: blob.size,
+        })?;
+    Ok(Source {
+        path: PathBuf::from(path),
+        md5: blob.md5,
+    })
+}
+
+/// The next batch of `blobs`: as many as fit in `limit` bytes with their frame headers, and
+/// at least one.
+fn next_batch(
+    blobs: &mut std::iter::Peekable<std::vec::IntoIter<&BlobRef>>,
+    sources: &Sources<'_>,
+    limit: u64,
+) -> Option<Result<Task>> {
+    let limit = limit.min(BATCH_MAX_BYTES);
+    let mut batch = Vec::new();
+    let mut batch_bytes = 0;
+    while let Some(&blob) = blobs.peek() {
+        let frame = batch::FRAME_HEADER_LEN as u64 + blob.size;
+        if !batch.is_empty() && batch_bytes + frame > limit {
+            break;
+        }
+        blobs.next();
+        match source(sources, blob) {
+            Ok(source) => batch.push((blob.clone(), source)),
+            Err(error) => return Some(Err(error)),
+        }
+        batch_bytes += frame;
+    }
+    (!batch.is_empty()).then_some(Ok(Task::Batch(batch)))
 }
 
 impl Iterator for Planned<'_> {
@@ -401,21 +445,8 @@ impl Iterator for Planned<'_> {
                     .map(|source| Task::Single(blob.clone(), source)),
             );
         }
-        let mut batch = Vec::new();
-        let mut batch_bytes = 0;
-        while let Some(&blob) = self.small.peek() {
-            let frame = batch::FRAME_HEADER_LEN as u64 + blob.size;
-            if !batch.is_empty() && batch_bytes + frame > self.limit {
-                break;
-            }
-            self.small.next();
-            match self.source(blob) {
-                Ok(source) => batch.push((blob.clone(), source)),
-                Err(error) => return Some(Err(error)),
-            }
-            batch_bytes += frame;
-        }
-        (!batch.is_empty()).then_some(Ok(Task::Batch(batch)))
+        next_batch(&mut self.medium, self.sources, MEDIUM_BATCH_BYTES)
+            .or_else(|| next_batch(&mut self.small, self.sources, BATCH_TARGET_BYTES))
     }
 }
 
@@ -677,7 +708,7 @@ mod tests {
     }
 
     fn tasks(missing: &[BlobRef], sources: &Sources<'_>) -> Vec<Task> {
-        plan(missing, sources)
+        plan(missing, sources, cairn_api::BATCH_BLOB_MAX_SIZE)
             .unwrap()
             .collect::<Result<Vec<_>>>()
             .unwrap()
@@ -685,18 +716,45 @@ mod tests {
 
     #[test]
     fn small_blobs_are_batched_and_large_ones_go_first() {
+        let large = cairn_api::BATCH_BLOB_MAX_SIZE + 1;
         let blobs = [
             blob(1, 10),
-            blob(2, SMALL_BLOB_MAX_SIZE + 1),
+            blob(2, large),
             blob(3, SMALL_BLOB_MAX_SIZE),
             blob(1, 10),
         ];
         let sources = sources(&blobs, paths());
         let tasks = tasks(&blobs, &sources);
         assert_eq!(tasks.len(), 2);
-        assert!(matches!(&tasks[0], Task::Single(blob, _) if blob.size == SMALL_BLOB_MAX_SIZE + 1));
+        assert!(matches!(&tasks[0], Task::Single(blob, _) if blob.size == large));
         // The duplicate is sent once.
         assert!(matches!(&tasks[1], Task::Batch(batch) if batch.len() == 2));
+    }
+
+    #[test]
+    fn medium_blobs_are_batched_eight_of_512_kib_at_a_time_unless_the_server_says_no() {
+        let medium = 512 * 1024;
+        let blobs: Vec<_> = (0..20).map(|index| blob(index, medium)).collect();
+        let sources = sources(&blobs, paths());
+        let sizes: Vec<usize> = tasks(&blobs, &sources)
+            .iter()
+            .map(|task| match task {
+                Task::Batch(batch) => batch.len(),
+                Task::Single(..) => panic!("a 512 KiB blob goes in a batch"),
+            })
+            .collect();
+        assert_eq!(sizes, [8, 8, 4]);
+        // A server from before `batch_blob_max_size` takes them one by one.
+        let old_server: Vec<Task> = plan(&blobs, &sources, SMALL_BLOB_MAX_SIZE)
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(old_server.len(), 20);
+        assert!(
+            old_server
+                .iter()
+                .all(|task| matches!(task, Task::Single(..)))
+        );
     }
 
     #[test]
@@ -759,7 +817,7 @@ mod tests {
             blobs: vec![(missing[0].md5, None)],
         };
         for sources in [Sources::default(), without_file] {
-            let error = plan(&missing, &sources).unwrap_err();
+            let error = plan(&missing, &sources, SMALL_BLOB_MAX_SIZE).unwrap_err();
             assert!(
                 matches!(error, Error::BlobUnavailable { size: 5, .. }),
                 "{error}"

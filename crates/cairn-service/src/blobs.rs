@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use cairn_storage::{BlobKey, BlobStore, ByteStream, GetRange, PutMode};
-use futures_util::StreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use rusqlite::{OptionalExtension as _, params};
 
 use crate::db::Db;
@@ -26,6 +26,13 @@ use crate::error::{Error, error_chain};
 /// Blobs up to this size are packed into `packed.sqlite` instead of stored one file each
 /// (the native API's batch limit, `cairn_api::SMALL_BLOB_MAX_SIZE`, is the same number).
 pub const PACK_MAX_SIZE: u64 = 64 * 1024;
+
+/// Blobs up to this size may arrive, and be read, many per request: held whole in memory and
+/// hashed several at once. The native API's `cairn_api::BATCH_BLOB_MAX_SIZE` is the same number.
+pub const BATCH_BLOB_MAX_SIZE: u64 = 1024 * 1024;
+
+/// Larger blobs of one batch moved into the store at once: their `fsync`s overlap.
+const STORE_CONCURRENCY: usize = 4;
 
 /// Read size when streaming a temporary file into an object store.
 const READ_CHUNK: usize = 1024 * 1024;
@@ -166,6 +173,69 @@ impl Blobs {
                 Ok(())
             })
             .await
+    }
+
+    /// Stores verified blobs received whole in memory (a batch's frames): the small ones packed
+    /// in one transaction, each larger one through a temporary file moved into the store, as a
+    /// streamed blob is.
+    pub(crate) async fn store_many(&self, blobs: Vec<(String, u64, Bytes)>) -> Result<(), Error> {
+        let (small, larger): (Vec<_>, Vec<_>) = blobs
+            .into_iter()
+            .partition(|(_, size, _)| Self::is_small(*size));
+        self.store_packed(small).await?;
+        futures_util::stream::iter(larger)
+            .map(|(md5_hex, size, data)| async move {
+                let mut temp = self.temp_file()?;
+                temp.write(data).await?;
+                self.store_file(&md5_hex, size, temp).await
+            })
+            .buffer_unordered(STORE_CONCURRENCY)
+            .try_collect::<()>()
+            .await
+    }
+
+    /// Several blobs (MD5 hex, size) whole, in order: packed ones read on one connection, the
+    /// others from the store. For blobs of at most [`BATCH_BLOB_MAX_SIZE`] bytes.
+    pub(crate) async fn read_many(&self, blobs: Vec<(String, u64)>) -> Result<Vec<Bytes>, Error> {
+        let (small, larger): (Vec<_>, Vec<_>) = blobs
+            .iter()
+            .cloned()
+            .enumerate()
+            .partition(|(_, (_, size))| Self::is_small(*size));
+        let mut packed = self
+            .read_packed_many(small.into_iter().map(|(_, blob)| blob).collect())
+            .await?
+            .into_iter();
+        let stored: Vec<(usize, Bytes)> = futures_util::stream::iter(larger)
+            .map(|(index, (md5_hex, size))| async move {
+                let mut stream = self.read_stored(&md5_hex, size, None).await?;
+                let mut whole =
+                    bytes::BytesMut::with_capacity(usize::try_from(size).unwrap_or_default());
+                while let Some(chunk) = stream.next().await {
+                    whole.extend_from_slice(&chunk?);
+                }
+                if whole.len() as u64 != size {
+                    return Err(Error::internal(format!(
+                        "stored blob `{md5_hex}` holds {} bytes where {size} were recorded",
+                        whole.len()
+                    )));
+                }
+                Ok::<_, Error>((index, whole.freeze()))
+            })
+            .buffered(STORE_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut stored = stored.into_iter().peekable();
+        let mut all = Vec::with_capacity(blobs.len());
+        for index in 0..blobs.len() {
+            match stored.next_if(|(at, _)| *at == index) {
+                Some((_, data)) => all.push(data),
+                None => all.push(packed.next().ok_or_else(|| {
+                    Error::internal("fewer packed blobs read than were asked for")
+                })?),
+            }
+        }
+        Ok(all)
     }
 
     /// A packed blob's bytes.

@@ -49,7 +49,7 @@ mod validate;
 mod versions;
 
 pub use crate::access::{API_KEY_PREFIX, Caller};
-pub use crate::blobs::PACK_MAX_SIZE;
+pub use crate::blobs::{BATCH_BLOB_MAX_SIZE, PACK_MAX_SIZE};
 pub use crate::body::ByteStream;
 pub use crate::clock::Clock;
 pub use crate::db::runs::CRASHED_AFTER;

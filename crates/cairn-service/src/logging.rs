@@ -11,7 +11,7 @@ use futures_util::{Stream, StreamExt as _};
 use rusqlite::Connection;
 
 use crate::access::{Caller, readable_state, require_pending, required, version_for_write};
-use crate::blobs::Blobs;
+use crate::blobs::{BATCH_BLOB_MAX_SIZE, Blobs};
 use crate::body::ByteStream;
 use crate::db::manifests as ingest;
 use crate::db::presence;
@@ -485,12 +485,11 @@ impl Service {
         let digests =
             cairn_hash::md5_many(&frames.iter().map(|frame| &frame.data).collect::<Vec<_>>());
         for (frame, digest) in frames.into_iter().zip(digests) {
-            if !Blobs::is_small(frame.data.len() as u64) {
+            if frame.data.len() as u64 > BATCH_BLOB_MAX_SIZE {
                 bad = Some(Error::bad_request(format!(
-                    "batch frame `{}` holds {} bytes; blobs over {} bytes go up one by one",
+                    "batch frame `{}` holds {} bytes; blobs over {BATCH_BLOB_MAX_SIZE} bytes go up one by one",
                     frame.md5_hex,
                     frame.data.len(),
-                    crate::blobs::PACK_MAX_SIZE
                 )));
                 break;
             }
@@ -531,7 +530,7 @@ impl Service {
             .collect();
         // Pinned as in `receive_blob`.
         let pin = self.gc().guard.pin(recorded.clone()).await?;
-        self.blobs().store_packed(accepted).await?;
+        self.blobs().store_many(accepted).await?;
         self.record(id.to_owned(), recorded).await?;
         drop(pin);
         let counters = self.counters();
@@ -660,7 +659,7 @@ impl Service {
         Ok(ServableBlob { md5_hex: md5, size })
     }
 
-    /// Many small blobs (each at most [`crate::PACK_MAX_SIZE`] bytes) of a version the caller
+    /// Many small blobs (each at most [`BATCH_BLOB_MAX_SIZE`] bytes) of a version the caller
     /// may read, in the order asked, with one access decision for them all: the download
     /// mirror of [`Service::receive_batch`]. At most [`SMALL_BLOBS_PER_READ`] blobs and
     /// [`SMALL_BLOB_BYTES_PER_READ`] bytes per call; a blob the version may not serve, or a large
@@ -696,10 +695,9 @@ impl Service {
                                     "blob `{hex}` is not an uploaded file of artifact version `{id}`"
                                 ))
                             })?;
-                        if !Blobs::is_small(size) {
+                        if size > BATCH_BLOB_MAX_SIZE {
                             return Err(Error::bad_request(format!(
-                                "blob `{hex}` has {size} bytes; blobs over {} bytes are downloaded one by one",
-                                crate::blobs::PACK_MAX_SIZE
+                                "blob `{hex}` has {size} bytes; blobs over {BATCH_BLOB_MAX_SIZE} bytes are downloaded one by one"
                             )));
                         }
                         total = total.saturating_add(size);
@@ -714,7 +712,7 @@ impl Service {
                 })
                 .await?
         };
-        let data = self.blobs().read_packed_many(sizes).await?;
+        let data = self.blobs().read_many(sizes).await?;
         Counters::add(&self.counters().blobs_served, data.len() as u64);
         Ok(wanted.into_iter().zip(data).collect())
     }

@@ -32,6 +32,49 @@ fn bytes_are_verified_then_stored_read_only_and_a_second_insert_finds_them() {
 }
 
 #[test]
+fn many_objects_are_each_checked_and_a_bad_one_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    let objects: Vec<Vec<u8>> = (0..12_u64)
+        .map(|index| content(index, 900 * index as usize + 1))
+        .collect();
+    let keys: Vec<_> = objects.iter().map(|bytes| key_of(bytes)).collect();
+    let mut corrupt = objects[5].clone();
+    corrupt[0] ^= 1;
+    let mut asked: Vec<_> = keys
+        .iter()
+        .zip(&objects)
+        .map(|(key, bytes)| (key, bytes.as_slice(), Some(bytes.len() as u64)))
+        .collect();
+    asked[5].1 = &corrupt;
+    asked[7].2 = Some(1);
+    let results = cache.insert_many_bytes(&asked);
+    assert_eq!(results.len(), 12);
+    for (index, result) in results.iter().enumerate() {
+        match index {
+            5 => assert!(
+                matches!(result, Err(Error::DigestMismatch { .. })),
+                "{result:?}"
+            ),
+            7 => assert!(
+                matches!(result, Err(Error::SizeMismatch { expected: 1, .. })),
+                "{result:?}"
+            ),
+            _ => {
+                let verified = result.as_ref().unwrap();
+                assert_eq!(verified.bytes(), objects[index].as_slice());
+                assert_eq!(
+                    cache.verify(&keys[index]).unwrap(),
+                    objects[index].len() as u64
+                );
+            }
+        }
+    }
+    assert!(!cache.contains(&keys[5]));
+    assert!(!cache.contains(&keys[7]));
+}
+
+#[test]
 fn bytes_that_do_not_match_their_key_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cache = cache_in(dir.path());

@@ -1,4 +1,4 @@
-//! Receiving blobs: one streamed blob per `PUT`, or many small ones per batch `POST`. The
+//! Receiving blobs: one streamed blob per `PUT`, or many small and medium ones per batch `POST`. The
 //! domain (`Service::receive_blob`, `Service::receive_batch`) hashes and verifies every byte,
 //! stores nothing that does not match, and records what it kept; this module reads the bodies
 //! and splits batches into their frames.
@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use bytes::{Buf as _, Bytes, BytesMut};
 use cairn_api::batch::{CONTENT_TYPE as BATCH_CONTENT_TYPE, FRAME_HEADER_LEN, FrameHeader};
-use cairn_api::{BATCH_MAX_BYTES, BlobReceipt, SMALL_BLOB_MAX_SIZE};
+use cairn_api::{BATCH_BLOB_MAX_SIZE, BATCH_MAX_BYTES, BlobReceipt};
 use cairn_service::logging::Frame;
 use futures_util::StreamExt as _;
 
@@ -42,7 +42,8 @@ pub(crate) async fn put_blob(
     }))
 }
 
-/// `POST /api/v1/artifacts/{id}/blobs`: a [`cairn_api::batch`] body of small blobs.
+/// `POST /api/v1/artifacts/{id}/blobs`: a [`cairn_api::batch`] body of blobs of at most
+/// [`BATCH_BLOB_MAX_SIZE`] bytes.
 ///
 /// At the first bad frame (unknown blob, wrong size, digest mismatch, a body cut inside a
 /// frame) the frames before it are stored and recorded, and the answer is the error, saying
@@ -176,12 +177,25 @@ impl BatchParser {
 
 /// Refuses frames too large for a batch before their content is read.
 fn check_header(header: &FrameHeader) -> Result<(), ApiError> {
-    if header.size > SMALL_BLOB_MAX_SIZE {
+    if header.size > BATCH_BLOB_MAX_SIZE {
         return Err(ApiError::bad_request(format!(
-            "batch frame `{}` declares {} bytes; blobs over {SMALL_BLOB_MAX_SIZE} bytes go up one by one with PUT",
+            "batch frame `{}` declares {} bytes; blobs over {BATCH_BLOB_MAX_SIZE} bytes go up one by one with PUT",
             header.md5_hex(),
             header.size
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_wire_limits_are_the_domain_limits() {
+        // The API announces what the domain enforces; they are two constants in two crates.
+        assert_eq!(
+            cairn_api::BATCH_BLOB_MAX_SIZE,
+            cairn_service::BATCH_BLOB_MAX_SIZE
+        );
+        assert_eq!(cairn_api::SMALL_BLOB_MAX_SIZE, cairn_service::PACK_MAX_SIZE);
+    }
 }

@@ -16,6 +16,7 @@ fn info(state: &AppState) -> ServerInfo {
         api_version: API_VERSION,
         server_version: env!("CARGO_PKG_VERSION").to_owned(),
         blob_store: state.service().blob_store_kind().to_owned(),
+        batch_blob_max_size: cairn_api::BATCH_BLOB_MAX_SIZE,
     }
 }
 

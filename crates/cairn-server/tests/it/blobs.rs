@@ -290,6 +290,108 @@ async fn batches_store_verified_frames_and_stop_at_a_bad_one() {
     }
 }
 
+/// Blobs over the packing size but within `BATCH_BLOB_MAX_SIZE` go up in batches too, and are
+/// stored one file each, as if streamed alone; a larger frame, or a corrupt one, stores nothing.
+#[tokio::test]
+async fn medium_blobs_go_up_in_batches_and_are_stored_as_files() {
+    let server = Server::start().await;
+    let limit = usize::try_from(cairn_api::BATCH_BLOB_MAX_SIZE).unwrap();
+    let sized = |size: usize, seed: u8| -> Vec<u8> {
+        (0..size).map(|index| (index % 251) as u8 ^ seed).collect()
+    };
+    let (small, medium, at_limit, over) = (
+        b"tiny".to_vec(),
+        sized(100_000, 1),
+        sized(limit, 2),
+        sized(limit + 1, 3),
+    );
+    let files = Files::new(&[
+        ("small", &small),
+        ("medium", &medium),
+        ("at-limit", &at_limit),
+        ("over", &over),
+    ]);
+    let id = pending(&server, &files).await;
+
+    let mut corrupt = frame(&medium);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    batch(&server, &id, corrupt)
+        .await
+        .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::DigestMismatch);
+    let problem = batch(&server, &id, frame(&over))
+        .await
+        .expect_problem(StatusCode::BAD_REQUEST, ErrorCode::BadRequest);
+    assert!(problem.detail.contains("one by one"), "{problem:?}");
+    assert_eq!(missing(&server, &id).await.len(), 4);
+
+    let mut body = frame(&small);
+    body.extend(frame(&medium));
+    body.extend(frame(&at_limit));
+    let receipt: BlobReceipt = batch(&server, &id, body)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(receipt.blobs, 3);
+    assert_eq!(missing(&server, &id).await, [files.md5("over")]);
+    // Stored as files under `blobs/aa/<md5>-<size>`, not packed; nothing left in `tmp/`.
+    for bytes in [&medium, &at_limit] {
+        let md5 = cairn_hash::md5(bytes).to_hex();
+        let stored = server
+            .data_dir()
+            .join("blobs")
+            .join(&md5[..2])
+            .join(format!("{md5}-{}", bytes.len()));
+        assert_eq!(&fs_err::read(&stored).unwrap(), bytes);
+    }
+    assert!(tmp_is_empty(&server));
+    server
+        .call_bytes(
+            Method::PUT,
+            &routes::blob(&id, &files.md5("over")),
+            Some(&server.admin_key),
+            over.clone(),
+        )
+        .await
+        .expect(StatusCode::OK);
+    server
+        .call(Method::POST, &routes::commit(&id), Some(&server.admin_key))
+        .await
+        .expect(StatusCode::OK);
+    for bytes in [&small, &medium, &at_limit, &over] {
+        let md5 = cairn_hash::md5(bytes).to_hex();
+        let answer = server
+            .call(
+                Method::GET,
+                &routes::blob(&id, &md5),
+                Some(&server.admin_key),
+            )
+            .await;
+        assert_eq!(
+            answer.expect(StatusCode::OK).body.as_ref(),
+            bytes.as_slice()
+        );
+    }
+}
+
+/// The server says how large a batch's blobs may be.
+#[tokio::test]
+async fn the_server_announces_its_batch_blob_size() {
+    let server = Server::start().await;
+    let info: cairn_api::ServerInfo = server
+        .call(Method::GET, routes::SERVER, None)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(info.batch_blob_max_size, cairn_api::BATCH_BLOB_MAX_SIZE);
+    // A server from before the field is read as taking small blobs only.
+    let old: cairn_api::ServerInfo = serde_json::from_str(
+        r#"{"api_version": 1, "server_version": "0.0.0", "blob_store": "local"}"#,
+    )
+    .unwrap();
+    assert_eq!(old.batch_blob_max_size, cairn_api::SMALL_BLOB_MAX_SIZE);
+}
+
 #[tokio::test]
 async fn oversized_batches_are_refused() {
     let server = Server::start().await;
@@ -531,11 +633,14 @@ async fn small_blobs_come_many_per_answer_in_order() {
 
     let server = crate::harness::Server::start().await;
     let key = server.admin_key.clone();
-    let big = vec![7_u8; 100_000];
+    // Stored in a file, not packed, but small enough for a batch.
+    let medium = vec![5_u8; 100_000];
+    let big = vec![7_u8; cairn_api::BATCH_BLOB_MAX_SIZE as usize + 1];
     let files = crate::harness::Files::new(&[
         ("a.txt", b"alpha"),
         ("b.txt", b"beta"),
         ("c.txt", b"gamma"),
+        ("medium.bin", &medium),
         ("big.bin", &big),
     ]);
     let version = crate::harness::log(
@@ -548,7 +653,7 @@ async fn small_blobs_come_many_per_answer_in_order() {
     )
     .await;
     let md5 = |path: &str| cairn_hash::Md5Digest::from_hex(&files.md5(path)).unwrap();
-    let wanted = vec![md5("c.txt"), md5("a.txt"), md5("b.txt")];
+    let wanted = vec![md5("c.txt"), md5("medium.bin"), md5("a.txt"), md5("b.txt")];
     let answer = server
         .call_json(
             axum::http::Method::POST,
@@ -573,7 +678,7 @@ async fn small_blobs_come_many_per_answer_in_order() {
         ));
         rest = &rest[FRAME_HEADER_LEN + size..];
     }
-    let expected: Vec<(String, Vec<u8>)> = ["c.txt", "a.txt", "b.txt"]
+    let expected: Vec<(String, Vec<u8>)> = ["c.txt", "medium.bin", "a.txt", "b.txt"]
         .iter()
         .map(|path| (files.md5(path), files.blob(&files.md5(path))))
         .collect();
