@@ -14,6 +14,7 @@
 //!   computed, because it is the digest W&B (and Cairn's server) deduplicate uploads by.
 //! * [`FileHasher`]: owns one read buffer and reuses it for every file it hashes.
 //! * [`hash_files`]: hashes many files on all cores; results come back in input order.
+//! * [`md5_many`]: the MD5 of many buffers, several at once.
 //!
 //! # Example
 //!
@@ -41,8 +42,11 @@
 //!   its size is the number of bytes hashed, so callers never need a second pass or a racy `stat`.
 //! * Memory is bounded by the buffers, one per worker thread ([`DEFAULT_BUFFER_SIZE`] each),
 //!   whatever the file sizes.
-//! * The MD5 implementation is the RustCrypto `md-5` crate; `cargo xtask bench hash` compares it
-//!   with `md5sum` on the same data in the same run.
+//! * One MD5 is the RustCrypto `md-5` crate. Many MD5s run eight side by side in the lanes of a
+//!   vector register (our own code, checked against `md-5` by property tests): one digest is a
+//!   chain of dependent steps that leaves most of a core idle, eight independent ones are not.
+//!   [`hash_files`] does this for files whenever MD5 alone is asked for. `cargo xtask bench hash`
+//!   compares both with `md5sum` on the same data in the same run.
 
 #![warn(missing_docs)]
 
