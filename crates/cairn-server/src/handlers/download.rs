@@ -170,20 +170,27 @@ pub(crate) async fn small_blobs(
         .iter()
         .map(|(_, data)| cairn_api::batch::FRAME_HEADER_LEN + data.len())
         .sum();
-    let mut body = bytes::BytesMut::with_capacity(length);
+    // Each header and blob goes out as its own piece: the blobs (up to 16 MiB) are not copied
+    // into one body first.
+    let mut pieces = Vec::with_capacity(2 * blobs.len());
     for (md5, data) in blobs {
         let header = cairn_api::batch::FrameHeader {
             md5: *md5.as_bytes(),
             size: data.len() as u64,
         };
-        body.extend_from_slice(&header.encode());
-        body.extend_from_slice(&data);
+        pieces.push(bytes::Bytes::copy_from_slice(&header.encode()));
+        pieces.push(data);
     }
-    let mut response = (StatusCode::OK, Body::from(body.freeze())).into_response();
-    response.headers_mut().insert(
+    let body = Body::from_stream(futures_util::stream::iter(
+        pieces.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(cairn_api::batch::CONTENT_TYPE),
     );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     Ok(response)
 }
 
