@@ -66,7 +66,15 @@ pub(crate) async fn put_batch(
         )));
     }
     check_content_length(&headers, BATCH_MAX_BYTES, "a blob batch")?;
-    let mut parser = BatchParser::default();
+    // Room for the whole declared body at once: a buffer grown chunk by chunk doubles (and is
+    // copied) while the frames already split off still hold the old one.
+    let declared = content_length(&headers)
+        .unwrap_or_default()
+        .min(BATCH_MAX_BYTES);
+    let mut parser = BatchParser {
+        buffer: BytesMut::with_capacity(usize::try_from(declared).unwrap_or_default()),
+        ..BatchParser::default()
+    };
     let mut stream = body.into_data_stream();
     let mut cut: Option<ApiError> = None;
     let mut received = 0_u64;
