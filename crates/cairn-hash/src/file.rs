@@ -402,15 +402,7 @@ mod tests {
         paths.insert(3, dir.path().join("missing"));
         paths.insert(7, dir.path().to_owned());
         #[cfg(unix)]
-        {
-            let fifo = dir.path().join("fifo");
-            let status = std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap();
-            assert!(status.success());
-            paths.insert(9, fifo);
-        }
+        paths.insert(9, make_fifo(dir.path()));
         let mut hashed = Vec::new();
         let mut next = paths.iter().cloned().enumerate();
         hash_in_lanes(
@@ -481,16 +473,23 @@ mod tests {
         assert_eq!(error.to_string(), "disk on fire");
     }
 
+    /// A named pipe `fifo` in `dir`, which nobody writes to.
     #[cfg(unix)]
-    #[test]
-    fn named_pipes_are_refused_not_waited_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo");
+    fn make_fifo(dir: &Path) -> PathBuf {
+        let fifo = dir.join("fifo");
         let status = std::process::Command::new("mkfifo")
             .arg(&fifo)
             .status()
             .unwrap();
         assert!(status.success());
+        fifo
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn named_pipes_are_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = make_fifo(dir.path());
         let error = FileHasher::new(Algorithms::MD5)
             .hash_file(&fifo)
             .unwrap_err();

@@ -270,16 +270,25 @@ async fn batches_store_verified_frames_and_stop_at_a_bad_one() {
         assert_eq!(receipt.bytes, body.len() as u64);
     }
     assert!(missing(&server, &id).await.is_empty());
+    commit_and_read_back(&server, &id, contents.iter()).await;
+}
+
+/// Commits version `id` and checks that each of `contents` downloads as it was sent.
+async fn commit_and_read_back<'a>(
+    server: &Server,
+    id: &str,
+    contents: impl IntoIterator<Item = &'a Vec<u8>>,
+) {
     server
-        .call(Method::POST, &routes::commit(&id), Some(&server.admin_key))
+        .call(Method::POST, &routes::commit(id), Some(&server.admin_key))
         .await
         .expect(StatusCode::OK);
-    for bytes in &contents {
+    for bytes in contents {
         let md5 = cairn_hash::md5(bytes).to_hex();
         let answer = server
             .call(
                 Method::GET,
-                &routes::blob(&id, &md5),
+                &routes::blob(id, &md5),
                 Some(&server.admin_key),
             )
             .await;
@@ -354,24 +363,7 @@ async fn medium_blobs_go_up_in_batches_and_are_stored_as_files() {
         )
         .await
         .expect(StatusCode::OK);
-    server
-        .call(Method::POST, &routes::commit(&id), Some(&server.admin_key))
-        .await
-        .expect(StatusCode::OK);
-    for bytes in [&small, &medium, &at_limit, &over] {
-        let md5 = cairn_hash::md5(bytes).to_hex();
-        let answer = server
-            .call(
-                Method::GET,
-                &routes::blob(&id, &md5),
-                Some(&server.admin_key),
-            )
-            .await;
-        assert_eq!(
-            answer.expect(StatusCode::OK).body.as_ref(),
-            bytes.as_slice()
-        );
-    }
+    commit_and_read_back(&server, &id, [&small, &medium, &at_limit, &over]).await;
 }
 
 /// The server says how large a batch's blobs may be.
