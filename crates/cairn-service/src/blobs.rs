@@ -31,8 +31,9 @@ pub const PACK_MAX_SIZE: u64 = 64 * 1024;
 /// hashed several at once. The native API's `cairn_api::BATCH_BLOB_MAX_SIZE` is the same number.
 pub const BATCH_BLOB_MAX_SIZE: u64 = 1024 * 1024;
 
-/// Larger blobs of one batch moved into the store at once: their `fsync`s overlap.
-const STORE_CONCURRENCY: usize = 4;
+/// Blobs over [`PACK_MAX_SIZE`] of one batch stored, or read, at once: their `fsync`s and reads
+/// overlap.
+const BATCH_CONCURRENCY: usize = 4;
 
 /// Read size when streaming a temporary file into an object store.
 const READ_CHUNK: usize = 1024 * 1024;
@@ -189,7 +190,7 @@ impl Blobs {
                 temp.write(data).await?;
                 self.store_file(&md5_hex, size, temp).await
             })
-            .buffer_unordered(STORE_CONCURRENCY)
+            .buffer_unordered(BATCH_CONCURRENCY)
             .try_collect::<()>()
             .await
     }
@@ -222,7 +223,7 @@ impl Blobs {
                 }
                 Ok::<_, Error>((index, whole.freeze()))
             })
-            .buffered(STORE_CONCURRENCY)
+            .buffered(BATCH_CONCURRENCY)
             .try_collect()
             .await?;
         let mut stored = stored.into_iter().peekable();

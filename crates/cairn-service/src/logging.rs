@@ -105,7 +105,7 @@ impl std::fmt::Debug for BlobBytes {
     }
 }
 
-/// One frame of a batch of small blobs, as a front-end split it out of a request.
+/// One frame of a batch of blobs, as a front-end split it out of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     /// The MD5 the content was sent under, lowercase hex.
@@ -464,10 +464,11 @@ impl Service {
         })
     }
 
-    /// Receives small blobs split out of a batch: each is checked against the manifest and its
-    /// MD5, and the frames before the first bad one are stored. `cut` is why the batch itself
-    /// ended early, if it did (reported after the good frames are kept). Answers what was
-    /// stored, or the first failure with how many frames before it were kept.
+    /// Receives blobs split out of a batch (each at most [`BATCH_BLOB_MAX_SIZE`] bytes, hashed
+    /// several at once): each is checked against the manifest and its MD5, and the frames
+    /// before the first bad one are stored. `cut` is why the batch itself ended early, if it did
+    /// (reported after the good frames are kept). Answers what was stored, or the first failure
+    /// with how many frames before it were kept.
     pub async fn receive_batch(
         &self,
         caller: Option<&Caller>,
@@ -659,7 +660,7 @@ impl Service {
         Ok(ServableBlob { md5_hex: md5, size })
     }
 
-    /// Many small blobs (each at most [`BATCH_BLOB_MAX_SIZE`] bytes) of a version the caller
+    /// Many blobs (each at most [`BATCH_BLOB_MAX_SIZE`] bytes) of a version the caller
     /// may read, in the order asked, with one access decision for them all: the download
     /// mirror of [`Service::receive_batch`]. At most [`SMALL_BLOBS_PER_READ`] blobs and
     /// [`SMALL_BLOB_BYTES_PER_READ`] bytes per call; a blob the version may not serve, or a large

@@ -1,4 +1,4 @@
-//! Receiving blobs: one streamed blob per `PUT`, or many small and medium ones per batch `POST`. The
+//! Receiving blobs: one streamed blob per `PUT`, or many of up to 1 MiB per batch `POST`. The
 //! domain (`Service::receive_blob`, `Service::receive_batch`) hashes and verifies every byte,
 //! stores nothing that does not match, and records what it kept; this module reads the bodies
 //! and splits batches into their frames.
