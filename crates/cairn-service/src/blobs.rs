@@ -106,10 +106,7 @@ impl Blobs {
             .map_err(|error| {
                 Error::Unavailable(format!("cannot create `{}`: {error}", path.display()))
             })?;
-        Ok(TempFile {
-            path,
-            file: Some(std::io::BufWriter::with_capacity(READ_CHUNK, file)),
-        })
+        Ok(TempFile::new(path, file))
     }
 
     /// Moves a verified temporary file into the store under (MD5, size).
@@ -519,46 +516,92 @@ pub(crate) fn clean_tmp(tmp: &Path) -> std::io::Result<usize> {
 }
 
 /// A temporary upload file, deleted on drop unless it was moved into the store.
+///
+/// Writes are buffered a MiB at a time, and a full buffer is written on a blocking thread while
+/// the next one fills: the upload's hashing (on the runtime) and the file write overlap instead
+/// of taking turns. At most one write is in flight, so no thread is held while the upload waits
+/// on the network.
 #[derive(Debug)]
 pub(crate) struct TempFile {
     path: PathBuf,
-    file: Option<std::io::BufWriter<fs_err::File>>,
+    /// The buffer being filled.
+    filling: Vec<u8>,
+    /// The file, unless a write has it.
+    file: Option<fs_err::File>,
+    /// The write in flight.
+    writing: Option<InFlight>,
 }
 
+/// A buffer being written on a blocking thread; it hands back the file and the buffer, emptied,
+/// for reuse.
+type InFlight = tokio::task::JoinHandle<std::io::Result<(fs_err::File, Vec<u8>)>>;
+
 impl TempFile {
-    /// Appends a chunk (off the runtime: chunks are buffered and written a MiB at a time).
-    pub(crate) async fn write(&mut self, chunk: Bytes) -> Result<(), Error> {
-        let Some(mut file) = self.file.take() else {
-            return Err(Error::internal("write after the temporary file was closed"));
-        };
-        let path = self.path.clone();
-        let needs_flush = file.buffer().len() + chunk.len() > file.capacity();
-        let file = if needs_flush {
-            tokio::task::spawn_blocking(move || file.write_all(&chunk).map(|()| file))
-                .await
-                .map_err(crate::error::join_error)?
-        } else {
-            file.write_all(&chunk).map(|()| file)
+    fn new(path: PathBuf, file: fs_err::File) -> Self {
+        Self {
+            path,
+            filling: Vec::with_capacity(READ_CHUNK),
+            file: Some(file),
+            writing: None,
         }
-        .map_err(|error| Error::Unavailable(format!("writing `{}`: {error}", path.display())))?;
-        self.file = Some(file);
+    }
+
+    /// Appends a chunk.
+    pub(crate) async fn write(&mut self, chunk: Bytes) -> Result<(), Error> {
+        self.filling.extend_from_slice(&chunk);
+        if self.filling.len() >= READ_CHUNK {
+            self.write_filled().await?;
+        }
         Ok(())
     }
 
-    /// Flushes the buffered writes and returns the file, rewound to its start.
-    pub(crate) async fn finish_writing(&mut self) -> Result<fs_err::File, Error> {
-        let Some(file) = self.file.take() else {
-            return Err(Error::internal("the temporary file was already closed"));
+    /// Waits for the write in flight, then starts writing the filled buffer.
+    async fn write_filled(&mut self) -> Result<(), Error> {
+        let (mut file, spare) = self.settle().await?;
+        let mut full = std::mem::replace(&mut self.filling, spare);
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            file.write_all(&full)?;
+            full.clear();
+            Ok((file, full))
+        }));
+        Ok(())
+    }
+
+    /// The file once no write is in flight, and an empty buffer.
+    async fn settle(&mut self) -> Result<(fs_err::File, Vec<u8>), Error> {
+        let written = match self.writing.take() {
+            Some(write) => Some(
+                write
+                    .await
+                    .map_err(crate::error::join_error)?
+                    .map_err(|error| self.write_error(&error))?,
+            ),
+            None => None,
         };
+        match (written, self.file.take()) {
+            (Some((file, buffer)), _) => Ok((file, buffer)),
+            (None, Some(file)) => Ok((file, Vec::with_capacity(READ_CHUNK))),
+            (None, None) => Err(Error::internal("the temporary file was already closed")),
+        }
+    }
+
+    fn write_error(&self, error: &std::io::Error) -> Error {
+        Error::Unavailable(format!("writing `{}`: {error}", self.path.display()))
+    }
+
+    /// Writes what is buffered and returns the file, rewound to its start.
+    pub(crate) async fn finish_writing(&mut self) -> Result<fs_err::File, Error> {
+        let (file, _) = self.settle().await?;
+        let rest = std::mem::take(&mut self.filling);
         tokio::task::spawn_blocking(move || {
-            let mut file = file.into_inner().map_err(|error| error.into_error())?;
-            file.flush()?;
+            let mut file = file;
+            file.write_all(&rest)?;
             std::io::Seek::rewind(&mut file)?;
             Ok::<_, std::io::Error>(file)
         })
         .await
         .map_err(crate::error::join_error)?
-        .map_err(|error| Error::Unavailable(format!("writing `{}`: {error}", self.path.display())))
+        .map_err(|error| self.write_error(&error))
     }
 
     fn disarm(&mut self) {
@@ -578,6 +621,63 @@ impl Drop for TempFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A full disk fails the upload in words, whichever write meets it: one while the next
+    /// buffer fills, or the last one.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_full_disk_fails_the_upload_in_words() {
+        for megabytes in [0_usize, 3] {
+            let full = fs_err::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap();
+            let mut temp = TempFile::new(PathBuf::new(), full);
+            let chunk = Bytes::from(vec![7_u8; 256 * 1024]);
+            let mut failed = None;
+            for _ in 0..(megabytes * 4 + 1) {
+                if let Err(error) = temp.write(chunk.clone()).await {
+                    failed = Some(error);
+                    break;
+                }
+            }
+            let error = match failed {
+                Some(error) => error,
+                None => temp.finish_writing().await.unwrap_err(),
+            };
+            assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
+            assert!(error.to_string().contains("No space left"), "{error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn buffered_writes_keep_every_byte_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upload");
+        let file = fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let mut temp = TempFile::new(path.clone(), file);
+        let mut expected = Vec::new();
+        // Chunks of odd sizes across several buffer boundaries.
+        for index in 0..40_u32 {
+            let chunk: Vec<u8> = (0..(index * 7919 % 300_000))
+                .map(|at| (at ^ index) as u8)
+                .collect();
+            expected.extend_from_slice(&chunk);
+            temp.write(Bytes::from(chunk)).await.unwrap();
+        }
+        let mut file = temp.finish_writing().await.unwrap();
+        let mut written = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut written).unwrap();
+        assert_eq!(written.len(), expected.len());
+        assert!(written == expected);
+        drop(temp);
+        assert!(!path.exists(), "an unstored temporary file is removed");
+    }
 
     #[test]
     fn only_blob_keys_parse() {
