@@ -357,18 +357,10 @@ fn plan<'s>(
     sources: &'s Sources<'s>,
     batch_max: u64,
 ) -> Result<Planned<'s>> {
-    let mut unique: Vec<&BlobRef> = missing.iter().collect();
-    unique.sort_unstable();
-    unique.dedup();
-    if let Some(blob) = unique.iter().find(|blob| sources.path(&blob.md5).is_none()) {
-        return Err(Error::BlobUnavailable {
-            md5: blob.md5.to_hex(),
-            size: blob.size,
-        });
-    }
     let batch_max = batch_max.max(SMALL_BLOB_MAX_SIZE);
-    // Sorted in place by kind (single, medium batch, small batch), then by MD5 within each: at
-    // 500,000 files, vectors per kind were megabytes more at the put's memory peak.
+    // Sorted by kind (single, medium batch, small batch), then by MD5 within each, in place: at
+    // 500,000 files, vectors per kind were megabytes more at the put's memory peak. The kind
+    // follows from the size, so equal blobs are neighbours and `dedup` drops the repeats.
     let kind = |blob: &BlobRef| {
         if blob.size > batch_max {
             0
@@ -378,7 +370,15 @@ fn plan<'s>(
             2
         }
     };
+    let mut unique: Vec<&BlobRef> = missing.iter().collect();
     unique.sort_unstable_by_key(|blob| (kind(blob), blob.md5, blob.size));
+    unique.dedup();
+    if let Some(blob) = unique.iter().find(|blob| sources.path(&blob.md5).is_none()) {
+        return Err(Error::BlobUnavailable {
+            md5: blob.md5.to_hex(),
+            size: blob.size,
+        });
+    }
     let medium_start = unique.partition_point(|blob| kind(blob) < 1);
     let small_start = unique.partition_point(|blob| kind(blob) < 2);
     let end = unique.len();
@@ -402,12 +402,6 @@ struct Planned<'s> {
     medium: std::ops::Range<usize>,
     small: std::ops::Range<usize>,
     sources: &'s Sources<'s>,
-}
-
-impl Planned<'_> {
-    fn source(&self, blob: &BlobRef) -> Result<Source> {
-        source(self.sources, blob)
-    }
 }
 
 /// Where the blob `blob` is read from.
@@ -435,7 +429,7 @@ fn next_batch(
     let limit = limit.min(BATCH_MAX_BYTES);
     let mut batch = Vec::new();
     let mut batch_bytes = 0;
-    while let Some(&blob) = blobs.get(left.start).filter(|_| left.start < left.end) {
+    while let Some(&blob) = left.clone().next().and_then(|at| blobs.get(at)) {
         let frame = batch::FRAME_HEADER_LEN as u64 + blob.size;
         if !batch.is_empty() && batch_bytes + frame > limit {
             break;
@@ -456,8 +450,7 @@ impl Iterator for Planned<'_> {
     fn next(&mut self) -> Option<Result<Task>> {
         if let Some(blob) = self.large.next().and_then(|at| self.blobs.get(at).copied()) {
             return Some(
-                self.source(blob)
-                    .map(|source| Task::Single(blob.clone(), source)),
+                source(self.sources, blob).map(|source| Task::Single(blob.clone(), source)),
             );
         }
         next_batch(
