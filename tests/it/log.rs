@@ -300,10 +300,12 @@ fn model(scratch: &Scratch, contents: &[u8]) -> Result<Artifact> {
 async fn a_blob_slower_to_send_than_the_read_timeout_still_uploads() -> Result<()> {
     let server = TestServer::start().await?;
     let scratch = Scratch::new()?;
-    let contents = pseudo_random(32 * 1024 * 1024, 7);
+    let contents = pseudo_random(48 * 1024 * 1024, 7);
     let mut artifact = model(&scratch, &contents)?;
-    // At most 16 MiB/s: two seconds to send, twice the read timeout. The kernel's buffers take
-    // a few MiB at once, which drain well within the timeout.
+    // At most 16 MiB/s: three seconds to send, half as long again as the read timeout. Once the
+    // last chunk is taken, the kernel's buffers (several MiB on loopback) still drain at that
+    // rate before the server can answer; a 1 s timeout left too little room for that on a
+    // loaded 2-core machine (one CI run failed so).
     let every = Duration::from_millis(10);
     let proxy = slow_proxy(
         &server.base_url,
@@ -313,12 +315,13 @@ async fn a_blob_slower_to_send_than_the_read_timeout_still_uploads() -> Result<(
         },
     )
     .await?;
-    let client = proxied_client(&server, &proxy, &scratch, Duration::from_secs(1), 0)?;
+    let read_timeout = Duration::from_secs(2);
+    let client = proxied_client(&server, &proxy, &scratch, read_timeout, 0)?;
     let run = Run::init(&client, RunOptions::new("vision")).await?;
     let started = Instant::now();
     let logged = run.log_artifact(&mut artifact, &[]).await?;
     assert!(
-        started.elapsed() > Duration::from_secs(1),
+        started.elapsed() > read_timeout,
         "the upload must outlast the read timeout, or this tests nothing"
     );
     assert_eq!(logged.uploaded_blobs, 1);
