@@ -93,6 +93,11 @@ pub const PATTERN_COLLECTION: &str = "/api/v1/projects/{entity}/{project}/collec
 /// `GET` [`crate::VersionList`].
 pub const PATTERN_COLLECTION_VERSIONS: &str =
     "/api/v1/projects/{entity}/{project}/collections/{collection}/versions";
+/// `POST` the raw bytes of a large file before any version lists it: the server hashes them,
+/// stages the blob for the caller and answers its [`crate::BlobRef`].
+pub const PATTERN_STAGED_BLOBS: &str = "/api/v1/projects/{entity}/{project}/staged-blobs";
+/// `POST` [`crate::KnownSizes`]: which sizes the caller already has a usable blob of.
+pub const PATTERN_KNOWN_SIZES: &str = "/api/v1/projects/{entity}/{project}/known-sizes";
 /// `POST` [`crate::CreateVersion`].
 pub const PATTERN_VERSIONS: &str = "/api/v1/projects/{entity}/{project}/artifacts";
 /// `GET` a [`crate::Version`] by `name:alias`, `name:vN` or `name:<digest>`.
@@ -255,6 +260,16 @@ pub fn collection_versions(entity: &str, project_name: &str, collection_name: &s
 /// `/api/v1/projects/{entity}/{project}/artifacts`.
 pub fn versions(entity: &str, project_name: &str) -> String {
     format!("{}/artifacts", project(entity, project_name))
+}
+
+/// `/api/v1/projects/{entity}/{project}/staged-blobs`.
+pub fn staged_blobs(entity: &str, project_name: &str) -> String {
+    format!("{}/staged-blobs", project(entity, project_name))
+}
+
+/// `/api/v1/projects/{entity}/{project}/known-sizes`.
+pub fn known_sizes(entity: &str, project_name: &str) -> String {
+    format!("{}/known-sizes", project(entity, project_name))
 }
 
 /// `/api/v1/projects/{entity}/{project}/artifacts/{name}:{selector}`.

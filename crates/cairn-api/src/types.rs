@@ -740,6 +740,17 @@ pub struct BlobReceipt {
     pub bytes: u64,
 }
 
+/// `POST /api/v1/projects/{entity}/{project}/known-sizes`, and its answer: of the sizes asked
+/// about (at most 10,000), those the caller already has a usable blob of: one they staged, or
+/// one a committed version they may read lists. A client stages a large file only when its
+/// size is not among them, so content the server may already hold is deduplicated instead.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KnownSizes {
+    /// Sizes in bytes.
+    pub sizes: Vec<u64>,
+}
+
 /// `POST /api/v1/artifacts/{id}/commit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

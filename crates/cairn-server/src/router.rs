@@ -174,6 +174,18 @@ pub(crate) fn table() -> Vec<Route> {
             operations::project_storage,
         ),
         route(
+            Method::POST,
+            routes::PATTERN_STAGED_BLOBS,
+            post(receive::stage_blob),
+            operations::stage_blob,
+        ),
+        route(
+            Method::POST,
+            routes::PATTERN_KNOWN_SIZES,
+            post(receive::known_sizes),
+            operations::known_sizes,
+        ),
+        route(
             Method::GET,
             routes::PATTERN_PROJECT,
             get(projects::get),

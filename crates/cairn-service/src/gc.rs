@@ -5,7 +5,8 @@
 //!
 //! A stored blob (MD5, size) is *referenced* by a version whose entries list that content or
 //! for which it was received (`version_blobs`; the W&B protocol sends files before the
-//! manifest). Live versions are those not DELETED; a PENDING version is live, it is being
+//! manifest). A blob a user staged (sent before any version listed it) is kept for the grace
+//! period from its staging, like a freshly stored one. Live versions are those not DELETED; a PENDING version is live, it is being
 //! uploaded. A blob no live version references is collected once it has been unreferenced for
 //! the grace period ([`Config::gc_grace`](crate::Config::gc_grace), 1 hour by default), counted
 //! from the later of its first storing and the last change (the deletion) of a version that
@@ -399,6 +400,12 @@ impl Service {
         };
         self.collect_interrupted(&mut report).await?;
         self.collect_unreferenced(&mut report).await?;
+        if !options.dry_run {
+            let cutoff = report.cutoff.clone();
+            self.db()
+                .write(move |connection| sql::expire_staged(connection, &cutoff))
+                .await?;
+        }
         self.collect_unrecorded_stored(&mut report, cutoff_ms)
             .await?;
         self.collect_unrecorded_packed(&mut report).await?;

@@ -44,6 +44,7 @@ pub mod retention;
 mod runs;
 mod service;
 pub mod sessions;
+pub mod staging;
 mod store;
 mod validate;
 mod versions;

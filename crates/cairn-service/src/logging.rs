@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cairn_hash::{Algorithms, Hasher};
+use cairn_hash::{Algorithms, Hasher, Md5Digest};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt as _};
 use rusqlite::Connection;
@@ -121,6 +121,53 @@ pub struct Received {
     pub blobs: u64,
     /// Bytes of content accepted.
     pub bytes: u64,
+}
+
+/// Why a blob's body was not received whole.
+pub(crate) enum BodyFault {
+    /// The stream failed after `received` bytes.
+    Ended { error: String, received: u64 },
+    /// It held more bytes than announced.
+    Longer,
+    /// It ended after `received` bytes, fewer than announced.
+    Shorter { received: u64 },
+    /// Writing the bytes down failed.
+    Store(Error),
+}
+
+impl Service {
+    /// Receives exactly `size` bytes of a blob from `bytes` where the packing policy puts them
+    /// while they arrive, hashing them on the way: answers them with their MD5.
+    pub(crate) async fn receive_body<S, E>(
+        &self,
+        size: u64,
+        mut bytes: S,
+    ) -> Result<(crate::blobs::Incoming, Md5Digest), BodyFault>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut hasher = Hasher::new(Algorithms::MD5);
+        let mut incoming = self.blobs().incoming(size).map_err(BodyFault::Store)?;
+        while let Some(chunk) = bytes.next().await {
+            let chunk = chunk.map_err(|error| BodyFault::Ended {
+                error: error.to_string(),
+                received: hasher.size(),
+            })?;
+            if hasher.size() + chunk.len() as u64 > size {
+                return Err(BodyFault::Longer);
+            }
+            hasher.update(&chunk);
+            incoming.write(chunk).await.map_err(BodyFault::Store)?;
+        }
+        let digests = hasher.finalize();
+        if digests.size != size {
+            return Err(BodyFault::Shorter {
+                received: digests.size,
+            });
+        }
+        Ok((incoming, digests.md5))
+    }
 }
 
 fn size_mismatch(md5: &str, expected: u64, got: impl std::fmt::Display) -> Error {
@@ -395,7 +442,7 @@ impl Service {
         id: &str,
         md5: &str,
         declared_length: Option<u64>,
-        mut bytes: S,
+        bytes: S,
     ) -> Result<Received, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -424,28 +471,24 @@ impl Service {
                 )));
             }
         };
-        let mut hasher = Hasher::new(Algorithms::MD5);
         // The bytes are received and stored even when the server already holds the content: a
         // shortcut would let the answer's timing tell whether anyone stores it.
-        let mut incoming = self.blobs().incoming(size)?;
-        while let Some(chunk) = bytes.next().await {
-            let chunk = chunk.map_err(|error| {
-                reject(Error::bad_request(format!(
-                    "the body of blob `{md5}` ended early ({error}) after {} of {size} bytes; nothing was stored",
-                    hasher.size(),
-                )))
-            })?;
-            if hasher.size() + chunk.len() as u64 > size {
+        let (incoming, actual) = match self.receive_body(size, bytes).await {
+            Ok(received) => received,
+            Err(BodyFault::Ended { error, received }) => {
+                return Err(reject(Error::bad_request(format!(
+                    "the body of blob `{md5}` ended early ({error}) after {received} of {size} bytes; nothing was stored",
+                ))));
+            }
+            Err(BodyFault::Longer) => {
                 return Err(reject(size_mismatch(&md5, size, "more than that")));
             }
-            hasher.update(&chunk);
-            incoming.write(chunk).await?;
-        }
-        let digests = hasher.finalize();
-        if digests.size != size {
-            return Err(reject(size_mismatch(&md5, size, digests.size)));
-        }
-        let actual = digests.md5.to_hex();
+            Err(BodyFault::Shorter { received }) => {
+                return Err(reject(size_mismatch(&md5, size, received)));
+            }
+            Err(BodyFault::Store(error)) => return Err(error),
+        };
+        let actual = actual.to_hex();
         if actual != md5 {
             return Err(reject(digest_mismatch(&md5, &actual)));
         }

@@ -1,4 +1,5 @@
-//! Receiving blobs: one streamed blob per `PUT`, or many of up to 1 MiB per batch `POST`. The
+//! Receiving blobs: one streamed blob per `PUT`, or many of up to 1 MiB per batch `POST`, or a
+//! large one staged before any version lists it. The
 //! domain (`Service::receive_blob`, `Service::receive_batch`) hashes and verifies every byte,
 //! stores nothing that does not match, and records what it kept; this module reads the bodies
 //! and splits batches into their frames.
@@ -9,13 +10,13 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use bytes::{Buf as _, Bytes, BytesMut};
 use cairn_api::batch::{CONTENT_TYPE as BATCH_CONTENT_TYPE, FRAME_HEADER_LEN, FrameHeader};
-use cairn_api::{BATCH_BLOB_MAX_SIZE, BATCH_MAX_BYTES, BlobReceipt};
+use cairn_api::{BATCH_BLOB_MAX_SIZE, BATCH_MAX_BYTES, BlobReceipt, BlobRef, KnownSizes};
 use cairn_service::logging::Frame;
 use futures_util::StreamExt as _;
 
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{PathParams, check_content_length, content_length, ok, too_large};
+use crate::extract::{JsonBody, PathParams, check_content_length, content_length, ok, too_large};
 use crate::state::AppState;
 
 /// `PUT /api/v1/artifacts/{id}/blobs/{md5}`: one blob, streamed.
@@ -40,6 +41,45 @@ pub(crate) async fn put_blob(
         blobs: received.blobs,
         bytes: received.bytes,
     }))
+}
+
+/// `POST /api/v1/projects/{entity}/{project}/staged-blobs`: one blob before any version lists
+/// it, streamed; the answer is the MD5 the server computed.
+pub(crate) async fn stage_blob(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams((entity, project)): PathParams<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let staged = state
+        .service()
+        .stage_blob(
+            auth.caller(),
+            &entity,
+            &project,
+            content_length(&headers),
+            body.into_data_stream(),
+        )
+        .await?;
+    Ok(ok(&BlobRef {
+        md5: staged.md5,
+        size: staged.size,
+    }))
+}
+
+/// `POST /api/v1/projects/{entity}/{project}/known-sizes`.
+pub(crate) async fn known_sizes(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParams((entity, project)): PathParams<(String, String)>,
+    JsonBody(asked): JsonBody<KnownSizes>,
+) -> Result<Response, ApiError> {
+    let sizes = state
+        .service()
+        .known_sizes(auth.caller(), &entity, &project, asked.sizes)
+        .await?;
+    Ok(ok(&KnownSizes { sizes }))
 }
 
 /// `POST /api/v1/artifacts/{id}/blobs`: a [`cairn_api::batch`] body of blobs of at most

@@ -8,13 +8,14 @@
 //! [`crate::openapi::document`].
 
 use cairn_api::{
-    AdvanceClock, ApiKey, ApiKeyList, ArtifactTypeList, BlobReceipt, CollectGarbage, CommitVersion,
-    CreateApiKey, CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion, CreatedApiKey,
-    CreatedVersion, Deletion, FinishRun, GarbageReport, Lineage, LineageDirection, LineageGraph,
-    LinkList, ManifestReceipt, Project, ProjectList, ProtectedAliases, Run, RunArtifacts,
-    ServerClock, ServerInfo, ServerStats, SetTeamMember, Storage, SweepReport, Team, TeamSettings,
-    UpdateCollection, UpdateProtectedAliases, UpdateTeamSettings, UpdateVersion, UpsertProject,
-    UseArtifact, Version, VersionList, Viewer, routes,
+    AdvanceClock, ApiKey, ApiKeyList, ArtifactTypeList, BlobReceipt, BlobRef, CollectGarbage,
+    CommitVersion, CreateApiKey, CreateLink, CreateRun, CreateTeam, CreateUser, CreateVersion,
+    CreatedApiKey, CreatedVersion, Deletion, FinishRun, GarbageReport, KnownSizes, Lineage,
+    LineageDirection, LineageGraph, LinkList, ManifestReceipt, Project, ProjectList,
+    ProtectedAliases, Run, RunArtifacts, ServerClock, ServerInfo, ServerStats, SetTeamMember,
+    Storage, SweepReport, Team, TeamSettings, UpdateCollection, UpdateProtectedAliases,
+    UpdateTeamSettings, UpdateVersion, UpsertProject, UseArtifact, Version, VersionList, Viewer,
+    routes,
 };
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -1114,6 +1115,54 @@ pub(crate) fn read_small_blobs() -> Doc {
 )]
 pub(crate) fn put_blob_batch() -> Doc {
     Doc::of::<__path_put_blob_batch>(Tag::Blobs)
+}
+
+/// Stage a large blob
+///
+/// The raw bytes of a file before any version lists it, streamed with a `Content-Length`. The
+/// server hashes them while storing them and answers their MD5, which the client checks
+/// against its own hash of the same bytes. The blob is then present for every version the
+/// caller logs during the garbage collector's grace period, so it is not uploaded again. The
+/// caller must be allowed to write to the project (created on first use).
+#[utoipa::path(
+    post, path = routes::PATTERN_STAGED_BLOBS, operation_id = "stageBlob",
+    params(ProjectPath),
+    request_body(
+        content = inline(Bytes), content_type = "application/octet-stream",
+        description = "The content",
+    ),
+    responses(
+        (status = 200, description = "Stored and staged", body = BlobRef),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+    ),
+)]
+pub(crate) fn stage_blob() -> Doc {
+    Doc::of::<__path_stage_blob>(Tag::Blobs)
+}
+
+/// Sizes of blobs the caller can use
+///
+/// Of the sizes asked about (at most 10,000), those the caller already has a usable blob of: one
+/// they staged, or one a committed version they may read lists. A client stages a large file
+/// only when its size is not among them. The caller must be allowed to write to the project.
+#[utoipa::path(
+    post, path = routes::PATTERN_KNOWN_SIZES, operation_id = "knownSizes",
+    params(ProjectPath),
+    request_body = KnownSizes,
+    responses(
+        (status = 200, description = "The sizes the caller has a blob of", body = KnownSizes),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = PermissionDenied),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) fn known_sizes() -> Doc {
+    Doc::of::<__path_known_sizes>(Tag::Blobs)
 }
 
 /// Upload one blob

@@ -318,6 +318,12 @@ async fn world() -> (World, Vec<Row>) {
             row(
                 Kind::Write,
                 Method::POST,
+                routes::known_sizes("lab", project),
+                Some(json!({ "sizes": [3] })),
+            ),
+            row(
+                Kind::Write,
+                Method::POST,
                 routes::runs("lab", project),
                 Some(json!({})),
             ),

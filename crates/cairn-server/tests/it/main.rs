@@ -27,5 +27,6 @@ mod logging;
 mod reading;
 mod retention;
 mod serving;
+mod staging;
 mod ui;
 mod wandb;

@@ -58,7 +58,9 @@ pub(crate) fn unreferenced_after(
              COALESCE((SELECT max(v.updated_at) FROM entries e JOIN versions v ON v.id = e.version_id \
                        WHERE e.md5_hex = b.md5_hex AND e.size = b.size), ''), \
              COALESCE((SELECT max(v.updated_at) FROM version_blobs r JOIN versions v ON v.id = r.version_id \
-                       WHERE r.md5_hex = b.md5_hex AND r.size = b.size), '')) \
+                       WHERE r.md5_hex = b.md5_hex AND r.size = b.size), ''), \
+             COALESCE((SELECT max(s.staged_at) FROM staged_blobs s \
+                       WHERE s.md5_hex = b.md5_hex AND s.size = b.size), '')) \
          FROM blobs b WHERE (b.md5_hex, b.size) > (?1, ?2) AND {NO_LIVE_REFERENCE} \
          ORDER BY b.md5_hex, b.size LIMIT ?3"
     ))?;
@@ -93,7 +95,9 @@ pub(crate) fn doom(
                 AND (v.state <> 'DELETED' OR v.updated_at > ?3)) \
          AND NOT EXISTS (SELECT 1 FROM version_blobs r JOIN versions v ON v.id = r.version_id \
                 WHERE r.md5_hex = b.md5_hex AND r.size = b.size \
-                AND (v.state <> 'DELETED' OR v.updated_at > ?3))",
+                AND (v.state <> 'DELETED' OR v.updated_at > ?3)) \
+         AND NOT EXISTS (SELECT 1 FROM staged_blobs s \
+                WHERE s.md5_hex = b.md5_hex AND s.size = b.size AND s.staged_at > ?3)",
     )?;
     let mut insert = connection.prepare_cached(
         "INSERT OR REPLACE INTO gc_doomed (md5_hex, size, location, doomed_at) VALUES (?1, ?2, ?3, ?4)",
@@ -113,6 +117,15 @@ pub(crate) fn doom(
         }
     }
     Ok(doomed)
+}
+
+/// Forgets staged uploads made at or before `cutoff`: from then on their blobs are present
+/// for a version only as any other stored blob is. Answers how many were forgotten.
+pub(crate) fn expire_staged(connection: &Connection, cutoff: &str) -> Result<u64, Error> {
+    let expired = connection
+        .prepare_cached("DELETE FROM staged_blobs WHERE staged_at <= ?1")?
+        .execute(params![cutoff])?;
+    Ok(expired as u64)
 }
 
 /// Of `candidates`, the blobs the metadata does not record at all (neither stored nor

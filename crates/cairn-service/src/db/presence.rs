@@ -3,7 +3,9 @@
 //! A blob (MD5, size) of a version's manifest is *present* for that version when its bytes are
 //! stored and either
 //!
-//! * they were received, verified, for this very version (`version_blobs`), or
+//! * they were received, verified, for this very version (`version_blobs`),
+//! * the caller sent them, verified, in a staged upload that has not expired (`staged_blobs`:
+//!   the bytes came from the caller, so the caller holds them), or
 //! * the caller could already read them: a COMMITTED version of a project the caller may read
 //!   lists the same content as an uploaded file.
 //!
@@ -32,6 +34,8 @@ use cairn_hash::Md5Digest;
 const PRESENT: &str = "EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = e.md5_hex AND b.size = e.size) \
      AND (EXISTS (SELECT 1 FROM version_blobs r WHERE r.version_id = e.version_id \
                   AND r.md5_hex = e.md5_hex AND r.size = e.size) \
+          OR EXISTS (SELECT 1 FROM staged_blobs s WHERE s.user_id = ?3 \
+                  AND s.md5_hex = e.md5_hex AND s.size = e.size) \
           OR EXISTS (SELECT 1 FROM entries o JOIN versions v ON v.id = o.version_id \
                      JOIN collections c ON c.id = v.collection_id \
                      JOIN projects p ON p.id = c.project_id \
@@ -153,6 +157,68 @@ pub(crate) fn record_received(
         received.execute(params![version_id, md5, size])?;
     }
     Ok(())
+}
+
+/// Records a verified blob as stored (at `location`) and as staged by user `user_id` at `now`
+/// (the service's clock, which the garbage collector's grace period is counted on), which
+/// makes it present for that user's versions; a blob staged again is staged anew.
+pub(crate) fn record_staged(
+    connection: &Connection,
+    user_id: i64,
+    md5_hex: &str,
+    size: u64,
+    location: &'static str,
+    now: &str,
+) -> Result<(), Error> {
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    connection
+        .prepare_cached(&format!(
+            "INSERT OR IGNORE INTO blobs (md5_hex, size, location, created_at) VALUES (?1, ?2, ?3, {NOW})"
+        ))?
+        .execute(params![md5_hex, size, location])?;
+    connection
+        .prepare_cached(
+            "INSERT OR REPLACE INTO staged_blobs (user_id, md5_hex, size, staged_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![user_id, md5_hex, size, now])?;
+    Ok(())
+}
+
+/// Whether the caller (parameters `?2` to `?4` as in [`PRESENT`]) may already use a stored
+/// blob of size `?1`: one they staged, or one a COMMITTED version of a project they may read
+/// lists as an uploaded file. It says only what the caller could learn by reading those
+/// manifests, so it reveals nothing about blobs they cannot read.
+const KNOWN_SIZE: &str = "SELECT EXISTS (SELECT 1 FROM blobs b WHERE b.size = ?1 \
+     AND (EXISTS (SELECT 1 FROM staged_blobs s WHERE s.user_id = ?3 \
+                  AND s.md5_hex = b.md5_hex AND s.size = b.size) \
+          OR EXISTS (SELECT 1 FROM entries o JOIN versions v ON v.id = o.version_id \
+                     JOIN collections c ON c.id = v.collection_id \
+                     JOIN projects p ON p.id = c.project_id \
+                     WHERE o.md5_hex = b.md5_hex AND o.size = b.size AND o.ref IS NULL \
+                     AND v.state = 'COMMITTED' \
+                     AND (p.visibility <> 'private' OR ?2 OR p.entity_id = ?4 \
+                          OR p.entity_id IN (SELECT team_id FROM team_members WHERE user_id = ?3)))))";
+
+/// Of `sizes`, those the caller already has a usable blob of (see [`KNOWN_SIZE`]).
+pub(crate) fn known_sizes(
+    connection: &Connection,
+    caller: &Caller,
+    sizes: &[u64],
+) -> Result<Vec<u64>, Error> {
+    let mut statement = connection.prepare_cached(KNOWN_SIZE)?;
+    let mut known = Vec::new();
+    for &size in sizes {
+        let Ok(value) = i64::try_from(size) else {
+            continue;
+        };
+        if statement.query_row(
+            params![value, caller.admin, caller.user_id, caller.entity_id],
+            |row| row.get::<_, bool>(0),
+        )? {
+            known.push(size);
+        }
+    }
+    Ok(known)
 }
 
 /// The size the version's manifest gives the uploaded file with this MD5 (hex), if it lists one.

@@ -303,6 +303,25 @@ CREATE TABLE ui_sessions (
 ) WITHOUT ROWID;
 CREATE INDEX ui_sessions_by_expiry ON ui_sessions(expires_at);
 ",
+    r"
+-- Blobs a user sent before any version listed them (a staged upload: the server hashed the bytes
+-- and told the client their MD5, so the client need not hash a large file before sending it).
+-- Sending the bytes proves the user holds them, so a staged blob is present for every version
+-- that user logs (see `db::presence`) until the row expires with the garbage collector's grace
+-- period, which keeps the bytes that long (see `db::gc`).
+CREATE TABLE staged_blobs (
+    user_id     INTEGER NOT NULL REFERENCES users(id),
+    md5_hex     TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    staged_at   TEXT NOT NULL,
+    PRIMARY KEY (user_id, md5_hex, size)
+) WITHOUT ROWID;
+CREATE INDEX staged_blobs_by_content ON staged_blobs(md5_hex, size);
+CREATE INDEX staged_blobs_by_time ON staged_blobs(staged_at);
+-- Which stored blobs have a size: a client asks whether it could already read a blob of a
+-- large file's size before it stages that file.
+CREATE INDEX blobs_by_size ON blobs(size);
+",
 ];
 
 /// Migrations of the packed small-blob database, `packed.sqlite`.
