@@ -392,3 +392,111 @@ async fn a_blob_sent_again_after_a_broken_link_counts_its_bytes_once() -> Result
     );
     Ok(())
 }
+
+/// A large file the stat cache does not know goes to the server while it is hashed (staged),
+/// and the log that follows neither reads nor sends it again; content the caller already has a
+/// blob of the same size of is hashed and deduplicated instead of being sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_new_files_are_staged_while_hashed_and_never_sent_twice() -> Result<()> {
+    let server = TestServer::start().await?;
+    let scratch = Scratch::new()?;
+    let large = usize::try_from(cairn_client::STAGE_MIN_SIZE)? + 1;
+    let weights = pseudo_random(large, 7);
+    scratch.write("data/weights.bin", &weights)?;
+    scratch.write("data/notes.txt", b"trained for a while\n")?;
+    // Under the staging size: hashed and uploaded as usual.
+    scratch.write("data/small.bin", &pseudo_random(large - 2, 8)[..100_000])?;
+    let progress = Arc::new(RecordingProgress::default());
+    let client = server
+        .client(&server.admin_key, &scratch.cache())?
+        .with_progress(Arc::clone(&progress) as Arc<dyn cairn_client::Progress>);
+    let stat_cache = Arc::new(client.cache()?.stat_cache()?);
+    let run = Run::init(&client, RunOptions::new("vision")).await?;
+
+    let mut artifact = Artifact::new("weights", "model")?.with_stat_cache(Arc::clone(&stat_cache));
+    let data = scratch.work("data");
+    let added = artifact
+        .add_dir_staged(&client, "admin", "vision", &data, &AddDirOptions::default())
+        .await?;
+    assert_eq!(added, 3);
+    assert_eq!(
+        server.stats().blobs_received,
+        1,
+        "the large file was staged"
+    );
+    assert_eq!(server.stats().blob_bytes_received, weights.len() as u64);
+    let logged = run.log_artifact(&mut artifact, &[]).await?;
+    assert_eq!(
+        server.stats().blobs_received,
+        3,
+        "only the small files travel with the log"
+    );
+    assert_eq!(
+        (logged.uploaded_blobs, logged.uploaded_bytes),
+        (3, weights.len() as u64 + 100_000 + 20),
+        "the staged file counts as sent for the log"
+    );
+    assert_eq!(logged.reused_blobs, 0);
+    let (_, upload_done, _) = progress.summary(Phase::Upload);
+    assert_eq!(
+        upload_done.1,
+        weights.len() as u64 + 100_000 + 20,
+        "every byte sent is reported once"
+    );
+    let root = scratch.out("weights");
+    logged
+        .artifact
+        .download(&DownloadOptions::default().with_root(&root))
+        .await?;
+    assert_eq!(tree(&root)?, tree(&data)?);
+
+    // The stat cache knows the file now: a put of the same directory reads nothing again.
+    let received = server.stats().blobs_received;
+    let mut again = Artifact::new("weights", "model")?.with_stat_cache(Arc::clone(&stat_cache));
+    again
+        .add_dir_staged(&client, "admin", "vision", &data, &AddDirOptions::default())
+        .await?;
+    assert_eq!(server.stats().blobs_received, received);
+    assert_eq!(
+        run.log_artifact(&mut again, &[]).await?.status,
+        CreateVersionStatus::Existing
+    );
+
+    // Another machine (an empty stat cache) with the same file: its size is one the caller
+    // already has a blob of, so it is hashed and deduplicated, not sent.
+    let elsewhere = Scratch::new()?;
+    let other_client = server.client(&server.admin_key, &elsewhere.cache())?;
+    let mut copy = Artifact::new("weights-copy", "model")?
+        .with_stat_cache(Arc::new(other_client.cache()?.stat_cache()?));
+    let entry = copy
+        .add_file_staged(
+            &other_client,
+            "admin",
+            "vision",
+            &data.join("weights.bin"),
+            &AddFileOptions::default(),
+        )
+        .await?;
+    assert_eq!(server.stats().blobs_received, received);
+    let logged = run.log_artifact(&mut copy, &[]).await?;
+    assert_eq!((logged.uploaded_blobs, logged.reused_blobs), (0, 1));
+    assert_eq!(entry.entry.size, Some(weights.len() as u64));
+
+    // A single new large file is staged through `add_file_staged` too.
+    let bigger = scratch.write("bigger.bin", &pseudo_random(large + 5, 9))?;
+    let mut single = Artifact::new("bigger", "model")?.with_stat_cache(Arc::clone(&stat_cache));
+    single
+        .add_file_staged(
+            &client,
+            "admin",
+            "vision",
+            &bigger,
+            &AddFileOptions::default(),
+        )
+        .await?;
+    assert_eq!(server.stats().blobs_received, received + 1);
+    let logged = run.log_artifact(&mut single, &[]).await?;
+    assert_eq!((logged.uploaded_blobs, logged.reused_blobs), (1, 0));
+    assert_eq!(server.stats().blobs_received, received + 1);
+    Ok(())
+}

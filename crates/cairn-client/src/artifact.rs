@@ -43,6 +43,8 @@ pub struct Artifact {
     pub(crate) base: Option<crate::draft::Base>,
     /// The TTL to log it with (`None`: the team's default).
     ttl: Option<cairn_api::TtlSetting>,
+    /// Blobs its `add_*_staged` calls sent to the server ahead of the log (see `stage.rs`).
+    pub(crate) staged: Vec<cairn_api::BlobRef>,
 }
 
 impl Artifact {
@@ -65,6 +67,7 @@ impl Artifact {
             logged: None,
             base: None,
             ttl: None,
+            staged: Vec::new(),
         })
     }
 

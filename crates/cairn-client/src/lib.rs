@@ -120,6 +120,7 @@ mod reference;
 mod retry;
 mod run;
 mod settings;
+mod stage;
 mod stat;
 mod table;
 mod transfer;
@@ -138,6 +139,7 @@ pub use progress::{NoProgress, Phase, Progress};
 pub use retry::RetryPolicy;
 pub use run::{Run, RunOptions};
 pub use settings::{API_KEY_ENV, BASE_URL_ENV, CONFIG_DIR_ENV, DEFAULT_BASE_URL, Settings};
+pub use stage::STAGE_MIN_SIZE;
 pub use table::{
     MAX_ARTIFACT_ROWS, PARTITIONED_TABLE_SUFFIX, PartitionedTable, TABLE_SUFFIX, Table,
 };

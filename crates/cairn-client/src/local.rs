@@ -17,6 +17,17 @@ impl Artifact {
         local_path: &Path,
         options: &AddFileOptions,
     ) -> Result<ArtifactEntry> {
+        self.add_file_known(local_path, options, None)
+    }
+
+    /// [`add_file`](Self::add_file), with the file's digests when they are known already (it
+    /// was just staged).
+    pub(crate) fn add_file_known(
+        &mut self,
+        local_path: &Path,
+        options: &AddFileOptions,
+        known: Option<cairn_hash::Digests>,
+    ) -> Result<ArtifactEntry> {
         self.ensure_draft("add_file")?;
         let absolute_path = absolute(local_path);
         match fs_err::metadata(&absolute_path) {
@@ -37,7 +48,10 @@ impl Artifact {
         };
         // Check the name before reading a possibly huge file (is_tmp renames after hashing).
         let mut path = LogicalPath::new(&name)?;
-        let digests = self.hash_one(&absolute_path)?;
+        let digests = match known {
+            Some(digests) => digests,
+            None => self.hash_one(&absolute_path)?,
+        };
         let entry = self.file_entry(&digests, absolute_path, options.skip_cache)?;
         if options.is_tmp {
             path = LogicalPath::new(&tmp_name(path.as_str(), &entry.digest))?;
@@ -56,16 +70,7 @@ impl Artifact {
     /// artifact unchanged rather than half-added. Returns the number of files added.
     pub fn add_dir(&mut self, local_path: &Path, options: &AddDirOptions) -> Result<usize> {
         self.ensure_draft("add_dir")?;
-        let root = absolute(local_path);
-        let root_metadata = match fs_err::metadata(&root) {
-            Ok(metadata) if metadata.is_dir() => metadata,
-            result => {
-                return Err(Error::NotADirectory {
-                    path: root,
-                    source: result.err(),
-                });
-            }
-        };
+        let (root, root_metadata) = dir_root(local_path)?;
         if let Some(stat_cache) = self.stat_cache.clone() {
             return self.add_dir_cached(&root, &root_metadata, options, &stat_cache);
         }
@@ -95,6 +100,18 @@ impl Artifact {
         let added = entries.len();
         self.add_all(entries, options.merge)?;
         Ok(added)
+    }
+}
+
+/// The absolute path of a directory to add, and its metadata.
+pub(crate) fn dir_root(local_path: &Path) -> Result<(std::path::PathBuf, std::fs::Metadata)> {
+    let root = absolute(local_path);
+    match fs_err::metadata(&root) {
+        Ok(metadata) if metadata.is_dir() => Ok((root, metadata)),
+        result => Err(Error::NotADirectory {
+            path: root,
+            source: result.err(),
+        }),
     }
 }
 

@@ -92,6 +92,17 @@ impl Artifact {
         options: &AddDirOptions,
         stat_cache: &StatCache,
     ) -> Result<Vec<ArtifactEntry>> {
+        let listing = self.list_cached(root, root_metadata, stat_cache)?;
+        self.listed_entries(root, listing, options, stat_cache)
+    }
+
+    /// Walks `root`, stats every file, and looks each up in one snapshot of the stat cache.
+    pub(crate) fn list_cached(
+        &self,
+        root: &Path,
+        root_metadata: &std::fs::Metadata,
+        stat_cache: &StatCache,
+    ) -> Result<Listing> {
         let mut relatives = Vec::new();
         let mut stats = Vec::new();
         for_each_file_with_metadata(root, root_metadata, &mut |file| {
@@ -110,8 +121,6 @@ impl Artifact {
             Ok(())
         })?;
         let canonical_root = fs_err::canonicalize(root).map_err(Error::io("resolve", root))?;
-        let key = |relative: &str| join_relative(&canonical_root, relative);
-
         let mut digests: Vec<Option<Digests>> = Vec::with_capacity(relatives.len());
         let mut misses = Vec::new();
         {
@@ -119,18 +128,49 @@ impl Artifact {
                 .snapshot_under(&canonical_root)
                 .map_err(cache_error)?;
             for (index, (relative, stat)) in relatives.iter().zip(&stats).enumerate() {
-                let hit =
-                    lookup(&snapshot, &key(relative), stat).and_then(|cached| self.usable(cached));
+                let key = join_relative(&canonical_root, relative);
+                let hit = lookup(&snapshot, &key, stat).and_then(|cached| self.usable(cached));
                 if hit.is_none() {
                     misses.push(index);
                 }
                 digests.push(hit);
             }
         }
+        Ok(Listing {
+            canonical_root,
+            relatives,
+            stats,
+            digests,
+            misses,
+        })
+    }
+
+    /// The entries of a listing: hashes the misses not known yet (in parallel), records every
+    /// miss in the stat cache, and builds the entries.
+    pub(crate) fn listed_entries(
+        &self,
+        root: &Path,
+        listing: Listing,
+        options: &AddDirOptions,
+        stat_cache: &StatCache,
+    ) -> Result<Vec<ArtifactEntry>> {
+        let Listing {
+            canonical_root,
+            relatives,
+            stats,
+            mut digests,
+            misses,
+        } = listing;
+        let key = |relative: &str| join_relative(&canonical_root, relative);
+        let unknown: Vec<usize> = misses
+            .iter()
+            .copied()
+            .filter(|&index| digests[index].is_none())
+            .collect();
         // A slice of the misses at a time: each call's results live on its worker threads
         // until it ends, and at 500,000 files those were some 70 MB that the threads' malloc
         // arenas kept after they were freed.
-        for slice in misses.chunks(HASH_SLICE) {
+        for slice in unknown.chunks(HASH_SLICE) {
             let list = |emit: &mut dyn FnMut(&Path)| {
                 for &index in slice {
                     emit(&join_relative(root, &relatives[index]));
@@ -145,6 +185,7 @@ impl Artifact {
                 digests[index] = Some(result?);
             }
         }
+        drop(unknown);
         let recorded = misses.iter().filter_map(|&index| {
             digests[index]
                 .as_ref()
@@ -169,6 +210,40 @@ impl Artifact {
             });
         }
         Ok(entries)
+    }
+}
+
+/// A directory walked and looked up in the stat cache (see [`Artifact::list_cached`]): per
+/// file its path relative to the root, its stat, and its digests once known.
+pub(crate) struct Listing {
+    canonical_root: std::path::PathBuf,
+    relatives: Vec<String>,
+    stats: Vec<FileStat>,
+    digests: Vec<Option<Digests>>,
+    /// The files the stat cache did not know, in listing order.
+    misses: Vec<usize>,
+}
+
+impl Listing {
+    /// The files the stat cache did not know: (index, path under `root`, size).
+    pub(crate) fn misses<'a>(
+        &'a self,
+        root: &'a Path,
+    ) -> impl Iterator<Item = (usize, std::path::PathBuf, u64)> + 'a {
+        self.misses.iter().map(move |&index| {
+            (
+                index,
+                join_relative(root, &self.relatives[index]),
+                self.stats[index].size,
+            )
+        })
+    }
+
+    /// Gives file `index` the digests it was found to have elsewhere (a staged upload).
+    pub(crate) fn set_digests(&mut self, index: usize, digests: Digests) {
+        if let Some(slot) = self.digests.get_mut(index) {
+            *slot = Some(digests);
+        }
     }
 }
 

@@ -56,9 +56,10 @@ pub struct Logged {
     pub artifact: LoggedArtifact,
     /// Whether a new version was made, an interrupted one resumed, or an existing one reused.
     pub status: CreateVersionStatus,
-    /// Blobs sent to the server by this call.
+    /// Blobs sent to the server by this call, and ahead of it by the `add_*_staged` calls
+    /// that staged the artifact's large files.
     pub uploaded_blobs: u64,
-    /// Bytes of blob content sent by this call.
+    /// Bytes of blob content those sent.
     pub uploaded_bytes: u64,
     /// Distinct blobs of the artifact the server already had.
     pub reused_blobs: u64,
@@ -104,6 +105,13 @@ impl<'a> Sources<'a> {
     /// How many distinct blobs the file entries name, with or without a local file.
     pub(crate) fn distinct_blobs(&self) -> u64 {
         self.blobs.len() as u64
+    }
+
+    /// Whether a file entry has the content `md5`.
+    pub(crate) fn contains(&self, md5: &Md5Digest) -> bool {
+        self.blobs
+            .binary_search_by(|(candidate, _)| candidate.cmp(md5))
+            .is_ok()
     }
 
     /// The local file holding the blob `md5`, if there is one.
@@ -169,7 +177,16 @@ pub(crate) async fn log(
         .await?;
     // Entries carried over from a draft's base have no local file, so count blobs, not files.
     let distinct_blobs = sources.distinct_blobs();
+    // What was staged for entries still in the artifact was sent for this log.
     let mut uploaded = Uploaded::default();
+    for blob in &artifact.staged {
+        if sources.contains(&blob.md5) {
+            uploaded.add(Uploaded {
+                blobs: 1,
+                bytes: blob.size,
+            });
+        }
+    }
     let version = if created.status == CreateVersionStatus::Existing {
         created.version
     } else {
@@ -588,13 +605,13 @@ async fn open_checked(source: &Source, size: u64) -> Result<fs_err::tokio::File,
 /// The upload progress of one blob across its attempts: a retry sends bytes again, but only
 /// those past what an earlier attempt reported count, so the bar never passes the total.
 #[derive(Debug, Clone)]
-struct Reported {
+pub(crate) struct Reported {
     progress: Arc<dyn Progress>,
     high_water: Arc<AtomicU64>,
 }
 
 impl Reported {
-    fn new(progress: Arc<dyn Progress>) -> Self {
+    pub(crate) fn new(progress: Arc<dyn Progress>) -> Self {
         Self {
             progress,
             high_water: Arc::new(AtomicU64::new(0)),
@@ -602,7 +619,7 @@ impl Reported {
     }
 
     /// This attempt has read the blob's first `offset` bytes.
-    fn reached(&self, offset: u64) {
+    pub(crate) fn reached(&self, offset: u64) {
         let before = self.high_water.fetch_max(offset, Ordering::Relaxed);
         if offset > before {
             self.progress.advance(Phase::Upload, 0, offset - before);

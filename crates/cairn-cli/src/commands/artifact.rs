@@ -493,13 +493,33 @@ async fn put(args: PutArgs) -> anyhow::Result<()> {
     }
     // On a base, a path given again replaces its entry: that is what the user asks for.
     let replace = args.base.is_some();
-    for path in &args.paths {
-        let metadata =
-            fs_err::metadata(path).with_context(|| format!("cannot log `{}`", path.display()))?;
-        if metadata.is_dir() {
-            artifact.add_dir(path, &AddDirOptions::default().with_merge(replace))?;
+    // Large new files go to the server while they are hashed (staged), not hashed and then
+    // sent: the two hashes, ours and the server's, run at the same time.
+    let is_dir = args
+        .paths
+        .iter()
+        .map(|path| {
+            fs_err::metadata(path)
+                .map(|metadata| metadata.is_dir())
+                .with_context(|| format!("cannot log `{}`", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<bool>>>()?;
+    let entity = match &target.entity {
+        Some(entity) => entity.clone(),
+        None if args.paths.is_empty() => String::new(),
+        None => client.viewer().await?.user.username,
+    };
+    for (path, is_dir) in args.paths.iter().zip(is_dir) {
+        if is_dir {
+            let options = AddDirOptions::default().with_merge(replace);
+            artifact
+                .add_dir_staged(&client, &entity, &target.project, path, &options)
+                .await?;
         } else {
-            artifact.add_file(path, &AddFileOptions::default().with_overwrite(replace))?;
+            let options = AddFileOptions::default().with_overwrite(replace);
+            artifact
+                .add_file_staged(&client, &entity, &target.project, path, &options)
+                .await?;
         }
     }
 
