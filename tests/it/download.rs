@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use cairn_cache::LinkMode;
 use cairn_client::{
     AddDirOptions, Artifact, DownloadOptions, Error, LoggedArtifact, ReferenceOptions, Run,
     RunOptions,
@@ -40,6 +41,8 @@ async fn a_symlink_in_the_root_is_never_written_through() -> Result<()> {
     let scratch = Scratch::new()?;
     scratch.write("etc/passwd", b"root:x:0:0\n")?;
     scratch.write("etc/hosts", b"127.0.0.1 localhost\n")?;
+    // Streamed alone, and written into the root while it arrives when the root gets copies.
+    scratch.write("etc/large.bin", &pseudo_random(2 * 1024 * 1024, 5))?;
     let mut artifact = Artifact::new("hostile", "dataset")?;
     artifact.add_dir(
         &scratch.work("etc"),
@@ -52,10 +55,15 @@ async fn a_symlink_in_the_root_is_never_written_through() -> Result<()> {
     let root = scratch.out("root");
     fs_err::create_dir_all(&root)?;
     std::os::unix::fs::symlink(&outside, root.join("a"))?;
-    for skip_cache in [false, true] {
+    for (skip_cache, link_mode) in [
+        (false, LinkMode::Auto),
+        (false, LinkMode::Copy),
+        (true, LinkMode::Auto),
+    ] {
         let options = DownloadOptions::default()
             .with_root(&root)
-            .with_skip_cache(skip_cache);
+            .with_skip_cache(skip_cache)
+            .with_link_mode(link_mode);
         let error = logged.download(&options).await.err();
         assert!(matches!(error, Some(Error::UnsafePath { .. })), "{error:?}");
         assert!(
@@ -92,11 +100,21 @@ fn stored_blob(data_dir: &Path, md5_hex: &str, size: u64) -> Result<PathBuf> {
     anyhow::bail!("blob `{name}` not found under `{}`", data_dir.display())
 }
 
+/// A blob that travels in a batch (200 KB) and one streamed alone (3 MiB, written into the
+/// root while it arrives when the root gets copies): neither lands when the server's bytes are
+/// corrupt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_blob_on_the_server_is_caught_and_nothing_lands() -> Result<()> {
+    for size in [200_000, 3 * 1024 * 1024] {
+        corrupt_blob_is_caught(size).await?;
+    }
+    Ok(())
+}
+
+async fn corrupt_blob_is_caught(size: usize) -> Result<()> {
     let server = TestServer::start().await?;
     let scratch = Scratch::new()?;
-    let content = pseudo_random(200_000, 11);
+    let content = pseudo_random(size, 11);
     scratch.write("big.bin", &content)?;
     scratch.write("small.txt", b"fine\n")?;
     let mut artifact = Artifact::new("corrupt", "dataset")?;
@@ -106,10 +124,10 @@ async fn a_corrupt_blob_on_the_server_is_caught_and_nothing_lands() -> Result<()
     let blob = stored_blob(
         server.data_dir(),
         &cairn_hash::md5(&content).to_hex(),
-        200_000,
+        size as u64,
     )?;
     let mut corrupted = content.clone();
-    corrupted[100_000] ^= 0xff;
+    corrupted[size / 2] ^= 0xff;
     let mut permissions = fs_err::metadata(&blob)?.permissions();
     #[expect(
         clippy::permissions_set_readonly_false,
@@ -119,27 +137,73 @@ async fn a_corrupt_blob_on_the_server_is_caught_and_nothing_lands() -> Result<()
     fs_err::set_permissions(&blob, permissions)?;
     fs_err::write(&blob, &corrupted)?;
 
-    for skip_cache in [false, true] {
+    for (skip_cache, link_mode) in [
+        (false, LinkMode::Auto),
+        (false, LinkMode::Copy),
+        (true, LinkMode::Auto),
+    ] {
         let reader = Scratch::new()?;
         let found = fresh(&server, &reader, &logged).await?;
         let root = reader.out("root");
+        // What was there before stays when the download fails.
+        fs_err::create_dir_all(&root)?;
+        fs_err::write(root.join("big.bin"), b"mine")?;
         let options = DownloadOptions::default()
             .with_root(&root)
-            .with_skip_cache(skip_cache);
+            .with_skip_cache(skip_cache)
+            .with_link_mode(link_mode);
         let error = found.download(&options).await.err();
         let Some(Error::DigestMismatch { path, .. }) = &error else {
-            panic!("expected a digest mismatch (skip_cache {skip_cache}), got {error:?}");
+            panic!("expected a digest mismatch ({size} bytes, {options:?}), got {error:?}");
         };
         assert_eq!(path, "big.bin");
         // The corrupt file never lands, nor any temporary file; what did land (the small file,
         // written as its batch arrived) is whole and verified.
         let landed = tree(&root)?;
         assert!(
-            landed
-                .iter()
-                .all(|(name, content)| name == "small.txt" && content.as_slice() == b"fine\n"),
+            landed.iter().all(|(name, content)| {
+                (name == "small.txt" && content.as_slice() == b"fine\n")
+                    || (name == "big.bin" && content.as_slice() == b"mine")
+            }),
             "{landed:?}"
         );
+    }
+    Ok(())
+}
+
+/// A large blob held by two entries, into a root that already has a file at one of them: the
+/// first destination is written while the blob arrives, the second from the cache, in every
+/// link mode, and a second download is served by the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_blob_lands_at_every_entry_holding_it_in_every_link_mode() -> Result<()> {
+    let server = TestServer::start().await?;
+    let scratch = Scratch::new()?;
+    let content = pseudo_random(3 * 1024 * 1024 + 17, 12);
+    scratch.write("data/a/model.bin", &content)?;
+    scratch.write("data/b/model.bin", &content)?;
+    let mut artifact = Artifact::new("twice", "model")?;
+    artifact.add_dir(&scratch.work("data"), &AddDirOptions::default())?;
+    let logged = log(&server, &scratch, artifact).await?;
+    for link_mode in [LinkMode::Auto, LinkMode::Copy, LinkMode::Hardlink] {
+        let reader = Scratch::new()?;
+        let found = fresh(&server, &reader, &logged).await?;
+        let root = reader.out("root");
+        fs_err::create_dir_all(root.join("a"))?;
+        fs_err::write(root.join("a/model.bin"), b"old")?;
+        let options = DownloadOptions::default()
+            .with_root(&root)
+            .with_link_mode(link_mode);
+        let downloaded = found.download(&options).await?;
+        assert_eq!((downloaded.files, downloaded.fetched_blobs), (2, 1));
+        assert!(
+            tree(&root)? == tree(&scratch.work("data"))?,
+            "{link_mode:?}"
+        );
+        let again = found
+            .download(&options.with_root(reader.out("again")))
+            .await?;
+        assert_eq!((again.fetched_blobs, again.from_cache), (0, 1));
+        assert!(tree(&reader.out("again"))? == tree(&scratch.work("data"))?);
     }
     Ok(())
 }

@@ -198,3 +198,124 @@ fn verify_removes_a_tampered_object() {
     assert!(!cache.contains(&key));
     assert!(cache.verify(&key).unwrap_err().is_not_found());
 }
+
+/// Large objects are hashed on one thread and written on another; a copy next to a
+/// destination appears with the object, writable by the user, and replaces what was there.
+#[test]
+fn a_large_object_and_its_copy_appear_verified_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    // Over the two-thread threshold (8 MiB), not a multiple of the 1 MiB buffers.
+    let bytes = content(9, 9 * 1024 * 1024 + 12_345);
+    let key = key_of(&bytes);
+    let copy = dir.path().join("root/deep/model.bin");
+    let (inserted, copied) = cache
+        .insert_with_copy(&key, &bytes[..], Some(bytes.len() as u64), &copy)
+        .unwrap();
+    assert!(copied && !inserted.already_present);
+    assert!(fs_err::read(&inserted.path).unwrap() == bytes);
+    assert!(fs_err::read(&copy).unwrap() == bytes);
+    assert!(!fs_err::metadata(&copy).unwrap().permissions().readonly());
+    assert_eq!(names_in(&dir.path().join("root/deep")), ["model.bin"]);
+
+    // An existing file is replaced; a cached object is not read again, and nothing is copied.
+    let other = content(10, 5000);
+    let other_key = key_of(&other);
+    fs_err::write(&copy, b"old").unwrap();
+    let (_, copied) = cache
+        .insert_with_copy(&other_key, &other[..], Some(5000), &copy)
+        .unwrap();
+    assert!(copied);
+    assert!(fs_err::read(&copy).unwrap() == other);
+    let (again, copied) = cache
+        .insert_with_copy(&key, io::empty(), Some(bytes.len() as u64), &copy)
+        .unwrap();
+    assert!(again.already_present && !copied);
+    assert!(fs_err::read(&copy).unwrap() == other);
+
+    // Without a copy, a large insert takes the two threads too.
+    let third = content(11, 8 * 1024 * 1024);
+    let inserted = cache
+        .insert(&key_of(&third), &third[..], Some(third.len() as u64))
+        .unwrap();
+    assert!(fs_err::read(&inserted.path).unwrap() == third);
+    assert!(names_in(&cache.root().join("tmp")).is_empty());
+}
+
+/// A wrong digest, a short stream or a failing one: neither the object nor the copy appears,
+/// what was at the destination stays, and no temporary file is left on either side.
+#[test]
+fn a_bad_stream_leaves_neither_object_nor_copy() {
+    struct Failing(usize);
+    impl Read for Failing {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::other("connection reset"));
+            }
+            self.0 -= 1;
+            let length = buffer.len().min(300_000);
+            buffer[..length].fill(3);
+            Ok(length)
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    let bytes = content(12, 9 * 1024 * 1024);
+    let key = key_of(&bytes);
+    let size = Some(bytes.len() as u64);
+    let root = dir.path().join("root");
+    fs_err::create_dir_all(&root).unwrap();
+    let copy = root.join("model.bin");
+    fs_err::write(&copy, b"kept").unwrap();
+
+    let mut corrupt = bytes.clone();
+    corrupt[5_000_000] ^= 1;
+    let error = cache
+        .insert_with_copy(&key, &corrupt[..], size, &copy)
+        .unwrap_err();
+    assert!(matches!(error, Error::DigestMismatch { .. }), "{error}");
+    let error = cache
+        .insert_with_copy(&key, &bytes[..1_000_000], size, &copy)
+        .unwrap_err();
+    assert!(matches!(error, Error::SizeMismatch { .. }), "{error}");
+    let mut long = bytes.clone();
+    long.push(0);
+    let error = cache
+        .insert_with_copy(&key, &long[..], size, &copy)
+        .unwrap_err();
+    assert!(matches!(error, Error::SizeMismatch { .. }), "{error}");
+    let error = cache
+        .insert_with_copy(&key, Failing(20), size, &copy)
+        .unwrap_err();
+    assert!(matches!(error, Error::Source { .. }), "{error}");
+
+    assert!(!cache.contains(&key));
+    assert_eq!(fs_err::read(&copy).unwrap(), b"kept");
+    assert_eq!(names_in(&root), ["model.bin"]);
+    assert!(names_in(&cache.root().join("tmp")).is_empty());
+}
+
+/// A copy that cannot be written fails the insert before anything is read, and the cache
+/// stays without the object.
+#[cfg(unix)]
+#[test]
+fn a_copy_that_cannot_be_written_fails_before_reading() {
+    struct Unreadable;
+    impl Read for Unreadable {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            panic!("nothing may be read when the copy cannot be made");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    let key = key_of(b"hello");
+    // A regular file where the copy's directory should be.
+    let blocker = dir.path().join("blocker");
+    fs_err::write(&blocker, b"").unwrap();
+    let error = cache
+        .insert_with_copy(&key, Unreadable, Some(5), &blocker.join("model.bin"))
+        .unwrap_err();
+    assert!(matches!(error, Error::Io { .. }), "{error}");
+    assert!(!cache.contains(&key));
+    assert!(names_in(&cache.root().join("tmp")).is_empty());
+}
