@@ -157,6 +157,8 @@ struct Planned {
     entry: Entry,
     destination: PathBuf,
     key: ObjectKey,
+    /// The object's size, when the router found it in the cache.
+    cached_size: Option<u64>,
 }
 
 impl Planned {
@@ -929,6 +931,7 @@ impl Planner {
                 key: object_key(&path, &entry)?,
                 path,
                 entry,
+                cached_size: None,
             });
             if chunk.len() == CHUNK_ENTRIES {
                 self.send(std::mem::take(&mut chunk), &mut hasher)?;
@@ -1055,15 +1058,21 @@ impl Router<'_> {
             if let Some(&group) = group_of.get(&plan.key) {
                 groups[group].push(plan);
             } else if first_met.remove(&plan.key) {
-                if self.cache.contains(&plan.key) {
+                if let Some(size) = self.cache.size_of(&plan.key) {
                     self.from_cache += 1;
-                    cached.push(plan);
+                    cached.push(Planned {
+                        cached_size: Some(size),
+                        ..plan
+                    });
                 } else {
                     group_of.insert(plan.key.clone(), groups.len());
                     groups.push(vec![plan]);
                 }
-            } else if self.cache.contains(&plan.key) {
-                cached.push(plan);
+            } else if let Some(size) = self.cache.size_of(&plan.key) {
+                cached.push(Planned {
+                    cached_size: Some(size),
+                    ..plan
+                });
             } else {
                 self.deferred.push(plan);
             }
@@ -1270,7 +1279,12 @@ async fn materialize(
             // Checked again right before writing: the tree may have changed since planning.
             checker.check(&plan.path)?;
             cache
-                .materialize(&plan.key, &plan.destination, writer.link_mode)
+                .materialize_sized(
+                    &plan.key,
+                    plan.cached_size,
+                    &plan.destination,
+                    writer.link_mode,
+                )
                 .map_err(Error::cache)?;
             outcome.files += 1;
             outcome.bytes = outcome.bytes.saturating_add(plan.size());
