@@ -41,7 +41,7 @@ async fn a_symlink_in_the_root_is_never_written_through() -> Result<()> {
     let scratch = Scratch::new()?;
     scratch.write("etc/passwd", b"root:x:0:0\n")?;
     scratch.write("etc/hosts", b"127.0.0.1 localhost\n")?;
-    // Streamed alone, and written into the root while it arrives when the root gets copies.
+    // Streamed alone, not in a batch.
     scratch.write("etc/large.bin", &pseudo_random(2 * 1024 * 1024, 5))?;
     let mut artifact = Artifact::new("hostile", "dataset")?;
     artifact.add_dir(
@@ -100,9 +100,8 @@ fn stored_blob(data_dir: &Path, md5_hex: &str, size: u64) -> Result<PathBuf> {
     anyhow::bail!("blob `{name}` not found under `{}`", data_dir.display())
 }
 
-/// A blob that travels in a batch (200 KB) and one streamed alone (3 MiB, written into the
-/// root while it arrives when the root gets copies): neither lands when the server's bytes are
-/// corrupt.
+/// A blob that travels in a batch (200 KB) and one streamed alone (3 MiB), in each link mode:
+/// neither lands when the server's bytes are corrupt, and what was in the root stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_blob_on_the_server_is_caught_and_nothing_lands() -> Result<()> {
     for size in [200_000, 3 * 1024 * 1024] {
@@ -171,9 +170,8 @@ async fn corrupt_blob_is_caught(size: usize) -> Result<()> {
     Ok(())
 }
 
-/// A large blob held by two entries, into a root that already has a file at one of them: the
-/// first destination is written while the blob arrives, the second from the cache, in every
-/// link mode, and a second download is served by the cache.
+/// A streamed blob held by two entries, into a root that already has a file at one of them:
+/// both land in every link mode, and a second download is served by the cache.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_blob_lands_at_every_entry_holding_it_in_every_link_mode() -> Result<()> {
     let server = TestServer::start().await?;

@@ -79,32 +79,6 @@ pub struct Materialized {
 }
 
 impl Cache {
-    /// Whether `mode` would put objects in the existing directory `dir` by writing their bytes
-    /// again: [`LinkMode::Copy`], or [`LinkMode::Auto`] where this cache cannot reflink into
-    /// `dir` (tried once with a one-byte file). A download then writes such an object's copy
-    /// while it receives it ([`Cache::insert_with_copy`]) instead of copying it afterwards.
-    pub fn copies_into(&self, dir: &Path, mode: LinkMode) -> bool {
-        match mode {
-            LinkMode::Copy => true,
-            LinkMode::Hardlink | LinkMode::Reflink => false,
-            LinkMode::Auto => !self.can_reflink_into(dir),
-        }
-    }
-
-    fn can_reflink_into(&self, dir: &Path) -> bool {
-        let probe = || -> io::Result<()> {
-            let mut source = tempfile::Builder::new()
-                .prefix("probe-")
-                .tempfile_in(self.tmp_dir())?;
-            io::Write::write_all(source.as_file_mut(), b"x")?;
-            let target = tempfile::Builder::new()
-                .prefix(".cairn-tmp-")
-                .tempfile_in(dir)?;
-            reflink_copy::reflink_file(source.as_file(), target.as_file())
-        };
-        probe().is_ok()
-    }
-
     /// Puts the object `key` at `destination` by `mode`, creating parent directories, and
     /// records the use. An existing file at `destination` is replaced atomically; a directory is
     /// refused. The result says which mode was actually used.

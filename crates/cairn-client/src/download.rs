@@ -15,11 +15,8 @@
 //!    writing the root overlaps the transfers. File blobs of up to the server's batch size
 //!    (`Client::batch_blob_max_size`, 1 MiB) come many per request (`POST routes::small_blobs`);
 //!    they are verified in memory, several MD5s at once, stored in the cache and, unless the
-//!    root is to be hard- or reflinked to the cache, written from memory. A larger blob is
-//!    streamed, and when the root gets copies (`copy`, or `auto` without reflinks there) its
-//!    first destination is written while it arrives (`Cache::insert_with_copy`) instead of
-//!    copied from the cache after. Objects already cached are put in place by reflink,
-//!    hardlink or copy, several blocking tasks at once.
+//!    root is to be hard- or reflinked to the cache, written from memory. Objects already
+//!    cached are put in place by reflink, hardlink or copy, several blocking tasks at once.
 //!    With `skip_cache` each entry streams straight into a temporary file next to its
 //!    destination instead and is renamed into place once verified.
 //!
@@ -55,9 +52,6 @@ use crate::{Error, LoggedArtifact, Phase, Result, paths};
 struct RootWriter {
     root: PathBuf,
     link_mode: LinkMode,
-    /// Whether `link_mode` writes an object's bytes again into the root (a copy): then a
-    /// streamed blob is written there while it is received, not copied from the cache after.
-    copies: bool,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -210,15 +204,9 @@ impl LoggedArtifact {
         let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|chunk| (chunk, receiver))
         });
-        let copies = !options.skip_cache
-            && match self.client.cache() {
-                Ok(cache) => cache.copies_into(&root, options.link_mode),
-                Err(_) => false,
-            };
         let writer = RootWriter {
             root: root.clone(),
             link_mode: options.link_mode,
-            copies,
             stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         let mut report = if options.skip_cache {
@@ -436,16 +424,13 @@ impl LoggedArtifact {
         }
     }
 
-    /// Streams one file blob from the server into the cache, verified on the way in, and, with
-    /// `copy_to`, into that file at the same time (it appears once verified, see
-    /// [`Cache::insert_with_copy`]). Answers its size and whether the copy was written.
+    /// Streams one file blob from the server into the cache, verified on the way in.
     async fn fetch_blob(
         &self,
         cache: &Arc<Cache>,
         plan: &Planned,
-        copy_to: Option<PathBuf>,
         guard: &PhaseGuard<'_>,
-    ) -> Result<(u64, bool)> {
+    ) -> Result<u64> {
         let md5 = plan
             .key
             .as_md5()
@@ -460,16 +445,10 @@ impl LoggedArtifact {
                     .await?;
                 let cache = Arc::clone(cache);
                 let (key, size, label) = (plan.key.clone(), plan.entry.size, plan.label());
-                let copy_to = copy_to.clone();
                 let sink = move |reader: &mut crate::transfer::ChannelReader| {
-                    let inserted = match &copy_to {
-                        Some(copy_to) => cache.insert_with_copy(&key, reader, size, copy_to),
-                        None => cache
-                            .insert(&key, reader, size)
-                            .map(|inserted| (inserted, false)),
-                    };
-                    inserted
-                        .map(|(inserted, copied)| (inserted.size, copied))
+                    cache
+                        .insert(&key, reader, size)
+                        .map(|inserted| inserted.size)
                         .map_err(|error| cache_insert_error(error, &label))
                 };
                 self.pump_response(response, |bytes| guard.advance(0, bytes), sink)
@@ -614,23 +593,11 @@ impl LoggedArtifact {
             return Ok(Outcome::default());
         };
         let result = match plan.entry.reference {
-            None => {
-                // When the root gets copies anyway, the first destination is written while
-                // the blob arrives (checked first: no symlink on the way, as below).
-                let copy_to = if writer.copies && !writer.stopped() {
-                    Some(paths::check_no_symlinks(&writer.root, &plan.path)?)
-                } else {
-                    None
-                };
-                self.fetch_blob(cache, plan, copy_to, guard).await
-            }
-            Some(_) => self
-                .fetch_reference(cache, plan, guard)
-                .await
-                .map(|size| (size, false)),
+            None => self.fetch_blob(cache, plan, guard).await,
+            Some(_) => self.fetch_reference(cache, plan, guard).await,
         };
-        let (size, copied) = match result {
-            Ok(fetched) => fetched,
+        let size = match result {
+            Ok(size) => size,
             Err(_) if plan.entry.is_reference() && allow_missing => {
                 return Ok(Outcome::fetched(&group, None, 0));
             }
@@ -640,8 +607,7 @@ impl LoggedArtifact {
         let writer = writer.clone();
         tokio::task::spawn_blocking(move || -> Result<Outcome> {
             let mut checker = paths::SymlinkCheck::new(&writer.root);
-            let rest = if copied { &group[1..] } else { &group[..] };
-            for member in rest {
+            for member in &group {
                 if writer.stopped() {
                     break;
                 }

@@ -82,10 +82,12 @@
 //! * **Every `add_*` call is all-or-nothing**: it hashes and validates everything first and only
 //!   then changes the manifest, so an error (a clash, a bad name, an unreadable file) loses
 //!   nothing. Files are hashed on all cores, each byte read once (see `cairn-hash`).
-//! * **Nothing is staged or hashed twice.** The SDK copies every `mutable` file before upload;
-//!   Cairn records the original path and streams it at upload time. The server re-hashes what
-//!   it receives and refuses a blob that no longer matches, which surfaces as
-//!   [`Error::FileChanged`] naming the file.
+//! * **Nothing is copied aside or hashed twice.** The SDK copies every `mutable` file before
+//!   upload; Cairn records the original path and streams it at upload time. The server re-hashes
+//!   what it receives and refuses a blob that no longer matches, which surfaces as
+//!   [`Error::FileChanged`] naming the file. With [`Artifact::add_dir_staged`] a large new file
+//!   is sent while it is hashed, so it is read once and both MD5s (ours, the server's) run at
+//!   the same time.
 //! * **The log protocol** (see `cairn-api`): create the version; if the latest version has the
 //!   same digest, stop (nothing is sent); else send the manifest, upload only the blobs the
 //!   server reports missing — small ones in batches, large ones streamed — and commit. A commit
