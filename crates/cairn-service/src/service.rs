@@ -347,8 +347,16 @@ fn open_databases(data_dir: &Path) -> Result<Opened, OpenError> {
     if removed > 0 {
         tracing::info!(removed, "removed leftover temporary uploads");
     }
-    let db = Db::open(&data_dir.join("cairn.sqlite"), METADATA)?;
-    let packed = Db::open(&data_dir.join("packed.sqlite"), PACKED)?;
+    let db = Db::open(
+        &data_dir.join("cairn.sqlite"),
+        METADATA,
+        crate::db::METADATA_WRITER_CACHE,
+    )?;
+    let packed = Db::open(
+        &data_dir.join("packed.sqlite"),
+        PACKED,
+        crate::db::PageCache::Default,
+    )?;
     Ok((Arc::new(db), Arc::new(packed), tmp))
 }
 

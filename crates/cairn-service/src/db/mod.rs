@@ -67,23 +67,41 @@ pub(crate) struct Db {
     readers: Mutex<Vec<Connection>>,
 }
 
-/// The writer connection's page cache, in KiB (SQLite's default is 2 MiB). Ingesting a manifest
-/// inserts every entry into the table and three indexes, two of them keyed by MD5, so the
-/// inserts land on random pages: with 2 MiB, fetching pages was a sixth of a 50,000-entry
-/// ingest. Readers keep the default: there can be several of them.
-const WRITER_CACHE_KIB: i64 = -32 * 1024;
+/// The page cache of the metadata database's writer connection (SQLite's default is 2 MiB).
+/// Ingesting a manifest inserts every entry into the table and three indexes, two of them keyed
+/// by MD5, so the inserts land on random pages: with 2 MiB, fetching pages was a sixth of a
+/// 50,000-entry ingest. Readers, and the packed blobs' database (appends in key order), keep
+/// the default.
+pub(crate) const METADATA_WRITER_CACHE: PageCache = PageCache::Kib(32 * 1024);
+
+/// The page cache of a database's writer connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PageCache {
+    /// SQLite's default.
+    Default,
+    /// This many KiB.
+    Kib(i64),
+}
 
 impl Db {
-    /// Opens (creating if needed) and migrates the database at `path`.
-    pub(crate) fn open(path: &Path, migrations: &[&str]) -> Result<Self, OpenError> {
+    /// Opens (creating if needed) and migrates the database at `path`, its writer connection
+    /// with `writer_cache`.
+    pub(crate) fn open(
+        path: &Path,
+        migrations: &[&str],
+        writer_cache: PageCache,
+    ) -> Result<Self, OpenError> {
         let database_error = |action| database_error(path, action);
         let mut writer = open_connection(path).map_err(database_error("open"))?;
         writer
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(database_error("switch to WAL mode"))?;
-        writer
-            .pragma_update(None, "cache_size", WRITER_CACHE_KIB)
-            .map_err(database_error("size the page cache of"))?;
+        if let PageCache::Kib(kib) = writer_cache {
+            // A negative size is in KiB, a positive one in pages.
+            writer
+                .pragma_update(None, "cache_size", -kib)
+                .map_err(database_error("size the page cache of"))?;
+        }
         schema::migrate(&mut writer, path, migrations)?;
         Ok(Self {
             path: path.to_owned(),
