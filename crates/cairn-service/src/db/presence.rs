@@ -26,23 +26,38 @@ use crate::error::Error;
 use crate::model::BlobRef;
 use cairn_hash::Md5Digest;
 
-/// The condition "blob `(e.md5_hex, e.size)` of version `e.version_id` is present", over the
-/// parameters `?2` (the caller is a server admin), `?3` (the caller's user id) and `?4` (the
-/// caller's own entity id). The readable-project test is the one of `auth::can_read` for a
-/// signed-in caller: public and open projects, the caller's own, their teams', or any for an
-/// admin.
-const PRESENT: &str = "EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = e.md5_hex AND b.size = e.size) \
-     AND (EXISTS (SELECT 1 FROM version_blobs r WHERE r.version_id = e.version_id \
-                  AND r.md5_hex = e.md5_hex AND r.size = e.size) \
-          OR EXISTS (SELECT 1 FROM staged_blobs s WHERE s.user_id = ?3 \
-                  AND s.md5_hex = e.md5_hex AND s.size = e.size) \
+/// The condition "the caller may use the stored blob `({blob}.md5_hex, {blob}.size)` in any
+/// version, without sending it", over the parameters `?2` (the caller is a server admin), `?3`
+/// (the caller's user id) and `?4` (the caller's own entity id): they staged it, or a COMMITTED
+/// version of a project they may read lists the content as an uploaded file. The
+/// readable-project test is the one of `auth::can_read` for a signed-in caller: public and open
+/// projects, the caller's own, their teams', or any for an admin.
+fn usable_by_caller(blob: &str) -> String {
+    format!(
+        "(EXISTS (SELECT 1 FROM staged_blobs s WHERE s.user_id = ?3 \
+                  AND s.md5_hex = {blob}.md5_hex AND s.size = {blob}.size) \
           OR EXISTS (SELECT 1 FROM entries o JOIN versions v ON v.id = o.version_id \
                      JOIN collections c ON c.id = v.collection_id \
                      JOIN projects p ON p.id = c.project_id \
-                     WHERE o.md5_hex = e.md5_hex AND o.size = e.size AND o.ref IS NULL \
+                     WHERE o.md5_hex = {blob}.md5_hex AND o.size = {blob}.size AND o.ref IS NULL \
                      AND v.state = 'COMMITTED' \
                      AND (p.visibility <> 'private' OR ?2 OR p.entity_id = ?4 \
-                          OR p.entity_id IN (SELECT team_id FROM team_members WHERE user_id = ?3))))";
+                          OR p.entity_id IN (SELECT team_id FROM team_members WHERE user_id = ?3))))"
+    )
+}
+
+/// The condition "blob `(e.md5_hex, e.size)` of version `e.version_id` is present" (parameters
+/// as in [`usable_by_caller`]): its bytes are stored, and it was received for this version or
+/// the caller may use it anyway.
+fn present_sql() -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM blobs b WHERE b.md5_hex = e.md5_hex AND b.size = e.size) \
+         AND (EXISTS (SELECT 1 FROM version_blobs r WHERE r.version_id = e.version_id \
+                      AND r.md5_hex = e.md5_hex AND r.size = e.size) \
+              OR {})",
+        usable_by_caller("e")
+    )
+}
 
 /// The version's (`?1`) file entries whose blob is not present for the caller, by MD5; only
 /// those of writer `?5` when it is not NULL (a distributed version's part).
@@ -50,7 +65,8 @@ pub(crate) fn missing_sql() -> String {
     format!(
         "SELECT e.md5_hex, e.size FROM entries e WHERE e.version_id = ?1 \
          AND e.md5_hex IS NOT NULL AND e.ref IS NULL AND (?5 IS NULL OR e.writer = ?5) \
-         AND NOT ({PRESENT}) ORDER BY e.md5_hex"
+         AND NOT ({}) ORDER BY e.md5_hex",
+        present_sql()
     )
 }
 
@@ -184,28 +200,23 @@ pub(crate) fn record_staged(
     Ok(())
 }
 
-/// Whether the caller (parameters `?2` to `?4` as in [`PRESENT`]) may already use a stored
-/// blob of size `?1`: one they staged, or one a COMMITTED version of a project they may read
-/// lists as an uploaded file. It says only what the caller could learn by reading those
-/// manifests, so it reveals nothing about blobs they cannot read.
-const KNOWN_SIZE: &str = "SELECT EXISTS (SELECT 1 FROM blobs b WHERE b.size = ?1 \
-     AND (EXISTS (SELECT 1 FROM staged_blobs s WHERE s.user_id = ?3 \
-                  AND s.md5_hex = b.md5_hex AND s.size = b.size) \
-          OR EXISTS (SELECT 1 FROM entries o JOIN versions v ON v.id = o.version_id \
-                     JOIN collections c ON c.id = v.collection_id \
-                     JOIN projects p ON p.id = c.project_id \
-                     WHERE o.md5_hex = b.md5_hex AND o.size = b.size AND o.ref IS NULL \
-                     AND v.state = 'COMMITTED' \
-                     AND (p.visibility <> 'private' OR ?2 OR p.entity_id = ?4 \
-                          OR p.entity_id IN (SELECT team_id FROM team_members WHERE user_id = ?3)))))";
+/// Whether the caller (parameters `?2` to `?4` as in [`usable_by_caller`]) may already use a
+/// stored blob of size `?1`. It says only what the caller could learn by reading the manifests
+/// they may read (or what they sent themselves), so it reveals nothing about other blobs.
+pub(crate) fn known_size_sql() -> String {
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM blobs b WHERE b.size = ?1 AND {})",
+        usable_by_caller("b")
+    )
+}
 
-/// Of `sizes`, those the caller already has a usable blob of (see [`KNOWN_SIZE`]).
+/// Of `sizes`, those the caller already has a usable blob of (see [`known_size_sql`]).
 pub(crate) fn known_sizes(
     connection: &Connection,
     caller: &Caller,
     sizes: &[u64],
 ) -> Result<Vec<u64>, Error> {
-    let mut statement = connection.prepare_cached(KNOWN_SIZE)?;
+    let mut statement = connection.prepare_cached(&known_size_sql())?;
     let mut known = Vec::new();
     for &size in sizes {
         let Ok(value) = i64::try_from(size) else {
@@ -237,8 +248,8 @@ pub(crate) fn file_size(
 /// Whether content with MD5 `?5` (hex, any size) is present for version `?1` before its
 /// manifest is known (the W&B protocol asks per file before it uploads the manifest): it was
 /// received for the version, or a COMMITTED version the caller may read (parameters as in
-/// [`PRESENT`]) lists it as an uploaded file whose bytes are stored. The commit still checks
-/// every (MD5, size) of the manifest with [`PRESENT`].
+/// [`usable_by_caller`]) lists it as an uploaded file whose bytes are stored. The commit still
+/// checks every (MD5, size) of the manifest with [`present_sql`].
 const PRESENT_BY_MD5: &str = "SELECT EXISTS (SELECT 1 FROM version_blobs r WHERE r.version_id = ?1 AND r.md5_hex = ?5) \
      OR EXISTS (SELECT 1 FROM entries o JOIN versions v ON v.id = o.version_id \
                 JOIN collections c ON c.id = v.collection_id \

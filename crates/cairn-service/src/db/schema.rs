@@ -452,6 +452,22 @@ mod tests {
                 "{query}: {plan:?}"
             );
         }
+        // Which sizes a caller knows: by the size index, then by content, never a scan of every
+        // blob or entry.
+        let query = crate::db::presence::known_size_sql();
+        let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {query}"))?;
+        let plan: Vec<String> = statement
+            .query_map(rusqlite::params![1, false, 1, 1], |row| row.get(3))?
+            .collect::<rusqlite::Result<_>>()?;
+        assert!(
+            plan.iter().any(|step| step.contains("blobs_by_size")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter()
+                .all(|step| !step.starts_with("SCAN") || step == "SCAN CONSTANT ROW"),
+            "{plan:?}"
+        );
         Ok(())
     }
 
