@@ -166,6 +166,10 @@ async fn corrupt_blob_is_caught(size: usize) -> Result<()> {
             }),
             "{landed:?}"
         );
+        assert!(
+            landed.iter().any(|(name, _)| name == "big.bin"),
+            "what was at big.bin stays: {landed:?}"
+        );
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::{Error, ObjectKey, Result};
 
@@ -39,10 +39,10 @@ CREATE TRIGGER IF NOT EXISTS objects_delete AFTER DELETE ON objects BEGIN
     UPDATE totals SET objects = objects - 1, bytes = bytes - OLD.size;
 END;
 -- Only a real change of size touches the totals row: every recorded use sets the size again,
--- and an unconditional trigger was an extra statement per object of a download. Replaced on
--- every open, so caches made before it get it too.
-DROP TRIGGER IF EXISTS objects_resize;
-CREATE TRIGGER objects_resize AFTER UPDATE OF size ON objects WHEN OLD.size <> NEW.size BEGIN
+-- and an unconditional trigger was an extra statement per object of a download. A cache made
+-- before has the unconditional one, which `Index::open` drops first.
+CREATE TRIGGER IF NOT EXISTS objects_resize AFTER UPDATE OF size ON objects
+WHEN OLD.size <> NEW.size BEGIN
     UPDATE totals SET bytes = bytes - OLD.size + NEW.size;
 END;
 ";
@@ -182,6 +182,18 @@ impl Index {
         let database = Database::open(path, |connection| {
             let transaction =
                 connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // Changing the schema makes every other connection prepare its statements again, so
+            // the old trigger goes only where it is still there.
+            let trigger: Option<String> = transaction
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'objects_resize'",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if trigger.is_some_and(|sql| !sql.contains("WHEN")) {
+                transaction.execute_batch("DROP TRIGGER objects_resize;")?;
+            }
             transaction.execute_batch(SCHEMA)?;
             transaction.execute(
                 "INSERT OR IGNORE INTO totals (id, objects, bytes, complete) VALUES (0, 0, 0, ?1)",
@@ -352,6 +364,55 @@ fn tree_is_empty(objects_dir: &Path) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An index made before: the last-use index goes, the trigger becomes conditional, the
+    /// totals stay right, and a second open changes nothing more.
+    #[test]
+    fn an_older_index_is_brought_up_to_date() -> std::result::Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("index.sqlite");
+        let objects = dir.path().join("objects");
+        fs_err::create_dir_all(&objects)?;
+        {
+            let connection = Connection::open(&path)?;
+            connection.execute_batch(
+                "CREATE TABLE objects (path TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL,
+                     last_used INTEGER NOT NULL) WITHOUT ROWID;
+                 CREATE INDEX objects_by_last_use ON objects (last_used);
+                 CREATE TABLE totals (id INTEGER PRIMARY KEY CHECK (id = 0), objects INTEGER NOT NULL,
+                     bytes INTEGER NOT NULL, complete INTEGER NOT NULL);
+                 CREATE TRIGGER objects_resize AFTER UPDATE OF size ON objects BEGIN
+                     UPDATE totals SET bytes = bytes - OLD.size + NEW.size;
+                 END;",
+            )?;
+        }
+        let key = ObjectKey::md5(cairn_hash::md5(b"hello"));
+        for round in 0..2 {
+            let index = Index::open(&path, &objects)?;
+            index.record(&[(key.clone(), 5, round), (key.clone(), 5, round + 10)])?;
+            index.record(&[(key.clone(), 7, round + 20)])?;
+            let totals = index.totals()?;
+            assert_eq!((totals.objects, totals.bytes), (1, 7), "round {round}");
+            index.record(&[(key.clone(), 5, round + 30)])?;
+        }
+        let connection = Connection::open(&path)?;
+        let names: Vec<String> = connection
+            .prepare("SELECT name FROM sqlite_master WHERE name LIKE 'objects_%' ORDER BY name")?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        assert_eq!(
+            names,
+            ["objects_delete", "objects_insert", "objects_resize"]
+        );
+        let trigger: String = connection.query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'objects_resize'",
+            [],
+            |row| row.get(0),
+        )?;
+        assert!(trigger.contains("WHEN"), "{trigger}");
+        Ok(())
+    }
 
     #[test]
     fn key_paths_round_trip() {

@@ -91,8 +91,8 @@ impl Cache {
         self.materialize_sized(key, None, destination, mode)
     }
 
-    /// [`materialize`](Self::materialize), given the object's size when a [`size_of`]
-    /// (Self::size_of) found it: an object never changes once in place, so a hard link then
+    /// [`materialize`](Self::materialize), given the object's size when
+    /// [`size_of`](Self::size_of) found it: an object never changes once in place, so a hard link then
     /// needs no `stat` of its own (two per object were a fifth of a warm download of 50,000
     /// small files). A size that is not the object's is recorded as given, so pass only what
     /// `size_of` answered.
@@ -126,7 +126,6 @@ impl Cache {
                 .map_err(|error| self.not_found_or(key, &object, error))?
                 .len(),
         };
-        self.touch(key, size)?;
         let parent = match destination.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
@@ -142,10 +141,22 @@ impl Cache {
         let used = match attempt() {
             Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 fs_err::create_dir_all(parent).map_err(Error::io("create", parent))?;
-                attempt()?
+                match attempt() {
+                    // With the directory there, a hard link that finds nothing lacks the object
+                    // (evicted since its size was looked up).
+                    Err(Error::Io { source, .. })
+                        if source.kind() == io::ErrorKind::NotFound && !object.exists() =>
+                    {
+                        return Err(self.not_found_or(key, &object, source));
+                    }
+                    other => other?,
+                }
             }
             other => other?,
         };
+        // Recorded once the destination is there: a use of an object that is gone would put
+        // its row back in the index.
+        self.touch(key, size)?;
         Ok(Materialized {
             path: destination.to_owned(),
             mode: used,

@@ -39,15 +39,8 @@ impl Artifact {
                 });
             }
         }
-        let name = match &options.name {
-            Some(name) => name.clone(),
-            None => utf8(Path::new(
-                local_path.file_name().unwrap_or(local_path.as_os_str()),
-            ))?
-            .to_owned(),
-        };
         // Check the name before reading a possibly huge file (is_tmp renames after hashing).
-        let mut path = LogicalPath::new(&name)?;
+        let mut path = self.file_logical_path(local_path, options)?;
         let digests = match known {
             Some(digests) => digests,
             None => self.hash_one(&absolute_path)?,
@@ -100,6 +93,24 @@ impl Artifact {
         let added = entries.len();
         self.add_all(entries, options.merge)?;
         Ok(added)
+    }
+}
+
+impl Artifact {
+    /// The logical path `add_file` gives `local_path`: the name asked for, or the file's name.
+    pub(crate) fn file_logical_path(
+        &self,
+        local_path: &Path,
+        options: &AddFileOptions,
+    ) -> Result<LogicalPath> {
+        let name = match &options.name {
+            Some(name) => name.clone(),
+            None => utf8(Path::new(
+                local_path.file_name().unwrap_or(local_path.as_os_str()),
+            ))?
+            .to_owned(),
+        };
+        Ok(LogicalPath::new(&name)?)
     }
 }
 

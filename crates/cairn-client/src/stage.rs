@@ -8,8 +8,9 @@
 //!
 //! Only files of at least [`STAGE_MIN_SIZE`] bytes that the stat cache does not know are staged,
 //! at most one per size, and only when the caller has no usable blob of that size on the server
-//! yet (`known-sizes`): content the server may already hold for the caller is hashed first and
-//! deduplicated as before, so staging never sends bytes a plain put would not have sent. The
+//! yet (`known-sizes`: staged, or in a committed version they may read): content the server may
+//! already hold for the caller is hashed first and deduplicated as before. (Blobs a resumed
+//! version already received are not asked about, so those may be sent again.) The
 //! server answers the MD5 of what it received; the client checks it against its own hash of
 //! the bytes it read. A file that could not be staged (an old server, a failed request) is
 //! simply hashed and uploaded the usual way.
@@ -22,6 +23,7 @@ use bytes::{Bytes, BytesMut};
 use cairn_api::{BlobRef, KnownSizes, routes};
 use cairn_cache::{FileStat, StatCache};
 use cairn_hash::{Algorithms, Digests, Hasher};
+use cairn_manifest::DigestAlgorithm;
 use futures_util::StreamExt as _;
 use reqwest::Method;
 use tokio::sync::mpsc;
@@ -72,7 +74,10 @@ pub(crate) async fn stage_files(
     let known = match known_sizes(target, &sizes).await {
         Ok(known) => known,
         Err(error) => {
-            tracing::debug!(%error, "not staging: the server did not say which sizes it knows");
+            // A server from before staged uploads knows no such route: nothing to tell.
+            if !matches!(error, Error::NotFound { .. }) {
+                tracing::warn!(%error, "not staging large files: the server did not say which sizes it knows");
+            }
             return staged;
         }
     };
@@ -98,7 +103,7 @@ pub(crate) async fn stage_files(
                 staged[index] = Some(digests);
             }
             Err(error) => {
-                tracing::debug!(path = %files[index].0.display(), %error, "not staged; it is hashed and uploaded as usual");
+                tracing::warn!(path = %files[index].0.display(), %error, "could not stage the file; it is hashed and uploaded as usual");
             }
         }
     }
@@ -144,7 +149,12 @@ impl Artifact {
         local_path: &Path,
         options: &AddDirOptions,
     ) -> Result<usize> {
-        let Some(stat_cache) = self.stat_cache.clone() else {
+        // Only MD5 artifacts can be logged, and the server hashes with MD5 alone.
+        let Some(stat_cache) = self
+            .stat_cache
+            .clone()
+            .filter(|_| self.digest_algorithm() == DigestAlgorithm::Md5)
+        else {
             return self.add_dir(local_path, options);
         };
         self.ensure_draft("add_dir")?;
@@ -195,7 +205,13 @@ impl Artifact {
         options: &AddFileOptions,
     ) -> Result<ArtifactEntry> {
         self.ensure_draft("add_file")?;
-        let known = match self.stat_cache.clone() {
+        // The name is checked before a possibly huge file is sent.
+        self.file_logical_path(local_path, options)?;
+        let stat_cache = self
+            .stat_cache
+            .clone()
+            .filter(|_| self.digest_algorithm() == DigestAlgorithm::Md5);
+        let known = match stat_cache {
             Some(stat_cache) => {
                 let target = StageTarget {
                     client,
@@ -358,6 +374,20 @@ fn read_and_hash(
         }
         hasher.update(&buffer);
         remaining -= want as u64;
+        if remaining == 0 {
+            // A file that grew since it was listed would be logged cut short.
+            let mut probe = [0_u8; 1];
+            if file
+                .read(&mut probe)
+                .map_err(Error::io("read for staging", path))?
+                > 0
+            {
+                return Err(Error::FileChanged {
+                    path: path.to_owned(),
+                    detail: format!("it had {size} bytes and has grown since"),
+                });
+            }
+        }
         progress.reached(size - remaining);
         if sender.blocking_send(Ok(buffer.freeze())).is_err() {
             return Err(Error::Io {

@@ -358,6 +358,17 @@ fn millis(duration: Duration) -> i64 {
 }
 
 impl Service {
+    /// The start of the grace period now, on the service's clock (RFC 3339): what was stored,
+    /// staged or unreferenced at or before it may be collected. Stagings made before it no
+    /// longer make a blob present for a version.
+    pub(crate) fn grace_cutoff(&self) -> String {
+        rfc3339_ms(
+            self.clock()
+                .now_ms()
+                .saturating_sub(millis(self.gc().grace)),
+        )
+    }
+
     /// Runs one garbage collection (server admins only): see the module documentation. Only
     /// one runs at a time; a second waits for the first.
     pub async fn collect_garbage(

@@ -123,50 +123,89 @@ pub struct Received {
     pub bytes: u64,
 }
 
-/// Why a blob's body was not received whole.
-pub(crate) enum BodyFault {
-    /// The stream failed after `received` bytes.
-    Ended { error: String, received: u64 },
-    /// It held more bytes than announced.
-    Longer,
-    /// It ended after `received` bytes, fewer than announced.
-    Shorter { received: u64 },
-    /// Writing the bytes down failed.
-    Store(Error),
+/// A streamed blob's body as a receiver names it in errors: `what` ("blob `<md5>`"), and where
+/// its expected `size` came from (`size_from`: "per the manifest", "as announced").
+pub(crate) struct Expected<'a> {
+    pub(crate) what: &'a str,
+    pub(crate) size: u64,
+    pub(crate) size_from: &'a str,
 }
 
 impl Service {
-    /// Receives exactly `size` bytes of a blob from `bytes` where the packing policy puts them
-    /// while they arrive, hashing them on the way: answers them with their MD5.
+    /// Receives exactly `expected.size` bytes of a blob from `bytes` where the packing policy
+    /// puts them while they arrive, hashing them on the way: answers them with their MD5. A body
+    /// that breaks, runs longer or ends short stores nothing and counts as a rejected blob.
     pub(crate) async fn receive_body<S, E>(
         &self,
-        size: u64,
+        expected: &Expected<'_>,
         mut bytes: S,
-    ) -> Result<(crate::blobs::Incoming, Md5Digest), BodyFault>
+    ) -> Result<(crate::blobs::Incoming, Md5Digest), Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        let Expected {
+            what,
+            size,
+            size_from,
+        } = *expected;
+        let reject = |error: Error| {
+            Counters::add(&self.counters().blobs_rejected, 1);
+            error
+        };
+        let mismatch = |got: &dyn std::fmt::Display| {
+            reject(Error::refused(
+                Kind::SizeMismatch,
+                format!(
+                    "{what} is {size} bytes {size_from}, but {got} bytes were sent; nothing was stored"
+                ),
+            ))
+        };
         let mut hasher = Hasher::new(Algorithms::MD5);
-        let mut incoming = self.blobs().incoming(size).map_err(BodyFault::Store)?;
+        let mut incoming = self.blobs().incoming(size)?;
         while let Some(chunk) = bytes.next().await {
-            let chunk = chunk.map_err(|error| BodyFault::Ended {
-                error: error.to_string(),
-                received: hasher.size(),
+            let chunk = chunk.map_err(|error| {
+                reject(Error::bad_request(format!(
+                    "the body of {what} ended early ({error}) after {} of {size} bytes; nothing was stored",
+                    hasher.size(),
+                )))
             })?;
             if hasher.size() + chunk.len() as u64 > size {
-                return Err(BodyFault::Longer);
+                return Err(mismatch(&"more than that"));
             }
             hasher.update(&chunk);
-            incoming.write(chunk).await.map_err(BodyFault::Store)?;
+            incoming.write(chunk).await?;
         }
         let digests = hasher.finalize();
         if digests.size != size {
-            return Err(BodyFault::Shorter {
-                received: digests.size,
-            });
+            return Err(mismatch(&digests.size));
         }
         Ok((incoming, digests.md5))
+    }
+
+    /// Stores a received blob whose content is verified, records it with `record` (one write
+    /// transaction), and counts it: pinned from before its bytes are written until they are
+    /// recorded, so that a garbage collection neither deletes them in between nor is deleting
+    /// them now.
+    pub(crate) async fn store_received(
+        &self,
+        md5_hex: &str,
+        size: u64,
+        incoming: crate::blobs::Incoming,
+        record: impl FnMut(&rusqlite::Transaction<'_>) -> Result<(), Error> + Send + 'static,
+    ) -> Result<(), Error> {
+        let pin = self
+            .gc()
+            .guard
+            .pin(vec![(md5_hex.to_owned(), size)])
+            .await?;
+        self.blobs().store(md5_hex, size, incoming).await?;
+        self.db().write(record).await?;
+        drop(pin);
+        let counters = self.counters();
+        Counters::add(&counters.blobs_received, 1);
+        Counters::add(&counters.blob_bytes_received, size);
+        Ok(())
     }
 }
 
@@ -354,6 +393,15 @@ impl Service {
         id: String,
         writer: Option<String>,
     ) -> Result<Receipt, Error> {
+        {
+            let (caller, id, writer) = (caller.clone(), id.clone(), writer.clone());
+            let cutoff = self.grace_cutoff();
+            self.db()
+                .write(move |connection| {
+                    presence::adopt_staged(connection, &id, &caller, writer.as_deref(), &cutoff)
+                })
+                .await?;
+        }
         let (digest, size, file_count) = {
             let id = id.clone();
             self.db()
@@ -473,34 +521,23 @@ impl Service {
         };
         // The bytes are received and stored even when the server already holds the content: a
         // shortcut would let the answer's timing tell whether anyone stores it.
-        let (incoming, actual) = match self.receive_body(size, bytes).await {
-            Ok(received) => received,
-            Err(BodyFault::Ended { error, received }) => {
-                return Err(reject(Error::bad_request(format!(
-                    "the body of blob `{md5}` ended early ({error}) after {received} of {size} bytes; nothing was stored",
-                ))));
-            }
-            Err(BodyFault::Longer) => {
-                return Err(reject(size_mismatch(&md5, size, "more than that")));
-            }
-            Err(BodyFault::Shorter { received }) => {
-                return Err(reject(size_mismatch(&md5, size, received)));
-            }
-            Err(BodyFault::Store(error)) => return Err(error),
+        let what = format!("blob `{md5}`");
+        let expected = Expected {
+            what: &what,
+            size,
+            size_from: "per the manifest",
         };
+        let (incoming, actual) = self.receive_body(&expected, bytes).await?;
         let actual = actual.to_hex();
         if actual != md5 {
             return Err(reject(digest_mismatch(&md5, &actual)));
         }
-        // Pinned from before the bytes are written until they are recorded, so that a
-        // garbage collection neither deletes them in between nor is deleting them now.
-        let pin = self.gc().guard.pin(vec![(md5.clone(), size)]).await?;
-        self.blobs().store(&md5, size, incoming).await?;
-        self.record(id.to_owned(), vec![(md5, size)]).await?;
-        drop(pin);
-        let counters = self.counters();
-        Counters::add(&counters.blobs_received, 1);
-        Counters::add(&counters.blob_bytes_received, size);
+        let blobs = vec![(md5.clone(), size, Blobs::location(size))];
+        let id = id.to_owned();
+        self.store_received(&md5, size, incoming, move |connection| {
+            presence::record_received(connection, &id, &blobs)
+        })
+        .await?;
         Ok(Received {
             blobs: 1,
             bytes: size,
@@ -780,6 +817,7 @@ impl Service {
         let caller = required(caller)?.clone();
         self.merge_parts(&caller, id).await?;
         let id = id.to_owned();
+        let cutoff = self.grace_cutoff();
         let (version, newly) = self
             .db()
             .write(move |connection| {
@@ -790,6 +828,7 @@ impl Service {
                     VersionState::Pending => {}
                 }
                 require_manifest(&row)?;
+                presence::adopt_staged(connection, &id, &caller, None, &cutoff)?;
                 let (missing, total) =
                     presence::first_missing(connection, &id, &caller, MISSING_IN_REFUSAL)?;
                 if total > 0 {

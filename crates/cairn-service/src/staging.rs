@@ -3,10 +3,13 @@
 //! server's hash of the same bytes runs at the same time as the client's.
 //!
 //! The server hashes what arrives and answers its MD5; the client checks that against its own.
-//! The blob is then *staged* by the caller: present for every version the caller logs (see
-//! `db::presence`) until the garbage collector's grace period has passed since the staging,
-//! and kept by the collector that long (see `db::gc`). Sending the bytes proves the caller holds
-//! them, so a staged blob grants nothing the caller did not already have.
+//! The blob is then *staged* by the caller for the garbage collector's grace period, which keeps
+//! its bytes that long (see `db::gc`). When a manifest (or part) of the caller's lists it, or
+//! the caller asks what a version is missing or commits it, within that period, the blob is
+//! recorded as received for that version (`db::presence::adopt_staged`) and belongs to it from
+//! then on, whoever commits. Sending the bytes proves the caller holds them, so a staged blob
+//! grants nothing the caller did not already have. Each staging also forgets the caller's
+//! stagings older than the grace period, so they do not pile up where no collection runs.
 //!
 //! Before it stages a file, a client asks which of its sizes it already has a usable blob of
 //! ([`Service::known_sizes`]): content the server may already hold for the caller is hashed
@@ -19,9 +22,8 @@ use futures_util::Stream;
 use crate::access::{Caller, project_for_write, required};
 use crate::blobs::Blobs;
 use crate::db::presence;
-use crate::error::{Error, Kind};
-use crate::logging::BodyFault;
-use crate::service::{Counters, Service};
+use crate::error::Error;
+use crate::service::Service;
 use crate::validate;
 
 /// The most sizes one [`Service::known_sizes`] question may ask about.
@@ -73,51 +75,20 @@ impl Service {
             }
             Some(size) => size,
         };
-        let reject = |error: Error| {
-            Counters::add(&self.counters().blobs_rejected, 1);
-            error
+        let expected = crate::logging::Expected {
+            what: "the staged blob",
+            size,
+            size_from: "as announced",
         };
-        let (incoming, md5) = match self.receive_body(size, bytes).await {
-            Ok(received) => received,
-            Err(BodyFault::Ended { error, received }) => {
-                return Err(reject(Error::bad_request(format!(
-                    "the staged blob's body ended early ({error}) after {received} of {size} bytes; nothing was stored"
-                ))));
-            }
-            Err(BodyFault::Longer) => {
-                return Err(reject(Error::refused(
-                    Kind::SizeMismatch,
-                    format!(
-                        "the staged blob was announced as {size} bytes, but more were sent; nothing was stored"
-                    ),
-                )));
-            }
-            Err(BodyFault::Shorter { received }) => {
-                return Err(reject(Error::refused(
-                    Kind::SizeMismatch,
-                    format!(
-                        "the staged blob was announced as {size} bytes, but {received} were sent; nothing was stored"
-                    ),
-                )));
-            }
-            Err(BodyFault::Store(error)) => return Err(error),
-        };
+        let (incoming, md5) = self.receive_body(&expected, bytes).await?;
         let md5_hex = md5.to_hex();
-        // Pinned from before the bytes are written until they are recorded, as in
-        // `receive_blob`: a collection neither deletes them in between nor is deleting them now.
-        let pin = self.gc().guard.pin(vec![(md5_hex.clone(), size)]).await?;
-        self.blobs().store(&md5_hex, size, incoming).await?;
-        let (user_id, now) = (caller.user_id, self.clock().now_text());
-        self.db()
-            .write(move |connection| {
-                let location = Blobs::location(size);
-                presence::record_staged(connection, user_id, &md5_hex, size, location, &now)
-            })
-            .await?;
-        drop(pin);
-        let counters = self.counters();
-        Counters::add(&counters.blobs_received, 1);
-        Counters::add(&counters.blob_bytes_received, size);
+        let (user_id, now, cutoff) = (caller.user_id, self.clock().now_text(), self.grace_cutoff());
+        let recorded = md5_hex.clone();
+        self.store_received(&md5_hex, size, incoming, move |connection| {
+            let blob = (recorded.as_str(), size, Blobs::location(size));
+            presence::record_staged(connection, user_id, blob, &now, &cutoff)
+        })
+        .await?;
         Ok(Staged { md5, size })
     }
 
@@ -149,8 +120,9 @@ impl Service {
             )));
         }
         self.check_staging(&caller, entity, project).await?;
+        let cutoff = self.grace_cutoff();
         self.db()
-            .read(move |connection| presence::known_sizes(connection, &caller, &sizes))
+            .read(move |connection| presence::known_sizes(connection, &caller, &sizes, &cutoff))
             .await
     }
 

@@ -148,3 +148,35 @@ fn a_missing_object_is_not_found() {
     assert!(error.to_string().contains("is not in the cache"), "{error}");
     assert!(!dir.path().join("x").exists());
 }
+
+/// A hard link given the object's size needs no `stat`; an object gone since its size was
+/// looked up is still "not in the cache", and its use is not recorded.
+#[test]
+fn a_sized_hard_link_of_a_vanished_object_is_not_found() {
+    let (dir, cache, key, _) = setup();
+    let size = cache.size_of(&key).unwrap();
+    let linked = cache
+        .materialize_sized(
+            &key,
+            Some(size),
+            &dir.path().join("a/b"),
+            LinkMode::Hardlink,
+        )
+        .unwrap();
+    assert_eq!((linked.size, linked.mode), (size, LinkMode::Hardlink));
+    let cleanup = cache.cleanup(cairn_cache::CleanupOptions::new(
+        cairn_cache::ByteSize::from_bytes(0),
+    ));
+    cleanup.unwrap();
+    assert!(!cache.contains(&key));
+    let error = cache
+        .materialize_sized(
+            &key,
+            Some(size),
+            &dir.path().join("c/d"),
+            LinkMode::Hardlink,
+        )
+        .unwrap_err();
+    assert!(error.is_not_found(), "{error}");
+    assert_eq!(cache.stats().unwrap().objects, 0, "no row came back");
+}

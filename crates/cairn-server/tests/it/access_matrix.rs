@@ -321,6 +321,13 @@ async fn world() -> (World, Vec<Row>) {
                 routes::known_sizes("lab", project),
                 Some(json!({ "sizes": [3] })),
             ),
+            // Any bytes may be staged; these happen to be JSON.
+            row(
+                Kind::Write,
+                Method::POST,
+                routes::staged_blobs("lab", project),
+                Some(json!({ "staged": true })),
+            ),
             row(
                 Kind::Write,
                 Method::POST,
@@ -572,8 +579,11 @@ async fn every_route_for_every_caller_and_visibility() {
             }
             let body = match &row.body {
                 Some(value) => {
-                    request = request.header(header::CONTENT_TYPE, "application/json");
-                    Body::from(value.to_string())
+                    let text = value.to_string();
+                    request = request
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .header(header::CONTENT_LENGTH, text.len());
+                    Body::from(text)
                 }
                 None => Body::empty(),
             };

@@ -266,3 +266,51 @@ async fn a_staged_blob_lasts_the_grace_period_and_no_longer() {
     let (_, receipt) = begin_log(&server, &key, "admin", "p", &request, &files).await;
     assert_eq!(receipt.missing.len(), 1, "{receipt:?}");
 }
+
+/// Once a manifest lists a staged blob, the blob belongs to the version: another writer can
+/// commit it, and it stays present after the staging expired and a collection ran.
+#[tokio::test]
+async fn a_staged_blob_listed_by_a_manifest_belongs_to_the_version() {
+    let server = Server::start_with(|config| config.with_test_clock()).await;
+    let (alice, bob) = server.lab_team().await;
+    let content = big(4);
+    let files = Files::new(&[("big.bin", &content)]);
+    stage(&server, Some(&alice), "lab", "p", &content)
+        .await
+        .expect(StatusCode::OK);
+    let request = create_request("data", &files);
+    let (created, receipt) = begin_log(&server, &alice, "lab", "p", &request, &files).await;
+    assert!(receipt.missing.is_empty(), "{receipt:?}");
+
+    // Two hours later the staging has expired and a collection ran: the pending version still
+    // holds the bytes, and bob, who sent nothing, commits it.
+    advance(&server, 120).await;
+    let report = gc(&server).await;
+    assert_eq!(report.freed_blobs, 0, "{report:?}");
+    let committed: cairn_api::Version = server
+        .call(
+            Method::POST,
+            &routes::commit(&created.version.id),
+            Some(&bob),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(committed.version_index, Some(0));
+    // A staging that expired before any manifest listed it counts for nothing.
+    let other = Files::new(&[("other.bin", &big(5))]);
+    stage(&server, Some(&alice), "lab", "p", &other.files[0].1)
+        .await
+        .expect(StatusCode::OK);
+    advance(&server, 61).await;
+    let (_, receipt) = begin_log(
+        &server,
+        &alice,
+        "lab",
+        "p",
+        &create_request("other", &other),
+        &other,
+    )
+    .await;
+    assert_eq!(receipt.missing.len(), 1, "{receipt:?}");
+}
