@@ -85,6 +85,9 @@ pub(crate) async fn stage_files(
         .into_iter()
         .filter(|&index| !known.contains(&files[index].1))
         .collect();
+    if chosen.is_empty() {
+        return staged;
+    }
     let total: u64 = chosen.iter().map(|&index| files[index].1).sum();
     let progress = target.client.progress();
     let guard = PhaseGuard::start(progress, Phase::Upload, chosen.len() as u64, total);
