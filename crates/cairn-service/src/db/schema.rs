@@ -457,7 +457,7 @@ mod tests {
         let query = crate::db::presence::known_size_sql();
         let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {query}"))?;
         let plan: Vec<String> = statement
-            .query_map(rusqlite::params![1, false, 1, 1], |row| row.get(3))?
+            .query_map(rusqlite::params![1, false, 1, 1, ""], |row| row.get(3))?
             .collect::<rusqlite::Result<_>>()?;
         assert!(
             plan.iter().any(|step| step.contains("blobs_by_size")),
