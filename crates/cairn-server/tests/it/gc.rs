@@ -7,10 +7,7 @@
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use cairn_api::{
-    AdvanceClock, CollectGarbage, CreatedVersion, ErrorCode, FreeReason, GarbageReport, Storage,
-    Version, routes,
-};
+use cairn_api::{CollectGarbage, CreatedVersion, ErrorCode, FreeReason, Storage, Version, routes};
 use cairn_server::BlobStoreConfig;
 use cairn_storage::testing::{Emulator, create_s3_bucket};
 use cairn_storage::{BlobKey, BlobStore, CloudHandler, S3Config};
@@ -22,31 +19,6 @@ fn large(seed: u8) -> Vec<u8> {
     (0..100_000_u32)
         .map(|index| (index as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
-}
-
-async fn gc(server: &Server, dry_run: bool) -> GarbageReport {
-    server
-        .call_json(
-            Method::POST,
-            routes::SERVER_GC,
-            Some(&server.admin_key),
-            &CollectGarbage { dry_run },
-        )
-        .await
-        .expect(StatusCode::OK)
-        .json()
-}
-
-async fn advance(server: &Server, seconds: u64) {
-    server
-        .call_json(
-            Method::POST,
-            routes::SERVER_CLOCK,
-            Some(&server.admin_key),
-            &AdvanceClock { seconds },
-        )
-        .await
-        .expect(StatusCode::OK);
 }
 
 async fn delete(server: &Server, id: &str) {
@@ -142,12 +114,12 @@ async fn only_unreferenced_blobs_go_after_the_grace_period() {
     assert_eq!(before.live_versions, 2);
 
     // Nothing is unreferenced yet.
-    let report = gc(&server, false).await;
+    let report = server.collect_garbage(false).await;
     assert_eq!((report.freed_blobs, report.kept_in_grace_blobs), (0, 0));
     assert_eq!(report.stored_blobs, 5);
 
     delete(&server, &old_version.id).await;
-    let report = gc(&server, false).await;
+    let report = server.collect_garbage(false).await;
     assert_eq!(report.freed_blobs, 0, "within the grace period: {report:?}");
     assert_eq!(report.kept_in_grace_blobs, 2);
     assert_eq!(
@@ -159,8 +131,8 @@ async fn only_unreferenced_blobs_go_after_the_grace_period() {
     let storage = project_storage(&server, "p").await;
     assert_eq!((storage.blobs, storage.live_versions), (3, 1));
 
-    advance(&server, 2 * 3600).await;
-    let dry = gc(&server, true).await;
+    server.advance_clock(2 * 3600).await;
+    let dry = server.collect_garbage(true).await;
     assert!(dry.dry_run);
     assert_eq!(dry.freed_blobs, 2, "{dry:?}");
     for blob in &dry.freed {
@@ -174,7 +146,7 @@ async fn only_unreferenced_blobs_go_after_the_grace_period() {
     );
     assert_eq!(dry.stored_blobs, 5);
 
-    let report = gc(&server, false).await;
+    let report = server.collect_garbage(false).await;
     assert_eq!(report.freed_blobs, 2, "{report:?}");
     assert_eq!(
         report.freed_bytes,
@@ -221,7 +193,7 @@ async fn only_unreferenced_blobs_go_after_the_grace_period() {
         assert_eq!(&read_blob(&server, &new_version, &new, name).await, bytes);
     }
     // A second collection finds nothing.
-    assert_eq!(gc(&server, false).await.freed_blobs, 0);
+    assert_eq!(server.collect_garbage(false).await.freed_blobs, 0);
 
     // Logging the collected content again asks for it and stores it again.
     let again = log(
@@ -269,8 +241,8 @@ async fn pending_uploads_keep_their_blobs() {
             .await
             .expect(StatusCode::OK);
     }
-    advance(&server, 30 * 24 * 3600).await;
-    let report = gc(&server, false).await;
+    server.advance_clock(30 * 24 * 3600).await;
+    let report = server.collect_garbage(false).await;
     assert_eq!((report.freed_blobs, report.kept_in_grace_blobs), (0, 0));
     let storage = project_storage(&server, "p").await;
     assert_eq!((storage.blobs, storage.live_versions), (2, 1));
@@ -313,8 +285,8 @@ async fn a_commit_after_the_collection_asks_for_the_blob_again() {
         .expect(StatusCode::CREATED)
         .json();
     delete(&server, &first.id).await;
-    advance(&server, 2 * 3600).await;
-    assert_eq!(gc(&server, false).await.freed_blobs, 1);
+    server.advance_clock(2 * 3600).await;
+    assert_eq!(server.collect_garbage(false).await.freed_blobs, 1);
     let receipt = upload_manifest(&server, &key, &created.version.id, &files).await;
     assert_eq!(receipt.missing.len(), 1, "the collected blob is asked for");
     let refused = server
@@ -361,15 +333,15 @@ async fn unrecorded_bytes_are_collected() {
     let stranger = server.data_dir().join("blobs").join("README");
     fs_err::write(&stranger, b"not a blob").unwrap();
 
-    let report = gc(&server, false).await;
+    let report = server.collect_garbage(false).await;
     assert_eq!(report.freed_blobs, 0, "younger than the grace period");
     assert!(path.exists());
-    advance(&server, 2 * 3600).await;
-    let dry = gc(&server, true).await;
+    server.advance_clock(2 * 3600).await;
+    let dry = server.collect_garbage(true).await;
     assert_eq!(dry.freed_blobs, 1);
     assert_eq!(dry.freed[0].reason, FreeReason::Unrecorded);
     assert!(path.exists());
-    let report = gc(&server, false).await;
+    let report = server.collect_garbage(false).await;
     assert_eq!(report.freed_blobs, 1);
     assert_eq!(report.freed[0].md5, md5);
     assert!(!path.exists());
@@ -500,8 +472,8 @@ async fn collects_on_s3() {
         .unwrap();
 
     delete(&server, &old_version.id).await;
-    advance(&server, 2 * 3600).await;
-    let report = gc(&server, false).await;
+    server.advance_clock(2 * 3600).await;
+    let report = server.collect_garbage(false).await;
     assert_eq!(report.freed_blobs, 2, "{report:?}");
     assert!(!store.exists(&gone_key).await.unwrap());
     assert!(!store.exists(&orphan_key).await.unwrap());

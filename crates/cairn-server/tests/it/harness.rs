@@ -222,6 +222,19 @@ impl Server {
         .expect(StatusCode::OK);
     }
 
+    /// Runs one garbage collection now (as the admin) and answers its report.
+    pub(crate) async fn collect_garbage(&self, dry_run: bool) -> cairn_api::GarbageReport {
+        self.call_json(
+            Method::POST,
+            routes::SERVER_GC,
+            Some(&self.admin_key),
+            &cairn_api::CollectGarbage { dry_run },
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json()
+    }
+
     /// Users `alice` and `bob`, and team `lab` with alice as its admin and bob as a member;
     /// answers their keys.
     pub(crate) async fn lab_team(&self) -> (String, String) {

@@ -5,9 +5,7 @@
 use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
 use bytes::Bytes;
-use cairn_api::{
-    AdvanceClock, BlobRef, CollectGarbage, ErrorCode, GarbageReport, KnownSizes, routes,
-};
+use cairn_api::{BlobRef, ErrorCode, KnownSizes, routes};
 
 use crate::harness::{Files, Server, begin_log, create_request, log};
 
@@ -208,33 +206,6 @@ async fn bad_staged_bodies_store_nothing() {
     assert_eq!(tmp, 0, "no temporary file is left");
 }
 
-async fn gc(server: &Server) -> GarbageReport {
-    server
-        .call_json(
-            Method::POST,
-            routes::SERVER_GC,
-            Some(&server.admin_key),
-            &CollectGarbage { dry_run: false },
-        )
-        .await
-        .expect(StatusCode::OK)
-        .json()
-}
-
-async fn advance(server: &Server, minutes: u64) {
-    server
-        .call_json(
-            Method::POST,
-            routes::SERVER_CLOCK,
-            Some(&server.admin_key),
-            &AdvanceClock {
-                seconds: minutes * 60,
-            },
-        )
-        .await
-        .expect(StatusCode::OK);
-}
-
 /// The grace period (an hour) counts from the last staging, not from the storing of the bytes.
 #[tokio::test]
 async fn a_staged_blob_lasts_the_grace_period_and_no_longer() {
@@ -246,20 +217,20 @@ async fn a_staged_blob_lasts_the_grace_period_and_no_longer() {
     stage(&server, Some(&key), "admin", "p", &content)
         .await
         .expect(StatusCode::OK);
-    advance(&server, 50).await;
+    server.advance_clock(50 * 60).await;
     stage(&server, Some(&key), "admin", "p", &content)
         .await
         .expect(StatusCode::OK);
     // 100 minutes after the bytes were stored, 50 after the second staging: kept.
-    advance(&server, 50).await;
-    let report = gc(&server).await;
+    server.advance_clock(50 * 60).await;
+    let report = server.collect_garbage(false).await;
     assert_eq!((report.freed_blobs, report.kept_in_grace_blobs), (0, 1));
     assert_eq!(known(&server, &key, "admin", &[size]).await, [size]);
 
     // Past the grace period, the bytes go and the staging is forgotten: a version asks for
     // them again.
-    advance(&server, 20).await;
-    let report = gc(&server).await;
+    server.advance_clock(20 * 60).await;
+    let report = server.collect_garbage(false).await;
     assert_eq!(report.freed_blobs, 1, "{report:?}");
     assert!(known(&server, &key, "admin", &[size]).await.is_empty());
     let request = create_request("data", &files);
@@ -284,8 +255,8 @@ async fn a_staged_blob_listed_by_a_manifest_belongs_to_the_version() {
 
     // Two hours later the staging has expired and a collection ran: the pending version still
     // holds the bytes, and bob, who sent nothing, commits it.
-    advance(&server, 120).await;
-    let report = gc(&server).await;
+    server.advance_clock(120 * 60).await;
+    let report = server.collect_garbage(false).await;
     assert_eq!(report.freed_blobs, 0, "{report:?}");
     let committed: cairn_api::Version = server
         .call(
@@ -302,7 +273,7 @@ async fn a_staged_blob_listed_by_a_manifest_belongs_to_the_version() {
     stage(&server, Some(&alice), "lab", "p", &other.files[0].1)
         .await
         .expect(StatusCode::OK);
-    advance(&server, 61).await;
+    server.advance_clock(61 * 60).await;
     let (_, receipt) = begin_log(
         &server,
         &alice,
