@@ -74,8 +74,14 @@ pub(crate) async fn stage_files(
     let known = match known_sizes(target, &sizes).await {
         Ok(known) => known,
         Err(error) => {
-            // A server from before staged uploads knows no such route: nothing to tell.
-            if !matches!(error, Error::NotFound { .. }) {
+            // A server from before staged uploads knows no such route: nothing to tell. A caller
+            // who may not write there hears it from the log that follows.
+            if !matches!(
+                error,
+                Error::NotFound { .. }
+                    | Error::PermissionDenied { .. }
+                    | Error::Unauthenticated { .. }
+            ) {
                 tracing::warn!(%error, "not staging large files: the server did not say which sizes it knows");
             }
             return staged;

@@ -49,6 +49,9 @@ enum Command {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if !matches!(cli.command, Command::Server(_)) {
+        init_client_logging();
+    }
     match cli.command {
         Command::Server(args) => server::run(args),
         Command::Login(args) => login::run(args),
@@ -60,6 +63,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Manifest(args) => manifest::run(&args),
         Command::Cache(command) => cache::run(command),
     }
+}
+
+/// The level `CAIRN_LOG` asks for (`error`, `warn`, `info`, `debug`, `trace`), else `default`.
+fn log_level(default: tracing::Level) -> tracing::Level {
+    std::env::var("CAIRN_LOG")
+        .ok()
+        .and_then(|level| level.parse::<tracing::Level>().ok())
+        .unwrap_or(default)
+}
+
+/// A client command's log lines go to stderr, warnings and worse by default: what the client
+/// library says while a command still succeeds (a large file it could not stage and uploaded
+/// the usual way). `CAIRN_LOG=debug` shows more (retries, for one).
+fn init_client_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(log_level(tracing::Level::WARN))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
 }
 
 /// The runtime network commands run on.

@@ -191,12 +191,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// Logs go to stderr; `CAIRN_LOG` picks the level (`error`, `warn`, `info` (default), `debug`,
 /// `trace`).
 fn init_logging() {
-    let level = std::env::var("CAIRN_LOG")
-        .ok()
-        .and_then(|level| level.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
     let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
+        .with_max_level(super::log_level(tracing::Level::INFO))
         .with_writer(std::io::stderr)
         .try_init();
 }
