@@ -40,7 +40,7 @@ impl Artifact {
             }
         }
         // Check the name before reading a possibly huge file (is_tmp renames after hashing).
-        let mut path = self.file_logical_path(local_path, options)?;
+        let mut path = file_logical_path(local_path, options)?;
         let digests = match known {
             Some(digests) => digests,
             None => self.hash_one(&absolute_path)?,
@@ -96,22 +96,19 @@ impl Artifact {
     }
 }
 
-impl Artifact {
-    /// The logical path `add_file` gives `local_path`: the name asked for, or the file's name.
-    pub(crate) fn file_logical_path(
-        &self,
-        local_path: &Path,
-        options: &AddFileOptions,
-    ) -> Result<LogicalPath> {
-        let name = match &options.name {
-            Some(name) => name.clone(),
-            None => utf8(Path::new(
-                local_path.file_name().unwrap_or(local_path.as_os_str()),
-            ))?
-            .to_owned(),
-        };
-        Ok(LogicalPath::new(&name)?)
-    }
+/// The logical path `add_file` gives `local_path`: the name asked for, or the file's name.
+pub(crate) fn file_logical_path(
+    local_path: &Path,
+    options: &AddFileOptions,
+) -> Result<LogicalPath> {
+    let name = match &options.name {
+        Some(name) => name.clone(),
+        None => utf8(Path::new(
+            local_path.file_name().unwrap_or(local_path.as_os_str()),
+        ))?
+        .to_owned(),
+    };
+    Ok(LogicalPath::new(&name)?)
 }
 
 /// The absolute path of a directory to add, and its metadata.

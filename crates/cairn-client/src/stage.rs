@@ -29,8 +29,9 @@ use reqwest::Method;
 use tokio::sync::mpsc;
 
 use crate::client::{Activity, Failure};
-use crate::local::dir_root;
+use crate::local::{dir_root, file_logical_path};
 use crate::progress::PhaseGuard;
+use crate::stat::cache_error;
 use crate::upload::Reported;
 use crate::{AddDirOptions, AddFileOptions, Artifact, ArtifactEntry, Client, Error, Phase, Result};
 
@@ -215,7 +216,7 @@ impl Artifact {
     ) -> Result<ArtifactEntry> {
         self.ensure_draft("add_file")?;
         // The name is checked before a possibly huge file is sent.
-        self.file_logical_path(local_path, options)?;
+        file_logical_path(local_path, options)?;
         let stat_cache = self
             .stat_cache
             .clone()
@@ -258,9 +259,7 @@ impl Artifact {
         let canonical =
             fs_err::canonicalize(local_path).map_err(Error::io("resolve", local_path))?;
         let stat = FileStat::from_metadata(&metadata);
-        let cached = stat_cache
-            .lookup(&canonical, &stat)
-            .map_err(|error| Error::StatCache(Box::new(error)))?;
+        let cached = stat_cache.lookup(&canonical, &stat).map_err(cache_error)?;
         if cached.is_some() {
             return Ok(None);
         }
@@ -271,7 +270,7 @@ impl Artifact {
         };
         stat_cache
             .record([(canonical.as_path(), &stat, &digests)])
-            .map_err(|error| Error::StatCache(Box::new(error)))?;
+            .map_err(cache_error)?;
         Ok(Some(digests))
     }
 }

@@ -251,6 +251,6 @@ fn lookup(snapshot: &StatSnapshot, key: &Path, stat: &FileStat) -> Option<Digest
     snapshot.lookup(key, stat).map(|cached| cached.to_digests())
 }
 
-fn cache_error(error: cairn_cache::Error) -> Error {
+pub(crate) fn cache_error(error: cairn_cache::Error) -> Error {
     Error::StatCache(Box::new(error))
 }

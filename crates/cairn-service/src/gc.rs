@@ -6,11 +6,12 @@
 //! A stored blob (MD5, size) is *referenced* by a version whose entries list that content or
 //! for which it was received (`version_blobs`; the W&B protocol sends files before the
 //! manifest). A blob a user staged (sent before any version listed it) is kept for the grace
-//! period from its staging, like a freshly stored one. Live versions are those not DELETED; a PENDING version is live, it is being
-//! uploaded. A blob no live version references is collected once it has been unreferenced for
-//! the grace period ([`Config::gc_grace`](crate::Config::gc_grace), 1 hour by default), counted
-//! from the later of its first storing and the last change (the deletion) of a version that
-//! referenced it, on the service's [`Clock`](crate::Clock). Bytes in the blob store or the
+//! period from its staging, like a freshly stored one. Live versions are those not DELETED; a
+//! PENDING version is live, it is being uploaded. A blob no live version references is
+//! collected once it has been unreferenced for the grace period
+//! ([`Config::gc_grace`](crate::Config::gc_grace), 1 hour by default), counted from the later
+//! of its first storing and the last change (the deletion) of a version that referenced it, on
+//! the service's [`Clock`](crate::Clock). Bytes in the blob store or the
 //! packed database that the metadata does not record at all (left by an upload interrupted
 //! between storing and recording them) are collected too.
 //!

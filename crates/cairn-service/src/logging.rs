@@ -340,6 +340,7 @@ impl Service {
             let writer = writer.unwrap_or(caller.username()).to_owned();
             {
                 let (id, caller, writer) = (id.to_owned(), caller.clone(), writer.clone());
+                let cutoff = self.grace_cutoff();
                 self.db()
                     .write(move |transaction| {
                         let row = version_for_write(transaction, &caller, &id)?;
@@ -349,7 +350,9 @@ impl Service {
                                 "distributed artifact version `{id}` is being finished; it takes no more parts"
                             )));
                         }
-                        ingest::ingest_patch(transaction, &id, &mut spooled, &writer)
+                        ingest::ingest_patch(transaction, &id, &mut spooled, &writer)?;
+                        presence::adopt_staged(transaction, &id, &caller, Some(&writer), &cutoff)
+                            .map(|_| ())
                     })
                     .await?;
             }
@@ -358,6 +361,7 @@ impl Service {
         let digest = row.version.digest;
         {
             let (id, caller) = (id.to_owned(), caller.clone());
+            let cutoff = self.grace_cutoff();
             self.db()
                 .write(move |transaction| {
                     let row = version_for_write(transaction, &caller, &id)?;
@@ -365,7 +369,7 @@ impl Service {
                     if !ingest::holds(transaction, &id, &spooled)? {
                         ingest::ingest(transaction, &id, &mut spooled, &digest.to_hex())?;
                     }
-                    Ok(())
+                    presence::adopt_staged(transaction, &id, &caller, None, &cutoff).map(|_| ())
                 })
                 .await?;
         }
@@ -377,10 +381,13 @@ impl Service {
         let caller = required(caller)?.clone();
         {
             let (caller, id) = (caller.clone(), id.to_owned());
+            let cutoff = self.grace_cutoff();
             self.db()
-                .read(move |connection| {
-                    let row = version_for_write(connection, &caller, &id)?;
-                    require_manifest(&row)
+                .write(move |transaction| {
+                    let row = version_for_write(transaction, &caller, &id)?;
+                    require_manifest(&row)?;
+                    // Staged since the manifest went up (a resumed log): the version's now.
+                    presence::adopt_staged(transaction, &id, &caller, None, &cutoff).map(|_| ())
                 })
                 .await?;
         }
@@ -393,15 +400,6 @@ impl Service {
         id: String,
         writer: Option<String>,
     ) -> Result<Receipt, Error> {
-        {
-            let (caller, id, writer) = (caller.clone(), id.clone(), writer.clone());
-            let cutoff = self.grace_cutoff();
-            self.db()
-                .write(move |connection| {
-                    presence::adopt_staged(connection, &id, &caller, writer.as_deref(), &cutoff)
-                })
-                .await?;
-        }
         let (digest, size, file_count) = {
             let id = id.clone();
             self.db()

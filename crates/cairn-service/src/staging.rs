@@ -24,7 +24,6 @@ use crate::blobs::Blobs;
 use crate::db::presence;
 use crate::error::Error;
 use crate::service::Service;
-use crate::validate;
 
 /// The most sizes one [`Service::known_sizes`] question may ask about.
 pub const KNOWN_SIZES_PER_ASK: usize = 10_000;
@@ -127,15 +126,13 @@ impl Service {
     }
 
     /// Staging is for callers about to log into a project they may write to (created on first
-    /// use, as when a version is created).
+    /// use, as when a version is created; the names are checked there).
     async fn check_staging(
         &self,
         caller: &Caller,
         entity: &str,
         project: &str,
     ) -> Result<(), Error> {
-        validate::entity_name(entity)?;
-        validate::project_name(project)?;
         let (caller, entity, project) = (caller.clone(), entity.to_owned(), project.to_owned());
         self.db()
             .write(move |connection| {

@@ -199,18 +199,31 @@ pub(crate) fn record_received(
     version_id: &str,
     blobs: &[(String, u64, &'static str)],
 ) -> Result<(), Error> {
-    let mut stored = connection.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO blobs (md5_hex, size, location, created_at) VALUES (?1, ?2, ?3, {NOW})"
-    ))?;
     let mut received = connection.prepare_cached(
         "INSERT OR IGNORE INTO version_blobs (version_id, md5_hex, size) VALUES (?1, ?2, ?3)",
     )?;
     for (md5, size, location) in blobs {
-        let size = i64::try_from(*size).unwrap_or(i64::MAX);
-        stored.execute(params![md5, size, location])?;
+        let size = record_stored(connection, md5, *size, location)?;
         received.execute(params![version_id, md5, size])?;
     }
     Ok(())
+}
+
+/// Records a verified blob as stored (at `location`: `packed` or `store`) unless it is already;
+/// answers its size as the database holds it.
+fn record_stored(
+    connection: &Connection,
+    md5_hex: &str,
+    size: u64,
+    location: &str,
+) -> Result<i64, Error> {
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    connection
+        .prepare_cached(&format!(
+            "INSERT OR IGNORE INTO blobs (md5_hex, size, location, created_at) VALUES (?1, ?2, ?3, {NOW})"
+        ))?
+        .execute(params![md5_hex, size, location])?;
+    Ok(size)
 }
 
 /// Records a verified blob as stored (at `location`) and as staged by user `user_id` at `now`
@@ -224,12 +237,7 @@ pub(crate) fn record_staged(
     now: &str,
     cutoff: &str,
 ) -> Result<(), Error> {
-    let size = i64::try_from(size).unwrap_or(i64::MAX);
-    connection
-        .prepare_cached(&format!(
-            "INSERT OR IGNORE INTO blobs (md5_hex, size, location, created_at) VALUES (?1, ?2, ?3, {NOW})"
-        ))?
-        .execute(params![md5_hex, size, location])?;
+    let size = record_stored(connection, md5_hex, size, location)?;
     connection
         .prepare_cached(
             "INSERT OR REPLACE INTO staged_blobs (user_id, md5_hex, size, staged_at) VALUES (?1, ?2, ?3, ?4)",
