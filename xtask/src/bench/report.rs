@@ -7,8 +7,10 @@ use std::time::Duration;
 use crate::bench::data::{Dataset, DatasetId, mebibytes};
 use crate::bench::measure::median;
 use crate::bench::sdk_transfer::SdkTimes;
+use crate::bench::transfer::ISSUE_BASELINE;
 
-/// The target ratio of a put to md5sum + curl (A and B), and of a cold get to `cp -r`.
+/// The target ratio of a put to md5sum + curl (A and B), of a cold get to `cp -r`, and of both
+/// to issue 16's baseline (md5sum on all cores + `cp -r`).
 const TRANSFER_RATIO: f64 = 1.3;
 /// The target ratio of a get from a filled cache by hardlink or reflink to `cp -r`.
 const LINKED_RATIO: f64 = 1.05;
@@ -49,8 +51,12 @@ pub(crate) struct Report {
     pub(crate) dataset: Dataset,
     /// Put vs md5sum + curl.
     pub(crate) put: Comparison,
+    /// Put vs issue 16's baseline, md5sum on all cores + `cp -r`.
+    pub(crate) put_issue: Comparison,
     /// Get with an empty cache vs `cp -r`.
     pub(crate) get_cold: Comparison,
+    /// Get with an empty cache vs issue 16's baseline, md5sum on all cores + `cp -r`.
+    pub(crate) get_cold_issue: Comparison,
     /// Get from a filled cache per link mode vs `cp -r`, or why the mode is unavailable.
     pub(crate) linked: Vec<(&'static str, Result<Comparison, String>)>,
     /// Peak RSS of the put client, KiB.
@@ -87,7 +93,13 @@ pub(crate) fn print(reports: &[Report], runs: u32, scale: f64) {
         let dataset = &report.dataset;
         let mut rows = vec![
             ("put", Ok(report.put), "md5sum + curl -T"),
+            ("put", Ok(report.put_issue), ISSUE_BASELINE),
             ("get (empty cache)", Ok(report.get_cold), "cp -r"),
+            (
+                "get (empty cache)",
+                Ok(report.get_cold_issue),
+                ISSUE_BASELINE,
+            ),
         ];
         for (mode, outcome) in &report.linked {
             let label = if *mode == "hardlink" {
@@ -150,6 +162,10 @@ pub(crate) fn print(reports: &[Report], runs: u32, scale: f64) {
     println!(
         "* ratio = cairn time / baseline time: 1.00x is as fast as the baseline, lower is faster"
     );
+    println!(
+        "  {ISSUE_BASELINE} = md5sum of every file on all cores (xargs -P) + cp -r, the baseline \
+         issue 16 sets; the other baselines are stricter"
+    );
     if reports.iter().any(|report| report.sdk.is_some()) {
         println!(
             "  W&B SDK times are inside Python around the calls (no interpreter start, import or \
@@ -186,10 +202,20 @@ fn print_targets(reports: &[Report], scale: f64) {
                 );
             }
         }
+        let put_issue = report.put_issue.ratio();
+        println!(
+            "  {name}: put <= {TRANSFER_RATIO:.2}x {ISSUE_BASELINE} (issue 16): {put_issue:.2}x {}",
+            verdict(put_issue <= TRANSFER_RATIO)
+        );
         let cold = report.get_cold.ratio();
         println!(
             "  {name}: get with an empty cache <= {TRANSFER_RATIO:.2}x cp -r: {cold:.2}x {}",
             verdict(cold <= TRANSFER_RATIO)
+        );
+        let cold_issue = report.get_cold_issue.ratio();
+        println!(
+            "  {name}: get with an empty cache <= {TRANSFER_RATIO:.2}x {ISSUE_BASELINE} (issue 16): {cold_issue:.2}x {}",
+            verdict(cold_issue <= TRANSFER_RATIO)
         );
         for (mode, outcome) in &report.linked {
             match outcome {

@@ -10,6 +10,9 @@
 //! * **get** into a fresh root with an empty cache, against `cp -r` of the same tree into a fresh
 //!   destination (target ≤ 1.3×); then, with the cache filled, `get --link hardlink` (and
 //!   `reflink` where the filesystem has it) against `cp -r` (target ≤ 1.05×).
+//! * both against the baseline issue 16 sets, measured in the same runs: `md5sum` of every file
+//!   on all cores (`xargs -P`) plus `cp -r` of the tree, the cost of hashing the data and moving
+//!   it once, side by side with the stricter baselines above (targets ≤ 1.3× for put and get).
 //! * **peak RSS** of the client (GNU time) and of the server (`VmHWM`); target < 200 MiB each.
 //! * with `--vs-wandb`, on B and C: the official W&B SDK's `log_artifact` + `wait()` and
 //!   `Artifact.download()` on the same server binary ([`crate::bench::sdk_transfer`]); target:
@@ -136,6 +139,9 @@ impl Bench {
         println!("== dataset {name}");
         let upload_file = self.upload_file(&dataset)?;
         let md5 = md5_command(&dataset);
+        let md5_all_cores = md5_all_cores_command(&dataset);
+        let copy = self.work.join("cp-r");
+        let cp = Cmd::new("cp").arg("-r").arg(&dataset.dir).arg(&copy);
         let curl = Cmd::new("curl")
             .args([
                 "--silent",
@@ -150,6 +156,7 @@ impl Bench {
         let mut server_peak = None;
         let mut client_put_peak = None;
         let (mut put_times, mut limit_times) = (Vec::new(), Vec::new());
+        let mut issue_times = Vec::new();
         let mut server: Option<Server> = None;
         for run in 0..=self.runs {
             // A fresh server for every put, so every blob travels.
@@ -174,9 +181,12 @@ impl Bench {
             sync()?;
             let limit = measure::run_once(&md5)? + measure::run_once(&curl)?;
             report_run(run, self.runs, "put", put_time, "md5sum + curl -T", limit);
+            let issue = issue_baseline(&md5_all_cores, &cp, &copy)?;
+            report_run(run, self.runs, "put", put_time, ISSUE_BASELINE, issue);
             if run > 0 {
                 put_times.push(put_time);
                 limit_times.push(limit);
+                issue_times.push(issue);
             }
             server = Some(started);
         }
@@ -184,8 +194,10 @@ impl Bench {
         if upload_file != dataset.dir && upload_file.starts_with(&self.work) {
             fs_err::remove_file(&upload_file)?;
         }
-        let put = Comparison::new(&mut put_times, &mut limit_times);
-        let (get_cold, client_get_peak) = self.get_cold(&server, &dataset)?;
+        let put = Comparison::new(&mut put_times.clone(), &mut limit_times);
+        let put_issue = Comparison::new(&mut put_times, &mut issue_times);
+        let (get_cold, get_cold_issue, client_get_peak) =
+            self.get_cold(&server, &dataset, &md5_all_cores)?;
         let linked = ["hardlink", "reflink"]
             .into_iter()
             .map(|mode| Ok((mode, self.get_linked(&server, &dataset, mode)?)))
@@ -205,7 +217,9 @@ impl Bench {
         Ok(Report {
             dataset,
             put,
+            put_issue,
             get_cold,
+            get_cold_issue,
             linked,
             client_put_peak,
             client_get_peak,
@@ -214,14 +228,20 @@ impl Bench {
         })
     }
 
-    /// `cairn artifact get` with an empty cache into a fresh root, against `cp -r`.
-    fn get_cold(&self, server: &Server, dataset: &Dataset) -> Result<(Comparison, Option<u64>)> {
+    /// `cairn artifact get` with an empty cache into a fresh root, against `cp -r` and against
+    /// issue 16's baseline (`md5_all_cores` + `cp -r`).
+    fn get_cold(
+        &self,
+        server: &Server,
+        dataset: &Dataset,
+        md5_all_cores: &Cmd,
+    ) -> Result<(Comparison, Comparison, Option<u64>)> {
         let cache = self.work.join("get-cache");
         let root = self.work.join("get-root");
         let copy = self.work.join("cp-r");
         let get = self.get_command(server, dataset, &cache, &root)?;
         let cp = Cmd::new("cp").arg("-r").arg(&dataset.dir).arg(&copy);
-        let (mut times, mut cp_times) = (Vec::new(), Vec::new());
+        let (mut times, mut cp_times, mut issue_times) = (Vec::new(), Vec::new(), Vec::new());
         let mut peak = None;
         for run in 0..=self.runs {
             remove(&cache)?;
@@ -240,15 +260,31 @@ impl Bench {
                 "cp -r",
                 cp_elapsed,
             );
+            // Issue 16's baseline reuses this run's `cp -r`: the copy is the same command.
+            sync()?;
+            let issue = measure::run_once(md5_all_cores)? + cp_elapsed;
+            report_run(
+                run,
+                self.runs,
+                "get (empty cache)",
+                elapsed,
+                ISSUE_BASELINE,
+                issue,
+            );
             if run > 0 {
                 times.push(elapsed);
                 cp_times.push(cp_elapsed);
+                issue_times.push(issue);
             }
         }
         remove(&copy)?;
         remove(&root)?;
         // The cache stays filled for the linked gets.
-        Ok((Comparison::new(&mut times, &mut cp_times), peak))
+        Ok((
+            Comparison::new(&mut times.clone(), &mut cp_times),
+            Comparison::new(&mut times, &mut issue_times),
+            peak,
+        ))
     }
 
     /// `cairn artifact get --link MODE` from a filled cache into a fresh root, against `cp -r`;
@@ -373,6 +409,38 @@ fn md5_command(dataset: &Dataset) -> Cmd {
         .arg("find \"$1\" -type f -print0 | xargs -0 md5sum > /dev/null")
         .arg("sh")
         .arg(&dataset.dir)
+}
+
+/// How the tables name issue 16's baseline.
+pub(crate) const ISSUE_BASELINE: &str = "md5sum -P + cp -r";
+
+/// `md5sum` over every file of the dataset on all cores: `xargs -P <cores>` with at most an
+/// equal share of the files per process (xargs splits further where a command line would be too
+/// long). One file is one `md5sum`: a single digest cannot be split.
+fn md5_all_cores_command(dataset: &Dataset) -> Cmd {
+    if let Some(file) = dataset.single_file() {
+        return Cmd::new("md5sum").arg(file);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let per_process = dataset.spec.file_count.div_ceil(cores as u64).max(1);
+    Cmd::new("sh")
+        .arg("-c")
+        .arg("find \"$1\" -type f -print0 | xargs -0 -P \"$2\" -n \"$3\" md5sum > /dev/null")
+        .arg("sh")
+        .arg(&dataset.dir)
+        .arg(cores.to_string())
+        .arg(per_process.to_string())
+}
+
+/// One run of issue 16's baseline: `md5sum` on all cores, then `cp -r` into a fresh `copy`.
+fn issue_baseline(md5_all_cores: &Cmd, cp: &Cmd, copy: &Path) -> Result<Duration> {
+    remove(copy)?;
+    sync()?;
+    let hashed = measure::run_once(md5_all_cores)?;
+    sync()?;
+    let copied = measure::run_once(cp)?;
+    remove(copy)?;
+    Ok(hashed + copied)
 }
 
 fn report_run(run: u32, runs: u32, step: &str, time: Duration, baseline: &str, limit: Duration) {
