@@ -262,6 +262,28 @@ async fn files_changed_after_adding_are_named() -> Result<()> {
             "a failed log leaves the draft open"
         );
     }
+    // A small file that grew or shrank after it was hashed: its size no longer matches, found
+    // while the batch is read, before anything is sent.
+    for (name, now) in [("grown.bin", 1_001), ("shrunk.bin", 999)] {
+        let path = scratch.write(name, &pseudo_random(1_000, 9))?;
+        let mut artifact = Artifact::new(&format!("changed-{}", &name[..5]), "dataset")?;
+        artifact.add_file(&path, &AddFileOptions::default())?;
+        scratch.write(name, &pseudo_random(now, 9))?;
+        let error = run.log_artifact(&mut artifact, &[]).await.err();
+        let Some(Error::FileChanged {
+            path: named,
+            detail,
+        }) = &error
+        else {
+            panic!("expected FileChanged for {name}, got {error:?}");
+        };
+        assert_eq!(named, &path);
+        let expected = if now > 1_000 { "more" } else { "999" };
+        assert!(
+            detail.ends_with(&format!("it had 1000 bytes and now has {expected}")),
+            "{name}: {detail}"
+        );
+    }
     Ok(())
 }
 
