@@ -671,7 +671,8 @@ fn read_batch(blobs: &[(BlobRef, Source)]) -> Result<(Bytes, u64)> {
         .iter()
         .map(|(blob, _)| batch::FRAME_HEADER_LEN as u64 + blob.size)
         .sum();
-    let mut body = BytesMut::with_capacity(usize::try_from(total).unwrap_or(0));
+    // One byte more: `append_file` reads each file with a spare byte.
+    let mut body = BytesMut::with_capacity(usize::try_from(total.saturating_add(1)).unwrap_or(0));
     let mut bytes = 0;
     for (blob, source) in blobs {
         let header = batch::FrameHeader {
