@@ -152,7 +152,7 @@ fn cairn_command(cairn: &Path, dataset: &Dataset, base: &Path) -> Result<Cmd> {
 /// `md5sum FILE` for one file; for a directory, md5sum on every core through xargs, in batches
 /// small enough that every core gets work (xargs alone would pass up to 128 KiB of paths to one
 /// md5sum, which leaves a 2,000-file tree on one or two cores).
-fn baseline_command(dataset: &Dataset) -> Cmd {
+pub(crate) fn baseline_command(dataset: &Dataset) -> Cmd {
     if let Some(file) = dataset.single_file() {
         return Cmd::new("md5sum").arg(file);
     }

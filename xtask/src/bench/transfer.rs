@@ -11,8 +11,9 @@
 //!   destination (target ≤ 1.3×); then, with the cache filled, `get --link hardlink` (and
 //!   `reflink` where the filesystem has it) against `cp -r` (target ≤ 1.05×).
 //! * both against the baseline issue 16 sets, measured in the same runs: `md5sum` of every file
-//!   on all cores (`xargs -P`) plus `cp -r` of the tree, the cost of hashing the data and moving
-//!   it once, side by side with the stricter baselines above (targets ≤ 1.3× for put and get).
+//!   on all cores (`bench hash`'s baseline, [`hash::baseline_command`]) plus `cp -r` of the
+//!   tree, the cost of hashing the data and moving it once, side by side with the stricter
+//!   baselines above (targets ≤ 1.3× for put and get).
 //! * **peak RSS** of the client (GNU time) and of the server (`VmHWM`); target < 200 MiB each.
 //! * with `--vs-wandb`, on B and C: the official W&B SDK's `log_artifact` + `wait()` and
 //!   `Artifact.download()` on the same server binary ([`crate::bench::sdk_transfer`]); target:
@@ -31,7 +32,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::bench::data::{self, Dataset, DatasetId};
-use crate::bench::hash::cairn_binary;
+use crate::bench::hash::{self, cairn_binary};
 use crate::bench::measure;
 use crate::bench::report::{self, Comparison, Report};
 use crate::bench::sdk_transfer::Sdk;
@@ -139,7 +140,7 @@ impl Bench {
         println!("== dataset {name}");
         let upload_file = self.upload_file(&dataset)?;
         let md5 = md5_command(&dataset);
-        let md5_all_cores = md5_all_cores_command(&dataset);
+        let md5_all_cores = hash::baseline_command(&dataset);
         let copy = self.work.join("cp-r");
         let cp = Cmd::new("cp").arg("-r").arg(&dataset.dir).arg(&copy);
         let curl = Cmd::new("curl")
@@ -413,24 +414,6 @@ fn md5_command(dataset: &Dataset) -> Cmd {
 
 /// How the tables name issue 16's baseline.
 pub(crate) const ISSUE_BASELINE: &str = "md5sum -P + cp -r";
-
-/// `md5sum` over every file of the dataset on all cores: `xargs -P <cores>` with at most an
-/// equal share of the files per process (xargs splits further where a command line would be too
-/// long). One file is one `md5sum`: a single digest cannot be split.
-fn md5_all_cores_command(dataset: &Dataset) -> Cmd {
-    if let Some(file) = dataset.single_file() {
-        return Cmd::new("md5sum").arg(file);
-    }
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let per_process = dataset.spec.file_count.div_ceil(cores as u64).max(1);
-    Cmd::new("sh")
-        .arg("-c")
-        .arg("find \"$1\" -type f -print0 | xargs -0 -P \"$2\" -n \"$3\" md5sum > /dev/null")
-        .arg("sh")
-        .arg(&dataset.dir)
-        .arg(cores.to_string())
-        .arg(per_process.to_string())
-}
 
 /// One run of issue 16's baseline: `md5sum` on all cores, then `cp -r` into a fresh `copy`.
 fn issue_baseline(md5_all_cores: &Cmd, cp: &Cmd, copy: &Path) -> Result<Duration> {
