@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::index::Index;
-use crate::{ByteSize, Error, ObjectKey, Result};
+use crate::{ByteSize, Dir, Error, ObjectKey, Result};
 
 /// The environment variable that chooses the cache root.
 pub const CACHE_DIR_ENV: &str = "CAIRN_CACHE_DIR";
@@ -136,6 +136,8 @@ fn platform_cache_dir() -> Option<PathBuf> {
 #[derive(Debug)]
 pub struct Cache {
     pub(crate) root: PathBuf,
+    /// The root held open: object paths are resolved from it.
+    pub(crate) root_dir: Dir,
     pub(crate) options: CacheOptions,
     pub(crate) index: Index,
     /// Uses not yet written to the index, flushed in batches (one transaction each).
@@ -155,6 +157,7 @@ impl Cache {
         create_layout(&root)?;
         let index = Index::open(&root.join(INDEX_FILE), &root.join(OBJECTS_DIR))?;
         Ok(Self {
+            root_dir: Dir::open(&root),
             root,
             options,
             index,
@@ -185,15 +188,36 @@ impl Cache {
     /// Whether the object is present. Presence means verified: objects are only ever renamed
     /// into place after their digest and size were checked.
     pub fn contains(&self, key: &ObjectKey) -> bool {
-        fs_err::symlink_metadata(self.object_path(key)).is_ok_and(|metadata| metadata.is_file())
+        self.size_of(key).is_some()
     }
 
     /// The size of the object, or `None` when it is not cached.
     pub fn size_of(&self, key: &ObjectKey) -> Option<u64> {
-        fs_err::symlink_metadata(self.object_path(key))
-            .ok()
-            .filter(std::fs::Metadata::is_file)
-            .map(|metadata| metadata.len())
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{AtFlags, FileType};
+            let relative = key.relative_path();
+            let (dir, path) = self.root_dir.at(&relative);
+            let stat = rustix::fs::statat(dir, path.as_ref(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
+            (FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile)
+                .then(|| u64::try_from(stat.st_size).ok())
+                .flatten()
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            fs_err::symlink_metadata(self.object_path(key))
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .map(|metadata| metadata.len())
+        }
+    }
+
+    /// A [`Lookup`] for one operation that asks about many objects it has not met before.
+    pub fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            cache: self,
+            dirs: std::collections::HashMap::new(),
+        }
     }
 
     /// Opens a cached object for reading and records the use for LRU eviction.
@@ -389,4 +413,39 @@ pub(crate) fn system_time_ns(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |since| {
         i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
     })
+}
+
+/// Finds the sizes of many objects, remembering which fan-out directories
+/// (`objects-v1/md5/<hex[:2]>`) were missing: once one is, every object under it is absent
+/// without a look of its own. A download into an empty cache (a fresh machine, a CI runner) then
+/// asks the filesystem 256 times instead of once per file: each lookup of a name that is not
+/// there was a twentieth of such a download's time.
+///
+/// A directory found missing stays so for the life of the `Lookup`, even if another process
+/// creates it meanwhile: an object inserted there by someone else is then reported absent and
+/// fetched again, which an insert treats as already present. Ask about each object once; an
+/// object this operation inserted itself may be under a directory the `Lookup` thinks missing.
+#[derive(Debug)]
+pub struct Lookup<'cache> {
+    cache: &'cache Cache,
+    /// Fan-out directories looked at, and whether each was there.
+    dirs: std::collections::HashMap<PathBuf, bool>,
+}
+
+impl Lookup<'_> {
+    /// The size of the object, or `None` when it is not cached (as [`Cache::size_of`]).
+    pub fn size_of(&mut self, key: &ObjectKey) -> Option<u64> {
+        let relative = key.relative_path();
+        let dir = relative.parent()?;
+        if self.dirs.get(dir) == Some(&false) {
+            return None;
+        }
+        let size = self.cache.size_of(key);
+        if size.is_none() && !self.dirs.contains_key(dir) {
+            // Looked at once, on the first miss under it.
+            let exists = self.cache.root.join(dir).is_dir();
+            self.dirs.insert(dir.to_owned(), exists);
+        }
+        size
+    }
 }

@@ -74,6 +74,7 @@
 
 mod cache;
 mod cleanup;
+mod dir;
 mod error;
 mod index;
 mod insert;
@@ -85,10 +86,11 @@ mod size;
 mod stat_cache;
 
 pub use cache::{
-    CACHE_DIR_ENV, Cache, CacheOptions, DEFAULT_LOCK_TIMEOUT, DEFAULT_TEMP_GRACE, MAX_SIZE_ENV,
-    OBJECTS_DIR, default_root,
+    CACHE_DIR_ENV, Cache, CacheOptions, DEFAULT_LOCK_TIMEOUT, DEFAULT_TEMP_GRACE, Lookup,
+    MAX_SIZE_ENV, OBJECTS_DIR, default_root,
 };
 pub use cleanup::{CleanupOptions, CleanupReport, Stats, StatsSource};
+pub use dir::Dir;
 pub use error::{Error, Result};
 pub use insert::Inserted;
 pub use key::ObjectKey;

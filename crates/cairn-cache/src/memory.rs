@@ -23,7 +23,7 @@
 use std::io::{self, Write as _};
 use std::path::Path;
 
-use crate::{Cache, Error, Inserted, LinkMode, Materialized, ObjectKey, Result};
+use crate::{Cache, Dir, Error, Inserted, LinkMode, Materialized, ObjectKey, Result};
 
 /// Bytes that hash to their object key, as [`Cache::insert_bytes`] checked them, and the insert
 /// that stored them. [`Cache::materialize_bytes`] takes only this, so nothing unverified is ever
@@ -120,8 +120,7 @@ impl Cache {
                 size,
             });
         }
-        let path = self.object_path(key);
-        let Some(already_present) = self.link_new_object(&path, bytes)? else {
+        let Some(already_present) = self.link_new_object(key, bytes)? else {
             // No unnamed files here: the streaming insert, which checks the bytes again.
             let inserted = self.insert(key, bytes, Some(size))?;
             return Ok(VerifiedBytes { inserted, bytes });
@@ -133,7 +132,7 @@ impl Cache {
         Ok(VerifiedBytes {
             inserted: Inserted {
                 key: key.clone(),
-                path,
+                path: self.object_path(key),
                 size,
                 already_present,
                 digests: Some(digests),
@@ -151,13 +150,31 @@ impl Cache {
         object: &VerifiedBytes<'_>,
         destination: &Path,
     ) -> Result<Materialized> {
-        let parent = match destination.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
+        let (parent, name) = match (destination.parent(), destination.file_name()) {
+            (Some(parent), Some(name)) => (parent, Path::new(name)),
+            _ => (Path::new(""), destination),
         };
-        let attempt = || write_new(parent, destination, object.bytes, USER_MODE);
+        self.materialize_bytes_in(object, &Dir::by_path(parent), name)
+    }
+
+    /// [`materialize_bytes`](Self::materialize_bytes) to `relative` below `root`, a directory
+    /// held open for the many files of one download: each file's system calls then walk only
+    /// the path below `root`.
+    ///
+    /// # Errors
+    ///
+    /// As [`materialize_bytes`](Self::materialize_bytes); errors name the whole path.
+    pub fn materialize_bytes_in(
+        &self,
+        object: &VerifiedBytes<'_>,
+        root: &Dir,
+        relative: &Path,
+    ) -> Result<Materialized> {
+        let destination = root.join(relative);
+        let attempt = || write_new(root, relative, object.bytes, USER_MODE);
         let written = match attempt() {
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                let parent = destination_parent(&destination);
                 fs_err::create_dir_all(parent).map_err(Error::io("create", parent))?;
                 attempt()
             }
@@ -167,38 +184,41 @@ impl Cache {
             Ok(true) => {}
             // Something is in the way (an old file, a hard link to a cached object, a
             // directory, or no unnamed files here): write beside it and rename over it.
-            Ok(false) => replace(parent, destination, object.bytes)?,
+            Ok(false) => replace(&destination, object.bytes)?,
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-                replace(parent, destination, object.bytes)?;
+                replace(&destination, object.bytes)?;
             }
-            Err(error) => return Err(Error::io("write", destination)(error)),
+            Err(error) => return Err(Error::io("write", &destination)(error)),
         }
         Ok(Materialized {
-            path: destination.to_owned(),
+            path: destination,
             mode: LinkMode::Copy,
             size: object.bytes.len() as u64,
         })
     }
 
-    /// Links `bytes` into the cache as the object at `path`, read-only. `Some(true)` when
-    /// another writer's object was already there, `None` when unnamed files are not available.
-    fn link_new_object(&self, path: &Path, bytes: &[u8]) -> Result<Option<bool>> {
-        let tmp_dir = self.tmp_dir();
-        let Some(file) =
-            unnamed_file(&tmp_dir, OBJECT_MODE).map_err(Error::io("create a file in", &tmp_dir))?
+    /// Links `bytes` into the cache as the object `key`, read-only. `Some(true)` when another
+    /// writer's object was already there, `None` when unnamed files are not available.
+    fn link_new_object(&self, key: &ObjectKey, bytes: &[u8]) -> Result<Option<bool>> {
+        let tmp = Path::new(crate::cache::TMP_DIR);
+        let Some(file) = unnamed_file(&self.root_dir, tmp, OBJECT_MODE)
+            .map_err(|error| Error::io("create a file in", self.tmp_dir())(error))?
         else {
             return Ok(None);
         };
         let mut file = file;
         file.write_all(bytes)
-            .map_err(Error::io("write", &tmp_dir))?;
+            .map_err(|error| Error::io("write", self.tmp_dir())(error))?;
         // Read-only whatever the umask, as the streaming insert makes it.
-        set_mode(&file, OBJECT_MODE).map_err(Error::io("make read-only", &tmp_dir))?;
-        let linked = match link_unnamed(&file, path) {
+        set_mode(&file, OBJECT_MODE)
+            .map_err(|error| Error::io("make read-only", self.tmp_dir())(error))?;
+        let relative = key.relative_path();
+        let linked = match link_unnamed(&file, &self.root_dir, &relative) {
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                let parent = path.parent().unwrap_or(path);
+                let path = self.object_path(key);
+                let parent = destination_parent(&path);
                 fs_err::create_dir_all(parent).map_err(Error::io("create", parent))?;
-                link_unnamed(&file, path)
+                link_unnamed(&file, &self.root_dir, &relative)
             }
             other => other,
         };
@@ -208,8 +228,18 @@ impl Cache {
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(Some(true)),
             // Still not found with the directory there: `/proc` is missing.
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(Error::io("move into the cache", path)(error)),
+            Err(error) => Err(Error::io("move into the cache", self.object_path(key))(
+                error,
+            )),
         }
+    }
+}
+
+/// The directory `path` is in (`.` for a bare name).
+fn destination_parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
     }
 }
 
@@ -218,14 +248,15 @@ const OBJECT_MODE: u32 = 0o444;
 /// Files in a download root get the mode any new file of the user gets (less the umask).
 const USER_MODE: u32 = 0o666;
 
-/// Writes `bytes` as a new file named `destination`: `Ok(true)` when it appeared, `Ok(false)`
-/// when unnamed files are not available here, `AlreadyExists` when something has that name.
-fn write_new(parent: &Path, destination: &Path, bytes: &[u8], mode: u32) -> io::Result<bool> {
-    let Some(mut file) = unnamed_file(parent, mode)? else {
+/// Writes `bytes` as a new file named `relative` below `dir`: `Ok(true)` when it appeared,
+/// `Ok(false)` when unnamed files are not available here, `AlreadyExists` when something has that
+/// name.
+fn write_new(dir: &Dir, relative: &Path, bytes: &[u8], mode: u32) -> io::Result<bool> {
+    let Some(mut file) = unnamed_file(dir, crate::dir::parent_of(relative), mode)? else {
         return Ok(false);
     };
     file.write_all(bytes)?;
-    match link_unnamed(&file, destination) {
+    match link_unnamed(&file, dir, relative) {
         Ok(()) => Ok(true),
         // The parent exists (the file was made in it), so this is a missing `/proc`.
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -234,8 +265,8 @@ fn write_new(parent: &Path, destination: &Path, bytes: &[u8], mode: u32) -> io::
 }
 
 /// Writes `bytes` to a named temporary file beside `destination` and renames it over it.
-fn replace(parent: &Path, destination: &Path, bytes: &[u8]) -> Result<()> {
-    let mut temporary = crate::materialize::temporary_in(parent)?;
+fn replace(destination: &Path, bytes: &[u8]) -> Result<()> {
+    let mut temporary = crate::materialize::temporary_in(destination_parent(destination))?;
     let temporary_path = temporary.path().to_owned();
     temporary
         .write_all(bytes)
@@ -246,13 +277,16 @@ fn replace(parent: &Path, destination: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// An unnamed file in `dir` open for writing, or `None` where the system has none.
+/// An unnamed file in the directory `relative` below `dir`, open for writing, or `None` where
+/// the system has none.
 #[cfg(target_os = "linux")]
-fn unnamed_file(dir: &Path, mode: u32) -> io::Result<Option<std::fs::File>> {
+fn unnamed_file(dir: &Dir, relative: &Path, mode: u32) -> io::Result<Option<std::fs::File>> {
     use rustix::fs::{Mode, OFlags};
     use rustix::io::Errno;
-    match rustix::fs::open(
-        dir,
+    let (at, path) = dir.at(relative);
+    match rustix::fs::openat(
+        at,
+        path.as_ref(),
         OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
         Mode::from_raw_mode(mode),
     ) {
@@ -264,19 +298,19 @@ fn unnamed_file(dir: &Path, mode: u32) -> io::Result<Option<std::fs::File>> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn unnamed_file(_dir: &Path, _mode: u32) -> io::Result<Option<std::fs::File>> {
+fn unnamed_file(_dir: &Dir, _relative: &Path, _mode: u32) -> io::Result<Option<std::fs::File>> {
     Ok(None)
 }
 
-/// Gives the unnamed `file` the name `destination`; fails with `AlreadyExists` rather than
-/// replace anything.
+/// Gives the unnamed `file` the name `relative` below `dir`; fails with `AlreadyExists` rather
+/// than replace anything.
 ///
 /// `linkat(fd, "", AT_EMPTY_PATH)` names the file directly; kernels before 6.10 allow that only
 /// to privileged processes and answer `ENOENT`, and then the name goes through `/proc/self/fd`
 /// (a path walk through procfs, which profiled at a sixth of a small-files download). Which one
 /// works is remembered for the process.
 #[cfg(target_os = "linux")]
-fn link_unnamed(file: &std::fs::File, destination: &Path) -> io::Result<()> {
+fn link_unnamed(file: &std::fs::File, dir: &Dir, relative: &Path) -> io::Result<()> {
     use std::os::fd::AsRawFd as _;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -284,8 +318,9 @@ fn link_unnamed(file: &std::fs::File, destination: &Path) -> io::Result<()> {
     use rustix::io::Errno;
 
     static EMPTY_PATH_REFUSED: AtomicBool = AtomicBool::new(false);
+    let (at, destination) = dir.at(relative);
     if !EMPTY_PATH_REFUSED.load(Ordering::Relaxed) {
-        match linkat(file, "", CWD, destination, AtFlags::EMPTY_PATH) {
+        match linkat(file, "", at, destination.as_ref(), AtFlags::EMPTY_PATH) {
             Ok(()) => return Ok(()),
             Err(Errno::NOENT | Errno::PERM | Errno::INVAL) => {}
             Err(errno) => return Err(errno.into()),
@@ -295,8 +330,8 @@ fn link_unnamed(file: &std::fs::File, destination: &Path) -> io::Result<()> {
     let linked = linkat(
         CWD,
         name.as_str(),
-        CWD,
-        destination,
+        at,
+        destination.as_ref(),
         AtFlags::SYMLINK_FOLLOW,
     );
     // Only a link that reached the destination's directory shows the refusal was about the
@@ -308,7 +343,7 @@ fn link_unnamed(file: &std::fs::File, destination: &Path) -> io::Result<()> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn link_unnamed(_file: &std::fs::File, _destination: &Path) -> io::Result<()> {
+fn link_unnamed(_file: &std::fs::File, _dir: &Dir, _relative: &Path) -> io::Result<()> {
     Err(io::ErrorKind::Unsupported.into())
 }
 

@@ -51,6 +51,8 @@ use crate::{Error, LoggedArtifact, Phase, Result, paths};
 #[derive(Debug, Clone)]
 struct RootWriter {
     root: PathBuf,
+    /// The root held open: what is written below it is named from it.
+    dir: Arc<cairn_cache::Dir>,
     link_mode: LinkMode,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -205,6 +207,7 @@ impl LoggedArtifact {
             receiver.recv().await.map(|chunk| (chunk, receiver))
         });
         let writer = RootWriter {
+            dir: Arc::new(cairn_cache::Dir::open(&root)),
             root: root.clone(),
             link_mode: options.link_mode,
             stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
@@ -334,6 +337,7 @@ impl LoggedArtifact {
             batch_max: self.client.batch_blob_max_size().await?,
             cache: &cache,
             pin: cache.pin().map_err(Error::cache)?,
+            lookup: cache.lookup(),
             batch: Vec::new(),
             batch_bytes: 0,
             deferred: Vec::new(),
@@ -535,7 +539,12 @@ impl LoggedArtifact {
                     // Checked right before writing: the tree may have changed since planning.
                     checker.check(&member.path)?;
                     if from_memory {
-                        cache.materialize_bytes(&verified, &member.destination)
+                        match member.destination.strip_prefix(&writer.root) {
+                            Ok(relative) => {
+                                cache.materialize_bytes_in(&verified, &writer.dir, relative)
+                            }
+                            Err(_) => cache.materialize_bytes(&verified, &member.destination),
+                        }
                     } else {
                         cache.materialize(&member.key, &member.destination, writer.link_mode)
                     }
@@ -988,6 +997,8 @@ struct Router<'cache> {
     /// Every key of the download so far, pinned before it is looked up, so what is cached
     /// stays.
     pin: cairn_cache::Pin<'cache>,
+    /// Asks the cache about keys met for the first time.
+    lookup: cairn_cache::Lookup<'cache>,
     /// The largest blob a batch holds (`Client::batch_blob_max_size`).
     batch_max: u64,
     /// Blobs waiting to fill a batch.
@@ -1024,7 +1035,7 @@ impl Router<'_> {
             if let Some(&group) = group_of.get(&plan.key) {
                 groups[group].push(plan);
             } else if first_met.remove(&plan.key) {
-                if let Some(size) = self.cache.size_of(&plan.key) {
+                if let Some(size) = self.lookup.size_of(&plan.key) {
                     self.from_cache += 1;
                     cached.push(Planned {
                         cached_size: Some(size),

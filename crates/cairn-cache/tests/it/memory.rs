@@ -1,7 +1,9 @@
 //! Objects held in memory: verified before anything is stored or written, stored read-only,
 //! written to destinations the user may edit without reaching the cache.
 
-use cairn_cache::{Error, LinkMode};
+use std::path::Path;
+
+use cairn_cache::{Dir, Error, LinkMode};
 
 use crate::{cache_in, content, key_of, names_in};
 
@@ -148,6 +150,80 @@ fn written_bytes_are_the_users_file_and_replace_what_was_there() {
     // No temporary file is left anywhere.
     assert_eq!(names_in(&root), ["a", "linked.bin"]);
     assert_eq!(names_in(&root.join("a/b")), ["c.bin"]);
+}
+
+#[test]
+fn bytes_written_below_a_held_directory_behave_as_by_whole_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    let bytes = content(12, 2500);
+    let key = key_of(&bytes);
+    let verified = cache.insert_bytes(&key, &bytes, Some(2500)).unwrap();
+    let root = dir.path().join("root");
+    fs_err::create_dir(&root).unwrap();
+    let held = Dir::open(&root);
+
+    // Directly in the root, and below it with missing parents created: the result names the
+    // whole path.
+    for relative in ["top.bin", "x/y/z.bin"] {
+        let written = cache
+            .materialize_bytes_in(&verified, &held, Path::new(relative))
+            .unwrap();
+        assert_eq!(written.path, root.join(relative));
+        assert_eq!(fs_err::read(root.join(relative)).unwrap(), bytes);
+    }
+
+    // A file already there is replaced; a directory in the way is refused by its whole name.
+    fs_err::write(root.join("top.bin"), b"old").unwrap();
+    cache
+        .materialize_bytes_in(&verified, &held, Path::new("top.bin"))
+        .unwrap();
+    assert_eq!(fs_err::read(root.join("top.bin")).unwrap(), bytes);
+    let error = cache
+        .materialize_bytes_in(&verified, &held, Path::new("x/y"))
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::DestinationIsDirectory { path } if *path == root.join("x/y")),
+        "{error}"
+    );
+
+    // The held directory is the one opened: renamed away, it still receives the writes.
+    let moved = dir.path().join("moved");
+    fs_err::rename(&root, &moved).unwrap();
+    cache
+        .materialize_bytes_in(&verified, &held, Path::new("late.bin"))
+        .unwrap();
+    #[cfg(target_os = "linux")]
+    assert_eq!(fs_err::read(moved.join("late.bin")).unwrap(), bytes);
+    assert_eq!(names_in(&moved.join("x/y")), ["z.bin"]);
+}
+
+#[test]
+fn a_lookup_answers_as_size_of_and_remembers_missing_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    let objects: Vec<Vec<u8>> = (0..40_u64).map(|seed| content(seed, 100)).collect();
+    let keys: Vec<_> = objects.iter().map(|bytes| key_of(bytes)).collect();
+    // Half of them cached.
+    for (key, bytes) in keys.iter().zip(&objects).step_by(2) {
+        cache.insert_bytes(key, bytes, None).unwrap();
+    }
+    let mut lookup = cache.lookup();
+    for (index, key) in keys.iter().enumerate() {
+        let expected = (index % 2 == 0).then_some(100);
+        assert_eq!(lookup.size_of(key), expected, "object {index}");
+        assert_eq!(cache.size_of(key), expected, "object {index}");
+    }
+
+    // In an empty cache every object is absent; one inserted meanwhile under a directory the
+    // lookup found missing stays absent for it (documented), but not for a new lookup.
+    let empty = tempfile::tempdir().unwrap();
+    let cache = cache_in(empty.path());
+    let mut lookup = cache.lookup();
+    assert_eq!(lookup.size_of(&keys[0]), None);
+    cache.insert_bytes(&keys[0], &objects[0], None).unwrap();
+    assert_eq!(lookup.size_of(&keys[0]), None);
+    assert_eq!(cache.lookup().size_of(&keys[0]), Some(100));
 }
 
 #[test]
