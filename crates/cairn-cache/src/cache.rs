@@ -425,6 +425,19 @@ pub(crate) fn system_time_ns(time: SystemTime) -> i64 {
 /// creates it meanwhile: an object inserted there by someone else is then reported absent and
 /// fetched again, which an insert treats as already present. Ask about each object once; an
 /// object this operation inserted itself may be under a directory the `Lookup` thinks missing.
+///
+/// # Example
+///
+/// ```
+/// use cairn_cache::{Cache, CacheOptions, ObjectKey};
+///
+/// let dir = tempfile::tempdir()?;
+/// let cache = Cache::open(CacheOptions::new(dir.path()))?;
+/// let key = ObjectKey::md5(cairn_hash::md5(b"hello"));
+/// let mut lookup = cache.lookup();
+/// assert_eq!(lookup.size_of(&key), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Lookup<'cache> {
     cache: &'cache Cache,

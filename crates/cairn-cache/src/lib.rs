@@ -32,6 +32,10 @@
 //! * [`VerifiedBytes`]: an object held in memory, checked and stored by
 //!   [`insert_bytes`](Cache::insert_bytes) and written out by
 //!   [`materialize_bytes`](Cache::materialize_bytes) without temporary names.
+//! * [`Dir`]: a directory held open, so the many files of one download are named from it
+//!   ([`materialize_bytes_in`](Cache::materialize_bytes_in)) instead of by whole paths.
+//! * [`Lookup`]: sizes of many objects, asking the filesystem once per missing fan-out
+//!   directory instead of once per object (a download into an empty cache).
 //! * [`ObjectKey`]: an MD5 content key or a W&B etag key; the object path is a pure function of it.
 //! * [`LinkMode`]: `Auto` (reflink, else copy), `Reflink`, `Hardlink`, `Copy`.
 //! * [`StatCache`]: file stat → digests, shared by every operation that hashes local files.
