@@ -193,11 +193,15 @@ impl Cache {
 
     /// The size of the object, or `None` when it is not cached.
     pub fn size_of(&self, key: &ObjectKey) -> Option<u64> {
+        self.size_at(&key.relative_path())
+    }
+
+    /// [`size_of`](Self::size_of) the object at `relative` (its [`ObjectKey::relative_path`]).
+    fn size_at(&self, relative: &Path) -> Option<u64> {
         #[cfg(target_os = "linux")]
         {
             use rustix::fs::{AtFlags, FileType};
-            let relative = key.relative_path();
-            let (dir, path) = self.root_dir.at(&relative);
+            let (dir, path) = self.root_dir.at(relative);
             let stat = rustix::fs::statat(dir, path.as_ref(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
             (FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile)
                 .then(|| u64::try_from(stat.st_size).ok())
@@ -205,7 +209,7 @@ impl Cache {
         }
         #[cfg(not(target_os = "linux"))]
         {
-            fs_err::symlink_metadata(self.object_path(key))
+            fs_err::symlink_metadata(self.root.join(relative))
                 .ok()
                 .filter(std::fs::Metadata::is_file)
                 .map(|metadata| metadata.len())
@@ -453,7 +457,7 @@ impl Lookup<'_> {
         if self.dirs.get(dir) == Some(&false) {
             return None;
         }
-        let size = self.cache.size_of(key);
+        let size = self.cache.size_at(&relative);
         if size.is_none() && !self.dirs.contains_key(dir) {
             // Looked at once, on the first miss under it.
             let exists = self.cache.root.join(dir).is_dir();

@@ -50,14 +50,17 @@ use crate::{Error, LoggedArtifact, Phase, Result, paths};
 /// fetch failed.
 #[derive(Debug, Clone)]
 struct RootWriter {
-    root: PathBuf,
-    /// The root held open: what is written below it is named from it.
+    /// The root, held open: what is written below it is named from it.
     dir: Arc<cairn_cache::Dir>,
     link_mode: LinkMode,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RootWriter {
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
     fn stop(&self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
@@ -208,7 +211,6 @@ impl LoggedArtifact {
         });
         let writer = RootWriter {
             dir: Arc::new(cairn_cache::Dir::open(&root)),
-            root: root.clone(),
             link_mode: options.link_mode,
             stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
@@ -394,7 +396,7 @@ impl LoggedArtifact {
             match work {
                 Direct::Present(present) => Ok(present),
                 Direct::Fetch(plan) => {
-                    self.fetch_one_direct(&writer.root, *plan, guard, allow_missing)
+                    self.fetch_one_direct(writer.root(), *plan, guard, allow_missing)
                         .await
                 }
             }
@@ -516,7 +518,7 @@ impl LoggedArtifact {
         let writer = writer.clone();
         tokio::task::spawn_blocking(move || -> Result<Outcome> {
             let mut outcome = Outcome::default();
-            let mut checker = paths::SymlinkCheck::new(&writer.root);
+            let mut checker = paths::SymlinkCheck::new(writer.root());
             let from_memory = matches!(writer.link_mode, LinkMode::Auto | LinkMode::Copy);
             let objects: Vec<(&Vec<Planned>, &Planned, &[u8])> = frames
                 .iter()
@@ -539,7 +541,7 @@ impl LoggedArtifact {
                     // Checked right before writing: the tree may have changed since planning.
                     checker.check(&member.path)?;
                     if from_memory {
-                        match member.destination.strip_prefix(&writer.root) {
+                        match member.destination.strip_prefix(writer.root()) {
                             Ok(relative) => {
                                 cache.materialize_bytes_in(&verified, &writer.dir, relative)
                             }
@@ -615,7 +617,7 @@ impl LoggedArtifact {
         let cache = Arc::clone(cache);
         let writer = writer.clone();
         tokio::task::spawn_blocking(move || -> Result<Outcome> {
-            let mut checker = paths::SymlinkCheck::new(&writer.root);
+            let mut checker = paths::SymlinkCheck::new(writer.root());
             for member in &group {
                 if writer.stopped() {
                     break;
@@ -1244,7 +1246,7 @@ async fn materialize(
     let (cache, writer) = (Arc::clone(cache), writer.clone());
     tokio::task::spawn_blocking(move || -> Result<Outcome> {
         let mut outcome = Outcome::default();
-        let mut checker = paths::SymlinkCheck::new(&writer.root);
+        let mut checker = paths::SymlinkCheck::new(writer.root());
         for plan in plans {
             if writer.stopped() {
                 break;
